@@ -1,0 +1,36 @@
+# The two set-up commands: `make demo` and `make test`. Each creates .venv when
+# missing and installs the package with the extras it needs (a no-op when the
+# installed copy is current), then runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint install-dev install-demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files re-run the install only when pyproject.toml changes.
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev,postgres]"
+	touch $@
+
+install-demo: $(VENV)/.installed-demo
+install-dev: $(VENV)/.installed-dev
+
+demo: install-demo
+	$(BIN)/group-etl demo
+
+lint: install-dev
+	$(BIN)/ruff check etl tests bench dags
+
+test: install-dev lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf data/lake data/warehouse.duckdb

@@ -1,0 +1,104 @@
+"""Project settings: DESIGN.md section 4, read from the environment with
+command-line overrides. A wrong value is a `ConfigError` naming the variable."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from etl.errors import ConfigError
+
+DEFAULTS: dict[str, str] = {
+    "GROUP_ETL_WAREHOUSE_URL": "duckdb:///data/warehouse.duckdb",
+    "GROUP_ETL_LAKE_URL": "data/lake",
+    "GROUP_ETL_SCHEMA": "",
+    "GROUP_ETL_TIMEZONE": "UTC",
+    "GROUP_ETL_PROJECT_TOKEN": "",
+    "GROUP_ETL_MAX_GROUP_KEYS": "6",
+    "GROUP_ETL_MAX_GROUP_PROFILES": "1000000",
+    "GROUP_ETL_HOT_SHARD_LIMIT": "1000000",
+}
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse_url: str
+    lake_url: str
+    schema: str | None
+    timezone: str
+    project_token: str | None
+    max_group_keys: int
+    max_group_profiles: int
+    hot_shard_limit: int
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        """Apply command-line options (None means: keep the environment's value)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return _validated(replace(self, **given)) if given else self
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    env = os.environ if environ is None else environ
+    raw = {name: env.get(name, default) for name, default in DEFAULTS.items()}
+    settings = Settings(
+        warehouse_url=raw["GROUP_ETL_WAREHOUSE_URL"],
+        lake_url=raw["GROUP_ETL_LAKE_URL"],
+        schema=raw["GROUP_ETL_SCHEMA"] or None,
+        timezone=raw["GROUP_ETL_TIMEZONE"],
+        project_token=raw["GROUP_ETL_PROJECT_TOKEN"] or None,
+        max_group_keys=_positive_int("GROUP_ETL_MAX_GROUP_KEYS", raw),
+        max_group_profiles=_positive_int("GROUP_ETL_MAX_GROUP_PROFILES", raw),
+        hot_shard_limit=_positive_int("GROUP_ETL_HOT_SHARD_LIMIT", raw),
+    )
+    return _validated(settings).with_overrides(**overrides)
+
+
+def _positive_int(name: str, raw: Mapping[str, str]) -> int:
+    value = raw[name]
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise ConfigError(f"{name}: must be at least 1, got {number}")
+    return number
+
+
+def _validated(settings: Settings) -> Settings:
+    try:
+        url = make_url(settings.warehouse_url)
+    except ArgumentError:
+        # Never echo the URL: it may carry a password.
+        raise ConfigError("GROUP_ETL_WAREHOUSE_URL: not a valid SQLAlchemy URL") from None
+    if url.get_backend_name() not in ("duckdb", "postgresql"):
+        raise ConfigError(
+            "GROUP_ETL_WAREHOUSE_URL: unsupported database "
+            f"{url.get_backend_name()!r} (use duckdb:/// or postgresql+psycopg://)"
+        )
+    lake = settings.lake_url
+    if not lake or ("://" in lake and not lake.startswith(("file://", "s3://"))):
+        raise ConfigError("GROUP_ETL_LAKE_URL: expected a folder path, file:///abs/path or s3://bucket/prefix")
+    if lake.startswith("s3://") and not lake[len("s3://"):].split("/")[0]:
+        raise ConfigError("GROUP_ETL_LAKE_URL: s3:// URL has no bucket")
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"GROUP_ETL_TIMEZONE: unknown time zone {settings.timezone!r}") from None
+    if settings.schema is not None and not _SCHEMA_NAME.match(settings.schema):
+        raise ConfigError(
+            "GROUP_ETL_SCHEMA: use letters, digits and underscores, starting with a letter "
+            f"(got {settings.schema!r})"
+        )
+    return settings

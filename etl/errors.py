@@ -1,0 +1,17 @@
+"""The errors the command line turns into exit code 1 with a one-line reason."""
+
+
+class EtlError(Exception):
+    """A wrong request or wrong data: the message is shown to the user as is."""
+
+
+class ConfigError(EtlError):
+    """A configuration value is wrong; the message names the variable."""
+
+
+class DataError(EtlError):
+    """Input data is unusable as a whole; the message names the file or line."""
+
+
+class StorageError(EtlError):
+    """The lake could not be read or written after retries."""

@@ -1,0 +1,208 @@
+"""Object storage: a local folder or an S3-compatible bucket behind one interface.
+
+Callers list a prefix, stream an object's (decompressed) bytes, and write
+objects; none of them cares which store is behind it.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from etl.errors import StorageError
+
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LakeObject:
+    key: str
+    size: int
+    etag: str
+
+
+class Lake(Protocol):
+    url: str
+
+    def list(self, prefix: str) -> list[LakeObject]: ...
+
+    def iter_bytes(self, key: str) -> Iterator[bytes]: ...
+
+    def write(self, key: str, data: bytes) -> None: ...
+
+    def delete_prefix(self, prefix: str) -> None: ...
+
+
+def open_lake(url: str) -> Lake:
+    if url.startswith("s3://"):
+        bucket, _, prefix = url[len("s3://"):].partition("/")
+        return S3Lake(bucket, prefix.strip("/"))
+    path = url[len("file://"):] if url.startswith("file://") else url
+    return LocalLake(Path(path))
+
+
+def partition_prefix(kind: str, day: str) -> str:
+    """`events/dt=2024-01-01/` and the like: DESIGN.md section 3."""
+    return f"{kind}/dt={day}/"
+
+
+class LocalLake:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.url = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise StorageError(f"refusing a key outside the lake: {key!r}")
+        return path
+
+    def list(self, prefix: str) -> list[LakeObject]:
+        base = self._path(prefix)
+        folder = base if prefix.endswith("/") or base.is_dir() else base.parent
+        if not folder.is_dir():
+            return []
+        found = []
+        for dirpath, _dirs, files in os.walk(folder):
+            for name in files:
+                path = Path(dirpath) / name
+                key = path.relative_to(self.root).as_posix()
+                if not key.startswith(prefix):
+                    continue
+                stat = path.stat()
+                found.append(LakeObject(key, stat.st_size, f"{stat.st_mtime_ns:x}-{stat.st_size:x}"))
+        return sorted(found, key=lambda o: o.key)
+
+    def iter_bytes(self, key: str) -> Iterator[bytes]:
+        try:
+            with open(self._path(key), "rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    yield chunk
+        except FileNotFoundError:
+            raise StorageError(f"{key}: object vanished between listing and reading") from None
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+
+    def delete_prefix(self, prefix: str) -> None:
+        for obj in self.list(prefix):
+            self._path(obj.key).unlink(missing_ok=True)
+
+
+class S3Lake:
+    """boto3 with its standard credential chain; AWS_ENDPOINT_URL picks the store.
+
+    botocore's "standard" retry mode retries 5xx and throttling with
+    exponential back-off; what still fails becomes a StorageError.
+    """
+
+    def __init__(self, bucket: str, prefix: str) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = f"{prefix}/" if prefix else ""
+        self.url = f"s3://{bucket}/{prefix}".rstrip("/")
+        self.client = boto3.client(
+            "s3", config=Config(retries={"mode": "standard", "max_attempts": 5})
+        )
+
+    def _fail(self, what: str, error: Exception) -> StorageError:
+        return StorageError(f"{self.url}: {what} failed: {type(error).__name__}: {error}")
+
+    def list(self, prefix: str) -> list[LakeObject]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        found = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix + prefix
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(self.prefix):]
+                    found.append(LakeObject(key, item["Size"], item["ETag"].strip('"')))
+        except (BotoCoreError, ClientError) as error:
+            raise self._fail(f"listing {prefix}", error) from None
+        return sorted(found, key=lambda o: o.key)
+
+    def iter_bytes(self, key: str) -> Iterator[bytes]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"]
+            yield from body.iter_chunks(CHUNK)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise StorageError(f"{key}: object vanished between listing and reading") from None
+            raise self._fail(f"reading {key}", error) from None
+        except BotoCoreError as error:
+            raise self._fail(f"reading {key}", error) from None
+
+    def write(self, key: str, data: bytes) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+        except (BotoCoreError, ClientError) as error:
+            raise self._fail(f"writing {key}", error) from None
+
+    def delete_prefix(self, prefix: str) -> None:
+        for obj in self.list(prefix):
+            self.client.delete_object(Bucket=self.bucket, Key=self.prefix + obj.key)
+
+
+@dataclass
+class DecodeState:
+    """Set while reading: `truncated` marks a gzip stream that was cut off or corrupt."""
+
+    truncated: bool = False
+
+
+def iter_decompressed(lake: Lake, obj: LakeObject, state: DecodeState | None = None) -> Iterator[bytes]:
+    """Yield the object's content, un-gzipped when its name or magic bytes say gzip.
+
+    A truncated or corrupt gzip yields what could be recovered and sets
+    `state.truncated`, so the loader can keep the good lines and record the rest.
+    """
+    raw = lake.iter_bytes(obj.key)
+    first = next(raw, b"")
+    if not (obj.key.endswith(".gz") or first.startswith(GZIP_MAGIC)):
+        if first:
+            yield first
+        yield from raw
+        return
+    inflater = zlib.decompressobj(wbits=31)
+    pending = first
+    try:
+        while True:
+            while pending:
+                out = inflater.decompress(pending)
+                if out:
+                    yield out
+                if inflater.eof:  # concatenated gzip members
+                    pending = inflater.unused_data
+                    inflater = zlib.decompressobj(wbits=31) if pending else inflater
+                else:
+                    pending = b""
+            nxt = next(raw, None)
+            if nxt is None:
+                break
+            pending = nxt
+        tail = inflater.flush()
+        if tail:
+            yield tail
+        if not inflater.eof and state is not None:
+            state.truncated = True
+    except zlib.error:
+        if state is not None:
+            state.truncated = True

@@ -1,0 +1,189 @@
+"""The warehouse: DuckDB (embedded default) or PostgreSQL, through SQLAlchemy.
+
+All tables live in one schema, set as the connection's search path, so the
+SQL files in `sql/` name tables bare. Identifiers from users or data go
+through `quote_ident`; values are always bound parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from etl.config import Settings
+from etl.errors import EtlError
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SCHEMA_VERSION = 1
+
+_TYPE_SUBSTITUTIONS = {
+    "duckdb": {"json": "JSON", "bytewise_text": "VARCHAR"},
+    "postgresql": {"json": "JSONB", "bytewise_text": 'VARCHAR COLLATE "C"'},
+}
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for DuckDB and PostgreSQL alike (both use SQL-standard quoting)."""
+    if "\x00" in name:
+        raise EtlError("identifiers may not contain a NUL character")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with its password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - never echo something unparseable
+        return "<warehouse URL>"
+
+
+def load_sql(name: str, dialect: str) -> str:
+    """`sql/<dialect>/<name>.sql` when the dialects must differ, else `sql/<name>.sql`."""
+    specific = SQL_DIR / dialect / f"{name}.sql"
+    path = specific if specific.exists() else SQL_DIR / f"{name}.sql"
+    return path.read_text(encoding="utf-8")
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a script on semicolons that end a line (our SQL files keep to that)."""
+    body = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("--"))
+    return [part.strip() for part in re.split(r";\s*(?:\n|$)", body) if part.strip()]
+
+
+class Warehouse:
+    def __init__(self, settings: Settings) -> None:
+        url = make_url(settings.warehouse_url)
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        self.url = url
+        self.dialect = url.get_backend_name()
+        self.schema = settings.schema or ("main" if self.dialect == "duckdb" else "public")
+        self.engine = self._create_engine(url)
+
+    def _create_engine(self, url: URL) -> sa.Engine:
+        if self.dialect == "duckdb":
+            if url.database and url.database != ":memory:":
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            # One connection per process: DuckDB allows a single writer per file.
+            engine = sa.create_engine(url, poolclass=StaticPool)
+        else:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+        schema = quote_ident(self.schema)
+
+        @sa.event.listens_for(engine, "connect")
+        def _set_search_path(dbapi_connection, _record) -> None:  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            if self.dialect == "duckdb":
+                cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                cursor.execute(f"SET search_path = '{self.schema}'")
+            else:
+                cursor.execute(f"SET search_path TO {schema}")
+            cursor.close()
+            if self.dialect == "postgresql":
+                dbapi_connection.commit()
+
+        return engine
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction: everything inside commits together or not at all."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as error:
+            raise EtlError(self._describe(error)) from None
+
+    def _describe(self, error: DBAPIError) -> str:
+        text = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        if "lock" in text.lower() and self.dialect == "duckdb":
+            return (
+                f"warehouse {safe_url(self.url)} is in use by another process "
+                "(DuckDB allows one writer at a time): " + text
+            )
+        return f"warehouse {safe_url(self.url)}: {text}"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------
+
+    def init(self) -> int:
+        """Create or migrate every table; safe to repeat. Returns the schema version."""
+        script = load_sql("schema", self.dialect).format(**_TYPE_SUBSTITUTIONS[self.dialect])
+        with self.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
+                # Serialise concurrent `init`s: CREATE ... IF NOT EXISTS races otherwise.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.lock_id("init")})
+            for statement in split_statements(script):
+                conn.exec_driver_sql(statement)
+            current = conn.execute(sa.text("SELECT max(version) FROM schema_version")).scalar()
+            if current is None or current < SCHEMA_VERSION:
+                conn.execute(
+                    sa.text("INSERT INTO schema_version VALUES (:v, :at)"),
+                    {"v": SCHEMA_VERSION, "at": datetime.now(UTC)},
+                )
+        return SCHEMA_VERSION
+
+    def lock_id(self, name: str) -> int:
+        """A stable signed 64-bit id for a PostgreSQL advisory lock on `name` in this schema."""
+        digest = hashlib.blake2b(f"{self.schema}\x1f{name}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
+
+    def lock(self, conn: Connection, name: str) -> None:
+        """Hold a transaction-scoped lock so two runs of one day never interleave.
+
+        PostgreSQL: an advisory lock (the second run waits). DuckDB: its file
+        lock already admits a single writing process.
+        """
+        if self.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.lock_id(name)})
+
+    # -- bulk loading -------------------------------------------------------------
+
+    def bulk_insert(
+        self, conn: Connection, table: str, columns: Sequence[str], parquet_files: Sequence[Path]
+    ) -> None:
+        """Append Parquet files to a table inside the caller's transaction.
+
+        DuckDB reads the files itself; PostgreSQL gets them through COPY as CSV
+        converted by an in-process DuckDB, never row by row from Python.
+        """
+        if not parquet_files:
+            return
+        cols = ", ".join(quote_ident(c) for c in columns)
+        files = [str(p) for p in parquet_files]
+        if self.dialect == "duckdb":
+            conn.exec_driver_sql(
+                f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM read_parquet(?)",
+                (files,),
+            )
+            return
+        from etl.engine import columnar_engine
+
+        copy_sql = f"COPY {quote_ident(table)} ({cols}) FROM STDIN (FORMAT csv)"
+        cursor = conn.connection.driver_connection.cursor()
+        with columnar_engine() as duck, cursor.copy(copy_sql) as copy:
+            csv_path = Path(duck.temp_dir) / "bulk.csv"
+            duck.con.execute(
+                f"COPY (SELECT {cols} FROM read_parquet($files)) TO '{csv_path}' (HEADER false)",
+                {"files": files},
+            ).fetchall()
+            with open(csv_path, "rb") as handle:
+                while block := handle.read(4 * 1024 * 1024):
+                    copy.write(block)

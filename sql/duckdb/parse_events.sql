@@ -1,0 +1,113 @@
+-- Parse one batch of raw lines into events and rejects (runs in the in-process
+-- DuckDB engine, not in the warehouse). Input: raw_lines(source_line, bytes,
+-- flag) of the object $source_object. Output: the temp table parsed_records, one row
+-- per input record, with reject_reason NULL for an event that loads.
+-- Parameters: $load_date, $latest_epoch (end of the dump's day + 1 hour),
+-- $earliest_epoch (1971-01-01), $token (NULL: any), $timezone, $placeholders,
+-- $source_object.
+CREATE OR REPLACE TEMP TABLE parsed_records AS
+WITH decoded AS (
+    SELECT $source_object AS source_object, source_line, bytes, flag,
+           -- a UTF-8 byte-order mark before an object's first line is tolerated
+           CASE WHEN source_line = 1 THEN ltrim(try(decode(bytes)), chr(65279))
+                ELSE try(decode(bytes)) END AS text
+    FROM raw_lines
+),
+lines AS (
+    SELECT source_object, source_line, bytes, text,
+           CASE
+               WHEN flag IS NOT NULL THEN flag
+               WHEN text IS NULL THEN 'invalid_utf8'
+               WHEN octet_length(bytes) > 1048576 AND NOT starts_with(ltrim(text), '[') THEN 'oversized_record'
+               WHEN NOT json_valid(text) THEN 'invalid_json'
+               WHEN json_type(text) NOT IN ('OBJECT', 'ARRAY') THEN 'not_an_object'
+               WHEN json_type(text) = 'ARRAY' AND json_array_length(text) = 0 THEN 'empty_batch'
+           END AS line_reason
+    FROM decoded
+    -- blank lines (and the end of a file) are not records
+    WHERE flag IS NOT NULL OR text IS NULL OR trim(text, ' ' || chr(9) || chr(13)) <> ''
+),
+elements AS (
+    SELECT source_object, source_line, 0 AS source_index, text AS raw
+    FROM lines WHERE line_reason IS NULL AND json_type(text) = 'OBJECT'
+    UNION ALL
+    SELECT source_object, source_line, source_index - 1, raw
+    FROM (
+        SELECT source_object, source_line,
+               unnest(json_extract(text, '$[*]'))::VARCHAR AS raw,
+               generate_subscripts(json_extract(text, '$[*]'), 1) AS source_index
+        FROM lines WHERE line_reason IS NULL AND json_type(text) = 'ARRAY'
+    )
+),
+fields AS (
+    SELECT *,
+           json_type(raw) AS record_type,
+           json_type(raw, '$.event') AS event_type,
+           json_extract_string(raw, '$.event') AS event,
+           json_type(raw, '$.properties') AS properties_type,
+           json_extract(raw, '$.properties') AS properties
+    FROM elements
+),
+props AS (
+    SELECT *,
+           json_type(properties, '$.distinct_id') AS distinct_id_type,
+           json_extract_string(properties, '$.distinct_id') AS distinct_id,
+           json_type(properties, '$.time') AS time_type,
+           TRY_CAST(json_extract(properties, '$.time') AS DOUBLE) AS time_raw,
+           json_type(properties, '$."$insert_id"') AS insert_id_type,
+           json_extract_string(properties, '$."$insert_id"') AS insert_id,
+           json_extract_string(properties, '$.token') AS token
+    FROM fields
+),
+timed AS (
+    SELECT *,
+           CASE WHEN time_raw > 1e11 THEN time_raw / 1000 ELSE time_raw END AS time_seconds
+    FROM props
+),
+checked AS (
+    SELECT *,
+           CASE
+               WHEN record_type <> 'OBJECT' THEN 'not_an_object'
+               WHEN strlen(raw) > 1048576 THEN 'oversized_record'
+               WHEN contains(raw, '\u0000') OR contains(raw, chr(0)) THEN 'nul_character'
+               WHEN (contains(raw, 'NaN') OR contains(raw, 'Infinity'))
+                    AND regexp_matches(regexp_replace(raw, '"(?:[^"\\]|\\.)*"', '', 'g'), 'NaN|Infinity')
+                   THEN 'invalid_number'
+               WHEN event_type IS NULL OR event_type = 'NULL' THEN 'missing_event'
+               WHEN event_type <> 'VARCHAR' OR event = '' THEN 'invalid_event'
+               WHEN properties_type IS NULL OR properties_type = 'NULL' THEN 'missing_properties'
+               WHEN properties_type <> 'OBJECT' THEN 'invalid_properties'
+               WHEN distinct_id_type IS NULL OR distinct_id_type = 'NULL' THEN 'missing_distinct_id'
+               WHEN distinct_id_type NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT')
+                    OR list_contains($placeholders, lower(trim(distinct_id))) THEN 'invalid_distinct_id'
+               WHEN time_type IS NULL OR time_type = 'NULL' THEN 'missing_time'
+               WHEN time_type NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE') OR NOT isfinite(time_raw) THEN 'invalid_time'
+               WHEN time_seconds < $earliest_epoch THEN 'time_before_1971'
+               WHEN time_seconds > $latest_epoch THEN 'time_in_future'
+               WHEN $token IS NOT NULL AND token IS DISTINCT FROM $token THEN 'wrong_token'
+               WHEN len(json_keys(properties)) > 255 THEN 'too_many_properties'
+           END AS record_reason
+    FROM timed
+)
+SELECT source_object, source_line, 0 AS source_index, line_reason AS reject_reason,
+       CASE WHEN text IS NULL THEN 'base64:' || to_base64(bytes) ELSE text END AS raw,
+       NULL::VARCHAR AS event_id, NULL::VARCHAR AS insert_id, NULL::VARCHAR AS event,
+       NULL::VARCHAR AS distinct_id, NULL::TIMESTAMPTZ AS event_time, NULL::DATE AS event_date,
+       NULL::JSON AS properties
+FROM lines WHERE line_reason IS NOT NULL
+UNION ALL
+SELECT source_object, source_line, source_index, record_reason, raw,
+       CASE WHEN record_reason IS NOT NULL THEN NULL
+            -- copies of one event share this identity (DESIGN.md section 7);
+            -- without $insert_id a record is never anyone's duplicate
+            WHEN insert_id_type IN ('VARCHAR', 'BIGINT', 'UBIGINT') THEN
+                md5(concat_ws(chr(31), 'event', event, distinct_id,
+                              CAST(floor(time_seconds) AS BIGINT), insert_id))
+            ELSE md5(concat_ws(chr(31), 'record', $load_date, source_object, source_line, source_index))
+       END,
+       CASE WHEN insert_id_type IN ('VARCHAR', 'BIGINT', 'UBIGINT') THEN insert_id END,
+       event, distinct_id,
+       CASE WHEN record_reason IS NULL THEN to_timestamp(time_seconds) END,
+       CASE WHEN record_reason IS NULL THEN CAST(timezone($timezone, to_timestamp(time_seconds)) AS DATE) END,
+       properties
+FROM checked;

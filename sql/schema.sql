@@ -1,0 +1,145 @@
+-- Warehouse tables: DESIGN.md section 6. Portable DDL; {json} is JSON on
+-- DuckDB and JSONB on PostgreSQL; {bytewise_text} sorts by bytes on both
+-- (key order must not depend on a locale). Every statement is safe to repeat.
+-- Columns beyond the contract are marked "(extra)".
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER NOT NULL,
+    applied_at  TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS group_keys (
+    data_group_id  BIGINT PRIMARY KEY,
+    group_key      VARCHAR NOT NULL,
+    display_name   VARCHAR NOT NULL,
+    setup_at       TIMESTAMPTZ NOT NULL,
+    removed_at     TIMESTAMPTZ
+);
+
+-- Raw events, one row per loaded record; a load date's rows are replaced whole.
+-- event_id (extra) is the duplicate identity: copies of one event share it.
+CREATE TABLE IF NOT EXISTS events (
+    load_date      DATE NOT NULL,
+    source_object  {bytewise_text} NOT NULL,
+    source_line    BIGINT NOT NULL,
+    source_index   INTEGER NOT NULL,      -- (extra) element of a batch line, 0 otherwise
+    event_id       VARCHAR NOT NULL,      -- (extra)
+    insert_id      VARCHAR,
+    event          VARCHAR NOT NULL,
+    distinct_id    VARCHAR NOT NULL,
+    event_time     TIMESTAMPTZ NOT NULL,
+    event_date     DATE NOT NULL,
+    properties     {json} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_load_date ON events (load_date);
+CREATE INDEX IF NOT EXISTS events_event_date_id ON events (event_date, event_id);
+
+-- One row per (deduplicated event, group) attribution.
+CREATE TABLE IF NOT EXISTS event_groups (
+    event_date     DATE NOT NULL,
+    event_id       VARCHAR NOT NULL,
+    insert_id      VARCHAR,
+    event          VARCHAR NOT NULL,
+    distinct_id    VARCHAR NOT NULL,
+    event_time     TIMESTAMPTZ NOT NULL,
+    data_group_id  BIGINT NOT NULL,       -- (extra) which registration of the key
+    group_key      VARCHAR NOT NULL,
+    group_id       VARCHAR NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_groups_date ON event_groups (event_date);
+CREATE INDEX IF NOT EXISTS event_groups_group ON event_groups (group_key, group_id, event_time);
+
+CREATE TABLE IF NOT EXISTS group_profiles (
+    group_key   VARCHAR NOT NULL,
+    group_id    VARCHAR NOT NULL,
+    properties  {json} NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (group_key, group_id)
+);
+
+CREATE TABLE IF NOT EXISTS group_profile_history (
+    group_key   VARCHAR NOT NULL,
+    group_id    VARCHAR NOT NULL,
+    properties  {json},
+    valid_from  TIMESTAMPTZ NOT NULL,
+    valid_to    TIMESTAMPTZ,
+    deleted     BOOLEAN NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS user_profiles (
+    distinct_id  VARCHAR PRIMARY KEY,
+    properties   {json} NOT NULL,
+    updated_at   TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS user_groups (
+    distinct_id  VARCHAR NOT NULL,
+    group_key    VARCHAR NOT NULL,
+    group_id     VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS group_daily_metrics (
+    event_date   DATE NOT NULL,
+    group_key    VARCHAR NOT NULL,
+    group_id     VARCHAR NOT NULL,
+    event        VARCHAR NOT NULL,
+    event_count  BIGINT NOT NULL,
+    user_count   BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS group_daily_metrics_date ON group_daily_metrics (event_date);
+
+CREATE TABLE IF NOT EXISTS cohorts (
+    name        VARCHAR PRIMARY KEY,
+    group_key   VARCHAR,
+    definition  {json} NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS rejected_records (
+    kind           VARCHAR NOT NULL,      -- event, group, user, upload
+    load_date      DATE NOT NULL,
+    source_object  {bytewise_text} NOT NULL,
+    source_line    BIGINT NOT NULL,
+    source_index   INTEGER NOT NULL,      -- (extra) element of a batch line, 0 otherwise
+    reason         VARCHAR NOT NULL,
+    raw            VARCHAR NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rejected_records_load ON rejected_records (kind, load_date);
+
+CREATE TABLE IF NOT EXISTS load_audit (
+    stage              VARCHAR NOT NULL,
+    load_date          DATE NOT NULL,
+    input_fingerprint  VARCHAR NOT NULL,
+    input_records      BIGINT NOT NULL,
+    loaded             BIGINT NOT NULL,
+    rejected           BIGINT NOT NULL,
+    duplicates         BIGINT NOT NULL,
+    invalid_group_id   BIGINT NOT NULL DEFAULT 0,   -- (extra) attribution stage
+    started_at         TIMESTAMPTZ NOT NULL,
+    finished_at        TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (stage, load_date)
+);
+
+CREATE TABLE IF NOT EXISTS hot_shards (
+    event_date     DATE NOT NULL,
+    data_group_id  BIGINT NOT NULL,       -- (extra)
+    group_key      VARCHAR NOT NULL,
+    group_id       VARCHAR NOT NULL,
+    events_over    BIGINT NOT NULL
+);
+
+-- Every count and report reads events through this view: one row per
+-- duplicate identity, the copy from the latest load date, then the last
+-- object, line and batch element (DESIGN.md section 7).
+CREATE OR REPLACE VIEW events_deduped AS
+SELECT load_date, source_object, source_line, source_index, event_id, insert_id,
+       event, distinct_id, event_time, event_date, properties
+FROM (
+    SELECT e.*,
+           row_number() OVER (
+               PARTITION BY event_date, event_id
+               ORDER BY load_date DESC, source_object DESC, source_line DESC, source_index DESC
+           ) AS copy_rank
+    FROM events AS e
+) AS ranked
+WHERE copy_rank = 1;
