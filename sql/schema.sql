@@ -23,8 +23,8 @@ CREATE TABLE IF NOT EXISTS events (
     source_object  {bytewise_text} NOT NULL,
     source_line    BIGINT NOT NULL,
     source_index   INTEGER NOT NULL,      -- (extra) element of a batch line, 0 otherwise
-    event_id       VARCHAR NOT NULL,      -- (extra)
-    insert_id      VARCHAR,
+    event_id       {bytewise_text} NOT NULL,      -- (extra)
+    insert_id      {bytewise_text},
     event          VARCHAR NOT NULL,
     distinct_id    VARCHAR NOT NULL,
     event_time     TIMESTAMPTZ NOT NULL,
@@ -37,14 +37,14 @@ CREATE INDEX IF NOT EXISTS events_event_date_id ON events (event_date, event_id)
 -- One row per (deduplicated event, group) attribution.
 CREATE TABLE IF NOT EXISTS event_groups (
     event_date     DATE NOT NULL,
-    event_id       VARCHAR NOT NULL,
-    insert_id      VARCHAR,
+    event_id       {bytewise_text} NOT NULL,
+    insert_id      {bytewise_text},
     event          VARCHAR NOT NULL,
     distinct_id    VARCHAR NOT NULL,
     event_time     TIMESTAMPTZ NOT NULL,
     data_group_id  BIGINT NOT NULL,       -- (extra) which registration of the key
     group_key      VARCHAR NOT NULL,
-    group_id       VARCHAR NOT NULL
+    group_id       {bytewise_text} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS event_groups_date ON event_groups (event_date);
 CREATE INDEX IF NOT EXISTS event_groups_group ON event_groups (group_key, group_id, event_time);

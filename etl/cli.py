@@ -1,0 +1,254 @@
+"""`group-etl`: the command line of DESIGN.md section 5.
+
+Exit codes: 0 success, 1 wrong data or request (one line on stderr), 2 usage.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from etl.config import Settings, load_settings
+from etl.errors import EtlError
+from etl.output import Format, print_json, print_rows
+
+# pretty_exceptions off: its tracebacks print local variables, which may hold secrets.
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Mixpanel-style Group Analytics in your warehouse.",
+)
+keys_app = typer.Typer(no_args_is_help=True, help="Group keys (project settings).")
+groups_app = typer.Typer(no_args_is_help=True, help="Group profiles and activity.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(groups_app, name="groups")
+
+err = Console(stderr=True)
+FormatOption = Annotated[Format, typer.Option("--format", help="table, json or csv")]
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Settings):
+        root.obj = load_settings(**(root.obj or {}))
+    return root.obj
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    warehouse_url: Annotated[str | None, typer.Option(help="GROUP_ETL_WAREHOUSE_URL")] = None,
+    lake_url: Annotated[str | None, typer.Option(help="GROUP_ETL_LAKE_URL")] = None,
+    schema: Annotated[str | None, typer.Option(help="GROUP_ETL_SCHEMA")] = None,
+    timezone: Annotated[str | None, typer.Option(help="GROUP_ETL_TIMEZONE")] = None,
+    project_token: Annotated[str | None, typer.Option(help="GROUP_ETL_PROJECT_TOKEN")] = None,
+    max_group_keys: Annotated[int | None, typer.Option(help="GROUP_ETL_MAX_GROUP_KEYS")] = None,
+    max_group_profiles: Annotated[int | None, typer.Option(help="GROUP_ETL_MAX_GROUP_PROFILES")] = None,
+    hot_shard_limit: Annotated[int | None, typer.Option(help="GROUP_ETL_HOT_SHARD_LIMIT")] = None,
+) -> None:
+    """Options override the GROUP_ETL_* environment variables of the same meaning."""
+    ctx.obj = {
+        "warehouse_url": warehouse_url, "lake_url": lake_url, "schema": schema,
+        "timezone": timezone, "project_token": project_token, "max_group_keys": max_group_keys,
+        "max_group_profiles": max_group_profiles, "hot_shard_limit": hot_shard_limit,
+    }
+
+
+def _warehouse(ctx: typer.Context):  # noqa: ANN202
+    from etl.warehouse import Warehouse
+
+    return Warehouse(_settings(ctx))
+
+
+def _lake(ctx: typer.Context):  # noqa: ANN202
+    from etl.lake import open_lake
+
+    return open_lake(_settings(ctx).lake_url)
+
+
+def _date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint=option) from None
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create or migrate the warehouse schema; safe to repeat."""
+    with _warehouse(ctx) as warehouse:
+        version = warehouse.init()
+    typer.echo(f"warehouse ready (schema version {version})")
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    day: Annotated[str | None, typer.Option("--date", help="one load date, YYYY-MM-DD")] = None,
+    first: Annotated[str | None, typer.Option("--from", help="first load date of a range")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="last load date of a range")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Run the daily pipeline for one day or a range, in date order; idempotent."""
+    from etl.pipeline import day_range
+
+    if day and (first or last):
+        raise typer.BadParameter("give --date, or --from and --to, not both")
+    if day:
+        days = [_date(day, "--date")]
+    elif first and last:
+        start, end = _date(first, "--from"), _date(last, "--to")
+        if end < start:
+            raise typer.BadParameter("--to is before --from")
+        days = day_range(start, end)
+    else:
+        raise typer.BadParameter("give --date D, or --from D1 --to D2")
+    results = run_days(_settings(ctx), days)
+    rows = [
+        {"date": r.day.isoformat(), "input_records": r.input_records, "loaded": r.loaded,
+         "rejected": r.rejected, "duplicates": r.duplicates, "invalid_group_id": r.invalid_group_id}
+        for r in results
+    ]
+    print_rows(rows, list(rows[0]) if rows else [], fmt, title="group-etl run")
+
+
+def run_days(settings: Settings, days: list[date]) -> list:
+    """Run days in order with a progress bar on a terminal (bytes read per day)."""
+    from etl.lake import open_lake, partition_prefix
+    from etl.pipeline import run_day
+    from etl.warehouse import Warehouse
+
+    lake = open_lake(settings.lake_url)
+    results = []
+    with Warehouse(settings) as warehouse, Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        console=err, disable=not err.is_terminal, transient=True,
+    ) as progress:
+        warehouse.init()
+        for day in days:
+            total = sum(o.size for o in lake.list(partition_prefix("events", day.isoformat())))
+            task = progress.add_task(f"load {day}", total=total or None)
+            results.append(
+                run_day(settings, warehouse, lake, day,
+                        progress=lambda n, task=task: progress.advance(task, n))
+            )
+            progress.remove_task(task)
+    return results
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    first: Annotated[str | None, typer.Option("--from")] = None,
+    last: Annotated[str | None, typer.Option("--to")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Per load date: counts, rejects by reason, and stale days whose inputs changed."""
+    from etl.status import day_status
+
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        rows = day_status(
+            warehouse, _lake(ctx),
+            _date(first, "--from") if first else None, _date(last, "--to") if last else None,
+        )
+    columns = ["date", "state", "input_records", "loaded", "rejected", "duplicates",
+               "invalid_group_id", "rejected_by_reason"]
+    print_rows(rows, columns, fmt, title="load status")
+
+
+@keys_app.command("add")
+def keys_add(
+    ctx: typer.Context,
+    prop: Annotated[str, typer.Argument(metavar="PROPERTY", help="event property naming the group")],
+    display_name: Annotated[str | None, typer.Option("--display-name")] = None,
+    setup_at: Annotated[str | None, typer.Option("--setup-at", help="ISO 8601; default now")] = None,
+) -> None:
+    """Register a group key; prints its data_group_id."""
+    from etl.keys import add_key, parse_instant
+
+    settings = _settings(ctx)
+    when = parse_instant(setup_at, settings.tz, "--setup-at") if setup_at else None
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        key = add_key(warehouse, prop, max_keys=settings.max_group_keys,
+                      display_name=display_name, setup_at=when)
+    typer.echo(key.data_group_id)
+
+
+@keys_app.command("list")
+def keys_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
+    """List group keys, removed ones included."""
+    from etl.keys import list_keys
+
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        rows = [k.as_dict() for k in list_keys(warehouse)]
+    print_rows(rows, ["group_key", "display_name", "data_group_id", "setup_at", "removed_at"], fmt,
+               title="group keys")
+
+
+@keys_app.command("remove")
+def keys_remove(ctx: typer.Context, prop: Annotated[str, typer.Argument(metavar="PROPERTY")]) -> None:
+    """Stop attributing a key from now on; its history stays."""
+    from etl.keys import remove_key
+
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        key = remove_key(warehouse, prop)
+    typer.echo(f"removed {key.group_key!r} (data_group_id {key.data_group_id}) at {key.removed_at.isoformat()}")
+
+
+@groups_app.command("show")
+def groups_show(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Option("--key", help="group key")],
+    group_id: Annotated[str, typer.Option("--id", help="group id")],
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
+    before: Annotated[str | None, typer.Option("--before", help="ISO 8601: events strictly before")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """A group's profile and its latest events (the activity feed)."""
+    from etl.groups import show_group
+    from etl.keys import parse_instant
+
+    settings = _settings(ctx)
+    cutoff = parse_instant(before, settings.tz, "--before") if before else None
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        document = show_group(warehouse, key, group_id, limit, cutoff)
+    if fmt is Format.json:
+        print_json(document)
+        return
+    if fmt is Format.table:
+        Console().print(f"[bold]{key} = {group_id}[/] (data_group_id {document['data_group_id']})")
+        Console().print(f"profile: {document['profile']}")
+    print_rows(document["events"], ["time", "event", "distinct_id", "properties"], fmt, title="events")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option(min=2, max=60)] = 5,
+    first_day: Annotated[str, typer.Option("--first-day")] = "2026-10-01",
+) -> None:
+    """Write a realistic sample lake, set up keys, run the pipeline over it, print the summary."""
+    from etl.demo import run_demo
+
+    run_demo(_settings(ctx), _date(first_day, "--first-day"), days)
+
+
+def main() -> None:
+    try:
+        app()
+    except EtlError as error:
+        err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The daily pipeline for load date D: load events, attribute, aggregate, audit.
+
+A day is a pure function of (the lake partition D, the project settings, the
+warehouse before D). All of its writes happen in one transaction, so a crash
+at any point leaves every table as it was; a re-run with the same inputs
+leaves every table identical (load_audit's started_at/finished_at aside).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from etl.config import Settings
+from etl.engine import columnar_engine
+from etl.events import EVENT_COLUMNS, REJECT_COLUMNS, ParsedDay, input_fingerprint, parse_day
+from etl.lake import Lake, partition_prefix
+from etl.warehouse import Warehouse, load_sql, split_statements
+
+MAX_GROUP_IDS_PER_EVENT = 300
+
+# Called between stages with the stage's name; tests inject faults here.
+StageHook = Callable[[str], None]
+
+
+@dataclass
+class DayResult:
+    day: date
+    input_records: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    invalid_group_id: int = 0
+    touched_dates: list[date] = field(default_factory=list)
+
+
+def day_range(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _expanding(sql: str) -> sa.TextClause:
+    clause = sa.text(sql)
+    if ":dates" in sql:
+        clause = clause.bindparams(sa.bindparam("dates", expanding=True))
+    return clause
+
+
+def run_script(conn: Connection, script: str, params: dict) -> None:
+    for statement in split_statements(script):
+        conn.execute(_expanding(statement), params)
+
+
+def run_day(
+    settings: Settings,
+    warehouse: Warehouse,
+    lake: Lake,
+    day: date,
+    progress: Callable[[int], None] | None = None,
+    hook: StageHook | None = None,
+) -> DayResult:
+    hook = hook or (lambda _stage: None)
+    started = datetime.now(UTC)
+    objects = lake.list(partition_prefix("events", day.isoformat()))
+    fingerprint = input_fingerprint(objects)
+    with columnar_engine() as engine:
+        parsed = parse_day(engine, lake, objects, day, settings.tz, settings.project_token, progress)
+        hook("parsed")
+        with warehouse.begin() as conn:
+            warehouse.lock(conn, "pipeline")
+            result = DayResult(day, parsed.loaded + parsed.rejected, parsed.loaded, parsed.rejected)
+            result.touched_dates = replace_event_partition(conn, warehouse, day, parsed, hook)
+            hook("events_loaded")
+            result.duplicates = count_duplicates(conn, day, result.touched_dates)
+            result.invalid_group_id = attribute(conn, warehouse, settings, day, result.touched_dates)
+            hook("attributed")
+            write_audit(conn, "events", day, fingerprint, result, started)
+            hook("audited")
+    return result
+
+
+def replace_event_partition(
+    conn: Connection, warehouse: Warehouse, day: date, parsed: ParsedDay, hook: StageHook
+) -> list[date]:
+    """Replace load date D in events and rejected_records; return the event dates it touched
+    (those it had before and those it has now), which later stages recompute."""
+    before = set(
+        conn.execute(
+            sa.text("SELECT DISTINCT event_date FROM events WHERE load_date = :d"), {"d": day}
+        ).scalars()
+    )
+    conn.execute(sa.text("DELETE FROM events WHERE load_date = :d"), {"d": day})
+    conn.execute(
+        sa.text("DELETE FROM rejected_records WHERE kind = 'event' AND load_date = :d"), {"d": day}
+    )
+    hook("events_deleted")
+    warehouse.bulk_insert(conn, "events", EVENT_COLUMNS, parsed.event_files)
+    warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.reject_files)
+    after = set(
+        conn.execute(
+            sa.text("SELECT DISTINCT event_date FROM events WHERE load_date = :d"), {"d": day}
+        ).scalars()
+    )
+    return sorted(before | after)
+
+
+def count_duplicates(conn: Connection, day: date, dates: list[date]) -> int:
+    """Records of this load that are not the copy kept (DESIGN.md section 7)."""
+    if not dates:
+        return 0
+    return conn.execute(
+        _expanding(
+            "SELECT (SELECT count(*) FROM events WHERE load_date = :d) - "
+            "(SELECT count(*) FROM events_deduped WHERE event_date IN :dates AND load_date = :d)"
+        ),
+        {"d": day, "dates": dates},
+    ).scalar()
+
+
+def attribute(
+    conn: Connection, warehouse: Warehouse, settings: Settings, day: date, dates: list[date]
+) -> int:
+    """Rebuild event_groups, hot_shards and group_daily_metrics for the touched dates.
+
+    Returns the number of invalid group id values on this load's events.
+    """
+    if not dates:
+        return 0
+    params = {
+        "dates": dates,
+        "d": day,
+        "max_ids": MAX_GROUP_IDS_PER_EVENT,
+        "hot_shard_limit": settings.hot_shard_limit,
+    }
+    for temp in ("attributed", "group_values"):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {temp}")
+    run_script(conn, load_sql("group_values", warehouse.dialect), params)
+    run_script(conn, load_sql("attribute_events", warehouse.dialect), params)
+    invalid = conn.execute(
+        sa.text("SELECT count(*) FROM group_values WHERE group_id IS NULL AND load_date = :d"),
+        params,
+    ).scalar()
+    for temp in ("attributed", "group_values"):
+        conn.exec_driver_sql(f"DROP TABLE {temp}")
+    return invalid
+
+
+def write_audit(
+    conn: Connection, stage: str, day: date, fingerprint: str, result: DayResult, started: datetime
+) -> None:
+    conn.execute(
+        sa.text("DELETE FROM load_audit WHERE stage = :s AND load_date = :d"), {"s": stage, "d": day}
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO load_audit (stage, load_date, input_fingerprint, input_records, loaded, "
+            "rejected, duplicates, invalid_group_id, started_at, finished_at) VALUES "
+            "(:s, :d, :f, :i, :l, :r, :dup, :inv, :start, :finish)"
+        ),
+        {
+            "s": stage, "d": day, "f": fingerprint, "i": result.input_records,
+            "l": result.loaded, "r": result.rejected, "dup": result.duplicates,
+            "inv": result.invalid_group_id, "start": started, "finish": datetime.now(UTC),
+        },
+    )

@@ -1,0 +1,35 @@
+-- Every value of a registered group key on the deduplicated events of the
+-- touched dates, one row per value (a list gives one row per element, with its
+-- position). group_id is NULL for an invalid value (empty string, null,
+-- float, boolean, object, nested list). Keys apply only from setup_at (to the
+-- second) until removed_at. The key name reaches the JSON path as a value.
+CREATE TEMP TABLE group_values AS
+WITH candidates AS (
+    SELECT e.load_date, e.event_date, e.event_id, e.insert_id, e.event, e.distinct_id, e.event_time,
+           k.data_group_id, k.group_key,
+           json_extract(e.properties,
+                        '$."' || replace(replace(k.group_key, '\', '\\'), '"', '\"') || '"') AS value
+    FROM events_deduped AS e
+    JOIN group_keys AS k
+      ON e.event_time >= k.setup_at
+     AND (k.removed_at IS NULL OR e.event_time < k.removed_at)
+    WHERE e.event_date IN :dates
+),
+present AS (
+    SELECT * FROM candidates WHERE value IS NOT NULL
+),
+elements AS (
+    SELECT * EXCLUDE (value), 1 AS position, value AS element
+    FROM present WHERE json_type(value) <> 'ARRAY'
+    UNION ALL
+    SELECT * EXCLUDE (value, elements), generate_subscripts(elements, 1) AS position, unnest(elements) AS element
+    FROM (SELECT *, json_extract(value, '$[*]') AS elements FROM present WHERE json_type(value) = 'ARRAY')
+)
+SELECT load_date, event_date, event_id, insert_id, event, distinct_id, event_time,
+       data_group_id, group_key, position,
+       CASE json_type(element)
+           WHEN 'VARCHAR' THEN nullif(json_extract_string(element, '$'), '')
+           WHEN 'BIGINT' THEN json_extract_string(element, '$')
+           WHEN 'UBIGINT' THEN json_extract_string(element, '$')
+       END AS group_id
+FROM elements;
