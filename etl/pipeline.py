@@ -108,13 +108,19 @@ def replace_event_partition(
 
 
 def count_duplicates(conn: Connection, day: date, dates: list[date]) -> int:
-    """Records of this load that are not the copy kept (DESIGN.md section 7)."""
+    """Records of this load whose event had already arrived (earlier in this load or in
+    an earlier one). Later loads do not change it, so a re-run of D gives the same count;
+    which copy is kept is the view events_deduped's business (the latest wins)."""
     if not dates:
         return 0
     return conn.execute(
         _expanding(
-            "SELECT (SELECT count(*) FROM events WHERE load_date = :d) - "
-            "(SELECT count(*) FROM events_deduped WHERE event_date IN :dates AND load_date = :d)"
+            "SELECT count(*) FROM ("
+            "  SELECT load_date, row_number() OVER ("
+            "    PARTITION BY event_date, event_id"
+            "    ORDER BY load_date, source_object, source_line, source_index) AS arrival"
+            "  FROM events WHERE event_date IN :dates AND load_date <= :d"
+            ") AS copies WHERE load_date = :d AND arrival > 1"
         ),
         {"d": day, "dates": dates},
     ).scalar()

@@ -1,0 +1,192 @@
+"""Layer 1: the columnar event parser on a handful of lines (no warehouse)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from etl.engine import columnar_engine
+from etl.events import parse_day
+from etl.lake import LocalLake
+
+DAY = date(2024, 3, 10)
+T0 = int(datetime(2024, 3, 10, 12, tzinfo=UTC).timestamp())
+
+
+def parse(tmp_path: Path, content: bytes, name: str = "a.jsonl", tz: str = "UTC",
+          token: str | None = None) -> tuple[list[dict], list[dict]]:
+    lake = LocalLake(tmp_path)
+    lake.write(f"events/dt={DAY}/{name}", content)
+    objects = lake.list(f"events/dt={DAY}/")
+    with columnar_engine() as engine:
+        parsed = parse_day(engine, lake, objects, DAY, ZoneInfo(tz), token)
+        events = _rows(engine, parsed.event_files, "source_line, source_index")
+        rejects = _rows(engine, parsed.reject_files, "source_line, source_index")
+    assert parsed.loaded == len(events) and parsed.rejected == len(rejects)
+    return events, rejects
+
+
+def _rows(engine, files, order):  # noqa: ANN001, ANN202
+    if not files:
+        return []
+    rel = engine.con.sql(f"SELECT * FROM read_parquet({[str(f) for f in files]}) ORDER BY {order}")
+    return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+
+
+def line(record: object) -> str:
+    return json.dumps(record)
+
+
+def ev(name="Signed Up", distinct_id="u1", time=T0, insert_id="i1", **props):  # noqa: ANN001, ANN003, ANN201
+    properties = {"distinct_id": distinct_id, "time": time, "$insert_id": insert_id, **props}
+    return {"event": name, "properties": {k: v for k, v in properties.items() if v is not None}}
+
+
+def test_a_good_event_keeps_every_property(tmp_path: Path) -> None:
+    events, rejects = parse(tmp_path, (line(ev(plan="pro", n=3)) + "\n").encode())
+    assert rejects == []
+    [row] = events
+    assert (row["event"], row["distinct_id"], row["insert_id"]) == ("Signed Up", "u1", "i1")
+    assert row["event_time"] == datetime.fromtimestamp(T0, UTC)
+    assert row["event_date"] == DAY
+    assert json.loads(row["properties"]) == {"distinct_id": "u1", "time": T0, "$insert_id": "i1",
+                                             "plan": "pro", "n": 3}
+    assert (row["source_line"], row["source_index"]) == (1, 0)
+
+
+def test_milliseconds_and_float_seconds(tmp_path: Path) -> None:
+    content = "\n".join([line(ev(time=T0 * 1000 + 250, insert_id="a")),
+                         line(ev(time=T0 + 0.5, insert_id="b"))]).encode()
+    events, _ = parse(tmp_path, content)
+    assert [e["event_time"] for e in events] == [
+        datetime.fromtimestamp(T0 + 0.25, UTC), datetime.fromtimestamp(T0 + 0.5, UTC)]
+
+
+def test_event_date_is_in_the_project_time_zone(tmp_path: Path) -> None:
+    early = int(datetime(2024, 3, 10, 3, tzinfo=UTC).timestamp())  # 2024-03-09 22:00 in New York
+    events, _ = parse(tmp_path, (line(ev(time=early)) + "\n").encode(), tz="America/New_York")
+    assert events[0]["event_date"] == date(2024, 3, 9)
+
+
+def test_batch_lines_give_one_record_per_element(tmp_path: Path) -> None:
+    batch = [ev(insert_id="a"), ev(distinct_id="anon", insert_id="b"), ev(insert_id="c")]
+    events, rejects = parse(tmp_path, (line(batch) + "\n").encode())
+    assert [(e["source_line"], e["source_index"], e["insert_id"]) for e in events] == [(1, 0, "a"), (1, 2, "c")]
+    assert [(r["source_line"], r["source_index"], r["reason"]) for r in rejects] == [(1, 1, "invalid_distinct_id")]
+    assert json.loads(rejects[0]["raw"]) == batch[1]
+
+
+BAD_LINES = [
+    ('{"event": "x", "properties": {', "invalid_json"),
+    ('"just a string"', "not_an_object"),
+    ("[]", "empty_batch"),
+    (line({"properties": {"distinct_id": "u", "time": T0}}), "missing_event"),
+    (line({"event": 5, "properties": {"distinct_id": "u", "time": T0}}), "invalid_event"),
+    (line({"event": "x"}), "missing_properties"),
+    (line({"event": "x", "properties": [1]}), "invalid_properties"),
+    (line(ev(distinct_id=None)), "missing_distinct_id"),
+    (line(ev(distinct_id="anon")), "invalid_distinct_id"),
+    (line(ev(distinct_id="NULL")), "invalid_distinct_id"),
+    (line(ev(distinct_id="undefined")), "invalid_distinct_id"),
+    (line(ev(distinct_id="0")), "invalid_distinct_id"),
+    (line(ev(distinct_id="-1")), "invalid_distinct_id"),
+    (line(ev(distinct_id="00000000-0000-0000-0000-000000000000")), "invalid_distinct_id"),
+    (line(ev(distinct_id={"a": 1})), "invalid_distinct_id"),
+    (line(ev(time=None)), "missing_time"),
+    (line(ev(time=str(T0))), "invalid_time"),
+    (line(ev(time=-5)), "time_before_1971"),
+    (line(ev(time=31_535_999)), "time_before_1971"),
+    (line(ev(time=T0 + 86_400 + 3600 - 12 * 3600 + 1)), "time_in_future"),
+    ('{"event": "x", "properties": {"distinct_id": "u", "time": NaN}}', "invalid_number"),
+    ('{"event": "x", "properties": {"distinct_id": "u", "time": 1710072000, "v": Infinity}}', "invalid_number"),
+    (line(ev(v="\u0000")), "nul_character"),
+    (line(ev(**{f"p{n}": n for n in range(253)})), "too_many_properties"),
+    (line(ev(blob="x" * 1_100_000)), "oversized_record"),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), BAD_LINES, ids=[r for _, r in BAD_LINES])
+def test_each_bad_record_is_rejected_with_its_reason_and_raw_text(tmp_path: Path, text: str, reason: str) -> None:
+    good = line(ev(insert_id="good"))
+    events, rejects = parse(tmp_path, f"{good}\n{text}\n{good}\n".encode())
+    assert [(r["source_line"], r["reason"]) for r in rejects] == [(2, reason)]
+    assert rejects[0]["raw"] == text
+    assert [e["source_line"] for e in events] == [1, 3]
+
+
+def test_boundaries_of_the_time_rule_load(tmp_path: Path) -> None:
+    last_allowed = int(datetime(2024, 3, 11, 1, tzinfo=UTC).timestamp())
+    content = "\n".join([line(ev(time=31_536_000, insert_id="a")),
+                         line(ev(time=last_allowed, insert_id="b"))]).encode()
+    events, rejects = parse(tmp_path, content)
+    assert rejects == [] and len(events) == 2
+
+
+def test_a_string_containing_nan_is_not_a_bad_number(tmp_path: Path) -> None:
+    events, rejects = parse(tmp_path, (line(ev(note="NaN, Infinity]")) + "\n").encode())
+    assert rejects == [] and len(events) == 1
+
+
+def test_wrong_token_only_when_a_token_is_configured(tmp_path: Path) -> None:
+    content = (line(ev(token="other")) + "\n" + line(ev(token="mine", insert_id="2")) + "\n").encode()
+    _, rejects = parse(tmp_path, content)
+    assert rejects == []
+    events, rejects = parse(tmp_path / "t", content, token="mine")
+    assert [r["reason"] for r in rejects] == ["wrong_token"]
+    assert [e["insert_id"] for e in events] == ["2"]
+
+
+def test_invalid_utf8_keeps_the_bytes_as_base64(tmp_path: Path) -> None:
+    bad = b'\xff\xfe{"a":1}'
+    events, rejects = parse(tmp_path, bad + b"\n" + (line(ev()) + "\n").encode())
+    expected = "base64:" + base64.b64encode(bad).decode()
+    assert [(r["source_line"], r["reason"], r["raw"]) for r in rejects] == [(1, "invalid_utf8", expected)]
+    assert len(events) == 1
+
+
+def test_bom_blank_lines_and_crlf_are_tolerated(tmp_path: Path) -> None:
+    content = ("\ufeff" + line(ev(insert_id="a")) + "\r\n\r\n   \n" + line(ev(insert_id="b"))).encode()
+    events, rejects = parse(tmp_path, content)
+    assert rejects == []
+    assert [(e["source_line"], e["insert_id"]) for e in events] == [(1, "a"), (4, "b")]
+
+
+def test_gzip_by_extension_and_by_magic_bytes(tmp_path: Path) -> None:
+    payload = gzip.compress((line(ev()) + "\n").encode())
+    assert len(parse(tmp_path / "a", payload, name="x.jsonl.gz")[0]) == 1
+    assert len(parse(tmp_path / "b", payload, name="x.jsonl")[0]) == 1
+
+
+def test_truncated_gzip_keeps_complete_lines_and_rejects_the_cut_tail(tmp_path: Path) -> None:
+    lines = [line(ev(insert_id=str(n), pad="x" * 50)) for n in range(200)]
+    whole = gzip.compress(("\n".join(lines) + "\n").encode())
+    events, rejects = parse(tmp_path, whole[: len(whole) // 2], name="x.jsonl.gz")
+    assert [r["reason"] for r in rejects] == ["truncated_gzip"]
+    assert rejects[0]["source_line"] == len(events) + 1
+    assert 0 < len(events) < 200
+    assert [e["insert_id"] for e in events] == [str(n) for n in range(len(events))]
+
+
+def test_zero_byte_object_is_recorded(tmp_path: Path) -> None:
+    events, rejects = parse(tmp_path, b"")
+    assert events == []
+    assert [(r["source_line"], r["reason"], r["raw"]) for r in rejects] == [(1, "empty_object", "")]
+
+
+def test_copies_share_an_event_id_and_records_without_insert_id_never_do(tmp_path: Path) -> None:
+    content = "\n".join([
+        line(ev(time=T0 + 0.2, other="a")), line(ev(time=T0 + 0.7, other="b")),  # same second: copies
+        line(ev(time=T0 + 1)),                                                  # next second: not
+        line(ev(insert_id=None)), line(ev(insert_id=None)),
+    ]).encode()
+    events, _ = parse(tmp_path, content)
+    ids = [e["event_id"] for e in events]
+    assert ids[0] == ids[1]
+    assert len(set(ids)) == 4
+    assert [e["insert_id"] for e in events[3:]] == [None, None]

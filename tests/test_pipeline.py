@@ -1,0 +1,116 @@
+"""Layer 2: the event load on DuckDB and PostgreSQL: counts, duplicates, re-runs, crashes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from etl.pipeline import day_range, run_day
+from tests.conftest import event, snapshot, write_jsonl
+
+D1, D2 = date(2024, 5, 1), date(2024, 5, 2)
+T1 = int(datetime(2024, 5, 1, 10, tzinfo=UTC).timestamp())
+T2 = int(datetime(2024, 5, 2, 10, tzinfo=UTC).timestamp())
+
+
+def rows(warehouse, sql: str, **params) -> list[tuple]:  # noqa: ANN001
+    with warehouse.begin() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql), params)]
+
+
+def test_load_counts_rejects_and_audit(settings, warehouse, lake) -> None:  # noqa: ANN001
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [
+        event("Open", "u1", T1, "a"), event("Open", "anon", T1, "b"), "{broken",
+        [event("Buy", "u2", T1 + 5, "c"), event("Buy", "u3", T1 + 6, "d")],
+    ])
+    write_jsonl(lake, f"events/dt={D1}/b.jsonl.gz", [event("Open", "u4", T1, "e")], compress=True)
+    result = run_day(settings, warehouse, lake, D1)
+    assert (result.input_records, result.loaded, result.rejected, result.duplicates) == (6, 4, 2, 0)
+    assert rows(warehouse, "SELECT insert_id, event, distinct_id, source_object, source_line, source_index "
+                           "FROM events ORDER BY insert_id") == [
+        ("a", "Open", "u1", f"events/dt={D1}/a.jsonl", 1, 0),
+        ("c", "Buy", "u2", f"events/dt={D1}/a.jsonl", 4, 0),
+        ("d", "Buy", "u3", f"events/dt={D1}/a.jsonl", 4, 1),
+        ("e", "Open", "u4", f"events/dt={D1}/b.jsonl.gz", 1, 0),
+    ]
+    assert rows(warehouse, "SELECT kind, source_line, reason, raw FROM rejected_records ORDER BY source_line") == [
+        ("event", 2, "invalid_distinct_id", '{"event": "Open", "properties": {"distinct_id": "anon", '
+                                            f'"time": {T1}, "$insert_id": "b"}}}}'),
+        ("event", 3, "invalid_json", "{broken"),
+    ]
+    assert rows(warehouse, "SELECT stage, load_date, input_records, loaded, rejected, duplicates FROM load_audit") == [
+        ("events", D1, 6, 4, 2, 0)]
+
+
+def test_properties_are_queryable_with_the_arrow_operator(settings, warehouse, lake) -> None:  # noqa: ANN001
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Open", "u1", T1, "a", plan="pro", n=3)])
+    run_day(settings, warehouse, lake, D1)
+    assert rows(warehouse, "SELECT properties ->> 'plan', properties ->> 'n' FROM events") == [("pro", "3")]
+
+
+def test_duplicates_within_a_file_across_files_and_a_late_copy(settings, warehouse, lake) -> None:  # noqa: ANN001
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [
+        event("Open", "u1", T1, "x", copy="a1"), event("Open", "u1", T1 + 0.4, "x", copy="a2"),
+        event("Open", "u1", T1, "y", copy="a3"),
+    ])
+    write_jsonl(lake, f"events/dt={D1}/b.jsonl", [event("Open", "u1", T1, "y", copy="b1")])
+    first = run_day(settings, warehouse, lake, D1)
+    assert (first.loaded, first.duplicates) == (4, 2)
+    kept = "SELECT insert_id, properties ->> 'copy' FROM events_deduped ORDER BY insert_id"
+    assert rows(warehouse, kept) == [("x", "a2"), ("y", "b1")]
+
+    # The next day's dump carries a late copy of x: it wins, whatever day it arrived.
+    write_jsonl(lake, f"events/dt={D2}/a.jsonl", [event("Open", "u1", T1, "x", copy="late"),
+                                                  event("Open", "u2", T2, "z")])
+    second = run_day(settings, warehouse, lake, D2)
+    assert (second.loaded, second.duplicates, second.touched_dates) == (2, 1, [D1, D2])
+    assert rows(warehouse, kept) == [("x", "late"), ("y", "b1"), ("z", None)]
+    assert rows(warehouse, "SELECT count(*) FROM events_deduped WHERE event_date = :d", d=D1) == [(2,)]
+
+
+def test_rerunning_a_day_or_a_range_leaves_every_table_identical(settings, warehouse, lake) -> None:  # noqa: ANN001
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Open", "u1", T1, "a"), "{bad", event("Open", "u2", T1, "b")])
+    write_jsonl(lake, f"events/dt={D2}/a.jsonl", [event("Open", "u1", T1, "a"), event("Buy", "u1", T2, "c")])
+    for day in day_range(D1, D2):
+        run_day(settings, warehouse, lake, day)
+    before = snapshot(warehouse)
+    run_day(settings, warehouse, lake, D1)
+    assert snapshot(warehouse) == before
+    for day in day_range(D1, D2):
+        run_day(settings, warehouse, lake, day)
+    assert snapshot(warehouse) == before
+
+
+@pytest.mark.parametrize("stage", ["events_deleted", "events_loaded", "attributed", "audited"])
+def test_a_crash_inside_the_run_leaves_the_previous_state(settings, warehouse, lake, stage) -> None:  # noqa: ANN001
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Open", "u1", T1, "a")])
+    run_day(settings, warehouse, lake, D1)
+    before = snapshot(warehouse)
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Open", "u1", T1, "a"), event("Open", "u2", T1, "b")])
+
+    def crash(at: str) -> None:
+        if at == stage:
+            raise RuntimeError(f"injected at {at}")
+
+    with pytest.raises(RuntimeError, match=f"injected at {stage}"):
+        run_day(settings, warehouse, lake, D1, hook=crash)
+    assert snapshot(warehouse) == before
+    assert run_day(settings, warehouse, lake, D1).loaded == 2
+
+
+def test_an_empty_day_loads_nothing_and_is_audited(settings, warehouse, lake) -> None:  # noqa: ANN001
+    result = run_day(settings, warehouse, lake, D1)
+    assert (result.input_records, result.loaded, result.touched_dates) == (0, 0, [])
+    assert rows(warehouse, "SELECT input_records, loaded, rejected FROM load_audit") == [(0, 0, 0)]
+
+
+def test_input_records_equal_loaded_plus_rejected(settings, warehouse, lake) -> None:  # noqa: ANN001
+    records = [event("E", f"u{n}", T1 + n, str(n)) if n % 4 else "{nope" for n in range(40)]
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", records)
+    run_day(settings, warehouse, lake, D1)
+    [(inputs, loaded, rejected)] = rows(warehouse, "SELECT input_records, loaded, rejected FROM load_audit")
+    assert (inputs, loaded, rejected) == (40, 30, 10)
+    assert rows(warehouse, "SELECT count(*) FROM events") == [(30,)]
+    assert rows(warehouse, "SELECT count(*) FROM rejected_records") == [(10,)]
