@@ -203,6 +203,29 @@ def keys_remove(ctx: typer.Context, prop: Annotated[str, typer.Argument(metavar=
     typer.echo(f"removed {key.group_key!r} (data_group_id {key.data_group_id}) at {key.removed_at.isoformat()}")
 
 
+@keys_app.command("preview")
+def keys_preview(
+    ctx: typer.Context,
+    prop: Annotated[str, typer.Argument(metavar="PROPERTY")],
+    setup_at: Annotated[str, typer.Option("--setup-at", help="ISO 8601")],
+    first: Annotated[str, typer.Option("--from", help="first event date")],
+    last: Annotated[str, typer.Option("--to", help="last event date")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Dry run: what a key would attribute over loaded events, writing nothing."""
+    from etl.keys import parse_instant, preview_key
+
+    settings = _settings(ctx)
+    start, end = _date(first, "--from"), _date(last, "--to")
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        document = preview_key(warehouse, prop, parse_instant(setup_at, settings.tz, "--setup-at"), start, end)
+    if fmt is Format.json:
+        print_json(document)
+    else:
+        print_rows([document], list(document), fmt, title="key preview (nothing written)")
+
+
 @groups_app.command("show")
 def groups_show(
     ctx: typer.Context,

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from etl.errors import EtlError
-from etl.warehouse import Warehouse
+from etl.warehouse import Warehouse, load_sql
 
 MAX_KEY_NAME_LENGTH = 255
 
@@ -130,3 +130,45 @@ def remove_key(warehouse: Warehouse, group_key: str, removed_at: datetime | None
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def preview_key(
+    warehouse: Warehouse, group_key: str, setup_at: datetime, first: date, last: date
+) -> dict:
+    """What `keys add` would attribute over event dates first..last, writing nothing.
+
+    The candidate key is inserted in a transaction that is always rolled back, so
+    the preview runs the very SQL the pipeline runs.
+    """
+    from etl.pipeline import day_range, run_script, sql_clause
+
+    setup = setup_at.astimezone(UTC).replace(microsecond=0)
+    candidate = data_group_id_for(group_key, setup) ^ 1  # never an id a real key holds
+    params = {"dates": day_range(first, last), "setup_at": setup, "group_key": group_key,
+              "data_group_id": candidate}
+    with warehouse.engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            conn.execute(
+                sa.text("INSERT INTO group_keys (data_group_id, group_key, display_name, setup_at) "
+                        "VALUES (:data_group_id, :group_key, :group_key, :setup_at)"),
+                params,
+            )
+            conn.exec_driver_sql("DROP TABLE IF EXISTS group_values")
+            run_script(conn, load_sql("group_values", warehouse.dialect), params)
+            counts = conn.execute(sql_clause(load_sql("key_preview", warehouse.dialect)), params).one()
+            mismatched = conn.execute(
+                sql_clause(load_sql("case_mismatches", warehouse.dialect)), params
+            ).scalar()
+        finally:
+            transaction.rollback()
+    return {
+        "group_key": group_key,
+        "setup_at": setup.isoformat(),
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "events": counts.events,
+        "groups": counts.groups,
+        "invalid_values": counts.invalid_values,
+        "case_mismatched_events": mismatched,
+    }

@@ -113,7 +113,7 @@ class S3Lake:
         self.prefix = f"{prefix}/" if prefix else ""
         self.url = f"s3://{bucket}/{prefix}".rstrip("/")
         self.client = boto3.client(
-            "s3", config=Config(retries={"mode": "standard", "max_attempts": 5})
+            "s3", config=Config(retries={"mode": "standard", "total_max_attempts": 5})
         )
 
     def _fail(self, what: str, error: Exception) -> StorageError:

@@ -42,7 +42,8 @@ def day_range(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def _expanding(sql: str) -> sa.TextClause:
+def sql_clause(sql: str) -> sa.TextClause:
+    """A text clause whose `:dates` parameter takes a list (rendered as IN (...))."""
     clause = sa.text(sql)
     if ":dates" in sql:
         clause = clause.bindparams(sa.bindparam("dates", expanding=True))
@@ -51,7 +52,7 @@ def _expanding(sql: str) -> sa.TextClause:
 
 def run_script(conn: Connection, script: str, params: dict) -> None:
     for statement in split_statements(script):
-        conn.execute(_expanding(statement), params)
+        conn.execute(sql_clause(statement), params)
 
 
 def run_day(
@@ -114,7 +115,7 @@ def count_duplicates(conn: Connection, day: date, dates: list[date]) -> int:
     if not dates:
         return 0
     return conn.execute(
-        _expanding(
+        sql_clause(
             "SELECT count(*) FROM ("
             "  SELECT load_date, row_number() OVER ("
             "    PARTITION BY event_date, event_id"

@@ -1,0 +1,49 @@
+"""Layer 1: configuration from the environment, with command-line overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from etl.config import load_settings
+from etl.errors import ConfigError
+
+
+def test_defaults_need_nothing() -> None:
+    settings = load_settings(environ={})
+    assert settings.warehouse_url == "duckdb:///data/warehouse.duckdb"
+    assert settings.lake_url == "data/lake"
+    assert (settings.schema, settings.timezone, settings.project_token) == (None, "UTC", None)
+    assert (settings.max_group_keys, settings.max_group_profiles, settings.hot_shard_limit) == (6, 1_000_000, 1_000_000)
+
+
+def test_environment_then_overrides() -> None:
+    env = {"GROUP_ETL_TIMEZONE": "Europe/Paris", "GROUP_ETL_HOT_SHARD_LIMIT": "5",
+           "GROUP_ETL_LAKE_URL": "s3://bucket/root", "GROUP_ETL_PROJECT_TOKEN": "tok"}
+    settings = load_settings(environ=env, hot_shard_limit=7, timezone=None)
+    assert (settings.timezone, settings.hot_shard_limit, settings.lake_url, settings.project_token) == (
+        "Europe/Paris", 7, "s3://bucket/root", "tok")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GROUP_ETL_WAREHOUSE_URL": "not a url"}, "GROUP_ETL_WAREHOUSE_URL: not a valid SQLAlchemy URL"),
+        ({"GROUP_ETL_WAREHOUSE_URL": "mysql://x/y"}, "GROUP_ETL_WAREHOUSE_URL: unsupported database 'mysql'"),
+        ({"GROUP_ETL_TIMEZONE": "Mars/Olympus"}, "GROUP_ETL_TIMEZONE: unknown time zone 'Mars/Olympus'"),
+        ({"GROUP_ETL_LAKE_URL": "ftp://host/x"}, "GROUP_ETL_LAKE_URL: expected a folder path"),
+        ({"GROUP_ETL_LAKE_URL": "s3:///nobucket"}, "GROUP_ETL_LAKE_URL: s3:// URL has no bucket"),
+        ({"GROUP_ETL_MAX_GROUP_KEYS": "six"}, "GROUP_ETL_MAX_GROUP_KEYS: expected a whole number, got 'six'"),
+        ({"GROUP_ETL_HOT_SHARD_LIMIT": "0"}, "GROUP_ETL_HOT_SHARD_LIMIT: must be at least 1, got 0"),
+        ({"GROUP_ETL_SCHEMA": 'x"; DROP TABLE y; --'}, "GROUP_ETL_SCHEMA: use letters, digits and underscores"),
+    ],
+)
+def test_a_wrong_value_names_the_variable(env: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ=env)
+    assert str(caught.value).startswith(message)
+
+
+def test_a_password_in_a_bad_url_is_never_echoed() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"GROUP_ETL_WAREHOUSE_URL": "oracle://scott:s3cr3t-pw@db/x"})
+    assert "s3cr3t-pw" not in str(caught.value)

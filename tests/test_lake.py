@@ -1,0 +1,155 @@
+"""Layer 2: the lake, the same tests on a local folder and on moto's S3."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from etl.errors import StorageError
+from etl.lake import DecodeState, Lake, iter_decompressed, open_lake
+from etl.pipeline import run_day
+from tests.conftest import event, make_settings, write_jsonl
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+    if request.param == "local":
+        return open_lake(f"file://{tmp_path}/lake")
+    bucket = request.getfixturevalue("s3_bucket")
+    return open_lake(f"s3://{bucket}/some/prefix")
+
+
+def read_all(lake: Lake, key: str) -> tuple[bytes, bool]:
+    obj = next(o for o in lake.list(key) if o.key == key)
+    state = DecodeState()
+    return b"".join(iter_decompressed(lake, obj, state)), state.truncated
+
+
+def test_write_list_and_read(any_lake: Lake) -> None:
+    any_lake.write("events/dt=2024-01-02/b.jsonl", b"two\n")
+    any_lake.write("events/dt=2024-01-02/a.jsonl", b"one\n")
+    any_lake.write("events/dt=2024-01-03/a.jsonl", b"other day\n")
+    listed = any_lake.list("events/dt=2024-01-02/")
+    assert [(o.key, o.size) for o in listed] == [
+        ("events/dt=2024-01-02/a.jsonl", 4), ("events/dt=2024-01-02/b.jsonl", 4)]
+    assert all(o.etag for o in listed)
+    assert read_all(any_lake, "events/dt=2024-01-02/b.jsonl") == (b"two\n", False)
+    assert any_lake.list("events/dt=2024-01-09/") == []
+
+
+def test_gzip_detected_by_extension_and_by_magic_bytes(any_lake: Lake) -> None:
+    body = b"x" * 10_000 + b"\n"
+    any_lake.write("a/one.jsonl.gz", gzip.compress(body))
+    any_lake.write("a/two.jsonl", gzip.compress(body))
+    any_lake.write("a/three.jsonl.gz", gzip.compress(body[:5000]) + gzip.compress(body[5000:]))
+    for key in ("a/one.jsonl.gz", "a/two.jsonl", "a/three.jsonl.gz"):
+        assert read_all(any_lake, key) == (body, False)
+
+
+def test_truncated_gzip_is_flagged_with_what_could_be_read(any_lake: Lake) -> None:
+    body = b"".join(b"line %d\n" % n for n in range(5000))
+    packed = gzip.compress(body)
+    any_lake.write("a/cut.gz", packed[: len(packed) - 100])
+    data, truncated = read_all(any_lake, "a/cut.gz")
+    assert truncated
+    assert 0 < len(data) < len(body) and body.startswith(data)
+
+
+def test_delete_prefix(any_lake: Lake) -> None:
+    any_lake.write("exports/c/dt=1/a.jsonl", b"1")
+    any_lake.write("exports/c/dt=2/a.jsonl", b"2")
+    any_lake.delete_prefix("exports/c/dt=1/")
+    assert [o.key for o in any_lake.list("exports/")] == ["exports/c/dt=2/a.jsonl"]
+
+
+def test_local_lake_refuses_keys_outside_its_root(tmp_path: Path) -> None:
+    lake = open_lake(str(tmp_path / "lake"))
+    with pytest.raises(StorageError, match="outside the lake"):
+        lake.write("../escape.txt", b"x")
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_an_object_that_vanishes_between_list_and_read_is_a_clear_error(any_lake: Lake) -> None:
+    any_lake.write("a/gone.jsonl", b"x\n")
+    [obj] = any_lake.list("a/")
+    any_lake.delete_prefix("a/")
+    with pytest.raises(StorageError, match="a/gone.jsonl: object vanished between listing and reading"):
+        b"".join(iter_decompressed(any_lake, obj))
+
+
+def test_s3_server_errors_are_retried_then_fail_clearly(s3_bucket: str) -> None:
+    """botocore's standard retries: a throttled then 500'd read still succeeds; a
+    persistent 503 becomes a StorageError naming the object."""
+    from botocore.stub import Stubber
+
+    lake = open_lake(f"s3://{s3_bucket}")
+    lake.write("a/x.jsonl", b"hello\n")
+    calls = {"n": 0}
+
+    def flaky(request, **_kwargs):  # noqa: ANN001, ANN003, ANN202
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise_code = 503 if calls["n"] == 1 else 500
+            from botocore.awsrequest import AWSResponse
+
+            return AWSResponse(request.url, raise_code, {}, _Raw(b"<Error><Code>SlowDown</Code></Error>"))
+        return None
+
+    lake.client.meta.events.register("before-send.s3.GetObject", flaky)
+    assert read_all(lake, "a/x.jsonl") == (b"hello\n", False)
+    assert calls["n"] == 3
+
+    def always_503(request, **_kwargs):  # noqa: ANN001, ANN003, ANN202
+        from botocore.awsrequest import AWSResponse
+
+        calls["n"] += 1
+        return AWSResponse(request.url, 503, {}, _Raw(b"<Error><Code>ServiceUnavailable</Code></Error>"))
+
+    lake.client.meta.events.unregister("before-send.s3.GetObject", flaky)
+    lake.client.meta.events.register("before-send.s3.GetObject", always_503)
+    calls["n"] = 0
+    with pytest.raises(StorageError, match=r"reading a/x.jsonl failed"):
+        read_all(lake, "a/x.jsonl")
+    assert calls["n"] == 5  # total_max_attempts
+    assert Stubber  # botocore is importable for stubbing in other tests
+
+
+class _Raw:
+    """Just enough of a urllib3 response for botocore's AWSResponse."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, *_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+        yield self._body
+
+    def read(self, *_args) -> bytes:  # noqa: ANN002
+        return self._body
+
+
+def test_a_day_loads_the_same_from_s3_as_from_a_folder(s3_bucket, warehouse_url, tmp_path) -> None:  # noqa: ANN001
+    from etl.warehouse import Warehouse
+
+    url, schema = warehouse_url
+    day = date(2024, 1, 2)
+    records = [event("Open", "u1", 1704189600, "a"), "{bad", event("Open", "u2", 1704189601, "b")]
+    counts = []
+    for lake_url, suffix in ((f"s3://{s3_bucket}/p", "s3"), (str(tmp_path / "lake"), "local")):
+        settings = make_settings(url, lake_url, f"{schema}_{suffix}")
+        lake = open_lake(lake_url)
+        write_jsonl(lake, f"events/dt={day}/a.jsonl.gz", records, compress=True)
+        with Warehouse(settings) as warehouse:
+            warehouse.init()
+            result = run_day(settings, warehouse, lake, day)
+        counts.append((result.input_records, result.loaded, result.rejected))
+        if url.startswith("postgresql"):
+            import sqlalchemy as sa
+
+            engine = sa.create_engine(url)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}_{suffix}" CASCADE')
+            engine.dispose()
+    assert counts == [(3, 2, 1), (3, 2, 1)]
