@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -43,15 +43,15 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def with_overrides(self, **overrides: object) -> Settings:
-        """Apply command-line options (None means: keep the environment's value)."""
-        given = {k: v for k, v in overrides.items() if v is not None}
-        return _validated(replace(self, **given)) if given else self
-
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Environment first, then command-line options (None keeps the environment's
+    value); the result is validated once, so an option can mend a bad variable."""
     env = os.environ if environ is None else environ
     raw = {name: env.get(name, default) for name, default in DEFAULTS.items()}
+    for name, value in overrides.items():
+        if value is not None:
+            raw[f"GROUP_ETL_{name.upper()}"] = str(value)
     settings = Settings(
         warehouse_url=raw["GROUP_ETL_WAREHOUSE_URL"],
         lake_url=raw["GROUP_ETL_LAKE_URL"],
@@ -62,7 +62,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         max_group_profiles=_positive_int("GROUP_ETL_MAX_GROUP_PROFILES", raw),
         hot_shard_limit=_positive_int("GROUP_ETL_HOT_SHARD_LIMIT", raw),
     )
-    return _validated(settings).with_overrides(**overrides)
+    return _validated(settings)
 
 
 def _positive_int(name: str, raw: Mapping[str, str]) -> int:

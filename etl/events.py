@@ -40,6 +40,17 @@ EVENT_COLUMNS = [
 ]
 REJECT_COLUMNS = ["kind", "load_date", "source_object", "source_line", "source_index", "reason", "raw"]
 
+PARSED_EVENTS = (
+    "SELECT $load_date::DATE AS load_date, $source_object AS source_object, source_line, "
+    "source_index, event_id, insert_id, event, distinct_id, event_time, event_date, properties "
+    "FROM parsed_records WHERE reject_reason IS NULL"
+)
+PARSED_REJECTS = (
+    "SELECT 'event' AS kind, $load_date::DATE AS load_date, $source_object AS source_object, "
+    "source_line, source_index, reject_reason AS reason, raw "
+    "FROM parsed_records WHERE reject_reason IS NOT NULL"
+)
+
 
 @dataclass
 class ParsedDay:
@@ -130,6 +141,11 @@ def _flag_table(line: int, data: bytes, flag: str) -> pa.Table:
     )
 
 
+def copy_to_parquet(con, query: str, path: Path, params: dict) -> None:  # noqa: ANN001
+    """Write a query's rows to a Parquet file of ours (the path is never user input)."""
+    con.execute(f"COPY ({query}) TO '{path}' (FORMAT parquet)", params).fetchall()  # noqa: S608
+
+
 def parse_day(
     engine: Engine,
     lake: Lake,
@@ -160,20 +176,9 @@ def parse_day(
             con.unregister("raw_lines")
             stem = out / f"{number:06d}-{part:04d}"
             events_file, rejects_file = stem.with_suffix(".events.parquet"), stem.with_suffix(".rejects.parquet")
-            con.execute(
-                f"COPY (SELECT $load_date::DATE AS load_date, $source_object AS source_object, "
-                f"source_line, source_index, event_id, insert_id, event, distinct_id, event_time, "
-                f"event_date, properties FROM parsed_records WHERE reject_reason IS NULL) "
-                f"TO '{events_file}' (FORMAT parquet)",
-                {"load_date": day, "source_object": obj.key},
-            ).fetchall()
-            con.execute(
-                f"COPY (SELECT 'event' AS kind, $load_date::DATE AS load_date, "
-                f"$source_object AS source_object, source_line, source_index, "
-                f"reject_reason AS reason, raw FROM parsed_records WHERE reject_reason IS NOT NULL) "
-                f"TO '{rejects_file}' (FORMAT parquet)",
-                {"load_date": day, "source_object": obj.key},
-            ).fetchall()
+            params_out = {"load_date": day, "source_object": obj.key}
+            copy_to_parquet(con, PARSED_EVENTS, events_file, params_out)
+            copy_to_parquet(con, PARSED_REJECTS, rejects_file, params_out)
             loaded, rejected = con.execute(
                 "SELECT count(*) FILTER (WHERE reject_reason IS NULL), "
                 "count(*) FILTER (WHERE reject_reason IS NOT NULL) FROM parsed_records"

@@ -72,7 +72,7 @@ def write_sample_lake(
                     (late_copies if rng.random() < 0.3 else events).append(json.loads(json.dumps(event)))
         rng.shuffle(events)
         half = len(events) // 2
-        bad = ['{"event": "Page Viewed", "properties": {', '{"event": "Search", "properties": {"distinct_id": "anon", "time": %d}}' % start]
+        bad = ['{"event": "Page Viewed", "properties": {', '{"event": "Search", "properties": {"distinct_id": "anon", "time": ' + str(int(start)) + "}}"]
         batch = json.dumps(events[half:half + 3])
         lines_a = [json.dumps(e) for e in events[:half]] + bad
         lines_b = [batch] + [json.dumps(e) for e in events[half + 3:]]

@@ -35,7 +35,7 @@ def parse(tmp_path: Path, content: bytes, name: str = "a.jsonl", tz: str = "UTC"
 def _rows(engine, files, order):  # noqa: ANN001, ANN202
     if not files:
         return []
-    rel = engine.con.sql(f"SELECT * FROM read_parquet({[str(f) for f in files]}) ORDER BY {order}")
+    rel = engine.con.sql(f"SELECT * FROM read_parquet({[str(f) for f in files]}) ORDER BY {order}")  # noqa: S608
     return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 

@@ -1,0 +1,131 @@
+"""The command line: exit codes, JSON documents, status, and no secret in any output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from etl import cli
+from tests.conftest import event, write_jsonl
+
+D1 = date(2024, 7, 1)
+T = int(datetime(2024, 7, 1, 12, tzinfo=UTC).timestamp())
+
+
+@pytest.fixture
+def group_etl(settings, monkeypatch, capsys):  # noqa: ANN001, ANN201
+    """Run `group-etl ARGS` in-process against the test warehouse; returns (code, out, err)."""
+    monkeypatch.setenv("GROUP_ETL_WAREHOUSE_URL", settings.warehouse_url)
+    monkeypatch.setenv("GROUP_ETL_LAKE_URL", settings.lake_url)
+    monkeypatch.setenv("GROUP_ETL_SCHEMA", settings.schema)
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr("sys.argv", ["group-etl", *args])
+        code = 0
+        try:
+            cli.main()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def test_init_is_safe_to_repeat(group_etl) -> None:  # noqa: ANN001
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 1)\n")
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 1)\n")
+
+
+def test_run_status_and_stale_days(group_etl, lake) -> None:  # noqa: ANN001
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Open", "u1", T, "a"), "{bad"])
+    code, out, _ = group_etl("run", "--date", str(D1), "--format", "json")
+    assert code == 0
+    assert json.loads(out) == {"rows": [{"date": "2024-07-01", "input_records": 2, "loaded": 1,
+                                         "rejected": 1, "duplicates": 0, "invalid_group_id": 0}]}
+    code, out, _ = group_etl("status", "--format", "json")
+    [row] = json.loads(out)["rows"]
+    assert (row["date"], row["state"], row["rejected_by_reason"]) == ("2024-07-01", "ok", {"invalid_json": 1})
+
+    write_jsonl(lake, f"events/dt={D1}/b.jsonl", [event("Open", "u2", T, "b")])
+    write_jsonl(lake, "events/dt=2024-07-02/a.jsonl", [event("Open", "u2", T + 86_400, "c")])
+    _, out, _ = group_etl("status", "--format", "json")
+    assert [(r["date"], r["state"]) for r in json.loads(out)["rows"]] == [
+        ("2024-07-01", "stale"), ("2024-07-02", "not loaded")]
+    assert group_etl("run", "--from", "2024-07-01", "--to", "2024-07-02", "--format", "csv")[0] == 0
+    _, out, _ = group_etl("status", "--format", "json")
+    assert [(r["date"], r["state"], r["loaded"]) for r in json.loads(out)["rows"]] == [
+        ("2024-07-01", "ok", 2), ("2024-07-02", "ok", 1)]
+
+
+def test_keys_commands(group_etl) -> None:  # noqa: ANN001
+    code, out, _ = group_etl("keys", "add", "company_id", "--display-name", "Company",
+                             "--setup-at", "2024-07-01T12:00:00+00:00")
+    assert code == 0 and int(out) != 0
+    code, out, _ = group_etl("keys", "list", "--format", "json")
+    assert json.loads(out) == {"rows": [{"data_group_id": int(out.split('"data_group_id": ')[1].split(",")[0]),
+                                         "group_key": "company_id", "display_name": "Company",
+                                         "setup_at": "2024-07-01T12:00:00+00:00", "removed_at": None}]}
+    code, _, err = group_etl("keys", "add", "company_id")
+    assert (code, err.strip()) == (1, "error: group key 'company_id' is already set up; remove it first to set it up again")
+    assert group_etl("keys", "remove", "company_id")[0] == 0
+    code, _, err = group_etl("keys", "remove", "company_id")
+    assert (code, err.strip()) == (1, "error: group key 'company_id' is not set up")
+
+
+def test_groups_show_json_document(group_etl, lake) -> None:  # noqa: ANN001
+    group_etl("keys", "add", "company_id", "--setup-at", "2024-07-01T00:00:00Z")
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Open", "u1", T, "a", company_id="c1")])
+    group_etl("run", "--date", str(D1))
+    code, out, _ = group_etl("groups", "show", "--key", "company_id", "--id", "c1", "--format", "json")
+    document = json.loads(out)
+    assert code == 0
+    assert (document["group_key"], document["group_id"], document["profile"]) == ("company_id", "c1", None)
+    assert [(e["event"], e["distinct_id"], e["time"]) for e in document["events"]] == [
+        ("Open", "u1", "2024-07-01T12:00:00+00:00")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("run", "--date", "2024-13-01"), "expected YYYY-MM-DD"),
+        (("run",), "give --date D, or --from D1 --to D2"),
+        (("run", "--from", "2024-07-02", "--to", "2024-07-01"), "--to is before --from"),
+        (("nonsense",), "No such command"),
+    ],
+)
+def test_usage_errors_exit_2(group_etl, args, message) -> None:  # noqa: ANN001
+    code, _, err = group_etl(*args)
+    assert code == 2
+    assert message in err
+
+
+def test_data_errors_exit_1_with_one_line(group_etl, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("GROUP_ETL_TIMEZONE", "Nowhere/Land")
+    code, out, err = group_etl("init")
+    assert (code, out, err) == (1, "", "error: GROUP_ETL_TIMEZONE: unknown time zone 'Nowhere/Land'\n")
+    code, _, err = group_etl("--timezone", "UTC", "keys", "add", "k", "--setup-at", "yesterday")
+    assert (code, err) == (1, "error: --setup-at: not an ISO 8601 date or time: 'yesterday'\n")
+
+
+def test_a_password_never_reaches_the_output_of_a_failing_run(tmp_path) -> None:  # noqa: ANN001
+    """The real console script, all of stdout and stderr captured."""
+    secret = "Sup3r-S3cret-pw"  # noqa: S105
+    env = {**os.environ,
+           "GROUP_ETL_WAREHOUSE_URL": f"postgresql+psycopg://postgres:{secret}@127.0.0.1:1/test",
+           "GROUP_ETL_LAKE_URL": str(tmp_path / "lake"),
+           "AWS_SECRET_ACCESS_KEY": "aws-secret-value"}
+    script = Path(sys.executable).parent / "group-etl"
+    done = subprocess.run([str(script), "run", "--date", str(D1)], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: warehouse postgresql+psycopg://postgres:***@127.0.0.1:1/test")
+    everything = done.stdout + done.stderr
+    assert secret not in everything and "aws-secret-value" not in everything
