@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -153,3 +158,39 @@ def test_a_day_loads_the_same_from_s3_as_from_a_folder(s3_bucket, warehouse_url,
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}_{suffix}" CASCADE')
             engine.dispose()
     assert counts == [(3, 2, 1), (3, 2, 1)]
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's S3 as a real HTTP endpoint, reached through AWS_ENDPOINT_URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield endpoint
+    server.stop()
+
+
+def test_the_command_line_runs_a_day_from_an_s3_endpoint(moto_server, tmp_path) -> None:  # noqa: ANN001
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="dumps")
+    lake = open_lake("s3://dumps/project-1")
+    write_jsonl(lake, "events/dt=2024-01-02/a.jsonl.gz",
+                [event("Open", "u1", 1704189600, "a"), event("Open", "u1", 1704189600, "a"), "{x"],
+                compress=True)
+    env = {**os.environ, "GROUP_ETL_LAKE_URL": "s3://dumps/project-1",
+           "GROUP_ETL_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'w.duckdb'}"}
+    script = Path(sys.executable).parent / "group-etl"
+    done = subprocess.run([str(script), "run", "--date", "2024-01-02", "--format", "json"],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rows"] == [{"date": "2024-01-02", "input_records": 3, "loaded": 2,
+                                                "rejected": 1, "duplicates": 1, "invalid_group_id": 0}]
