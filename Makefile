@@ -27,7 +27,7 @@ demo: install-demo
 	$(BIN)/group-etl demo
 
 lint: install-dev
-	$(BIN)/ruff check etl tests bench dags
+	$(BIN)/ruff check .
 
 test: install-dev lint
 	$(BIN)/python -m pytest
