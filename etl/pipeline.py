@@ -17,8 +17,9 @@ from sqlalchemy.engine import Connection
 
 from etl.config import Settings
 from etl.engine import columnar_engine
-from etl.events import EVENT_COLUMNS, REJECT_COLUMNS, ParsedDay, input_fingerprint, parse_day
+from etl.events import EVENT_COLUMNS, parse_day
 from etl.lake import Lake, partition_prefix
+from etl.records import REJECT_COLUMNS, ParsedPartition, input_fingerprint
 from etl.warehouse import Warehouse, load_sql, split_statements
 
 MAX_GROUP_IDS_PER_EVENT = 300
@@ -84,7 +85,7 @@ def run_day(
 
 
 def replace_event_partition(
-    conn: Connection, warehouse: Warehouse, day: date, parsed: ParsedDay, hook: StageHook
+    conn: Connection, warehouse: Warehouse, day: date, parsed: ParsedPartition, hook: StageHook
 ) -> list[date]:
     """Replace load date D in events and rejected_records; return the event dates it touched
     (those it had before and those it has now), which later stages recompute."""
@@ -98,7 +99,7 @@ def replace_event_partition(
         sa.text("DELETE FROM rejected_records WHERE kind = 'event' AND load_date = :d"), {"d": day}
     )
     hook("events_deleted")
-    warehouse.bulk_insert(conn, "events", EVENT_COLUMNS, parsed.event_files)
+    warehouse.bulk_insert(conn, "events", EVENT_COLUMNS, parsed.accepted_files)
     warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.reject_files)
     after = set(
         conn.execute(

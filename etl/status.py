@@ -8,8 +8,8 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from etl.events import input_fingerprint
 from etl.lake import Lake, partition_prefix
+from etl.records import input_fingerprint
 from etl.warehouse import Warehouse
 
 _DAY = re.compile(r"^events/dt=(\d{4}-\d{2}-\d{2})/")

@@ -26,7 +26,7 @@ def parse(tmp_path: Path, content: bytes, name: str = "a.jsonl", tz: str = "UTC"
     objects = lake.list(f"events/dt={DAY}/")
     with columnar_engine() as engine:
         parsed = parse_day(engine, lake, objects, DAY, ZoneInfo(tz), token)
-        events = _rows(engine, parsed.event_files, "source_line, source_index")
+        events = _rows(engine, parsed.accepted_files, "source_line, source_index")
         rejects = _rows(engine, parsed.reject_files, "source_line, source_index")
     assert parsed.loaded == len(events) and parsed.rejected == len(rejects)
     return events, rejects

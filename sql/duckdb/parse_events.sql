@@ -1,52 +1,17 @@
--- Parse one batch of raw lines into events and rejects (runs in the in-process
--- DuckDB engine, not in the warehouse). Input: raw_lines(source_line, bytes,
--- flag) of the object $source_object. Output: the temp table parsed_records, one row
--- per input record, with reject_reason NULL for an event that loads.
--- Parameters: $load_date, $latest_epoch (end of the dump's day + 1 hour),
--- $earliest_epoch (1971-01-01), $token (NULL: any), $timezone, $placeholders,
--- $source_object.
+-- Validate event records (after split_records.sql) into events and rejects
+-- (runs in the in-process DuckDB engine). Output: the temp table
+-- parsed_records, one row per input record, reject_reason NULL for an event
+-- that loads. Parameters: $load_date, $latest_epoch (end of the dump's day +
+-- 1 hour), $earliest_epoch (1971-01-01), $token (NULL: any), $timezone,
+-- $placeholders.
 CREATE OR REPLACE TEMP TABLE parsed_records AS
-WITH decoded AS (
-    SELECT $source_object AS source_object, source_line, bytes, flag,
-           -- a UTF-8 byte-order mark before an object's first line is tolerated
-           CASE WHEN source_line = 1 THEN ltrim(try(decode(bytes)), chr(65279))
-                ELSE try(decode(bytes)) END AS text
-    FROM raw_lines
-),
-lines AS (
-    SELECT source_object, source_line, bytes, text,
-           CASE
-               WHEN flag IS NOT NULL THEN flag
-               WHEN text IS NULL THEN 'invalid_utf8'
-               WHEN octet_length(bytes) > 1048576 AND NOT starts_with(ltrim(text), '[') THEN 'oversized_record'
-               WHEN NOT json_valid(text) THEN 'invalid_json'
-               WHEN json_type(text) NOT IN ('OBJECT', 'ARRAY') THEN 'not_an_object'
-               WHEN json_type(text) = 'ARRAY' AND json_array_length(text) = 0 THEN 'empty_batch'
-           END AS line_reason
-    FROM decoded
-    -- blank lines (and the end of a file) are not records
-    WHERE flag IS NOT NULL OR text IS NULL OR trim(text, ' ' || chr(9) || chr(13)) <> ''
-),
-elements AS (
-    SELECT source_object, source_line, 0 AS source_index, text AS raw
-    FROM lines WHERE line_reason IS NULL AND json_type(text) = 'OBJECT'
-    UNION ALL
-    SELECT source_object, source_line, source_index - 1, raw
-    FROM (
-        SELECT source_object, source_line,
-               unnest(json_extract(text, '$[*]'))::VARCHAR AS raw,
-               generate_subscripts(json_extract(text, '$[*]'), 1) AS source_index
-        FROM lines WHERE line_reason IS NULL AND json_type(text) = 'ARRAY'
-    )
-),
-fields AS (
+WITH fields AS (
     SELECT *,
-           json_type(raw) AS record_type,
            json_type(raw, '$.event') AS event_type,
            json_extract_string(raw, '$.event') AS event,
            json_type(raw, '$.properties') AS properties_type,
            json_extract(raw, '$.properties') AS properties
-    FROM elements
+    FROM input_records WHERE reason IS NULL
 ),
 props AS (
     SELECT *,
@@ -67,12 +32,6 @@ timed AS (
 checked AS (
     SELECT *,
            CASE
-               WHEN record_type <> 'OBJECT' THEN 'not_an_object'
-               WHEN strlen(raw) > 1048576 THEN 'oversized_record'
-               WHEN contains(raw, '\u0000') OR contains(raw, chr(0)) THEN 'nul_character'
-               WHEN (contains(raw, 'NaN') OR contains(raw, 'Infinity'))
-                    AND regexp_matches(regexp_replace(raw, '"(?:[^"\\]|\\.)*"', '', 'g'), 'NaN|Infinity')
-                   THEN 'invalid_number'
                WHEN event_type IS NULL OR event_type = 'NULL' THEN 'missing_event'
                WHEN event_type <> 'VARCHAR' OR event = '' THEN 'invalid_event'
                WHEN properties_type IS NULL OR properties_type = 'NULL' THEN 'missing_properties'
@@ -89,12 +48,11 @@ checked AS (
            END AS record_reason
     FROM timed
 )
-SELECT source_object, source_line, 0 AS source_index, line_reason AS reject_reason,
-       CASE WHEN text IS NULL THEN 'base64:' || to_base64(bytes) ELSE text END AS raw,
+SELECT source_object, source_line, source_index, reason AS reject_reason, raw,
        NULL::VARCHAR AS event_id, NULL::VARCHAR AS insert_id, NULL::VARCHAR AS event,
        NULL::VARCHAR AS distinct_id, NULL::TIMESTAMPTZ AS event_time, NULL::DATE AS event_date,
        NULL::JSON AS properties
-FROM lines WHERE line_reason IS NOT NULL
+FROM input_records WHERE reason IS NOT NULL
 UNION ALL
 SELECT source_object, source_line, source_index, record_reason, raw,
        CASE WHEN record_reason IS NOT NULL THEN NULL
