@@ -20,9 +20,12 @@ from etl.engine import columnar_engine
 from etl.events import EVENT_COLUMNS, parse_day
 from etl.lake import Lake, partition_prefix
 from etl.records import REJECT_COLUMNS, ParsedPartition, input_fingerprint
+from etl.updates import PREFIXES, parse_updates, replace_update_partition
 from etl.warehouse import Warehouse, load_sql, split_statements
 
 MAX_GROUP_IDS_PER_EVENT = 300
+# Lake prefixes a day reads, which are also the stages of load_audit.
+STAGES = ("events", "groups", "people")
 
 # Called between stages with the stage's name; tests inject faults here.
 StageHook = Callable[[str], None]
@@ -37,23 +40,27 @@ class DayResult:
     duplicates: int = 0
     invalid_group_id: int = 0
     touched_dates: list[date] = field(default_factory=list)
+    group_updates: tuple[int, int] = (0, 0)  # (applied, rejected)
+    user_updates: tuple[int, int] = (0, 0)
 
 
 def day_range(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def sql_clause(sql: str) -> sa.TextClause:
-    """A text clause whose `:dates` parameter takes a list (rendered as IN (...))."""
+def sql_clause(sql: str, params: dict | None = None) -> sa.TextClause:
+    """A text clause whose list-valued parameters render as IN (...) lists."""
     clause = sa.text(sql)
-    if ":dates" in sql:
-        clause = clause.bindparams(sa.bindparam("dates", expanding=True))
+    lists = [name for name, value in (params or {}).items() if isinstance(value, list | tuple)]
+    lists = [name for name in lists if f":{name}" in sql] or (["dates"] if ":dates" in sql else [])
+    if lists:
+        clause = clause.bindparams(*[sa.bindparam(name, expanding=True) for name in lists])
     return clause
 
 
 def run_script(conn: Connection, script: str, params: dict) -> None:
     for statement in split_statements(script):
-        conn.execute(sql_clause(statement), params)
+        conn.execute(sql_clause(statement, params), params)
 
 
 def run_day(
@@ -66,10 +73,16 @@ def run_day(
 ) -> DayResult:
     hook = hook or (lambda _stage: None)
     started = datetime.now(UTC)
-    objects = lake.list(partition_prefix("events", day.isoformat()))
-    fingerprint = input_fingerprint(objects)
+    listings = {kind: lake.list(partition_prefix(kind, day.isoformat())) for kind in STAGES}
     with columnar_engine() as engine:
-        parsed = parse_day(engine, lake, objects, day, settings.tz, settings.project_token, progress)
+        parsed = parse_day(engine, lake, listings["events"], day, settings.tz,
+                           settings.project_token, progress)
+        registered = registered_keys(warehouse)
+        parsed_updates = {
+            kind: parse_updates(engine, lake, listings[prefix], kind, day, settings.tz,
+                                settings.project_token, registered)
+            for kind, prefix in PREFIXES.items()
+        }
         hook("parsed")
         with warehouse.begin() as conn:
             warehouse.lock(conn, "pipeline")
@@ -79,9 +92,24 @@ def run_day(
             result.duplicates = count_duplicates(conn, day, result.touched_dates)
             result.invalid_group_id = attribute(conn, warehouse, settings, day, result.touched_dates)
             hook("attributed")
-            write_audit(conn, "events", day, fingerprint, result, started)
+            write_audit(conn, "events", day, input_fingerprint(listings["events"]),
+                        StageCounts(result.loaded, result.rejected, result.duplicates,
+                                    result.invalid_group_id), started)
+            for kind, prefix in PREFIXES.items():
+                applied, rejected = replace_update_partition(
+                    conn, warehouse, kind, day, parsed_updates[kind], settings.max_group_profiles)
+                setattr(result, f"{kind}_updates", (applied, rejected))
+                write_audit(conn, prefix, day, input_fingerprint(listings[prefix]),
+                            StageCounts(applied, rejected), started)
+                hook(f"{prefix}_applied")
             hook("audited")
     return result
+
+
+def registered_keys(warehouse: Warehouse) -> list[str]:
+    """Every property ever registered as a group key: group updates must name one."""
+    with warehouse.begin() as conn:
+        return list(conn.execute(sa.text("SELECT DISTINCT group_key FROM group_keys")).scalars())
 
 
 def replace_event_partition(
@@ -156,8 +184,16 @@ def attribute(
     return invalid
 
 
+@dataclass
+class StageCounts:
+    loaded: int
+    rejected: int
+    duplicates: int = 0
+    invalid_group_id: int = 0
+
+
 def write_audit(
-    conn: Connection, stage: str, day: date, fingerprint: str, result: DayResult, started: datetime
+    conn: Connection, stage: str, day: date, fingerprint: str, result: StageCounts, started: datetime
 ) -> None:
     conn.execute(
         sa.text("DELETE FROM load_audit WHERE stage = :s AND load_date = :d"), {"s": stage, "d": day}
@@ -169,7 +205,7 @@ def write_audit(
             "(:s, :d, :f, :i, :l, :r, :dup, :inv, :start, :finish)"
         ),
         {
-            "s": stage, "d": day, "f": fingerprint, "i": result.input_records,
+            "s": stage, "d": day, "f": fingerprint, "i": result.loaded + result.rejected,
             "l": result.loaded, "r": result.rejected, "dup": result.duplicates,
             "inv": result.invalid_group_id, "start": started, "finish": datetime.now(UTC),
         },

@@ -9,6 +9,7 @@ touches an individual record. Each object is streamed in batches of about
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -153,9 +154,14 @@ def _flag_table(line: int, data: bytes, flag: str) -> pa.Table:
     )
 
 
+def used_params(sql: str, params: dict) -> dict:
+    """The parameters a DuckDB statement names (`$name`): DuckDB refuses extra ones."""
+    return {name: value for name, value in params.items() if re.search(rf"\${name}\b", sql)}
+
+
 def copy_to_parquet(con, query: str, path: Path, params: dict) -> None:  # noqa: ANN001
     """Write a query's rows to a Parquet file of ours (the path is never user input)."""
-    con.execute(f"COPY ({query}) TO '{path}' (FORMAT parquet)", params).fetchall()  # noqa: S608
+    con.execute(f"COPY ({query}) TO '{path}' (FORMAT parquet)", used_params(query, params)).fetchall()  # noqa: S608
 
 
 REJECTS_QUERY = (
@@ -184,7 +190,7 @@ def parse_partition(
             con.register("raw_lines", raw_lines)
             con.execute(split_sql, {"source_object": obj.key}).fetchall()
             con.unregister("raw_lines")
-            con.execute(kind.validate_sql, params).fetchall()
+            con.execute(kind.validate_sql, used_params(kind.validate_sql, params)).fetchall()
             stem = out / f"{kind.name}-{number:06d}-{part:04d}"
             accepted_file, rejects_file = stem.with_suffix(".ok.parquet"), stem.with_suffix(".rejects.parquet")
             row_params = {"load_date": params["load_date"], "source_object": obj.key}

@@ -23,7 +23,7 @@ from etl.config import Settings
 from etl.errors import EtlError
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: profile_updates, profile_uploads
 
 _TYPE_SUBSTITUTIONS = {
     "duckdb": {"json": "JSON", "bytewise_text": "VARCHAR"},

@@ -49,6 +49,38 @@ CREATE TABLE IF NOT EXISTS event_groups (
 CREATE INDEX IF NOT EXISTS event_groups_date ON event_groups (event_date);
 CREATE INDEX IF NOT EXISTS event_groups_group ON event_groups (group_key, group_id, event_time);
 
+-- (extra) Every accepted profile update, one partition per (kind, load date):
+-- kind group (groups/dt=D/), user (people/dt=D/) or upload (a CSV row).
+-- Profiles are rebuilt from these, so a re-run of any day is exact.
+CREATE TABLE IF NOT EXISTS profile_updates (
+    kind           VARCHAR NOT NULL,
+    load_date      DATE NOT NULL,
+    source_object  {bytewise_text} NOT NULL,
+    source_line    BIGINT NOT NULL,
+    source_index   INTEGER NOT NULL,
+    group_key      VARCHAR,               -- NULL for users
+    profile_id     {bytewise_text} NOT NULL,  -- group id or distinct_id
+    update_time    TIMESTAMPTZ NOT NULL,  -- $time, or the end of the dump's day
+    timed          BOOLEAN NOT NULL,      -- false: $time was absent
+    operation      VARCHAR NOT NULL,
+    value          {json},
+    raw            VARCHAR NOT NULL
+);
+CREATE INDEX IF NOT EXISTS profile_updates_load ON profile_updates (kind, load_date);
+CREATE INDEX IF NOT EXISTS profile_updates_profile ON profile_updates (group_key, profile_id);
+
+-- (extra) CSV uploads applied: a file is applied once per content.
+CREATE TABLE IF NOT EXISTS profile_uploads (
+    source_object  VARCHAR NOT NULL,
+    fingerprint    VARCHAR NOT NULL,
+    group_key      VARCHAR NOT NULL,
+    upload_date    DATE NOT NULL,
+    applied_at     TIMESTAMPTZ NOT NULL,
+    profiles       BIGINT NOT NULL,
+    duplicates     BIGINT NOT NULL,
+    PRIMARY KEY (source_object, fingerprint)
+);
+
 CREATE TABLE IF NOT EXISTS group_profiles (
     group_key   VARCHAR NOT NULL,
     group_id    VARCHAR NOT NULL,
@@ -96,7 +128,7 @@ CREATE TABLE IF NOT EXISTS cohorts (
 );
 
 CREATE TABLE IF NOT EXISTS rejected_records (
-    kind           VARCHAR NOT NULL,      -- event, group, user, upload
+    kind           VARCHAR NOT NULL,      -- event, group, user
     load_date      DATE NOT NULL,
     source_object  {bytewise_text} NOT NULL,
     source_line    BIGINT NOT NULL,

@@ -27,7 +27,7 @@ PG_URL = os.environ.get("GROUP_ETL_TEST_PG_URL", "postgresql+psycopg://postgres@
 TABLES = [
     "group_keys", "events", "event_groups", "group_profiles", "group_profile_history",
     "user_profiles", "user_groups", "group_daily_metrics", "cohorts", "rejected_records",
-    "load_audit", "hot_shards",
+    "load_audit", "hot_shards", "profile_updates", "profile_uploads",
 ]
 RUN_TIME_COLUMNS = {"load_audit": {"started_at", "finished_at"}}
 

@@ -30,7 +30,8 @@ def attributed(warehouse) -> list[tuple]:  # noqa: ANN001
 
 
 def audit_invalid(warehouse, day: date) -> int:  # noqa: ANN001
-    return rows(warehouse, "SELECT invalid_group_id FROM load_audit WHERE load_date = :d", d=day)[0][0]
+    return rows(warehouse, "SELECT invalid_group_id FROM load_audit WHERE stage = 'events' AND load_date = :d",
+                d=day)[0][0]
 
 
 def test_setup_rule_to_the_second(settings, warehouse, lake) -> None:  # noqa: ANN001

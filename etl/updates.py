@@ -1,0 +1,270 @@
+"""Profile updates: loading `groups/dt=D/` and `people/dt=D/`, and rebuilding
+the profiles they touch.
+
+A load replaces its partition of `profile_updates`; every profile it touched
+(before or now) is then rebuilt from all of that profile's updates, in
+(effective time, timed before untimed, load date, object, line, element)
+order. So a re-run of any day is exact, and a late update with an early
+`$time` lands where it belongs in the history.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Iterator
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from etl.engine import Engine
+from etl.lake import Lake, LakeObject
+from etl.profiles import (
+    CREATING_OPERATIONS,
+    GROUP_OPERATIONS,
+    USER_OPERATIONS,
+    Update,
+    Version,
+    created_at,
+    fold_profile,
+)
+from etl.records import (
+    REJECT_COLUMNS,
+    ParsedPartition,
+    RecordKind,
+    common_params,
+    end_of_day,
+    parse_partition,
+)
+from etl.warehouse import Warehouse, load_sql
+
+MAX_PROPERTIES = 2000
+MAX_NAME_LENGTH = 255
+MAX_GROUP_IDS = 300
+META_KEYS = ["$token", "$time", "$group_key", "$group_id", "$distinct_id", "$ip",
+             "$ignore_time", "$ignore_alias", "$latitude", "$longitude"]
+UPDATE_COLUMNS = [
+    "kind", "load_date", "source_object", "source_line", "source_index", "group_key",
+    "profile_id", "update_time", "timed", "operation", "value", "raw",
+]
+ACCEPTED_UPDATES = (
+    "SELECT $kind AS kind, $load_date::DATE AS load_date, $source_object AS source_object, "
+    "source_line, source_index, group_key, profile_id, update_time, timed, operation, value, raw "
+    "FROM parsed_records WHERE reject_reason IS NULL"
+)
+# lake prefix and allowed operations of each kind of update
+PREFIXES = {"group": "groups", "user": "people"}
+OPERATIONS = {"group": list(GROUP_OPERATIONS), "user": list(USER_OPERATIONS)}
+
+
+def update_kind(kind: str) -> RecordKind:
+    sql = load_sql("parse_profile_updates", "duckdb")
+    return RecordKind(kind, sql, ACCEPTED_UPDATES.replace("$kind", f"'{kind}'"))
+
+
+def parse_updates(
+    engine: Engine, lake: Lake, objects: list[LakeObject], kind: str, day: date, tz: ZoneInfo,
+    token: str | None, registered_keys: list[str],
+) -> ParsedPartition:
+    params = {
+        **common_params(day, tz, token),
+        "kind": kind,
+        "operations": OPERATIONS[kind],
+        "all_operations": list(USER_OPERATIONS),
+        "meta_keys": META_KEYS,
+        "registered_keys": registered_keys,
+        "end_of_day_epoch": end_of_day(day, tz).timestamp(),
+        "max_properties": MAX_PROPERTIES,
+        "max_name_length": MAX_NAME_LENGTH,
+    }
+    return parse_partition(engine, lake, objects, update_kind(kind), params)
+
+
+def replace_update_partition(
+    conn: Connection, warehouse: Warehouse, kind: str, day: date, parsed: ParsedPartition,
+    max_group_profiles: int,
+) -> tuple[int, int]:
+    """Replace (kind, D) in profile_updates and rejected_records, enforce the profile
+    limit, rebuild every profile the load touched. Returns (applied, rejected)."""
+    touched_before = _touched(conn, kind, day)
+    conn.execute(sa.text("DELETE FROM profile_updates WHERE kind = :k AND load_date = :d"), {"k": kind, "d": day})
+    conn.execute(sa.text("DELETE FROM rejected_records WHERE kind = :k AND load_date = :d"), {"k": kind, "d": day})
+    warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, parsed.accepted_files)
+    warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.reject_files)
+    refused = 0
+    if kind == "group":
+        refused = enforce_profile_limit(conn, warehouse, day, max_group_profiles)
+    rebuild_profiles(conn, warehouse, "group" if kind == "group" else "user",
+                     sorted(touched_before | _touched(conn, kind, day), key=repr))
+    return parsed.loaded - refused, parsed.rejected + refused
+
+
+def _touched(conn: Connection, kind: str, day: date) -> set[tuple[str, str]]:
+    rows = conn.execute(
+        sa.text("SELECT DISTINCT coalesce(group_key, ''), profile_id FROM profile_updates "
+                "WHERE kind = :k AND load_date = :d"),
+        {"k": kind, "d": day},
+    )
+    return {(key, pid) for key, pid in rows}
+
+
+def enforce_profile_limit(conn: Connection, warehouse: Warehouse, day: date, limit: int) -> int:
+    """Refuse the updates of profiles new on day D past the per-key limit (`profile_limit`).
+
+    New profiles are admitted in arrival order; profiles that already exist keep updating.
+    """
+    from etl.pipeline import run_script
+
+    conn.exec_driver_sql("DROP TABLE IF EXISTS over_limit")
+    params = {"d": day, "max_profiles": limit, "creating": list(CREATING_OPERATIONS)}
+    before = conn.execute(
+        sa.text("SELECT count(*) FROM profile_updates WHERE kind = 'group' AND load_date = :d"), params
+    ).scalar()
+    run_script(conn, load_sql("profile_limit", warehouse.dialect), params)
+    after = conn.execute(
+        sa.text("SELECT count(*) FROM profile_updates WHERE kind = 'group' AND load_date = :d"), params
+    ).scalar()
+    conn.exec_driver_sql("DROP TABLE over_limit")
+    return before - after
+
+
+def rebuild_profiles(
+    conn: Connection, warehouse: Warehouse, target: str, profiles: list[tuple[str, str]]
+) -> None:
+    """Fold all updates of the given profiles into current state and history.
+
+    target 'group': group_profiles and group_profile_history, from kinds group and
+    upload; target 'user': user_profiles and user_groups, from kind user.
+    """
+    if not profiles:
+        return
+    import tempfile
+
+    kinds = ["group", "upload"] if target == "group" else ["user"]
+    with tempfile.TemporaryDirectory(prefix="group-etl-profiles-") as folder:
+        affected = Path(folder) / "affected.parquet"
+        pq.write_table(pa.table({"group_key": [k for k, _ in profiles],
+                                 "profile_id": [p for _, p in profiles]}), affected)
+        conn.exec_driver_sql("DROP TABLE IF EXISTS affected_profiles")
+        conn.exec_driver_sql("CREATE TEMP TABLE affected_profiles (group_key VARCHAR, profile_id VARCHAR)")
+        warehouse.bulk_insert(conn, "affected_profiles", ["group_key", "profile_id"], [affected])
+        rows = conn.execute(
+            sa.text(
+                "SELECT coalesce(u.group_key, '') AS group_key, u.profile_id, u.update_time, "
+                "u.operation, u.value "
+                "FROM profile_updates AS u JOIN affected_profiles AS a "
+                "  ON a.group_key = coalesce(u.group_key, '') AND a.profile_id = u.profile_id "
+                "WHERE u.kind IN :kinds "
+                "ORDER BY 1, 2, u.update_time, u.timed DESC, u.load_date, u.source_object, "
+                "u.source_line, u.source_index"
+            ).bindparams(sa.bindparam("kinds", expanding=True)),
+            {"kinds": kinds},
+        )
+        folded = list(_fold_all(rows))
+        if target == "group":
+            _write_groups(conn, warehouse, folded, Path(folder))
+        else:
+            registered = list(conn.execute(
+                sa.text("SELECT DISTINCT group_key FROM group_keys WHERE removed_at IS NULL")).scalars())
+            _write_users(conn, warehouse, folded, Path(folder), registered)
+        conn.exec_driver_sql("DROP TABLE affected_profiles")
+
+
+def _fold_all(rows: Iterable) -> Iterator[tuple[str, str, list[Version]]]:
+    for (key, pid), updates in itertools.groupby(rows, key=lambda r: (r.group_key, r.profile_id)):
+        yield key, pid, fold_profile(
+            Update(r.update_time, r.operation, _json(r.value)) for r in updates
+        )
+
+
+_DELETE_AFFECTED = (
+    "DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM affected_profiles AS a "
+    "WHERE a.group_key = {key} AND a.profile_id = {table}.{pid})"
+)
+
+
+def _write_groups(conn: Connection, warehouse: Warehouse, folded: list, folder: Path) -> None:
+    for table in ("group_profiles", "group_profile_history"):
+        conn.exec_driver_sql(_DELETE_AFFECTED.format(table=table, key=f"{table}.group_key", pid="group_id"))
+    history = [
+        {"group_key": key, "group_id": pid, "properties": _dump(v.properties),
+         "valid_from": v.valid_from, "valid_to": v.valid_to, "deleted": v.deleted}
+        for key, pid, versions in folded for v in versions
+    ]
+    current = [
+        {"group_key": key, "group_id": pid, "properties": _dump(versions[-1].properties),
+         "created_at": created_at(versions), "updated_at": versions[-1].valid_from}
+        for key, pid, versions in folded if versions and not versions[-1].deleted
+    ]
+    _insert(conn, warehouse, "group_profile_history", history, folder, {
+        "group_key": pa.string(), "group_id": pa.string(), "properties": pa.string(),
+        "valid_from": pa.timestamp("us", "UTC"), "valid_to": pa.timestamp("us", "UTC"), "deleted": pa.bool_()})
+    _insert(conn, warehouse, "group_profiles", current, folder, {
+        "group_key": pa.string(), "group_id": pa.string(), "properties": pa.string(),
+        "created_at": pa.timestamp("us", "UTC"), "updated_at": pa.timestamp("us", "UTC")})
+
+
+def _write_users(conn: Connection, warehouse: Warehouse, folded: list, folder: Path,
+                 registered: list[str]) -> None:
+    for table in ("user_profiles", "user_groups"):
+        conn.exec_driver_sql(_DELETE_AFFECTED.format(table=table, key="''", pid="distinct_id"))
+    current = [(pid, versions[-1]) for _, pid, versions in folded if versions and not versions[-1].deleted]
+    users = [{"distinct_id": pid, "properties": _dump(v.properties), "updated_at": v.valid_from}
+             for pid, v in current]
+    links = [{"distinct_id": pid, "group_key": key, "group_id": gid}
+             for pid, v in current for key in registered for gid in group_ids(v.properties.get(key))]
+    _insert(conn, warehouse, "user_profiles", users, folder, {
+        "distinct_id": pa.string(), "properties": pa.string(), "updated_at": pa.timestamp("us", "UTC")})
+    _insert(conn, warehouse, "user_groups", links, folder, {
+        "distinct_id": pa.string(), "group_key": pa.string(), "group_id": pa.string()})
+
+
+def rebuild_user_groups(conn: Connection, warehouse: Warehouse) -> None:
+    """All of user_groups again, after the set of registered keys changed."""
+    registered = list(conn.execute(
+        sa.text("SELECT DISTINCT group_key FROM group_keys WHERE removed_at IS NULL")).scalars())
+    users = conn.execute(sa.text("SELECT distinct_id, properties FROM user_profiles")).all()
+    conn.exec_driver_sql("DELETE FROM user_groups")
+    links = [{"distinct_id": pid, "group_key": key, "group_id": gid}
+             for pid, props in users for key in registered for gid in group_ids(_json(props).get(key))]
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="group-etl-links-") as folder:
+        _insert(conn, warehouse, "user_groups", links, Path(folder), {
+            "distinct_id": pa.string(), "group_key": pa.string(), "group_id": pa.string()})
+
+
+def group_ids(value: object) -> list[str]:
+    """The group ids a value names, by the attribution rule of DESIGN.md section 7."""
+    items = value if isinstance(value, list) else [value]
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, bool) or item is None:
+            continue
+        if isinstance(item, int) or (isinstance(item, str) and item):
+            gid = str(item)
+            if gid not in out:
+                out.append(gid)
+    return out[:MAX_GROUP_IDS]
+
+
+def _insert(conn: Connection, warehouse: Warehouse, table: str, rows: list[dict], folder: Path,
+            schema: dict) -> None:
+    if not rows:
+        return
+    path = folder / f"{table}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema(schema)), path)
+    warehouse.bulk_insert(conn, table, list(schema), [path])
+
+
+def _dump(properties: dict | None) -> str | None:
+    return None if properties is None else json.dumps(properties, ensure_ascii=False, sort_keys=True)
+
+
+def _json(value):  # noqa: ANN001, ANN202 - DuckDB returns JSON as text, psycopg as objects
+    return json.loads(value) if isinstance(value, str) else value
