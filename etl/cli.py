@@ -233,17 +233,19 @@ def groups_show(
     group_id: Annotated[str, typer.Option("--id", help="group id")],
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
     before: Annotated[str | None, typer.Option("--before", help="ISO 8601: events strictly before")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601: the profile as it was then")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """A group's profile and its latest events (the activity feed)."""
+    """A group's profile (now, or --as-of a time) and its latest events (the activity feed)."""
     from etl.groups import show_group
     from etl.keys import parse_instant
 
     settings = _settings(ctx)
     cutoff = parse_instant(before, settings.tz, "--before") if before else None
+    moment = parse_instant(as_of, settings.tz, "--as-of") if as_of else None
     with _warehouse(ctx) as warehouse:
         warehouse.init()
-        document = show_group(warehouse, key, group_id, limit, cutoff)
+        document = show_group(warehouse, key, group_id, limit, cutoff, moment)
     if fmt is Format.json:
         print_json(document)
         return
@@ -251,6 +253,37 @@ def groups_show(
         Console().print(f"[bold]{key} = {group_id}[/] (data_group_id {document['data_group_id']})")
         Console().print(f"profile: {document['profile']}")
     print_rows(document["events"], ["time", "event", "distinct_id", "properties"], fmt, title="events")
+
+
+@app.command("upload-csv")
+def upload_csv_command(
+    ctx: typer.Context,
+    file: Annotated[str | None, typer.Argument(help="local path, file:// or s3:// URL")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="group key the ids belong to")] = None,
+    from_lake: Annotated[bool, typer.Option("--from-lake", help="apply new files under uploads/groups/<key>/")] = False,
+    infer_types: Annotated[bool, typer.Option("--infer-types", help="numbers and true/false instead of strings")] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Apply a CSV of group profiles now: one $set a row (last row wins for a repeated id)."""
+    from etl.uploads import apply_new_uploads, read_source, upload_csv
+
+    settings = _settings(ctx)
+    if from_lake == bool(file):
+        raise typer.BadParameter("give FILE with --key, or --from-lake")
+    if file and not key:
+        raise typer.BadParameter("--key is required with FILE", param_hint="--key")
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        if from_lake:
+            results = apply_new_uploads(warehouse, _lake(ctx), max_profiles=settings.max_group_profiles,
+                                        infer_types=infer_types, tz=settings.tz)
+        else:
+            results = [upload_csv(warehouse, key, file, read_source(file),
+                                  max_profiles=settings.max_group_profiles,
+                                  infer_types=infer_types, tz=settings.tz)]
+    rows = [r.as_dict() for r in results]
+    print_rows(rows, ["source", "group_key", "rows", "profiles", "duplicates", "refused", "already_applied"],
+               fmt, title="CSV uploads")
 
 
 @app.command()

@@ -2,31 +2,45 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from etl.errors import EtlError
 from etl.keys import list_keys
-from etl.warehouse import Warehouse
+from etl.warehouse import Warehouse, json_value
 
 
 def show_group(
-    warehouse: Warehouse, group_key: str, group_id: str, limit: int = 50, before: datetime | None = None
+    warehouse: Warehouse, group_key: str, group_id: str, limit: int = 50,
+    before: datetime | None = None, as_of: datetime | None = None,
 ) -> dict:
+    """The profile now (or as it was at `as_of`) and the events before `before`
+    (default: `as_of`, else all), newest first."""
     keys = [k for k in list_keys(warehouse) if k.group_key == group_key]
     if not keys:
         raise EtlError(f"group key {group_key!r} is not set up (see `group-etl keys list`)")
     current = next((k for k in reversed(keys) if k.removed_at is None), keys[-1])
     with warehouse.begin() as conn:
-        profile = conn.execute(
-            sa.text("SELECT properties FROM group_profiles WHERE group_key = :k AND group_id = :g"),
-            {"k": group_key, "g": group_id},
-        ).scalar()
+        if as_of is None:
+            profile = conn.execute(
+                sa.text("SELECT CAST(properties AS VARCHAR) FROM group_profiles "
+                        "WHERE group_key = :k AND group_id = :g"),
+                {"k": group_key, "g": group_id},
+            ).scalar()
+        else:
+            before = before or as_of
+            profile = conn.execute(
+                sa.text(
+                    "SELECT CAST(properties AS VARCHAR) FROM group_profile_history "
+                    "WHERE group_key = :k AND group_id = :g AND valid_from <= :t "
+                    "  AND (valid_to IS NULL OR valid_to > :t) AND NOT deleted"
+                ),
+                {"k": group_key, "g": group_id, "t": as_of},
+            ).scalar()
         events = conn.execute(
             sa.text(
-                "SELECT g.event, g.event_time, g.distinct_id, e.properties "
+                "SELECT g.event, g.event_time, g.distinct_id, CAST(e.properties AS VARCHAR) AS properties "
                 "FROM event_groups AS g JOIN events_deduped AS e "
                 "  ON e.event_date = g.event_date AND e.event_id = g.event_id "
                 "WHERE g.group_key = :k AND g.group_id = :g "
@@ -39,14 +53,10 @@ def show_group(
         "group_key": group_key,
         "group_id": group_id,
         "data_group_id": current.data_group_id,
-        "profile": _json(profile),
+        "profile": json_value(profile),
         "events": [
             {"event": e.event, "time": e.event_time, "distinct_id": e.distinct_id,
-             "properties": _json(e.properties)}
+             "properties": json_value(e.properties)}
             for e in events
         ],
     }
-
-
-def _json(value):  # noqa: ANN001, ANN202 - DuckDB returns JSON as text, psycopg as objects
-    return json.loads(value) if isinstance(value, str) else value

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from etl.errors import EtlError
+from etl.updates import rebuild_user_groups
 from etl.warehouse import Warehouse, load_sql
 
 MAX_KEY_NAME_LENGTH = 255
@@ -105,6 +106,7 @@ def add_key(
             ),
             {k: v for k, v in asdict(key).items() if k != "removed_at"},
         )
+        rebuild_user_groups(conn, warehouse)
     return key
 
 
@@ -125,6 +127,7 @@ def remove_key(warehouse: Warehouse, group_key: str, removed_at: datetime | None
             sa.text("UPDATE group_keys SET removed_at = :at WHERE data_group_id = :id"),
             {"at": when, "id": row[0]},
         )
+        rebuild_user_groups(conn, warehouse)
     return next(k for k in list_keys(warehouse) if k.data_group_id == row[0])
 
 

@@ -1,5 +1,10 @@
 """What `group-etl status` shows: per load date, the audit counts and whether the
-lake partition changed since it was loaded (stale: re-run it)."""
+lake partitions changed since they were loaded.
+
+States: `ok`; `stale` (its own events/, groups/ or people/ objects changed:
+re-run it); `stale after D` (an earlier day D changed, and profile state
+carries over from day to day: re-run from D to the last day); `not loaded`.
+"""
 
 from __future__ import annotations
 
@@ -12,29 +17,30 @@ from etl.lake import Lake, partition_prefix
 from etl.records import input_fingerprint
 from etl.warehouse import Warehouse
 
-_DAY = re.compile(r"^events/dt=(\d{4}-\d{2}-\d{2})/")
+_DAY = re.compile(r"^(events|groups|people)/dt=(\d{4}-\d{2}-\d{2})/")
+STAGES = ("events", "groups", "people")
 
 
 def lake_days(lake: Lake) -> set[date]:
     days = set()
-    for obj in lake.list("events/"):
-        match = _DAY.match(obj.key)
-        if match:
-            days.add(date.fromisoformat(match.group(1)))
+    for stage in STAGES:
+        for obj in lake.list(f"{stage}/"):
+            match = _DAY.match(obj.key)
+            if match:
+                days.add(date.fromisoformat(match.group(2)))
     return days
 
 
 def day_status(warehouse: Warehouse, lake: Lake, first: date | None, last: date | None) -> list[dict]:
     with warehouse.begin() as conn:
-        audits = {
-            row.load_date: row
-            for row in conn.execute(
-                sa.text(
-                    "SELECT load_date, input_fingerprint, input_records, loaded, rejected, "
-                    "duplicates, invalid_group_id, finished_at FROM load_audit WHERE stage = 'events'"
-                )
+        all_audits = conn.execute(
+            sa.text(
+                "SELECT stage, load_date, input_fingerprint, input_records, loaded, rejected, "
+                "duplicates, invalid_group_id, finished_at FROM load_audit"
             )
-        }
+        ).all()
+        audits = {row.load_date: row for row in all_audits if row.stage == "events"}
+        fingerprints = {(row.stage, row.load_date): row.input_fingerprint for row in all_audits}
         reasons: dict[date, dict[str, int]] = {}
         for row in conn.execute(
             sa.text(
@@ -45,17 +51,26 @@ def day_status(warehouse: Warehouse, lake: Lake, first: date | None, last: date 
             reasons.setdefault(row.load_date, {})[row.reason] = row.n
     days = sorted(set(audits) | lake_days(lake))
     rows = []
+    first_stale: date | None = None
     for day in days:
-        if (first and day < first) or (last and day > last):
-            continue
         audit = audits.get(day)
-        current = input_fingerprint(lake.list(partition_prefix("events", day.isoformat())))
+        changed = any(
+            fingerprints.get((stage, day))
+            != input_fingerprint(lake.list(partition_prefix(stage, day.isoformat())))
+            for stage in STAGES
+        )
         if audit is None:
             state = "not loaded"
-        elif audit.input_fingerprint != current:
+        elif changed:
             state = "stale"
+        elif first_stale is not None:
+            state = f"stale after {first_stale.isoformat()}"
         else:
             state = "ok"
+        if audit is not None and changed and first_stale is None:
+            first_stale = day
+        if (first and day < first) or (last and day > last):
+            continue
         rows.append(
             {
                 "date": day.isoformat(),

@@ -41,7 +41,7 @@ from etl.records import (
     end_of_day,
     parse_partition,
 )
-from etl.warehouse import Warehouse, load_sql
+from etl.warehouse import Warehouse, json_value, load_sql
 
 MAX_PROPERTIES = 2000
 MAX_NAME_LENGTH = 255
@@ -156,7 +156,7 @@ def rebuild_profiles(
         rows = conn.execute(
             sa.text(
                 "SELECT coalesce(u.group_key, '') AS group_key, u.profile_id, u.update_time, "
-                "u.operation, u.value "
+                "u.operation, CAST(u.value AS VARCHAR) AS value "
                 "FROM profile_updates AS u JOIN affected_profiles AS a "
                 "  ON a.group_key = coalesce(u.group_key, '') AND a.profile_id = u.profile_id "
                 "WHERE u.kind IN :kinds "
@@ -178,7 +178,7 @@ def rebuild_profiles(
 def _fold_all(rows: Iterable) -> Iterator[tuple[str, str, list[Version]]]:
     for (key, pid), updates in itertools.groupby(rows, key=lambda r: (r.group_key, r.profile_id)):
         yield key, pid, fold_profile(
-            Update(r.update_time, r.operation, _json(r.value)) for r in updates
+            Update(r.update_time, r.operation, json_value(r.value)) for r in updates
         )
 
 
@@ -228,10 +228,11 @@ def rebuild_user_groups(conn: Connection, warehouse: Warehouse) -> None:
     """All of user_groups again, after the set of registered keys changed."""
     registered = list(conn.execute(
         sa.text("SELECT DISTINCT group_key FROM group_keys WHERE removed_at IS NULL")).scalars())
-    users = conn.execute(sa.text("SELECT distinct_id, properties FROM user_profiles")).all()
+    users = conn.execute(
+        sa.text("SELECT distinct_id, CAST(properties AS VARCHAR) FROM user_profiles")).all()
     conn.exec_driver_sql("DELETE FROM user_groups")
     links = [{"distinct_id": pid, "group_key": key, "group_id": gid}
-             for pid, props in users for key in registered for gid in group_ids(_json(props).get(key))]
+             for pid, props in users for key in registered for gid in group_ids(json_value(props).get(key))]
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="group-etl-links-") as folder:
@@ -264,7 +265,3 @@ def _insert(conn: Connection, warehouse: Warehouse, table: str, rows: list[dict]
 
 def _dump(properties: dict | None) -> str | None:
     return None if properties is None else json.dumps(properties, ensure_ascii=False, sort_keys=True)
-
-
-def _json(value):  # noqa: ANN001, ANN202 - DuckDB returns JSON as text, psycopg as objects
-    return json.loads(value) if isinstance(value, str) else value

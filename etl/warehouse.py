@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -44,6 +45,15 @@ def safe_url(url: str | URL) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - never echo something unparseable
         return "<warehouse URL>"
+
+
+def json_value(text: str | None) -> object:
+    """A JSON column selected as text (`CAST(col AS VARCHAR)`), decoded.
+
+    Selecting JSON as text and decoding here gives the same Python value on
+    both engines (duckdb-engine and psycopg decode JSON columns differently).
+    """
+    return None if text is None else json.loads(text)
 
 
 def load_sql(name: str, dialect: str) -> str:

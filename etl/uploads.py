@@ -1,0 +1,219 @@
+"""CSV uploads of group profiles: one `$set` a row, at upload time.
+
+A file is checked whole before anything applies: a missing header or
+`$group_id` column, a ragged row, an empty id or bytes that are not UTF-8 stop
+it with the line named. A file (by location and content) is applied once;
+applying it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from etl.errors import DataError, EtlError
+from etl.lake import Lake, open_lake
+from etl.profiles import CREATING_OPERATIONS
+from etl.records import REJECT_COLUMNS
+from etl.updates import MAX_NAME_LENGTH, MAX_PROPERTIES, UPDATE_COLUMNS, rebuild_profiles
+from etl.warehouse import Warehouse
+
+MAX_ROWS = 1_000_000
+UPLOAD_PREFIX = "uploads/groups/"
+
+
+@dataclass
+class UploadResult:
+    source: str
+    group_key: str
+    rows: int = 0
+    profiles: int = 0
+    duplicates: int = 0
+    refused: int = 0  # new profiles past GROUP_ETL_MAX_GROUP_PROFILES
+    already_applied: bool = False
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class CsvProfiles:
+    """The rows of a valid upload: last row per id, in file order."""
+
+    ids: list[str]
+    lines: list[int]
+    properties: list[dict]
+    rows: int
+    duplicates: int
+
+
+def read_csv_profiles(data: bytes, source: str, infer_types: bool) -> CsvProfiles:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataError(f"{source} line {line}: not UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header or all(not name.strip() for name in header):
+        raise DataError(f"{source} line 1: no header row")
+    if "$group_id" not in header:
+        raise DataError(f"{source} line 1: the header has no $group_id column (is the delimiter a comma?)")
+    if len(header) - 1 > MAX_PROPERTIES:
+        raise DataError(f"{source} line 1: more than {MAX_PROPERTIES} properties")
+    for name in header:
+        if not name or len(name) > MAX_NAME_LENGTH:
+            raise DataError(f"{source} line 1: property names must be 1-{MAX_NAME_LENGTH} characters")
+    id_column = header.index("$group_id")
+    latest: dict[str, tuple[int, dict]] = {}
+    rows = 0
+    for row in reader:
+        line = reader.line_num
+        if not row:
+            continue
+        rows += 1
+        if rows > MAX_ROWS:
+            raise DataError(f"{source} line {line}: more than {MAX_ROWS} rows")
+        if len(row) != len(header):
+            raise DataError(f"{source} line {line}: expected {len(header)} fields, found {len(row)}")
+        group_id = row[id_column].strip()
+        if not group_id:
+            raise DataError(f"{source} line {line}: empty $group_id")
+        props = {name: _value(cell, infer_types) for name, cell in zip(header, row, strict=True)
+                 if name != "$group_id" and cell != ""}
+        latest.pop(group_id, None)  # re-insert so order is that of the winning row
+        latest[group_id] = (line, props)
+    return CsvProfiles(list(latest), [v[0] for v in latest.values()], [v[1] for v in latest.values()],
+                       rows, rows - len(latest))
+
+
+def _value(cell: str, infer_types: bool) -> object:
+    if not infer_types:
+        return cell
+    if cell in ("true", "false"):
+        return cell == "true"
+    for kind in (int, float):
+        try:
+            return kind(cell)
+        except ValueError:
+            continue
+    return cell
+
+
+def read_source(source: str, lake: Lake | None = None) -> bytes:
+    """A local path, a lake key (with `lake`), or an s3:// / file:// URL."""
+    if lake is not None:
+        return b"".join(lake.iter_bytes(source))
+    if source.startswith("s3://"):
+        bucket, _, key = source[len("s3://"):].partition("/")
+        return b"".join(open_lake(f"s3://{bucket}").iter_bytes(key))
+    path = Path(source[len("file://"):] if source.startswith("file://") else source)
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise EtlError(f"{source}: cannot read: {error.strerror}") from None
+
+
+def upload_csv(
+    warehouse: Warehouse, group_key: str, source: str, data: bytes, *, max_profiles: int,
+    infer_types: bool = False, now: datetime | None = None, tz=UTC,  # noqa: ANN001
+) -> UploadResult:
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    result = UploadResult(source, group_key)
+    fingerprint = hashlib.sha256(data).hexdigest()
+    profiles = read_csv_profiles(data, source, infer_types)
+    result.rows, result.duplicates = profiles.rows, profiles.duplicates
+    upload_date = now.astimezone(tz).date()
+    with warehouse.begin() as conn:
+        warehouse.lock(conn, "pipeline")
+        active = conn.execute(
+            sa.text("SELECT count(*) FROM group_keys WHERE group_key = :k AND removed_at IS NULL"),
+            {"k": group_key},
+        ).scalar()
+        if not active:
+            raise EtlError(f"group key {group_key!r} is not set up (see `group-etl keys list`)")
+        done = conn.execute(
+            sa.text("SELECT count(*) FROM profile_uploads WHERE source_object = :s AND fingerprint = :f"),
+            {"s": source, "f": fingerprint},
+        ).scalar()
+        if done:
+            result.already_applied = True
+            return result
+        existing = set(conn.execute(
+            sa.text("SELECT DISTINCT profile_id FROM profile_updates WHERE group_key = :k "
+                    "AND kind IN ('group', 'upload') AND operation IN :creating")
+            .bindparams(sa.bindparam("creating", expanding=True)),
+            {"k": group_key, "creating": list(CREATING_OPERATIONS)},
+        ).scalars())
+        room = max(max_profiles - len(existing), 0)
+        admitted, refused = [], []
+        for n, gid in enumerate(profiles.ids):
+            if gid in existing or room > 0:
+                admitted.append(n)
+                room -= gid not in existing
+            else:
+                refused.append(n)
+        result.refused = len(refused)
+        result.profiles = len(admitted)
+        with tempfile.TemporaryDirectory(prefix="group-etl-upload-") as folder:
+            updates = Path(folder) / "updates.parquet"
+            pq.write_table(pa.table({
+                "kind": ["upload"] * len(admitted),
+                "load_date": pa.array([upload_date] * len(admitted), pa.date32()),
+                "source_object": [source] * len(admitted),
+                "source_line": pa.array([profiles.lines[n] for n in admitted], pa.int64()),
+                "source_index": pa.array([0] * len(admitted), pa.int32()),
+                "group_key": [group_key] * len(admitted),
+                "profile_id": [profiles.ids[n] for n in admitted],
+                "update_time": pa.array([now] * len(admitted), pa.timestamp("us", "UTC")),
+                "timed": [True] * len(admitted),
+                "operation": ["$set"] * len(admitted),
+                "value": [json.dumps(profiles.properties[n], ensure_ascii=False) for n in admitted],
+                "raw": [json.dumps({"$group_id": profiles.ids[n], **profiles.properties[n]}) for n in admitted],
+            }), updates)
+            warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, [updates])
+            if refused:
+                rejects = Path(folder) / "rejects.parquet"
+                pq.write_table(pa.table({
+                    "kind": ["upload"] * len(refused),
+                    "load_date": pa.array([upload_date] * len(refused), pa.date32()),
+                    "source_object": [source] * len(refused),
+                    "source_line": pa.array([profiles.lines[n] for n in refused], pa.int64()),
+                    "source_index": pa.array([0] * len(refused), pa.int32()),
+                    "reason": ["profile_limit"] * len(refused),
+                    "raw": [json.dumps({"$group_id": profiles.ids[n], **profiles.properties[n]})
+                            for n in refused],
+                }), rejects)
+                warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, [rejects])
+        rebuild_profiles(conn, warehouse, "group", [(group_key, profiles.ids[n]) for n in admitted])
+        conn.execute(
+            sa.text("INSERT INTO profile_uploads (source_object, fingerprint, group_key, upload_date, "
+                    "applied_at, profiles, duplicates) VALUES (:s, :f, :k, :d, :at, :p, :dup)"),
+            {"s": source, "f": fingerprint, "k": group_key, "d": upload_date, "at": now,
+             "p": result.profiles, "dup": result.duplicates},
+        )
+    return result
+
+
+def apply_new_uploads(
+    warehouse: Warehouse, lake: Lake, *, max_profiles: int, infer_types: bool = False, tz=UTC,  # noqa: ANN001
+) -> list[UploadResult]:
+    """Apply each file under `uploads/groups/<key>/` not applied yet (by key and content)."""
+    results = []
+    for obj in lake.list(UPLOAD_PREFIX):
+        parts = obj.key[len(UPLOAD_PREFIX):].split("/")
+        if len(parts) != 2 or not parts[1].lower().endswith(".csv"):
+            continue
+        results.append(upload_csv(warehouse, parts[0], obj.key, read_source(obj.key, lake),
+                                  max_profiles=max_profiles, infer_types=infer_types, tz=tz))
+    return results

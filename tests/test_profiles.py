@@ -1,0 +1,97 @@
+"""Layer 1: profile operations and the fold into versions, on a few updates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from etl.profiles import Update, Version, apply_update, created_at, fold_profile
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(
+    ("state", "operation", "value", "expected"),
+    [
+        (None, "$set", {"a": 1}, {"a": 1}),
+        ({"a": 1, "b": 2}, "$set", {"a": 5}, {"a": 5, "b": 2}),
+        ({"a": 1}, "$set_once", {"a": 9, "b": 2}, {"a": 1, "b": 2}),
+        (None, "$set_once", {"a": 9}, {"a": 9}),
+        ({"a": 1, "b": 2}, "$unset", ["a", "missing"], {"b": 2}),
+        (None, "$unset", ["a"], None),
+        ({"l": ["x", "y"]}, "$union", {"l": ["y", "z", "z"]}, {"l": ["x", "y", "z"]}),
+        ({"l": "x"}, "$union", {"l": ["y"]}, {"l": ["x", "y"]}),
+        (None, "$union", {"l": ["a", "a"]}, {"l": ["a"]}),
+        ({"l": ["x", "y", "x"]}, "$remove", {"l": "x"}, {"l": ["y"]}),
+        ({"l": ["x"]}, "$remove", {"l": "absent"}, {"l": ["x"]}),
+        ({"l": "scalar"}, "$remove", {"l": "scalar"}, {"l": "scalar"}),
+        (None, "$remove", {"l": "x"}, None),
+        ({"a": 1}, "$delete", "", None),
+        (None, "$delete", None, None),
+        ({"n": 2}, "$add", {"n": 3, "m": 1.5}, {"n": 5, "m": 1.5}),
+        ({"n": "text"}, "$add", {"n": 3}, {"n": 3}),
+        ({"l": [1]}, "$append", {"l": 1}, {"l": [1, 1]}),
+        (None, "$append", {"l": "x"}, {"l": ["x"]}),
+    ],
+)
+def test_each_operation(state, operation, value, expected) -> None:  # noqa: ANN001
+    before = None if state is None else dict(state)
+    assert apply_update(state, operation, value) == expected
+    assert state == before  # operations never mutate their input
+
+
+def test_unknown_operation_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="unknown profile operation"):
+        apply_update({}, "$explode", {})
+
+
+def test_versions_close_each_other_and_skip_no_ops() -> None:
+    versions = fold_profile([
+        Update(at(0), "$set", {"plan": "free"}),
+        Update(at(10), "$set_once", {"plan": "pro"}),   # no change: no version
+        Update(at(20), "$set", {"plan": "pro"}),
+        Update(at(30), "$unset", ["nothing"]),          # no change
+    ])
+    assert versions == [
+        Version(at(0), {"plan": "free"}, at(20)),
+        Version(at(20), {"plan": "pro"}, None),
+    ]
+
+
+def test_updates_at_one_instant_collapse_into_one_version() -> None:
+    versions = fold_profile([
+        Update(at(0), "$set", {"a": 1}),
+        Update(at(5), "$set", {"b": 2}),
+        Update(at(5), "$set", {"c": 3}),
+    ])
+    assert versions == [Version(at(0), {"a": 1}, at(5)), Version(at(5), {"a": 1, "b": 2, "c": 3})]
+
+
+def test_set_and_delete_at_one_instant_leave_nothing() -> None:
+    assert fold_profile([Update(at(0), "$set", {"a": 1}), Update(at(0), "$delete", "")]) == []
+
+
+def test_delete_then_set_starts_a_new_life() -> None:
+    versions = fold_profile([
+        Update(at(0), "$set", {"a": 1}),
+        Update(at(10), "$delete", ""),
+        Update(at(15), "$unset", ["a"]),   # on a missing profile: nothing
+        Update(at(20), "$set", {"b": 2}),
+    ])
+    assert versions == [
+        Version(at(0), {"a": 1}, at(10)),
+        Version(at(10), None, at(20)),
+        Version(at(20), {"b": 2}, None),
+    ]
+    assert versions[1].deleted
+    assert created_at(versions) == at(20)
+
+
+def test_operations_on_a_missing_profile_create_only_when_they_should() -> None:
+    assert fold_profile([Update(at(0), "$remove", {"l": "x"}), Update(at(1), "$delete", "")]) == []
+    assert fold_profile([Update(at(0), "$set_once", {"a": 1})]) == [Version(at(0), {"a": 1})]
