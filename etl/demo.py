@@ -17,6 +17,7 @@ from etl.keys import add_key, list_keys
 from etl.lake import open_lake
 from etl.pipeline import day_range
 from etl.sample import write_sample_lake
+from etl.uploads import apply_new_uploads
 from etl.warehouse import Warehouse, safe_url
 
 
@@ -45,6 +46,11 @@ def run_demo(settings: Settings, first_day: date, days: int) -> None:
             f"group key company_id (data_group_id {key.data_group_id}) set up at {key.setup_at.isoformat()}"
         )
     results = run_days(settings, day_range(first_day, last_day))
+    with Warehouse(settings) as warehouse:
+        for upload in apply_new_uploads(warehouse, lake, max_profiles=settings.max_group_profiles,
+                                        infer_types=True, tz=settings.tz):
+            state = "already applied" if upload.already_applied else f"{upload.profiles} profiles set"
+            console.print(f"CSV upload {upload.source}: {state}")
     with Warehouse(settings) as warehouse, warehouse.begin() as conn:
         reasons = conn.execute(sa.text(
             "SELECT reason, count(*) FROM rejected_records GROUP BY reason ORDER BY reason")).all()
@@ -82,5 +88,35 @@ def run_demo(settings: Settings, first_day: date, days: int) -> None:
     for row in top:
         busiest.add_row(row.group_id, str(row.events), str(row.peak_users))
     console.print(busiest)
+    show_company(console, settings)
     console.print(f"warehouse: {safe_url(settings.warehouse_url)}; try `group-etl status` or "
                   f"`group-etl groups show --key company_id --id {top[0].group_id if top else 'c001'}`")
+
+
+def show_company(console: Console, settings: Settings) -> None:
+    """The company with the longest history: its profile now, its versions, its members."""
+    with Warehouse(settings) as warehouse, warehouse.begin() as conn:
+        group_id = conn.execute(sa.text(
+            "SELECT group_id FROM group_profile_history WHERE group_key = 'company_id' "
+            "GROUP BY group_id ORDER BY count(*) DESC, group_id LIMIT 1")).scalar()
+        if group_id is None:
+            return
+        profile = conn.execute(sa.text(
+            "SELECT CAST(properties AS VARCHAR), created_at, updated_at FROM group_profiles "
+            "WHERE group_key = 'company_id' AND group_id = :g"), {"g": group_id}).first()
+        history = conn.execute(sa.text(
+            "SELECT valid_from, valid_to, deleted, CAST(properties AS VARCHAR) FROM group_profile_history "
+            "WHERE group_key = 'company_id' AND group_id = :g ORDER BY valid_from"), {"g": group_id}).all()
+        members = conn.execute(sa.text(
+            "SELECT distinct_id FROM user_groups WHERE group_key = 'company_id' AND group_id = :g "
+            "ORDER BY distinct_id"), {"g": group_id}).scalars().all()
+    console.print(f"[bold]company_id = {group_id}[/]: profile {profile[0] if profile else None}")
+    versions = Table(title=f"history of {group_id} (group_profile_history)")
+    for column in ("valid_from", "valid_to", "deleted", "properties"):
+        versions.add_column(column)
+    for row in history:
+        versions.add_row(row[0].isoformat(), row[1].isoformat() if row[1] else "(current)",
+                         str(row[2]), row[3] or "")
+    console.print(versions)
+    shown = ", ".join(members[:12]) + (f" ... ({len(members)} in all)" if len(members) > 12 else "")
+    console.print(f"members of {group_id} (user_groups): {shown or 'none'}")

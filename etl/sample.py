@@ -102,4 +102,6 @@ def write_sample_lake(
                    "".join(json.dumps(u) + "\n" for u in people_updates).encode())
         written["groups"] += len(group_updates)
         written["people"] += len(people_updates)
+    seats = "".join(f"{company},{rng.randint(1, 200)},{rng.choice(['us', 'eu'])}\n" for company in company_ids[:10])
+    lake.write("uploads/groups/company_id/seats.csv", ("$group_id,seats,region\n" + seats).encode())
     return written
