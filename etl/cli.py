@@ -110,10 +110,13 @@ def run(
     results = run_days(_settings(ctx), days)
     rows = [
         {"date": r.day.isoformat(), "input_records": r.input_records, "loaded": r.loaded,
-         "rejected": r.rejected, "duplicates": r.duplicates, "invalid_group_id": r.invalid_group_id}
+         "rejected": r.rejected, "duplicates": r.duplicates, "invalid_group_id": r.invalid_group_id,
+         "group_updates": r.group_updates[0], "user_updates": r.user_updates[0],
+         "seconds": r.seconds}
         for r in results
     ]
-    print_rows(rows, list(rows[0]) if rows else [], fmt, title="group-etl run")
+    columns = [c for c in (rows[0] if rows else {}) if c != "seconds" or fmt is Format.json]
+    print_rows(rows, columns, fmt, title="group-etl run")
 
 
 def run_days(settings: Settings, days: list[date]) -> list:

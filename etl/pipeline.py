@@ -8,6 +8,7 @@ leaves every table identical (load_audit's started_at/finished_at aside).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -42,6 +43,7 @@ class DayResult:
     touched_dates: list[date] = field(default_factory=list)
     group_updates: tuple[int, int] = (0, 0)  # (applied, rejected)
     user_updates: tuple[int, int] = (0, 0)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
 
 
 def day_range(first: date, last: date) -> list[date]:
@@ -71,7 +73,8 @@ def run_day(
     progress: Callable[[int], None] | None = None,
     hook: StageHook | None = None,
 ) -> DayResult:
-    hook = hook or (lambda _stage: None)
+    timer = StageTimer(hook or (lambda _stage: None))
+    hook = timer.mark
     started = datetime.now(UTC)
     listings = {kind: lake.list(partition_prefix(kind, day.isoformat())) for kind in STAGES}
     with columnar_engine() as engine:
@@ -103,7 +106,24 @@ def run_day(
                             StageCounts(applied, rejected), started)
                 hook(f"{prefix}_applied")
             hook("audited")
+    hook("committed")
+    result.seconds = timer.seconds
     return result
+
+
+class StageTimer:
+    """Wall time between stage marks (for `run` output and bench/); passes marks on."""
+
+    def __init__(self, hook: StageHook) -> None:
+        self.hook = hook
+        self.seconds: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def mark(self, stage: str) -> None:
+        self.hook(stage)
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self.last, 3)
+        self.last = now
 
 
 def registered_keys(warehouse: Warehouse) -> list[str]:

@@ -5,23 +5,32 @@
 -- 1 hour), $earliest_epoch (1971-01-01), $token (NULL: any), $timezone,
 -- $placeholders.
 CREATE OR REPLACE TEMP TABLE parsed_records AS
-WITH fields AS (
-    SELECT *,
-           json_type(raw, '$.event') AS event_type,
-           json_extract_string(raw, '$.event') AS event,
-           json_type(raw, '$.properties') AS properties_type,
-           json_extract(raw, '$.properties') AS properties
+-- Each record is parsed twice (its top level, then its properties); the
+-- small values extracted are typed without parsing the record again.
+WITH top AS MATERIALIZED (
+    SELECT *, json_extract(raw, ['$.event', '$.properties']) AS parts
     FROM input_records WHERE reason IS NULL
+),
+fields AS MATERIALIZED (
+    SELECT *,
+           json_type(parts[1]) AS event_type,
+           json_extract_string(parts[1], '$') AS event,
+           json_type(parts[2]) AS properties_type,
+           parts[2] AS properties,
+           CASE WHEN json_type(parts[2]) = 'OBJECT' THEN
+               json_extract(parts[2], ['$.distinct_id', '$.time', '$."$insert_id"', '$.token'])
+           END AS known
+    FROM top
 ),
 props AS (
     SELECT *,
-           json_type(properties, '$.distinct_id') AS distinct_id_type,
-           json_extract_string(properties, '$.distinct_id') AS distinct_id,
-           json_type(properties, '$.time') AS time_type,
-           TRY_CAST(json_extract(properties, '$.time') AS DOUBLE) AS time_raw,
-           json_type(properties, '$."$insert_id"') AS insert_id_type,
-           json_extract_string(properties, '$."$insert_id"') AS insert_id,
-           json_extract_string(properties, '$.token') AS token
+           json_type(known[1]) AS distinct_id_type,
+           json_extract_string(known[1], '$') AS distinct_id,
+           json_type(known[2]) AS time_type,
+           TRY_CAST(known[2] AS DOUBLE) AS time_raw,
+           json_type(known[3]) AS insert_id_type,
+           json_extract_string(known[3], '$') AS insert_id,
+           json_extract_string(known[4], '$') AS token
     FROM fields
 ),
 timed AS (

@@ -1,40 +1,44 @@
 -- Split one batch of raw lines of a dump into records (runs in the in-process
 -- DuckDB engine). Input: raw_lines(source_line, bytes, flag) of the object
 -- $source_object. Output: the temp table input_records, one row per record
--- (a line, or an element of a batch line) with line_reason for a line that is
--- unusable as a whole and record_reason for checks every kind of record shares.
+-- (a line, or an element of a batch line) with `reason` set for a line that
+-- is unusable as a whole or fails a check every kind of record shares.
+-- Steps are MATERIALIZED so each line is decoded and parsed once.
 CREATE OR REPLACE TEMP TABLE input_records AS
-WITH decoded AS (
+WITH decoded AS MATERIALIZED (
     SELECT $source_object AS source_object, source_line, bytes, flag,
            -- a UTF-8 byte-order mark before an object's first line is tolerated
            CASE WHEN source_line = 1 THEN ltrim(try(decode(bytes)), chr(65279))
                 ELSE try(decode(bytes)) END AS text
     FROM raw_lines
 ),
-lines AS (
-    SELECT source_object, source_line, bytes, text,
+lines AS MATERIALIZED (
+    SELECT source_object, source_line, bytes, text, line_type,
            CASE
                WHEN flag IS NOT NULL THEN flag
                WHEN text IS NULL THEN 'invalid_utf8'
-               WHEN octet_length(bytes) > 1048576 AND NOT starts_with(ltrim(text), '[') THEN 'oversized_record'
-               WHEN NOT json_valid(text) THEN 'invalid_json'
-               WHEN json_type(text) NOT IN ('OBJECT', 'ARRAY') THEN 'not_an_object'
-               WHEN json_type(text) = 'ARRAY' AND json_array_length(text) = 0 THEN 'empty_batch'
+               WHEN octet_length(bytes) > 1048576 AND line_type IS DISTINCT FROM 'ARRAY' THEN 'oversized_record'
+               WHEN line_type IS NULL THEN 'invalid_json'
+               WHEN line_type NOT IN ('OBJECT', 'ARRAY') THEN 'not_an_object'
+               WHEN line_type = 'ARRAY' AND json_array_length(text) = 0 THEN 'empty_batch'
            END AS line_reason
-    FROM decoded
-    -- blank lines (and the end of a file) are not records
-    WHERE flag IS NOT NULL OR text IS NULL OR trim(text, ' ' || chr(9) || chr(13)) <> ''
+    FROM (
+        SELECT *, CASE WHEN flag IS NULL AND json_valid(text) THEN json_type(text) END AS line_type
+        FROM decoded
+        -- blank lines (and the end of a file) are not records
+        WHERE flag IS NOT NULL OR text IS NULL OR trim(text, ' ' || chr(9) || chr(13)) <> ''
+    )
 ),
 elements AS (
-    SELECT source_object, source_line, 0 AS source_index, text AS raw
-    FROM lines WHERE line_reason IS NULL AND json_type(text) = 'OBJECT'
+    SELECT source_object, source_line, 0 AS source_index, text AS raw, 'OBJECT' AS record_type
+    FROM lines WHERE line_reason IS NULL AND line_type = 'OBJECT'
     UNION ALL
-    SELECT source_object, source_line, source_index - 1, raw
+    SELECT source_object, source_line, source_index - 1, raw, json_type(raw)
     FROM (
         SELECT source_object, source_line,
                unnest(json_extract(text, '$[*]'))::VARCHAR AS raw,
                generate_subscripts(json_extract(text, '$[*]'), 1) AS source_index
-        FROM lines WHERE line_reason IS NULL AND json_type(text) = 'ARRAY'
+        FROM lines WHERE line_reason IS NULL AND line_type = 'ARRAY'
     )
 )
 SELECT source_object, source_line, 0 AS source_index,
@@ -44,7 +48,7 @@ FROM lines WHERE line_reason IS NOT NULL
 UNION ALL
 SELECT source_object, source_line, source_index, raw,
        CASE
-           WHEN json_type(raw) <> 'OBJECT' THEN 'not_an_object'
+           WHEN record_type <> 'OBJECT' THEN 'not_an_object'
            WHEN strlen(raw) > 1048576 THEN 'oversized_record'
            WHEN contains(raw, '\u0000') OR contains(raw, chr(0)) THEN 'nul_character'
            WHEN (contains(raw, 'NaN') OR contains(raw, 'Infinity'))

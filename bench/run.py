@@ -1,0 +1,148 @@
+"""Benchmark: `group-etl run --date D` on a fresh warehouse against the floor.
+
+The floor is one DuckDB query over the same files that computes the same
+per-group daily metrics (dedupe, attribution, counts) and does nothing else:
+no rejects kept, no raw events stored, no audit. Both must give the same
+metric rows. Prints wall time, events per second, peak RSS of the run's
+process, time per stage, the floor's time and the ratio.
+
+    python bench/run.py --events 1000000 [--warehouse URL] [--days K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import generate  # noqa: E402
+
+FIRST_DAY = date(2026, 1, 15)
+FLOOR_SQL = """
+WITH raw AS (
+    SELECT event, properties
+    FROM read_json($files, format = 'newline_delimited', ignore_errors = true,
+                   columns = {event: 'VARCHAR', properties: 'JSON'})
+),
+events AS (
+    SELECT DISTINCT event,
+           json_extract_string(properties, '$.distinct_id') AS distinct_id,
+           floor(CAST(json_extract(properties, '$.time') AS DOUBLE)) AS t,
+           json_extract_string(properties, '$."$insert_id"') AS insert_id,
+           json_extract(properties, '$.company_id') AS company
+    FROM raw
+    WHERE event IS NOT NULL
+      AND CAST(json_extract(properties, '$.time') AS DOUBLE) >= 31536000
+),
+attributed AS (
+    SELECT event, distinct_id, t,
+           unnest(CASE WHEN json_type(company) = 'ARRAY' THEN json_extract_string(company, '$[*]')
+                       ELSE [json_extract_string(company, '$')] END) AS group_id
+    FROM events WHERE company IS NOT NULL
+)
+SELECT CAST(to_timestamp(t) AS DATE) AS event_date, 'company_id' AS group_key, group_id, event,
+       count(*) AS event_count, count(DISTINCT distinct_id) AS user_count
+FROM attributed
+GROUP BY ALL
+ORDER BY ALL
+"""
+
+
+def group_etl(args: list[str], env: dict) -> tuple[float, int, str]:
+    """Run the console script; return wall seconds, peak RSS in MB, stdout."""
+    script = Path(sys.executable).parent / "group-etl"
+    started = time.perf_counter()
+    process = subprocess.Popen([str(script), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = process.stdout.read()
+    err = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"group-etl {' '.join(args)} failed: {err.decode()}")
+    return seconds, usage.ru_maxrss // 1024, out.decode()
+
+
+def floor(files: list[Path]) -> tuple[float, list[tuple]]:
+    con = duckdb.connect()
+    started = time.perf_counter()
+    rows = con.execute(FLOOR_SQL, {"files": [str(f) for f in files]}).fetchall()
+    return time.perf_counter() - started, rows
+
+
+def project_metrics(url: str, schema: str, day: date) -> list[tuple]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'SET search_path = "{schema}"' if url.startswith("postgresql")
+                             else f"SET search_path = '{schema}'")
+        rows = conn.execute(sa.text(
+            "SELECT event_date, group_key, group_id, event, event_count, user_count "
+            "FROM group_daily_metrics WHERE event_date = :d ORDER BY 1, 2, 3, 4"), {"d": day}).all()
+    engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000, help="events a day")
+    parser.add_argument("--days", type=int, default=1, help="run this many days in a row (cost as history grows)")
+    parser.add_argument("--warehouse", default=None, help="SQLAlchemy URL; default: a fresh DuckDB file")
+    parser.add_argument("--data", type=Path, default=Path("bench/data"), help="where generated lakes are kept")
+    args = parser.parse_args()
+
+    lake = args.data / f"lake-{args.events}"
+    days = [FIRST_DAY + timedelta(days=n) for n in range(args.days)]
+    for day in days:
+        folder = lake / "events" / f"dt={day.isoformat()}"
+        if not folder.exists():
+            generate(lake, day, args.events)
+    work = Path(tempfile.mkdtemp(prefix="group-etl-bench-"))
+    url = args.warehouse or f"duckdb:///{work / 'warehouse.duckdb'}"
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "GROUP_ETL_WAREHOUSE_URL": url, "GROUP_ETL_LAKE_URL": str(lake.resolve()),
+           "GROUP_ETL_SCHEMA": schema}
+    group_etl(["keys", "add", "company_id", "--setup-at", "2026-01-01T00:00:00Z"], env)
+
+    backend = url.split(":")[0]
+    print(f"machine: {os.cpu_count()} cores; warehouse: {backend}; events a day: {args.events:,}")
+    results = []
+    for day in days:
+        wall, rss, out = group_etl(["run", "--date", day.isoformat(), "--format", "json"], env)
+        [row] = json.loads(out)["rows"]
+        files = sorted((lake / "events" / f"dt={day.isoformat()}").glob("*.gz"))
+        floor_seconds, floor_rows = floor(files)
+        ours = project_metrics(url, schema, day)
+        same = ours == floor_rows
+        results.append({"date": day.isoformat(), "wall_seconds": round(wall, 2),
+                        "events_per_second": round(row["input_records"] / wall),
+                        "peak_rss_mb": rss, "floor_seconds": round(floor_seconds, 2),
+                        "ratio": round(wall / floor_seconds, 2), "metric_rows": len(ours),
+                        "same_as_floor": same, "loaded": row["loaded"], "rejected": row["rejected"],
+                        "duplicates": row["duplicates"], "stages": row["seconds"]})
+        print(json.dumps(results[-1]))
+        if not same:
+            missing = set(floor_rows) - set(ours)
+            extra = set(ours) - set(floor_rows)
+            print(f"MISMATCH: {len(missing)} floor rows missing, {len(extra)} extra; e.g. "
+                  f"{sorted(missing)[:2]} / {sorted(extra)[:2]}")
+    if url.startswith("postgresql"):
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        engine.dispose()
+    if not all(r["same_as_floor"] for r in results):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
