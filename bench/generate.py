@@ -15,6 +15,37 @@ from pathlib import Path
 import duckdb
 
 EVENTS = ["Page Viewed", "Search", "Report Viewed", "Sign Up", "Purchase", "Invite Sent"]
+EVENTS_SQL = """        WITH base AS (
+            SELECT i,
+                   $events[1 + CAST(hash(i, 1) % $n_events AS INTEGER)] AS event,
+                   json_object(
+                       'distinct_id', 'u' || CAST(hash(i, 2) % 200000 AS VARCHAR),
+                       'time', $start + CAST(i * 86399 // $total AS BIGINT),
+                       '$insert_id', md5(CAST(i AS VARCHAR)),
+                       'token', 'bench',
+                       '$browser', ['Chrome', 'Firefox', 'Safari'][1 + CAST(hash(i, 3) % 3 AS INTEGER)],
+                       'plan_seen', ['free', 'pro', 'enterprise'][1 + CAST(hash(i, 4) % 3 AS INTEGER)],
+                       'amount', CAST(hash(i, 5) % 50000 AS DOUBLE) / 100
+                   ) AS base_properties,
+                   hash(i, 6) % 100 AS company_roll,
+                   'c' || CAST(hash(i, 7) % 20000 AS VARCHAR) AS company,
+                   'c' || CAST(hash(i, 8) % 20000 AS VARCHAR) AS other_company
+            FROM range($low, $high) AS t(i)
+        ),
+        shaped AS (
+            SELECT i, event,
+                   CASE WHEN company_roll < 4
+                            THEN json_merge_patch(base_properties, json_object('company_id', json_array(company, other_company)))
+                        WHEN company_roll < 40
+                            THEN json_merge_patch(base_properties, json_object('company_id', company))
+                        ELSE base_properties END AS properties
+            FROM base
+        )
+        SELECT event, properties FROM shaped
+        UNION ALL
+        SELECT event, properties FROM shaped WHERE hash(i, 9) % 100 = 0
+
+"""
 BAD_LINES = [b'{"event": "Page Viewed", "properties": {', b'{"event": "Search", "properties": {"distinct_id": "anon", "time": 1}}']
 
 
@@ -29,42 +60,9 @@ def generate(lake: Path, day: date, events: int, objects: int = 4) -> list[Path]
     for part in range(objects):
         low, high = part * per_object, min(events, (part + 1) * per_object)
         path = folder / f"part-{part:04d}.jsonl.gz"
-        con.execute(
-            f"""
-            COPY (
-                WITH base AS (
-                    SELECT i,
-                           $events[1 + CAST(hash(i, 1) % {len(EVENTS)} AS INTEGER)] AS event,
-                           json_object(
-                               'distinct_id', 'u' || CAST(hash(i, 2) % 200000 AS VARCHAR),
-                               'time', $start + CAST(i * 86399 // $total AS BIGINT),
-                               '$insert_id', md5(CAST(i AS VARCHAR)),
-                               'token', 'bench',
-                               '$browser', ['Chrome', 'Firefox', 'Safari'][1 + CAST(hash(i, 3) % 3 AS INTEGER)],
-                               'plan_seen', ['free', 'pro', 'enterprise'][1 + CAST(hash(i, 4) % 3 AS INTEGER)],
-                               'amount', CAST(hash(i, 5) % 50000 AS DOUBLE) / 100
-                           ) AS base_properties,
-                           hash(i, 6) % 100 AS company_roll,
-                           'c' || CAST(hash(i, 7) % 20000 AS VARCHAR) AS company,
-                           'c' || CAST(hash(i, 8) % 20000 AS VARCHAR) AS other_company
-                    FROM range($low, $high) AS t(i)
-                ),
-                shaped AS (
-                    SELECT i, event,
-                           CASE WHEN company_roll < 4
-                                    THEN json_merge_patch(base_properties, json_object('company_id', json_array(company, other_company)))
-                                WHEN company_roll < 40
-                                    THEN json_merge_patch(base_properties, json_object('company_id', company))
-                                ELSE base_properties END AS properties
-                    FROM base
-                )
-                SELECT event, properties FROM shaped
-                UNION ALL
-                SELECT event, properties FROM shaped WHERE hash(i, 9) % 100 = 0
-            ) TO '{path}' (FORMAT json, COMPRESSION gzip)
-            """,
-            {"events": EVENTS, "start": start, "total": events, "low": low, "high": high},
-        ).fetchall()
+        copy = f"COPY ({EVENTS_SQL}) TO '{path}' (FORMAT json, COMPRESSION gzip)"  # noqa: S608
+        con.execute(copy, {"events": EVENTS, "n_events": len(EVENTS), "start": start, "total": events,
+                           "low": low, "high": high}).fetchall()
         paths.append(path)
     with open(paths[0], "ab") as handle:  # a gzip member appended: rare malformed lines
         handle.write(gzip.compress(b"\n".join(BAD_LINES) + b"\n"))

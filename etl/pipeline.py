@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from etl.config import Settings
 from etl.engine import columnar_engine
+from etl.errors import EtlError
 from etl.events import EVENT_COLUMNS, parse_day
 from etl.lake import Lake, partition_prefix
 from etl.records import REJECT_COLUMNS, ParsedPartition, input_fingerprint
@@ -73,6 +74,7 @@ def run_day(
     progress: Callable[[int], None] | None = None,
     hook: StageHook | None = None,
 ) -> DayResult:
+    """Every stage of day D in one transaction (the command line's `run`)."""
     timer = StageTimer(hook or (lambda _stage: None))
     hook = timer.mark
     started = datetime.now(UTC)
@@ -89,26 +91,62 @@ def run_day(
         hook("parsed")
         with warehouse.begin() as conn:
             warehouse.lock(conn, "pipeline")
-            result = DayResult(day, parsed.loaded + parsed.rejected, parsed.loaded, parsed.rejected)
-            result.touched_dates = replace_event_partition(conn, warehouse, day, parsed, hook)
+            result = load_events_stage(conn, warehouse, day, parsed, listings["events"], started, hook)
             hook("events_loaded")
-            result.duplicates = count_duplicates(conn, day, result.touched_dates)
-            result.invalid_group_id = attribute(conn, warehouse, settings, day, result.touched_dates)
+            result.invalid_group_id = attribute_stage(conn, warehouse, settings, day)
             hook("attributed")
-            write_audit(conn, "events", day, input_fingerprint(listings["events"]),
-                        StageCounts(result.loaded, result.rejected, result.duplicates,
-                                    result.invalid_group_id), started)
             for kind, prefix in PREFIXES.items():
-                applied, rejected = replace_update_partition(
-                    conn, warehouse, kind, day, parsed_updates[kind], settings.max_group_profiles)
-                setattr(result, f"{kind}_updates", (applied, rejected))
-                write_audit(conn, prefix, day, input_fingerprint(listings[prefix]),
-                            StageCounts(applied, rejected), started)
+                counts = profile_stage(conn, warehouse, settings, kind, day, parsed_updates[kind],
+                                       listings[prefix], started)
+                setattr(result, f"{kind}_updates", counts)
                 hook(f"{prefix}_applied")
             hook("audited")
     hook("committed")
     result.seconds = timer.seconds
     return result
+
+
+def load_events_stage(
+    conn: Connection, warehouse: Warehouse, day: date, parsed: ParsedPartition,
+    objects: list, started: datetime, hook: StageHook,
+) -> DayResult:
+    """Replace load date D in events and rejected_records and audit it, recording the
+    event dates it touched for the attribution stage."""
+    result = DayResult(day, parsed.loaded + parsed.rejected, parsed.loaded, parsed.rejected)
+    result.touched_dates = replace_event_partition(conn, warehouse, day, parsed, hook)
+    result.duplicates = count_duplicates(conn, day, result.touched_dates)
+    write_audit(conn, "events", day, input_fingerprint(objects),
+                StageCounts(result.loaded, result.rejected, result.duplicates), started,
+                touched_dates=result.touched_dates)
+    return result
+
+
+def attribute_stage(conn: Connection, warehouse: Warehouse, settings: Settings, day: date) -> int:
+    """Attribution, hot shards and metrics for the event dates load D touched."""
+    recorded = conn.execute(
+        sa.text("SELECT touched_dates FROM load_audit WHERE stage = 'events' AND load_date = :d"),
+        {"d": day},
+    ).scalar()
+    if recorded is None:
+        raise EtlError(f"{day}: events are not loaded yet; run the load first")
+    dates = [date.fromisoformat(d) for d in recorded.split(",") if d]
+    invalid = attribute(conn, warehouse, settings, day, dates)
+    conn.execute(
+        sa.text("UPDATE load_audit SET invalid_group_id = :n WHERE stage = 'events' AND load_date = :d"),
+        {"n": invalid, "d": day},
+    )
+    return invalid
+
+
+def profile_stage(
+    conn: Connection, warehouse: Warehouse, settings: Settings, kind: str, day: date,
+    parsed: ParsedPartition, objects: list, started: datetime,
+) -> tuple[int, int]:
+    """Apply load D's group or user updates and audit them; (applied, rejected)."""
+    applied, rejected = replace_update_partition(
+        conn, warehouse, kind, day, parsed, settings.max_group_profiles)
+    write_audit(conn, PREFIXES[kind], day, input_fingerprint(objects), StageCounts(applied, rejected), started)
+    return applied, rejected
 
 
 class StageTimer:
@@ -213,7 +251,8 @@ class StageCounts:
 
 
 def write_audit(
-    conn: Connection, stage: str, day: date, fingerprint: str, result: StageCounts, started: datetime
+    conn: Connection, stage: str, day: date, fingerprint: str, result: StageCounts, started: datetime,
+    touched_dates: list[date] | None = None,
 ) -> None:
     conn.execute(
         sa.text("DELETE FROM load_audit WHERE stage = :s AND load_date = :d"), {"s": stage, "d": day}
@@ -221,12 +260,13 @@ def write_audit(
     conn.execute(
         sa.text(
             "INSERT INTO load_audit (stage, load_date, input_fingerprint, input_records, loaded, "
-            "rejected, duplicates, invalid_group_id, started_at, finished_at) VALUES "
-            "(:s, :d, :f, :i, :l, :r, :dup, :inv, :start, :finish)"
+            "rejected, duplicates, invalid_group_id, touched_dates, started_at, finished_at) VALUES "
+            "(:s, :d, :f, :i, :l, :r, :dup, :inv, :touched, :start, :finish)"
         ),
         {
             "s": stage, "d": day, "f": fingerprint, "i": result.loaded + result.rejected,
             "l": result.loaded, "r": result.rejected, "dup": result.duplicates,
             "inv": result.invalid_group_id, "start": started, "finish": datetime.now(UTC),
+            "touched": None if touched_dates is None else ",".join(d.isoformat() for d in touched_dates),
         },
     )

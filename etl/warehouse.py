@@ -24,7 +24,7 @@ from etl.config import Settings
 from etl.errors import EtlError
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-SCHEMA_VERSION = 2  # 2: profile_updates, profile_uploads
+SCHEMA_VERSION = 3  # 2: profile_updates, profile_uploads; 3: load_audit.touched_dates
 
 _TYPE_SUBSTITUTIONS = {
     "duckdb": {"json": "JSON", "bytewise_text": "VARCHAR"},

@@ -151,6 +151,8 @@ CREATE TABLE IF NOT EXISTS load_audit (
     finished_at        TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (stage, load_date)
 );
+-- (extra, version 3) the event dates a load touched: what attribution recomputes
+ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS touched_dates VARCHAR;
 
 CREATE TABLE IF NOT EXISTS hot_shards (
     event_date     DATE NOT NULL,

@@ -1,0 +1,24 @@
+"""The benchmark's smoke test: on 20,000 events, group-etl and the floor agree."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_run_agrees_with_the_floor(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--events", "20000", "--data", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [result] = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert result["same_as_floor"] is True
+    assert result["metric_rows"] > 1000
+    # 20,000 events + 1% exact copies + 2 malformed lines
+    assert (result["loaded"], result["rejected"]) == (20_000 + result["duplicates"], 2)
+    assert 150 <= result["duplicates"] <= 250
