@@ -1,0 +1,71 @@
+"""Daily Group Analytics: day D is the run's data_interval_start.
+
+load_events -> attribute -> group_profiles -> user_profiles -> audit, each one
+call into `etl.orchestration`. Profile tasks wait for the previous day's
+success (profile state carries over). Storage errors are retried with
+exponential back-off. The audit task publishes the daily Asset.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
+
+from etl.orchestration import pool_for
+
+TIMEZONE = os.environ.get("GROUP_ETL_TIMEZONE", "UTC")
+START = datetime.fromisoformat(os.environ.get("GROUP_ETL_START_DATE", "2026-01-01"))
+DAILY = Asset(name="group_analytics_daily", uri="group-etl://group_analytics_daily")
+
+default_args = {
+    "retries": int(os.environ.get("GROUP_ETL_TASK_RETRIES", "3")),
+    "retry_delay": timedelta(seconds=float(os.environ.get("GROUP_ETL_RETRY_DELAY_SECONDS", "60"))),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+    "pool": pool_for(),
+}
+
+with DAG(
+    dag_id="group_analytics_daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TIMEZONE),
+    start_date=START,
+    catchup=True,
+    max_active_runs=1,
+    default_args=default_args,
+    tags=["group-etl"],
+    doc_md=__doc__,
+):
+
+    @task
+    def load_events(data_interval_start=None):  # noqa: ANN001, ANN201
+        from etl.orchestration import run_task
+
+        return run_task("load_events", data_interval_start)
+
+    @task
+    def attribute(data_interval_start=None):  # noqa: ANN001, ANN201
+        from etl.orchestration import run_task
+
+        return run_task("attribute", data_interval_start)
+
+    @task(depends_on_past=True)
+    def group_profiles(data_interval_start=None):  # noqa: ANN001, ANN201
+        from etl.orchestration import run_task
+
+        return run_task("group_profiles", data_interval_start)
+
+    @task(depends_on_past=True)
+    def user_profiles(data_interval_start=None):  # noqa: ANN001, ANN201
+        from etl.orchestration import run_task
+
+        return run_task("user_profiles", data_interval_start)
+
+    @task(outlets=[DAILY])
+    def audit(data_interval_start=None):  # noqa: ANN001, ANN201
+        from etl.orchestration import run_task
+
+        return run_task("audit", data_interval_start)
+
+    load_events() >> attribute() >> group_profiles() >> user_profiles() >> audit()

@@ -1,0 +1,190 @@
+"""What Airflow tasks call: one function a task, each on its own transaction.
+
+The DAG files in `dags/` stay thin: they declare schedules and order and call
+`run_task(name, data_interval_start)`. Settings come from the GROUP_ETL_*
+environment; when GROUP_ETL_WAREHOUSE_URL is unset, the Airflow connection
+`group_etl_warehouse` is used (its URI is never logged). S3 credentials come
+from boto3's chain, or from the `aws_default` connection's login/password.
+Storage errors propagate, so Airflow retries them with back-off; wrong data or
+settings fail the task at once (retrying cannot help).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+from etl.config import Settings, load_settings
+from etl.errors import EtlError, StorageError
+
+log = logging.getLogger("group_etl")
+
+WAREHOUSE_CONNECTION = "group_etl_warehouse"
+DUCKDB_POOL = "group_etl_duckdb"
+
+
+def pool_for(environ: dict | None = None) -> str:
+    """An embedded DuckDB allows one writer: its tasks share a one-slot pool."""
+    url = (environ if environ is not None else os.environ).get("GROUP_ETL_WAREHOUSE_URL", "duckdb:")
+    return DUCKDB_POOL if url.startswith("duckdb") else "default_pool"
+
+
+def task_settings() -> Settings:
+    overrides: dict[str, str] = {}
+    if not os.environ.get("GROUP_ETL_WAREHOUSE_URL"):
+        uri = _connection_uri(WAREHOUSE_CONNECTION)
+        if uri:
+            overrides["warehouse_url"] = uri
+    _aws_from_connection()
+    return load_settings(**overrides)
+
+
+def _connection_uri(conn_id: str) -> str | None:
+    try:
+        from airflow.sdk import Connection
+
+        return Connection.get(conn_id).get_uri()
+    except Exception:  # noqa: BLE001 - no such connection: fall back to the defaults
+        return None
+
+
+def _aws_from_connection() -> None:
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        return
+    try:
+        from airflow.sdk import Connection
+
+        connection = Connection.get("aws_default")
+    except Exception:  # noqa: BLE001 - boto3's own chain then applies
+        return
+    if connection.login and connection.password:
+        os.environ["AWS_ACCESS_KEY_ID"] = connection.login
+        os.environ["AWS_SECRET_ACCESS_KEY"] = connection.password
+
+
+def day_of(data_interval_start: datetime, settings: Settings) -> date:
+    """Day D of a run: its data interval's start, as a calendar day in the project time zone."""
+    start = data_interval_start if data_interval_start.tzinfo else data_interval_start.replace(tzinfo=UTC)
+    return start.astimezone(settings.tz).date()
+
+
+def run_task(name: str, data_interval_start: datetime | None) -> dict:
+    """Run one named task for the run's day; returns a small summary (kept as XCom)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    settings = task_settings()
+    if data_interval_start is None:
+        raise AirflowFailException("this task needs a data interval (a scheduled or backfill run)")
+    day = day_of(data_interval_start, settings)
+    try:
+        summary = TASKS[name](settings, day)
+    except StorageError:
+        raise  # Airflow retries these with exponential back-off
+    except EtlError as error:
+        raise AirflowFailException(f"{name} {day}: {error}") from None
+    log.info("%s %s: %s", name, day, summary)
+    return {"day": day.isoformat(), **summary}
+
+
+def load_events(settings: Settings, day: date) -> dict:
+    from etl.engine import columnar_engine
+    from etl.events import parse_day
+    from etl.lake import open_lake, partition_prefix
+    from etl.pipeline import load_events_stage
+    from etl.warehouse import Warehouse
+
+    lake = open_lake(settings.lake_url)
+    started = datetime.now(UTC)
+    objects = lake.list(partition_prefix("events", day.isoformat()))
+    with Warehouse(settings) as warehouse, columnar_engine() as engine:
+        warehouse.init()
+        parsed = parse_day(engine, lake, objects, day, settings.tz, settings.project_token)
+        with warehouse.begin() as conn:
+            warehouse.lock(conn, "pipeline")
+            result = load_events_stage(conn, warehouse, day, parsed, objects, started, lambda _s: None)
+    return {"loaded": result.loaded, "rejected": result.rejected, "duplicates": result.duplicates,
+            "touched_dates": [d.isoformat() for d in result.touched_dates]}
+
+
+def attribute(settings: Settings, day: date) -> dict:
+    from etl.pipeline import attribute_stage
+    from etl.warehouse import Warehouse
+
+    with Warehouse(settings) as warehouse, warehouse.begin() as conn:
+        warehouse.lock(conn, "pipeline")
+        return {"invalid_group_id": attribute_stage(conn, warehouse, settings, day)}
+
+
+def _profiles(kind: str) -> Callable[[Settings, date], dict]:
+    def apply(settings: Settings, day: date) -> dict:
+        from etl.engine import columnar_engine
+        from etl.lake import open_lake, partition_prefix
+        from etl.pipeline import profile_stage, registered_keys
+        from etl.updates import PREFIXES, parse_updates
+        from etl.warehouse import Warehouse
+
+        lake = open_lake(settings.lake_url)
+        started = datetime.now(UTC)
+        objects = lake.list(partition_prefix(PREFIXES[kind], day.isoformat()))
+        with Warehouse(settings) as warehouse, columnar_engine() as engine:
+            parsed = parse_updates(engine, lake, objects, kind, day, settings.tz,
+                                   settings.project_token, registered_keys(warehouse))
+            with warehouse.begin() as conn:
+                warehouse.lock(conn, "pipeline")
+                applied, rejected = profile_stage(conn, warehouse, settings, kind, day, parsed, objects, started)
+        return {"applied": applied, "rejected": rejected}
+
+    return apply
+
+
+def audit(settings: Settings, day: date) -> dict:
+    """Every stage of D ran, and nothing was lost: input = loaded + rejected."""
+    import sqlalchemy as sa
+
+    from etl.warehouse import Warehouse
+
+    with Warehouse(settings) as warehouse, warehouse.begin() as conn:
+        rows = {r.stage: r for r in conn.execute(sa.text(
+            "SELECT stage, input_records, loaded, rejected FROM load_audit WHERE load_date = :d"), {"d": day})}
+    missing = [stage for stage in ("events", "groups", "people") if stage not in rows]
+    if missing:
+        raise EtlError(f"stages not run for {day}: {', '.join(missing)}")
+    broken = [s for s, r in rows.items() if r.input_records != r.loaded + r.rejected]
+    if broken:
+        raise EtlError(f"input_records != loaded + rejected for {day}: {', '.join(broken)}")
+    return {stage: {"loaded": r.loaded, "rejected": r.rejected} for stage, r in sorted(rows.items())}
+
+
+def apply_uploads(settings: Settings) -> list[dict]:
+    """Apply CSV files dropped under uploads/groups/<key>/ (each once)."""
+    from etl.lake import open_lake
+    from etl.uploads import apply_new_uploads
+    from etl.warehouse import Warehouse
+
+    with Warehouse(settings) as warehouse:
+        warehouse.init()
+        results = apply_new_uploads(warehouse, open_lake(settings.lake_url),
+                                    max_profiles=settings.max_group_profiles, tz=settings.tz)
+    return [r.as_dict() for r in results]
+
+
+def run_upload_task() -> list[dict]:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        return apply_uploads(task_settings())
+    except StorageError:
+        raise
+    except EtlError as error:
+        raise AirflowFailException(str(error)) from None
+
+
+TASKS: dict[str, Callable[[Settings, date], dict]] = {
+    "load_events": load_events,
+    "attribute": attribute,
+    "group_profiles": _profiles("group"),
+    "user_profiles": _profiles("user"),
+    "audit": audit,
+}

@@ -1,0 +1,167 @@
+"""Layer 3: the Airflow DAGs, imported by DagBag and run in-process with dag.test().
+
+A throwaway AIRFLOW_HOME (SQLite metadata) is set here, before anything
+imports airflow, and migrated once per session.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="group-etl-airflow-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(AIRFLOW_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+})
+
+airflow = pytest.importorskip("airflow", reason="the airflow extra is not installed")
+
+from etl.lake import open_lake  # noqa: E402
+from etl.warehouse import Warehouse  # noqa: E402
+from tests.conftest import event, make_settings, snapshot, write_jsonl  # noqa: E402
+
+FIRST = date(2026, 3, 1)
+DAYS = [FIRST + timedelta(days=n) for n in range(3)]
+SETUP = "2026-02-01T00:00:00+00:00"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    done = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+                          capture_output=True, text=True, timeout=300, check=False, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr[-2000:]
+    return AIRFLOW_HOME
+
+
+def dagbag(monkeypatch: pytest.MonkeyPatch, **env: str):  # noqa: ANN201
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag
+
+
+def test_dags_import_with_the_designed_shape(airflow_db, monkeypatch) -> None:  # noqa: ANN001
+    bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL="duckdb:///x.duckdb", GROUP_ETL_TIMEZONE="Europe/Paris")
+    assert sorted(bag.dag_ids) == ["group_analytics_daily", "group_profile_upload"]
+    daily = bag.get_dag("group_analytics_daily")
+    assert type(daily.timetable).__name__ == "CronDataIntervalTimetable"
+    assert (daily.timetable.expression, str(daily.timetable.timezone)) == ("0 0 * * *", "Europe/Paris")
+    assert daily.catchup is True and daily.max_active_runs == 1
+    assert daily.tags == {"group-etl"}
+    assert [t.task_id for t in daily.topological_sort()] == [
+        "load_events", "attribute", "group_profiles", "user_profiles", "audit"]
+    tasks = {t.task_id: t for t in daily.tasks}
+    assert {t.pool for t in daily.tasks} == {"group_etl_duckdb"}
+    assert {t.retries for t in daily.tasks} == {3}
+    assert all(t.retry_exponential_backoff == 2.0 for t in daily.tasks)
+    assert [n for n, t in tasks.items() if t.depends_on_past] == ["group_profiles", "user_profiles"]
+    assert [o.name for o in tasks["audit"].outlets] == ["group_analytics_daily"]
+    bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL="postgresql+psycopg://u@h/db")
+    assert {t.pool for t in bag.get_dag("group_analytics_daily").tasks} == {"default_pool"}
+
+
+@pytest.fixture
+def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://{host}:{port}"}.items():
+        monkeypatch.setenv(name, value)
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="lake")
+    yield "s3://lake/p"
+    server.stop()
+
+
+def fill_lake(lake_url: str) -> None:
+    lake = open_lake(lake_url)
+    for n, day in enumerate(DAYS):
+        t = int(datetime(day.year, day.month, day.day, 10, tzinfo=UTC).timestamp())
+        write_jsonl(lake, f"events/dt={day}/a.jsonl.gz", [
+            event("Open", "u1", t, f"a{n}", company_id="c1"),
+            event("Buy", "u2", t + 5, f"b{n}", company_id=["c1", "c2"]),
+            event("Open", "u1", t - 86_400, f"a{n - 1}", company_id="c9") if n else "{corrupt",
+        ], compress=True)
+        write_jsonl(lake, f"groups/dt={day}/a.jsonl", [
+            {"$group_key": "company_id", "$group_id": "c1", "$time": t, "$set": {"day": n}}])
+        write_jsonl(lake, f"people/dt={day}/a.jsonl", [
+            {"$distinct_id": "u1", "$time": t, "$set": {"company_id": "c1", "n": n}}])
+
+
+def run_dag(dag, day: date):  # noqa: ANN001, ANN201
+    """dag.test() for day D: the logical date whose data interval starts at D."""
+    return dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1))
+
+
+@pytest.mark.slow
+def test_three_days_through_the_dag_twice_give_identical_tables(
+    airflow_db, monkeypatch, moto_endpoint, warehouse_url,  # noqa: ANN001
+) -> None:
+    url, schema = warehouse_url
+    settings = make_settings(url, moto_endpoint, schema)
+    with Warehouse(settings) as warehouse:
+        warehouse.init()
+        from etl.keys import add_key
+
+        add_key(warehouse, "company_id", max_keys=6, setup_at=datetime.fromisoformat(SETUP))
+    fill_lake(moto_endpoint)
+    bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL=url, GROUP_ETL_LAKE_URL=moto_endpoint,
+                 GROUP_ETL_SCHEMA=schema, GROUP_ETL_TASK_RETRIES="0")
+    daily = bag.get_dag("group_analytics_daily")
+    for day in DAYS:
+        assert run_dag(daily, day).state == "success"
+    with Warehouse(settings) as warehouse:
+        first = snapshot(warehouse)
+        from sqlalchemy import text
+
+        with warehouse.begin() as conn:
+            audit = conn.execute(text("SELECT stage, load_date, loaded, rejected FROM load_audit "
+                                      "ORDER BY load_date, stage")).all()
+            metrics = conn.execute(text("SELECT event_date, group_id, event, event_count FROM group_daily_metrics "
+                                        "ORDER BY 1, 2, 3")).all()
+    assert [tuple(r) for r in audit if r[0] == "events"] == [
+        ("events", DAYS[0], 2, 1), ("events", DAYS[1], 3, 0), ("events", DAYS[2], 3, 0)]
+    assert all(r[2:] == (1, 0) for r in audit if r[0] in ("groups", "people"))
+    # each next day carries a late copy of the previous day's Open naming c9: it
+    # wins, and moves that event of the earlier date from c1 to c9
+    assert [tuple(r) for r in metrics if r[0] == DAYS[0]] == [
+        (DAYS[0], "c1", "Buy", 1), (DAYS[0], "c2", "Buy", 1), (DAYS[0], "c9", "Open", 1)]
+    for day in DAYS:
+        assert run_dag(daily, day).state == "success"
+    with Warehouse(settings) as warehouse:
+        assert snapshot(warehouse) == first
+
+
+@pytest.mark.slow
+def test_an_unreachable_store_fails_the_task_after_its_retries(airflow_db, monkeypatch, tmp_path) -> None:  # noqa: ANN001
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL=f"duckdb:///{tmp_path / 'w.duckdb'}",
+                 GROUP_ETL_LAKE_URL="s3://lake/p", GROUP_ETL_TASK_RETRIES="1",
+                 GROUP_ETL_RETRY_DELAY_SECONDS="0.1")
+    run = run_dag(bag.get_dag("group_analytics_daily"), DAYS[0])
+    assert run.state == "failed"
+    [load] = [ti for ti in run.get_task_instances() if ti.task_id == "load_events"]
+    assert (load.state, load.try_number) == ("failed", 2)
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()}["attribute"] == "upstream_failed"
