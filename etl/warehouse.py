@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from etl.config import Settings
+from etl.engine import MEMORY_LIMIT
 from etl.errors import EtlError
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -93,6 +94,9 @@ class Warehouse:
         def _set_search_path(dbapi_connection, _record) -> None:  # noqa: ANN001
             cursor = dbapi_connection.cursor()
             if self.dialect == "duckdb":
+                # Bounded memory: without a limit DuckDB takes 80% of RAM; past this it spills.
+                cursor.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+                cursor.execute("SET preserve_insertion_order = false")
                 cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 cursor.execute(f"SET search_path = '{self.schema}'")
             else:
