@@ -31,7 +31,7 @@ with DAG(
     dag_id="group_analytics_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TIMEZONE),
     start_date=START,
-    catchup=True,
+    catchup=os.environ.get("GROUP_ETL_CATCHUP", "true").lower() != "false",
     max_active_runs=1,
     default_args=default_args,
     tags=["group-etl"],

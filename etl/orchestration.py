@@ -24,6 +24,7 @@ log = logging.getLogger("group_etl")
 # Variables the DAG files read at parse time (beyond etl.config's GROUP_ETL_*).
 ORCHESTRATION_VARIABLES = {
     "GROUP_ETL_START_DATE": "first day the daily DAG schedules (default 2026-01-01)",
+    "GROUP_ETL_CATCHUP": "false: the daily DAG does not catch up from its start date (default true)",
     "GROUP_ETL_TASK_RETRIES": "retries of a task on storage errors (default 3)",
     "GROUP_ETL_RETRY_DELAY_SECONDS": "first retry delay, doubled each time (default 60)",
     "GROUP_ETL_UPLOAD_SCHEDULE": "schedule of group_profile_upload (default @hourly)",
