@@ -165,35 +165,33 @@ def upload_csv(
                 refused.append(n)
         result.refused = len(refused)
         result.profiles = len(admitted)
+        def rows(indexes: list[int], **columns: list) -> pa.Table:
+            """The upload's rows at `indexes`, with the columns every kept row shares."""
+            count = len(indexes)
+            return pa.table({
+                "kind": ["upload"] * count,
+                "load_date": pa.array([upload_date] * count, pa.date32()),
+                "source_object": [source] * count,
+                "source_line": pa.array([profiles.lines[n] for n in indexes], pa.int64()),
+                "source_index": pa.array([0] * count, pa.int32()),
+                **columns,
+                "raw": [json.dumps({"$group_id": profiles.ids[n], **profiles.properties[n]}) for n in indexes],
+            })
+
         with tempfile.TemporaryDirectory(prefix="group-etl-upload-") as folder:
-            updates = Path(folder) / "updates.parquet"
-            pq.write_table(pa.table({
-                "kind": ["upload"] * len(admitted),
-                "load_date": pa.array([upload_date] * len(admitted), pa.date32()),
-                "source_object": [source] * len(admitted),
-                "source_line": pa.array([profiles.lines[n] for n in admitted], pa.int64()),
-                "source_index": pa.array([0] * len(admitted), pa.int32()),
-                "group_key": [group_key] * len(admitted),
-                "profile_id": [profiles.ids[n] for n in admitted],
-                "update_time": pa.array([now] * len(admitted), pa.timestamp("us", "UTC")),
-                "timed": [True] * len(admitted),
-                "operation": ["$set"] * len(admitted),
-                "value": [json.dumps(profiles.properties[n], ensure_ascii=False) for n in admitted],
-                "raw": [json.dumps({"$group_id": profiles.ids[n], **profiles.properties[n]}) for n in admitted],
-            }), updates)
+            updates, rejects = Path(folder) / "updates.parquet", Path(folder) / "rejects.parquet"
+            pq.write_table(rows(
+                admitted,
+                group_key=[group_key] * len(admitted),
+                profile_id=[profiles.ids[n] for n in admitted],
+                update_time=pa.array([now] * len(admitted), pa.timestamp("us", "UTC")),
+                timed=[True] * len(admitted),
+                operation=["$set"] * len(admitted),
+                value=[json.dumps(profiles.properties[n], ensure_ascii=False) for n in admitted],
+            ), updates)
             warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, [updates])
             if refused:
-                rejects = Path(folder) / "rejects.parquet"
-                pq.write_table(pa.table({
-                    "kind": ["upload"] * len(refused),
-                    "load_date": pa.array([upload_date] * len(refused), pa.date32()),
-                    "source_object": [source] * len(refused),
-                    "source_line": pa.array([profiles.lines[n] for n in refused], pa.int64()),
-                    "source_index": pa.array([0] * len(refused), pa.int32()),
-                    "reason": ["profile_limit"] * len(refused),
-                    "raw": [json.dumps({"$group_id": profiles.ids[n], **profiles.properties[n]})
-                            for n in refused],
-                }), rejects)
+                pq.write_table(rows(refused, reason=["profile_limit"] * len(refused)), rejects)
                 warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, [rejects])
         rebuild_profiles(conn, warehouse, "group", [(group_key, profiles.ids[n]) for n in admitted])
         conn.execute(

@@ -25,7 +25,8 @@ from etl.engine import MEMORY_LIMIT
 from etl.errors import EtlError
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-SCHEMA_VERSION = 3  # 2: profile_updates, profile_uploads; 3: load_audit.touched_dates
+# 2: profile_updates, profile_uploads; 3: load_audit.touched_dates; 4: no DuckDB indexes
+SCHEMA_VERSION = 4
 
 _TYPE_SUBSTITUTIONS = {
     "duckdb": {"json": "JSON", "bytewise_text": "VARCHAR"},
@@ -118,7 +119,7 @@ class Warehouse:
 
     def _describe(self, error: DBAPIError) -> str:
         text = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        if "lock" in text.lower() and self.dialect == "duckdb":
+        if self.dialect == "duckdb" and ("could not set lock" in text.lower() or "conflicting lock" in text.lower()):
             return (
                 f"warehouse {safe_url(self.url)} is in use by another process "
                 "(DuckDB allows one writer at a time): " + text
@@ -144,7 +145,7 @@ class Warehouse:
                 conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
                 # Serialise concurrent `init`s: CREATE ... IF NOT EXISTS races otherwise.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.lock_id("init")})
-            for statement in split_statements(script):
+            for statement in split_statements(script) + split_statements(load_sql("indexes", self.dialect)):
                 conn.exec_driver_sql(statement)
             current = conn.execute(sa.text("SELECT max(version) FROM schema_version")).scalar()
             if current is None or current < SCHEMA_VERSION:

@@ -1,6 +1,7 @@
 -- Warehouse tables: DESIGN.md section 6. Portable DDL; {json} is JSON on
 -- DuckDB and JSONB on PostgreSQL; {bytewise_text} sorts by bytes on both
 -- (key order must not depend on a locale). Every statement is safe to repeat.
+-- Indexes are per dialect: sql/<dialect>/indexes.sql.
 -- Columns beyond the contract are marked "(extra)".
 
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -31,8 +32,6 @@ CREATE TABLE IF NOT EXISTS events (
     event_date     DATE NOT NULL,
     properties     {json} NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_load_date ON events (load_date);
-CREATE INDEX IF NOT EXISTS events_event_date_id ON events (event_date, event_id);
 
 -- One row per (deduplicated event, group) attribution.
 CREATE TABLE IF NOT EXISTS event_groups (
@@ -46,8 +45,6 @@ CREATE TABLE IF NOT EXISTS event_groups (
     group_key      VARCHAR NOT NULL,
     group_id       {bytewise_text} NOT NULL
 );
-CREATE INDEX IF NOT EXISTS event_groups_date ON event_groups (event_date);
-CREATE INDEX IF NOT EXISTS event_groups_group ON event_groups (group_key, group_id, event_time);
 
 -- (extra) Every accepted profile update, one partition per (kind, load date):
 -- kind group (groups/dt=D/), user (people/dt=D/) or upload (a CSV row).
@@ -66,8 +63,6 @@ CREATE TABLE IF NOT EXISTS profile_updates (
     value          {json},
     raw            VARCHAR NOT NULL
 );
-CREATE INDEX IF NOT EXISTS profile_updates_load ON profile_updates (kind, load_date);
-CREATE INDEX IF NOT EXISTS profile_updates_profile ON profile_updates (group_key, profile_id);
 
 -- (extra) CSV uploads applied: a file is applied once per content.
 CREATE TABLE IF NOT EXISTS profile_uploads (
@@ -119,7 +114,6 @@ CREATE TABLE IF NOT EXISTS group_daily_metrics (
     event_count  BIGINT NOT NULL,
     user_count   BIGINT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS group_daily_metrics_date ON group_daily_metrics (event_date);
 
 CREATE TABLE IF NOT EXISTS cohorts (
     name        VARCHAR PRIMARY KEY,
@@ -136,7 +130,6 @@ CREATE TABLE IF NOT EXISTS rejected_records (
     reason         VARCHAR NOT NULL,
     raw            VARCHAR NOT NULL
 );
-CREATE INDEX IF NOT EXISTS rejected_records_load ON rejected_records (kind, load_date);
 
 CREATE TABLE IF NOT EXISTS load_audit (
     stage              VARCHAR NOT NULL,
