@@ -24,8 +24,10 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(no_args_is_help=True, help="Group keys (project settings).")
 groups_app = typer.Typer(no_args_is_help=True, help="Group profiles and activity.")
+report_app = typer.Typer(no_args_is_help=True, help="Insights, funnels and retention, per user or per group.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(groups_app, name="groups")
+app.add_typer(report_app, name="report")
 
 err = Console(stderr=True)
 FormatOption = Annotated[Format, typer.Option("--format", help="table, json or csv")]
@@ -289,6 +291,99 @@ def upload_csv_command(
                fmt, title="CSV uploads")
 
 
+ByOption = Annotated[str | None, typer.Option("--by", help="count groups of this key instead of users")]
+WhereOption = Annotated[str | None, typer.Option("--where", help='filter, e.g. properties["plan"] == "pro"')]
+WhereGroupOption = Annotated[str | None, typer.Option(
+    "--where-group", help='user reports: keep users in a group whose profile matches, e.g. company_id.plan == "pro"')]
+ChartOption = Annotated[str | None, typer.Option("--chart", help="also draw the result to FILE.png")]
+
+
+def _report_output(document: dict, fmt: Format, chart: str | None, rows_key: str, columns: list[str]) -> None:
+    if chart:
+        from etl.charts import draw
+
+        draw(document, chart)
+    if fmt is Format.json:
+        print_json(document)
+        return
+    rows = document[rows_key]
+    if rows_key == "cohorts":
+        rows = [{**r, "retained": " ".join(str(n) for n in r["retained"])} for r in rows]
+    print_rows(rows, columns, fmt, title=f"{document['report']} by {document['unit']}")
+
+
+@report_app.command("insights")
+def report_insights(
+    ctx: typer.Context,
+    event: Annotated[str, typer.Option("--event")],
+    first: Annotated[str, typer.Option("--from")],
+    last: Annotated[str, typer.Option("--to")],
+    by: ByOption = None,
+    breakdown: Annotated[str | None, typer.Option(
+        "--breakdown", help="event property, or group.PROP (with --by), or user.PROP")] = None,
+    where: WhereOption = None,
+    where_group: WhereGroupOption = None,
+    chart: ChartOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Per day: events and unique users (or groups with --by)."""
+    from etl.reports import Scope, insights
+
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        document = insights(warehouse, event, _date(first, "--from"), _date(last, "--to"),
+                            Scope(by, where, where_group, breakdown))
+    _report_output(document, fmt, chart, "rows", ["date", "breakdown", "events", "uniques"])
+
+
+@report_app.command("funnel")
+def report_funnel(
+    ctx: typer.Context,
+    steps: Annotated[list[str], typer.Option("--steps", help="the step events in order (repeat, or space-separated)")],
+    first: Annotated[str, typer.Option("--from")],
+    last: Annotated[str, typer.Option("--to")],
+    window: Annotated[str, typer.Option("--window", help="e.g. 7d, 12h, 30m, 3600")] = "7d",
+    by: ByOption = None,
+    where: WhereOption = None,
+    where_group: WhereGroupOption = None,
+    chart: ChartOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Ordered conversion per unit within the window from its first step."""
+    from etl.reports import Scope, funnel, parse_window
+
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        document = funnel(warehouse, steps, parse_window(window), _date(first, "--from"), _date(last, "--to"),
+                          Scope(by, where, where_group))
+    _report_output(document, fmt, chart, "steps", ["event", "units", "conversion_from_previous",
+                                                     "conversion_from_first", "median_seconds_to_convert"])
+
+
+@report_app.command("retention")
+def report_retention(
+    ctx: typer.Context,
+    born: Annotated[str, typer.Option("--born", help="the event that starts a unit's cohort")],
+    returned: Annotated[str, typer.Option("--return", help="the event that counts as a return")],
+    first: Annotated[str, typer.Option("--from")],
+    last: Annotated[str, typer.Option("--to")],
+    by: ByOption = None,
+    unit: Annotated[str, typer.Option("--unit", help="day or week")] = "day",
+    where: WhereOption = None,
+    where_group: WhereGroupOption = None,
+    chart: ChartOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Day-N (or week-N) retention per unit, by cohort date."""
+    from etl.reports import Scope, retention
+
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        document = retention(warehouse, born, returned, _date(first, "--from"), _date(last, "--to"),
+                             Scope(by, where, where_group), period=unit)
+    _report_output(document, fmt, chart, "cohorts", ["cohort_date", "size", "retained"])
+
+
 @app.command()
 def demo(
     ctx: typer.Context,
@@ -301,7 +396,23 @@ def demo(
     run_demo(_settings(ctx), _date(first_day, "--first-day"), days)
 
 
+def expand_steps(argv: list[str]) -> list[str]:
+    """DESIGN.md's `--steps E1 E2 E3` (one flag, several values) as Typer's repeated
+    `--steps E1 --steps E2 --steps E3`."""
+    out: list[str] = []
+    in_steps = False
+    for arg in argv:
+        if arg == "--steps":
+            in_steps = True
+            continue
+        if arg.startswith("-"):
+            in_steps = False
+        out.extend(["--steps", arg] if in_steps else [arg])
+    return out
+
+
 def main() -> None:
+    sys.argv[1:] = expand_steps(sys.argv[1:])
     try:
         app()
     except EtlError as error:

@@ -1,0 +1,50 @@
+"""`--chart FILE.png`: daily lines for insights, bars for funnel steps, a heat-map
+for retention (matplotlib, drawn off-screen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def draw(document: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(9, 4.5))
+    kind = document["report"]
+    if kind == "insights":
+        series: dict = {}
+        for row in document["rows"]:
+            series.setdefault(row["breakdown"], []).append((row["date"], row["uniques"]))
+        for value, points in series.items():
+            axes.plot([d for d, _ in points], [n for _, n in points], marker="o",
+                      label="all" if value is None else str(value))
+        axes.set_ylabel(f"unique {document['unit']}")
+        axes.set_title(f"{document['event']}: unique {document['unit']} per day")
+        axes.tick_params(axis="x", rotation=45)
+        if len(series) > 1:
+            axes.legend(fontsize="small")
+    elif kind == "funnel":
+        steps = document["steps"]
+        bars = axes.bar([f"{n + 1}. {s['event']}" for n, s in enumerate(steps)], [s["units"] for s in steps])
+        for bar, step in zip(bars, steps, strict=True):
+            axes.annotate(f"{step['conversion_from_first']:.0%}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                          ha="center", va="bottom")
+        axes.set_ylabel(document["unit"])
+        axes.set_title(f"funnel by {document['unit']}, window {document['window_seconds']} s")
+    else:
+        cohorts = document["cohorts"]
+        width = max((len(c["retained"]) for c in cohorts), default=1)
+        grid = [[(c["retained"][n] / c["size"]) if n < len(c["retained"]) and c["size"] else float("nan")
+                 for n in range(width)] for c in cohorts] or [[float("nan")]]
+        image = axes.imshow(grid, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+        axes.set_yticks(range(len(cohorts)), [f"{c['cohort_date']} ({c['size']})" for c in cohorts])
+        axes.set_xlabel(f"{document['period']}s after birth")
+        axes.set_title(f"retention by {document['unit']}")
+        figure.colorbar(image, ax=axes, label="share retained")
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

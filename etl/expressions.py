@@ -1,0 +1,248 @@
+"""Filter expressions (`--where`, `--where-group`): a small grammar, parsed by
+Lark (never `eval`) and compiled to SQL with bound parameters.
+
+    expression  := or-expression
+    comparison  := REF OP LITERAL | REF is set | REF is not set
+    OP          := == != > >= < <= in contains
+    REF         := properties["name"] | name | scope.name | scope["name"]
+    LITERAL     := "string" | number | true | false | null | [literal, ...]
+    combined with and, or, not, and parentheses.
+
+A reference names an event property (`properties["plan"]`, `plan`), or with a
+scope: `user.plan` (the user's profile), `group.plan` (the group's profile in a
+group report), or `company_id.plan` (in `--where-group`: the profile of a
+group of key company_id the user belongs to). Which scopes are allowed is the
+caller's rule (the one-way user -> group link of DESIGN.md section 7).
+
+Semantics: `==`, `!=` and `in` compare a string with the property's text and a
+number numerically; `>`, `>=`, `<`, `<=` are numeric and false for a
+non-number; `contains` is a substring test on the property's text (on a list,
+its JSON text); `is set` tests presence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import LarkError, VisitError
+
+from etl.errors import EtlError
+
+GRAMMAR = r"""
+?start: or_expr
+?or_expr: and_expr (_OR and_expr)*
+?and_expr: not_expr (_AND not_expr)*
+?not_expr: _NOT not_expr -> negation
+         | atom
+?atom: comparison
+     | "(" or_expr ")"
+comparison: ref OP literal
+          | ref _IS _SET -> is_set
+          | ref _IS _NOT _SET -> not_set
+ref: PROPERTIES "[" STRING "]"       -> event_ref
+   | NAME "[" STRING "]"             -> scoped_ref
+   | NAME "." NAME                   -> scoped_ref
+   | NAME                            -> bare_ref
+?literal: STRING -> string
+        | SIGNED_NUMBER -> number
+        | _TRUE -> true
+        | _FALSE -> false
+        | _NULL -> null
+        | "[" [literal ("," literal)*] "]" -> array
+OP: "==" | "!=" | ">=" | "<=" | ">" | "<" | /in\b/ | /contains\b/
+PROPERTIES.2: "properties"
+_OR.2: /or\b/
+_AND.2: /and\b/
+_NOT.2: /not\b/
+_IS.2: /is\b/
+_SET.2: /set\b/
+_TRUE.2: /true\b/
+_FALSE.2: /false\b/
+_NULL.2: /null\b/
+NAME: /[A-Za-z_$][A-Za-z0-9_$]*/
+STRING: /"(?:[^"\\]|\\.)*"/
+%import common.SIGNED_NUMBER
+%import common.WS
+%ignore WS
+"""
+
+_PARSER = Lark(GRAMMAR, parser="lalr")
+
+
+@dataclass(frozen=True)
+class Ref:
+    scope: str | None  # None: the event; else user, group, or a group key
+    name: str
+
+
+@dataclass(frozen=True)
+class Compare:
+    ref: Ref
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Logical:
+    op: str  # and, or, not
+    parts: tuple
+
+
+@v_args(inline=True)
+class _Tree(Transformer):
+    def event_ref(self, _props: Token, name: Token) -> Ref:
+        return Ref(None, json.loads(name))
+
+    def scoped_ref(self, scope: Token, name: Token) -> Ref:
+        return Ref(str(scope), json.loads(name) if name.type == "STRING" else str(name))
+
+    def bare_ref(self, name: Token) -> Ref:
+        return Ref(None, str(name))
+
+    def string(self, token: Token) -> str:
+        return json.loads(token)
+
+    def number(self, token: Token) -> float | int:
+        text = str(token)
+        return float(text) if any(c in text for c in ".eE") else int(text)
+
+    def true(self) -> bool:
+        return True
+
+    def false(self) -> bool:
+        return False
+
+    def null(self) -> None:
+        return None
+
+    def array(self, *items: Any) -> list:
+        return [i for i in items if i is not None] if items != (None,) else []
+
+    def comparison(self, ref: Ref, op: Token, value: Any) -> Compare:
+        op = str(op)
+        if op in ("in",) and not isinstance(value, list):
+            raise EtlError(f"'in' needs a list, as in {ref.name} in [\"a\", \"b\"]")
+        if op in (">", ">=", "<", "<=") and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise EtlError(f"'{op}' compares numbers; got {json.dumps(value)}")
+        if op == "contains" and not isinstance(value, str):
+            raise EtlError("'contains' takes a string")
+        return Compare(ref, op, value)
+
+    def is_set(self, ref: Ref) -> Compare:
+        return Compare(ref, "is set", None)
+
+    def not_set(self, ref: Ref) -> Compare:
+        return Compare(ref, "is not set", None)
+
+    def and_expr(self, *parts: Any) -> Logical:
+        return Logical("and", parts)
+
+    def or_expr(self, *parts: Any) -> Logical:
+        return Logical("or", parts)
+
+    def negation(self, part: Any) -> Logical:
+        return Logical("not", (part,))
+
+
+def parse(text: str, option: str = "--where") -> Compare | Logical:
+    try:
+        return _Tree().transform(_PARSER.parse(text))
+    except VisitError as error:  # our own refusal, raised while building the tree
+        if isinstance(error.orig_exc, EtlError):
+            raise EtlError(f"{option}: {error.orig_exc}") from None
+        raise
+    except LarkError as error:
+        detail = str(error).splitlines()[0]
+        raise EtlError(f"{option}: cannot parse {text!r} ({detail}); see README, Filter expressions") from None
+
+
+def refs(node: Compare | Logical) -> list[Ref]:
+    if isinstance(node, Compare):
+        return [node.ref]
+    return [r for part in node.parts for r in refs(part)]
+
+
+class SqlCompiler:
+    """Compiles a parsed filter to SQL text with named bound parameters.
+
+    `column_for(ref)` says which JSON column a reference reads (or raises to
+    refuse it); `wrap(ref, condition)` may wrap one comparison (e.g. in an
+    EXISTS over a user's groups). Property names and values are parameters.
+    """
+
+    def __init__(self, dialect: str, params: dict, prefix: str = "f") -> None:
+        self.dialect, self.params, self.prefix = dialect, params, prefix
+
+    def bind(self, value: Any) -> str:
+        name = f"{self.prefix}{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def text(self, column: str, name: str) -> str:
+        key = self.bind(name)
+        if self.dialect == "duckdb":
+            return f"json_extract_string({column}, {self.path(key)})"
+        return f"({column} ->> {key})"
+
+    def number(self, column: str, name: str) -> str:
+        key = self.bind(name)
+        if self.dialect == "duckdb":
+            path = self.path(key)
+            return (f"(CASE WHEN json_type({column}, {path}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
+                    f"THEN CAST(json_extract({column}, {path}) AS DOUBLE) END)")
+        return (f"(CASE WHEN jsonb_typeof({column} -> {key}) = 'number' "
+                f"THEN ({column} ->> {key})::double precision END)")
+
+    def present(self, column: str, name: str) -> str:
+        key = self.bind(name)
+        if self.dialect == "duckdb":
+            return f"(json_extract({column}, {self.path(key)}) IS NOT NULL)"
+        return f"(({column} -> {key}) IS NOT NULL)"
+
+    @staticmethod
+    def path(key: str) -> str:
+        """A DuckDB JSON path for one key, built from the bound name (quotes escaped)."""
+        return f"""('$."' || replace(replace({key}, '\\', '\\\\'), '"', '\\"') || '"')"""
+
+    def compile(self, node: Compare | Logical, column_for: Callable[[Ref], str],
+                wrap: Callable[[Ref, str], str] | None = None) -> str:
+        if isinstance(node, Logical):
+            parts = [self.compile(p, column_for, wrap) for p in node.parts]
+            if node.op == "not":
+                return f"(NOT coalesce({parts[0]}, false))"
+            return "(" + f" {node.op.upper()} ".join(f"coalesce({p}, false)" for p in parts) + ")"
+        column = column_for(node.ref)
+        condition = self._compare(node, column)
+        return wrap(node.ref, condition) if wrap else condition
+
+    def _compare(self, node: Compare, column: str) -> str:
+        name, op, value = node.ref.name, node.op, node.value
+        if op == "is set":
+            return self.present(column, name)
+        if op == "is not set":
+            return f"(NOT {self.present(column, name)})"
+        if op == "contains":
+            return f"(strpos({self.text(column, name)}, {self.bind(value)}) > 0)"
+        if op == "in":
+            texts = [_as_text(v) for v in value]
+            if not texts:
+                return "false"
+            return f"({self.text(column, name)} IN ({', '.join(self.bind(t) for t in texts)}))"
+        if value is None:
+            present = self.present(column, name)
+            null = f"({self.text(column, name)} IS NULL)"
+            return f"({present} AND {null})" if op == "==" else f"(NOT ({present} AND {null}))"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            sql_op = {"==": "=", "!=": "<>"}.get(op, op)
+            return f"({self.number(column, name)} {sql_op} {self.bind(float(value))})"
+        sql_op = {"==": "=", "!=": "<>"}[op]
+        return f"({self.text(column, name)} {sql_op} {self.bind(_as_text(value))})"
+
+
+def _as_text(value: Any) -> str:
+    """A literal as the text `->>` gives for it: strings bare, others as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)

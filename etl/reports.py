@@ -1,0 +1,202 @@
+"""Reports: insights, funnels and retention, counted per user or per group.
+
+A report's unit is a user (distinct_id) or, with `by`, a group of that key
+(an event attributed to two groups counts for each). Every report reads
+deduplicated events. Filters and breakdowns follow the one-way rule of
+DESIGN.md section 7: user reports may use the profile of a group a user
+belongs to (`where_group`), group reports never use user profiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from math import ceil
+
+import sqlalchemy as sa
+
+from etl.errors import EtlError
+from etl.expressions import Ref, SqlCompiler, parse, refs
+from etl.pipeline import day_range, sql_clause
+from etl.warehouse import Warehouse, load_sql
+
+ONE_WAY_RULE = (
+    "group analysis never uses user profile properties (Mixpanel's one-way link: users "
+    "may be filtered by their groups' profiles, not the other way round)"
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who counts (users, or groups of a key) and which events they see."""
+
+    by: str | None = None
+    where: str | None = None
+    where_group: str | None = None
+    breakdown: str | None = None
+
+    @property
+    def unit(self) -> str:
+        return self.by or "users"
+
+
+def _check_key(warehouse: Warehouse, key: str) -> None:
+    with warehouse.begin() as conn:
+        known = conn.execute(sa.text("SELECT count(*) FROM group_keys WHERE group_key = :k"), {"k": key}).scalar()
+    if not known:
+        raise EtlError(f"group key {key!r} is not set up (see `group-etl keys list`)")
+
+
+def _column_for(scope: Scope):  # noqa: ANN202
+    def column(ref: Ref) -> str:
+        if ref.scope is None:
+            return "u.event_properties"
+        if ref.scope == "user":
+            if scope.by:
+                raise EtlError(f"user.{ref.name}: {ONE_WAY_RULE}")
+            return "u.user_properties"
+        if ref.scope == "group":
+            if not scope.by:
+                raise EtlError(f"group.{ref.name} needs --by KEY; to filter users by a group's "
+                               f"profile, use --where-group 'KEY.{ref.name} ...'")
+            return "u.group_properties"
+        raise EtlError(f"{ref.scope}.{ref.name}: unknown scope; use properties[...], user.*, group.* "
+                       "(or --where-group for KEY.*)")
+
+    return column
+
+
+def _compile(warehouse: Warehouse, scope: Scope, params: dict) -> tuple[str, str]:
+    """(units SQL, WHERE condition) for a scope; raises on a rule it breaks."""
+    if scope.by:
+        _check_key(warehouse, scope.by)
+        params["by_key"] = scope.by
+    units = load_sql("report_units_groups" if scope.by else "report_units_users", warehouse.dialect)
+    conditions = []
+    compiler = SqlCompiler(warehouse.dialect, params)
+    if scope.where:
+        conditions.append(compiler.compile(parse(scope.where, "--where"), _column_for(scope)))
+    if scope.where_group:
+        if scope.by:
+            raise EtlError(f"--where-group filters users by their groups' profiles; in a group report use "
+                           f"--where 'group.PROP ...' ({ONE_WAY_RULE})")
+        node = parse(scope.where_group, "--where-group")
+        for ref in refs(node):
+            if ref.scope in (None, "user", "group"):
+                raise EtlError(f"--where-group: name the group key, as in 'company_id.{ref.name} == ...'")
+            _check_key(warehouse, ref.scope)
+
+        def in_a_group(ref: Ref, condition: str) -> str:
+            key = compiler.bind(ref.scope)
+            return (f"EXISTS (SELECT 1 FROM user_groups AS ug JOIN group_profiles AS gp "
+                    f"ON gp.group_key = ug.group_key AND gp.group_id = ug.group_id "
+                    f"WHERE ug.distinct_id = u.unit AND ug.group_key = {key} AND {condition})")
+
+        conditions.append(compiler.compile(node, lambda _ref: "gp.properties", wrap=in_a_group))
+    return _strip_comments(units), " AND ".join(conditions) or "TRUE"
+
+
+def _breakdown(warehouse: Warehouse, scope: Scope, params: dict) -> str:
+    if not scope.breakdown:
+        return "CAST(NULL AS VARCHAR)"
+    head, _, rest = scope.breakdown.partition(".")
+    ref = Ref(head, rest) if rest and head in ("user", "group") else Ref(None, scope.breakdown)
+    return SqlCompiler(warehouse.dialect, params, prefix="b").text(_column_for(scope)(ref), ref.name)
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+
+
+def _run(warehouse: Warehouse, sql: str, params: dict) -> list:
+    with warehouse.begin() as conn:
+        return conn.execute(sql_clause(sql, params), params).all()
+
+
+def insights(warehouse: Warehouse, event: str, first: date, last: date, scope: Scope) -> dict:
+    """Per day (and breakdown value): events, and distinct units; every day of the range
+    appears for every breakdown value seen, with zeros where nothing happened."""
+    params: dict = {"event": event, "events": [event], "d1": first, "d2": last, "lo": first, "hi": last}
+    units, where = _compile(warehouse, scope, params)
+    breakdown = _breakdown(warehouse, scope, params)
+    sql = (_strip_comments(load_sql("insights", warehouse.dialect))
+           .replace("{units}", units).replace("{where}", where).replace("{breakdown}", breakdown))
+    found = {(r.event_date, r.breakdown): (r.events, r.uniques) for r in _run(warehouse, sql, params)}
+    values = sorted({b for _, b in found}, key=lambda v: (v is None, v)) or [None]
+    rows = [
+        {"date": day.isoformat(), "breakdown": value,
+         "events": found.get((day, value), (0, 0))[0], "uniques": found.get((day, value), (0, 0))[1]}
+        for day in day_range(first, last) for value in values
+    ]
+    return {"report": "insights", "unit": scope.unit, "event": event, "rows": rows}
+
+
+def funnel(warehouse: Warehouse, steps: list[str], window_seconds: int, first: date, last: date,
+           scope: Scope) -> dict:
+    if len(steps) < 2:
+        raise EtlError("a funnel needs at least two --steps")
+    if window_seconds <= 0:
+        raise EtlError("--window must be positive")
+    hi = last + timedelta(days=ceil(window_seconds / 86_400))
+    params: dict = {"events": sorted(set(steps)), "d1": first, "d2": last, "lo": first, "hi": hi,
+                    "window": float(window_seconds)}
+    params.update({f"step_{n}": event for n, event in enumerate(steps, start=1)})
+    units, where = _compile(warehouse, scope, params)
+    template = load_sql("funnel", warehouse.dialect)
+    head, _, rest = template.partition("-- step n\n")
+    head = _strip_comments(head)
+    step_block, _, count_block = rest.partition("-- count n\n")
+    later = "".join(step_block.replace("{n}", str(n)).replace("{previous}", str(n - 1)).rstrip("\n")
+                    for n in range(2, len(steps) + 1))
+    counts = "\nUNION ALL\n".join(count_block.replace("{n}", str(n)).strip() for n in range(1, len(steps) + 1))
+    sql = (head.replace("{units}", units).replace("{where}", where)
+           .replace("{steps}", later).replace("{counts}", counts + "\nORDER BY step"))
+    reached = {r.step: (r.units, r.median_seconds) for r in _run(warehouse, _strip_comments(sql), params)}
+    first_units = reached[1][0]
+    out = []
+    for n, event in enumerate(steps, start=1):
+        units_n, median = reached[n]
+        previous = reached[n - 1][0] if n > 1 else first_units
+        out.append({
+            "event": event,
+            "units": units_n,
+            "conversion_from_previous": (units_n / previous) if previous else 0.0,
+            "conversion_from_first": (units_n / first_units) if first_units else 0.0,
+            "median_seconds_to_convert": None if n == 1 or median is None else round(float(median), 3),
+        })
+    return {"report": "funnel", "unit": scope.unit, "window_seconds": window_seconds, "steps": out}
+
+
+def retention(warehouse: Warehouse, born: str, returned: str, first: date, last: date, scope: Scope,
+              period: str = "day") -> dict:
+    if period not in ("day", "week"):
+        raise EtlError("--unit must be day or week")
+    days = 1 if period == "day" else 7
+    params: dict = {"born": born, "returned": returned, "events": sorted({born, returned}),
+                    "d1": first, "d2": last, "lo": first, "hi": last, "period_days": days}
+    units, where = _compile(warehouse, scope, params)
+    sql = _strip_comments(load_sql("retention", warehouse.dialect)).replace("{units}", units).replace("{where}", where)
+    sizes: dict[date, int] = {}
+    retained: dict[tuple[date, int], int] = {}
+    for row in _run(warehouse, _strip_comments(sql), params):
+        if row.period is None:
+            sizes[row.cohort_date] = row.units
+        else:
+            retained[(row.cohort_date, row.period)] = row.units
+    cohorts = [
+        {"cohort_date": cohort.isoformat(), "size": size,
+         "retained": [retained.get((cohort, n), 0) for n in range((last - cohort).days // days + 1)]}
+        for cohort, size in sorted(sizes.items())
+    ]
+    return {"report": "retention", "unit": scope.unit, "period": period, "cohorts": cohorts}
+
+
+def parse_window(text: str) -> int:
+    """`7d`, `12h`, `30m`, `90s` or plain seconds, to seconds."""
+    units = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+    try:
+        if text[-1:] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise EtlError(f"--window: expected a duration such as 7d, 12h, 30m or 3600, got {text!r}") from None
