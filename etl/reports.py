@@ -88,7 +88,8 @@ def _compile(warehouse: Warehouse, scope: Scope, params: dict) -> tuple[str, str
 
         def in_a_group(ref: Ref, condition: str) -> str:
             key = compiler.bind(ref.scope)
-            return (f"EXISTS (SELECT 1 FROM user_groups AS ug JOIN group_profiles AS gp "
+            # noqa below: `key` and `condition` are compiler output with bound parameters
+            return (f"EXISTS (SELECT 1 FROM user_groups AS ug JOIN group_profiles AS gp "  # noqa: S608
                     f"ON gp.group_key = ug.group_key AND gp.group_id = ug.group_id "
                     f"WHERE ug.distinct_id = u.unit AND ug.group_key = {key} AND {condition})")
 
