@@ -26,6 +26,7 @@ from etl.updates import PREFIXES, parse_updates, replace_update_partition
 from etl.warehouse import Warehouse, load_sql, split_statements
 
 MAX_GROUP_IDS_PER_EVENT = 300
+TEMP_TABLES = ("shard_sizes", "attributed", "group_values")  # attribution's scratch tables
 # Lake prefixes a day reads, which are also the stages of load_audit.
 STAGES = ("events", "groups", "people")
 
@@ -229,7 +230,7 @@ def attribute(
         "max_ids": MAX_GROUP_IDS_PER_EVENT,
         "hot_shard_limit": settings.hot_shard_limit,
     }
-    for temp in ("attributed", "group_values"):
+    for temp in TEMP_TABLES:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {temp}")
     run_script(conn, load_sql("group_values", warehouse.dialect), params)
     run_script(conn, load_sql("attribute_events", warehouse.dialect), params)
@@ -237,7 +238,7 @@ def attribute(
         sa.text("SELECT count(*) FROM group_values WHERE group_id IS NULL AND load_date = :d"),
         params,
     ).scalar()
-    for temp in ("attributed", "group_values"):
+    for temp in TEMP_TABLES:
         conn.exec_driver_sql(f"DROP TABLE {temp}")
     return invalid
 
