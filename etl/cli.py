@@ -25,9 +25,13 @@ app = typer.Typer(
 keys_app = typer.Typer(no_args_is_help=True, help="Group keys (project settings).")
 groups_app = typer.Typer(no_args_is_help=True, help="Group profiles and activity.")
 report_app = typer.Typer(no_args_is_help=True, help="Insights, funnels and retention, per user or per group.")
+cohorts_app = typer.Typer(no_args_is_help=True, help="Saved cohorts of groups or users.")
+export_app = typer.Typer(no_args_is_help=True, help="Profile exports (Mixpanel's Engage shape).")
 app.add_typer(keys_app, name="keys")
 app.add_typer(groups_app, name="groups")
 app.add_typer(report_app, name="report")
+app.add_typer(cohorts_app, name="cohorts")
+app.add_typer(export_app, name="export")
 
 err = Console(stderr=True)
 FormatOption = Annotated[Format, typer.Option("--format", help="table, json or csv")]
@@ -382,6 +386,91 @@ def report_retention(
         document = retention(warehouse, born, returned, _date(first, "--from"), _date(last, "--to"),
                              Scope(by, where, where_group), period=unit)
     _report_output(document, fmt, chart, "cohorts", ["cohort_date", "size", "retained"])
+
+
+@cohorts_app.command("add")
+def cohorts_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="letters, digits, - and _")],
+    definition: Annotated[str, typer.Option("--definition", help="JSON; see README, Cohorts")],
+) -> None:
+    """Save a cohort of groups (with a group_key) or users; validated before it is saved."""
+    from etl.cohorts import add_cohort
+
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        cohort = add_cohort(warehouse, name, definition)
+    typer.echo(f"cohort {cohort.name} of {cohort.group_key or 'users'} saved")
+
+
+@cohorts_app.command("list")
+def cohorts_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
+    """Saved cohorts with their definitions."""
+    from etl.cohorts import list_cohorts
+
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        rows = [{"name": c.name, "group_key": c.group_key, "export": c.exported, "definition": c.definition}
+                for c in list_cohorts(warehouse)]
+    print_rows(rows, ["name", "group_key", "export", "definition"], fmt, title="cohorts")
+
+
+@cohorts_app.command("remove")
+def cohorts_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """Delete a saved cohort (its past exports stay in the lake)."""
+    from etl.cohorts import remove_cohort
+
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        remove_cohort(warehouse, name)
+    typer.echo(f"cohort {name} removed")
+
+
+@export_app.command("profiles")
+def export_profiles_command(
+    ctx: typer.Context,
+    data_group_id: Annotated[int | None, typer.Option("--data-group-id", help="a group key's id; none: users")] = None,
+    cohort: Annotated[str | None, typer.Option("--cohort")] = None,
+    where: Annotated[str | None, typer.Option("--where", help='e.g. properties["plan"] == "pro"')] = None,
+    output_properties: Annotated[str | None, typer.Option("--output-properties", help="a,b,c")] = None,
+    page: Annotated[int, typer.Option("--page", min=0)] = 0,
+    page_size: Annotated[int, typer.Option("--page-size", min=1, max=100_000)] = 1000,
+    session_id: Annotated[str | None, typer.Option("--session-id", help="from page 0's answer")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="reference day of behavioural conditions")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="also write every row: .jsonl, .csv or .parquet")] = None,
+) -> None:
+    """Group (or user) profiles, filtered by cohort; prints the Engage response as JSON."""
+    from datetime import UTC, datetime
+
+    from etl.export import Selection, all_results, encode, export_profiles, format_of, write_target
+
+    settings = _settings(ctx)
+    day = _date(as_of, "--as-of") if as_of else datetime.now(UTC).astimezone(settings.tz).date()
+    names = [n.strip() for n in output_properties.split(",") if n.strip()] if output_properties else None
+    selection = Selection(data_group_id, cohort, where)
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        if to:
+            fmt = format_of(to)
+            write_target(to, encode(all_results(warehouse, selection, names, day), fmt))
+        document = export_profiles(warehouse, selection, page=page, page_size=page_size,
+                                   session_id=session_id, output_properties=names, as_of=day)
+    print_json(document)
+
+
+@export_app.command("run")
+def export_run(
+    ctx: typer.Context,
+    day: Annotated[str, typer.Option("--date", help="the day D: exports/<cohort>/dt=D/")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Write every cohort saved with "export": true to the lake, replacing day D's partition."""
+    from etl.export import run_exports
+
+    with _warehouse(ctx) as warehouse:
+        warehouse.init()
+        rows = run_exports(warehouse, _lake(ctx), _date(day, "--date"))
+    print_rows(rows, ["cohort", "date", "profiles", "object"], fmt, title="cohort exports")
 
 
 @app.command()

@@ -26,7 +26,7 @@ from etl.errors import EtlError
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 # 2: profile_updates, profile_uploads; 3: load_audit.touched_dates; 4: no DuckDB indexes
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5  # 5: export_sessions
 
 _TYPE_SUBSTITUTIONS = {
     "duckdb": {"json": "JSON", "bytewise_text": "VARCHAR"},

@@ -184,3 +184,13 @@ FROM (
     JOIN copied AS c ON c.event_date = e.event_date AND c.event_id = e.event_id
 ) AS ranked
 WHERE copy_rank = 1;
+
+-- (extra, version 5) A pinned export: page 0 of an export stores its ordered
+-- rows under a session_id; later pages read them, so pages never shift.
+CREATE TABLE IF NOT EXISTS export_sessions (
+    session_id   VARCHAR NOT NULL,
+    position     BIGINT NOT NULL,
+    profile_id   VARCHAR NOT NULL,
+    properties   {json} NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL
+);

@@ -40,8 +40,8 @@ def group_etl(settings, monkeypatch, capsys):  # noqa: ANN001, ANN201
 
 
 def test_init_is_safe_to_repeat(group_etl) -> None:  # noqa: ANN001
-    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 4)\n")
-    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 4)\n")
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 5)\n")
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 5)\n")
 
 
 def test_run_status_and_stale_days(group_etl, lake) -> None:  # noqa: ANN001

@@ -1,0 +1,196 @@
+"""Cohorts: saved sets of groups (of one key) or users, by profile and behaviour.
+
+A definition is JSON:
+
+    {"group_key": "company_id",            # or null / absent: a cohort of users
+     "properties": [{"property": "plan", "op": "eq", "value": "enterprise"}],
+     "behaviors": [{"event": "Purchase", "at_least": 1, "last_days": 7}],
+     "groups": [{"group_key": "company_id", "property": "plan", "op": "eq", "value": "pro"}],
+     "export": true}
+
+`properties` test the member's own profile; `behaviors` count the member's
+deduplicated events (per group, or per user, as the reports do) in the last
+`last_days` days up to the reference day, inclusive; `groups` (users only)
+test the profile of a group the user belongs to. Ops: eq, neq, in, contains,
+gt, lt, is_set, not_set. All conditions must hold.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from etl.errors import EtlError
+from etl.expressions import Compare, Ref, SqlCompiler
+from etl.warehouse import Warehouse
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+OPS = {"eq": "==", "neq": "!=", "in": "in", "contains": "contains", "gt": ">", "lt": "<",
+       "is_set": "is set", "not_set": "is not set"}
+TOP_LEVEL = {"group_key", "properties", "behaviors", "groups", "export", "user_properties"}
+
+
+@dataclass(frozen=True)
+class Cohort:
+    name: str
+    group_key: str | None
+    definition: dict
+
+    @property
+    def exported(self) -> bool:
+        return bool(self.definition.get("export"))
+
+
+def check_name(name: str) -> str:
+    """A cohort name becomes a path segment (exports/<name>/): letters, digits, - and _ only."""
+    if not NAME.match(name or ""):
+        raise EtlError(f"cohort name {name!r}: use 1-64 letters, digits, '-' or '_', starting with a letter or digit")
+    return name
+
+
+def _condition(item: object, where: str, keys: set[str]) -> Compare:
+    if not isinstance(item, dict):
+        raise EtlError(f"{where}: a condition is an object like {{\"property\": \"plan\", \"op\": \"eq\", \"value\": \"pro\"}}")
+    unknown = set(item) - {"property", "op", "value", "group_key"}
+    if unknown:
+        raise EtlError(f"{where}: unknown field(s) {sorted(unknown)}")
+    prop, op = item.get("property"), item.get("op")
+    if not isinstance(prop, str) or not prop:
+        raise EtlError(f"{where}: 'property' must be a non-empty string")
+    if op not in OPS:
+        raise EtlError(f"{where}: 'op' must be one of {', '.join(OPS)}, got {op!r}")
+    value = item.get("value")
+    if op in ("is_set", "not_set"):
+        if "value" in item:
+            raise EtlError(f"{where}: {op} takes no value")
+    elif "value" not in item:
+        raise EtlError(f"{where}: {op} needs a value")
+    if op == "in" and not isinstance(value, list):
+        raise EtlError(f"{where}: 'in' needs a list value")
+    if op in ("gt", "lt") and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise EtlError(f"{where}: {op} needs a number")
+    if op == "contains" and not isinstance(value, str):
+        raise EtlError(f"{where}: contains needs a string")
+    scope = item.get("group_key")
+    if scope is not None and scope not in keys:
+        raise EtlError(f"{where}: group key {scope!r} is not set up")
+    return Compare(Ref(scope, prop), OPS[op], value)
+
+
+def validate(definition: object, keys: set[str]) -> dict:
+    """The definition, checked; raises with what is wrong and where."""
+    if not isinstance(definition, dict):
+        raise EtlError("--definition: a JSON object is expected")
+    unknown = set(definition) - TOP_LEVEL
+    if unknown:
+        raise EtlError(f"--definition: unknown field(s) {sorted(unknown)}; expected {sorted(TOP_LEVEL)}")
+    key = definition.get("group_key")
+    if key is not None and key not in keys:
+        raise EtlError(f"--definition: group key {key!r} is not set up (see `group-etl keys list`)")
+    if key is not None and (definition.get("user_properties") or definition.get("groups")):
+        raise EtlError("--definition: a cohort of groups cannot use user profile conditions (the link "
+                       "from users to groups is one-way: users may be filtered by their groups, not groups by their users)")
+    for field in ("properties", "behaviors", "groups", "user_properties"):
+        if not isinstance(definition.get(field, []), list):
+            raise EtlError(f"--definition: '{field}' must be a list")
+    for n, item in enumerate(definition.get("properties", []) + definition.get("user_properties", [])):
+        if isinstance(item, dict) and "group_key" in item:
+            raise EtlError(f"--definition: properties[{n}]: group_key belongs in 'groups' conditions")
+        _condition(item, f"--definition: properties[{n}]", keys)
+    for n, item in enumerate(definition.get("groups", [])):
+        if not isinstance(item, dict) or not item.get("group_key"):
+            raise EtlError(f"--definition: groups[{n}]: needs a group_key")
+        _condition(item, f"--definition: groups[{n}]", keys)
+    for n, item in enumerate(definition.get("behaviors", [])):
+        where = f"--definition: behaviors[{n}]"
+        if not isinstance(item, dict) or set(item) - {"event", "at_least", "last_days"}:
+            raise EtlError(f"{where}: expected {{\"event\": E, \"at_least\": N, \"last_days\": K}}")
+        if not isinstance(item.get("event"), str) or not item["event"]:
+            raise EtlError(f"{where}: 'event' must be a non-empty string")
+        for field in ("at_least", "last_days"):
+            value = item.get(field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise EtlError(f"{where}: '{field}' must be a whole number of at least 1")
+    if not isinstance(definition.get("export", False), bool):
+        raise EtlError("--definition: 'export' must be true or false")
+    return definition
+
+
+def _keys(warehouse: Warehouse) -> set[str]:
+    with warehouse.begin() as conn:
+        return set(conn.execute(sa.text("SELECT DISTINCT group_key FROM group_keys")).scalars())
+
+
+def add_cohort(warehouse: Warehouse, name: str, definition_text: str) -> Cohort:
+    check_name(name)
+    try:
+        definition = json.loads(definition_text)
+    except json.JSONDecodeError as error:
+        raise EtlError(f"--definition: not JSON ({error.msg} at character {error.pos})") from None
+    definition = validate(definition, _keys(warehouse))
+    with warehouse.begin() as conn:
+        if conn.execute(sa.text("SELECT count(*) FROM cohorts WHERE name = :n"), {"n": name}).scalar():
+            raise EtlError(f"cohort {name!r} exists; remove it first to redefine it")
+        conn.execute(sa.text("INSERT INTO cohorts (name, group_key, definition) VALUES (:n, :k, :d)"),
+                     {"n": name, "k": definition.get("group_key"), "d": json.dumps(definition)})
+    return Cohort(name, definition.get("group_key"), definition)
+
+
+def list_cohorts(warehouse: Warehouse) -> list[Cohort]:
+    with warehouse.begin() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT name, group_key, CAST(definition AS VARCHAR) FROM cohorts ORDER BY name")).all()
+    return [Cohort(n, k, json.loads(d)) for n, k, d in rows]
+
+
+def get_cohort(warehouse: Warehouse, name: str) -> Cohort:
+    for cohort in list_cohorts(warehouse):
+        if cohort.name == name:
+            return cohort
+    raise EtlError(f"cohort {name!r} does not exist (see `group-etl cohorts list`)")
+
+
+def remove_cohort(warehouse: Warehouse, name: str) -> None:
+    get_cohort(warehouse, name)
+    with warehouse.begin() as conn:
+        conn.execute(sa.text("DELETE FROM cohorts WHERE name = :n"), {"n": name})
+
+
+def member_condition(cohort: Cohort, dialect: str, params: dict, as_of: date, alias: str) -> str:
+    """SQL that is true for a member, over `alias` (a group_profiles or user_profiles row)."""
+    definition = cohort.definition
+    compiler = SqlCompiler(dialect, params, prefix="c")
+    conditions = []
+    for item in definition.get("properties", []) + definition.get("user_properties", []):
+        conditions.append(compiler.compile(_condition(item, "", {item.get("group_key")}),
+                                           lambda _ref: f"{alias}.properties"))
+    for item in definition.get("groups", []):
+        node = _condition(item, "", {item["group_key"]})
+        condition = compiler.compile(node, lambda _ref: "gp.properties")
+        key = compiler.bind(item["group_key"])
+        conditions.append(
+            f"EXISTS (SELECT 1 FROM user_groups AS ug JOIN group_profiles AS gp "  # noqa: S608 - bound params only
+            f"ON gp.group_key = ug.group_key AND gp.group_id = ug.group_id "
+            f"WHERE ug.distinct_id = {alias}.distinct_id AND ug.group_key = {key} AND {condition})")
+    for item in definition.get("behaviors", []):
+        event = compiler.bind(item["event"])
+        first = compiler.bind(as_of - timedelta(days=item["last_days"] - 1))
+        last = compiler.bind(as_of)
+        at_least = compiler.bind(item["at_least"])
+        # uncorrelated: each behaviour's qualifying units are found once, in its date window
+        if cohort.group_key:
+            key = compiler.bind(cohort.group_key)
+            conditions.append(
+                f"{alias}.group_id IN (SELECT eg.group_id FROM event_groups AS eg "  # noqa: S608 - bound params only
+                f"WHERE eg.group_key = {key} AND eg.event = {event} AND eg.event_date BETWEEN {first} AND {last} "
+                f"GROUP BY eg.group_id HAVING count(*) >= {at_least})")
+        else:
+            conditions.append(
+                f"{alias}.distinct_id IN (SELECT ed.distinct_id FROM events_deduped AS ed "  # noqa: S608
+                f"WHERE ed.event = {event} AND ed.event_date BETWEEN {first} AND {last} "
+                f"GROUP BY ed.distinct_id HAVING count(*) >= {at_least})")
+    return " AND ".join(conditions) or "TRUE"

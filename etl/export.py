@@ -1,0 +1,203 @@
+"""Profile exports in Mixpanel's Engage shape, and the scheduled cohort exports.
+
+`export_profiles` answers one page: `{page, page_size, session_id, status,
+total, results: [{"$distinct_id", "$properties"}]}`. Page 0 (or any request
+without a session) pins the ordered result under a new `session_id`
+(`export_sessions`); pages asked with that id read the pinned rows, so they
+never shift while the pipeline runs. `--to` writes every row as JSON lines,
+CSV or Parquet by the target's extension.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from etl.cohorts import Cohort, check_name, get_cohort, list_cohorts, member_condition
+from etl.errors import EtlError
+from etl.expressions import Ref, SqlCompiler, parse
+from etl.lake import Lake, open_lake
+from etl.pipeline import sql_clause
+from etl.warehouse import Warehouse, json_value
+
+DEFAULT_PAGE_SIZE = 1000
+FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which profiles: groups of one key (by data_group_id) or users, a cohort, a filter."""
+
+    data_group_id: int | None = None
+    cohort: str | None = None
+    where: str | None = None
+
+
+def _group_key(warehouse: Warehouse, data_group_id: int) -> str:
+    with warehouse.begin() as conn:
+        key = conn.execute(sa.text("SELECT group_key FROM group_keys WHERE data_group_id = :i"),
+                           {"i": data_group_id}).scalar()
+    if key is None:
+        raise EtlError(f"data_group_id {data_group_id} is not a group key (see `group-etl keys list`)")
+    return key
+
+
+def selection_sql(warehouse: Warehouse, selection: Selection, as_of: date, params: dict) -> str:
+    """SELECT profile_id, properties (as text) of the selected profiles, ordered by id."""
+    cohort: Cohort | None = get_cohort(warehouse, selection.cohort) if selection.cohort else None
+    if selection.data_group_id is not None:
+        key = _group_key(warehouse, selection.data_group_id)
+        if cohort and cohort.group_key != key:
+            raise EtlError(f"cohort {cohort.name!r} is a cohort of {cohort.group_key or 'users'}, not of {key}")
+        params["export_key"] = key
+        table, alias, id_column, scope = "group_profiles", "gp0", "group_id", f"gp0.group_key = :export_key"
+    else:
+        if cohort and cohort.group_key:
+            raise EtlError(f"cohort {cohort.name!r} is a cohort of {cohort.group_key}: give --data-group-id")
+        table, alias, id_column, scope = "user_profiles", "up0", "distinct_id", "TRUE"
+    conditions = [scope]
+    if cohort:
+        conditions.append(member_condition(cohort, warehouse.dialect, params, as_of, alias))
+    if selection.where:
+        node = parse(selection.where, "--where")
+
+        def column(ref: Ref) -> str:
+            if ref.scope is not None:
+                raise EtlError(f"--where: {ref.scope}.{ref.name}: an export filters on the profile's own "
+                               "properties (properties[\"name\"] or name)")
+            return f"{alias}.properties"
+
+        conditions.append(SqlCompiler(warehouse.dialect, params, prefix="w").compile(node, column))
+    return (f"SELECT {alias}.{id_column} AS profile_id, CAST({alias}.properties AS VARCHAR) AS properties "  # noqa: S608
+            f"FROM {table} AS {alias} WHERE {' AND '.join(conditions)}")
+
+
+def export_profiles(
+    warehouse: Warehouse, selection: Selection, *, page: int = 0, page_size: int = DEFAULT_PAGE_SIZE,
+    session_id: str | None = None, output_properties: list[str] | None = None, as_of: date | None = None,
+) -> dict:
+    if page < 0 or page_size < 1:
+        raise EtlError("--page must be 0 or more and --page-size at least 1")
+    params: dict = {}
+    select = None
+    if session_id is None:  # resolved before the transaction: it reads cohorts and keys
+        select = selection_sql(warehouse, selection, as_of or datetime.now(UTC).date(), params)
+    with warehouse.begin() as conn:
+        if select is not None:
+            session_id = uuid.uuid4().hex
+            params.update({"sid": session_id, "now": datetime.now(UTC)})
+            conn.execute(sql_clause(
+                "INSERT INTO export_sessions (session_id, position, profile_id, properties, created_at) "
+                "SELECT :sid, row_number() OVER (ORDER BY s.profile_id) - 1, s.profile_id, "  # noqa: S608
+                f"CAST(s.properties AS {'JSON' if warehouse.dialect == 'duckdb' else 'JSONB'}), :now "
+                f"FROM ({select}) AS s", params), params)
+        total = conn.execute(sa.text("SELECT count(*) FROM export_sessions WHERE session_id = :sid"),
+                             {"sid": session_id}).scalar()
+        if total == 0 and page > 0:
+            raise EtlError(f"session {session_id!r} is unknown or empty")
+        rows = conn.execute(sa.text(
+            "SELECT profile_id, CAST(properties AS VARCHAR) FROM export_sessions WHERE session_id = :sid "
+            "AND position >= :lo AND position < :hi ORDER BY position"),
+            {"sid": session_id, "lo": page * page_size, "hi": (page + 1) * page_size}).all()
+    return {
+        "page": page, "page_size": page_size, "session_id": session_id, "status": "ok", "total": total,
+        "results": [{"$distinct_id": pid, "$properties": _pick(json_value(props), output_properties)}
+                    for pid, props in rows],
+    }
+
+
+def all_results(warehouse: Warehouse, selection: Selection, output_properties: list[str] | None,
+                as_of: date) -> list[dict]:
+    params: dict = {}
+    sql = selection_sql(warehouse, selection, as_of, params) + " ORDER BY 1"
+    with warehouse.begin() as conn:
+        rows = conn.execute(sql_clause(sql, params), params).all()
+    return [{"$distinct_id": pid, "$properties": _pick(json_value(props), output_properties)} for pid, props in rows]
+
+
+def _pick(properties: dict, names: list[str] | None) -> dict:
+    return properties if not names else {n: properties[n] for n in names if n in properties}
+
+
+def encode(results: list[dict], fmt: str) -> bytes:
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results).encode()
+    if fmt == "csv":
+        names = sorted({n for r in results for n in r["$properties"]})
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["$distinct_id", *names])
+        for r in results:
+            writer.writerow([r["$distinct_id"], *[_cell(r["$properties"].get(n)) for n in names]])
+        return out.getvalue().encode()
+    table = pa.table({"$distinct_id": [r["$distinct_id"] for r in results],
+                      "$properties": [json.dumps(r["$properties"], ensure_ascii=False) for r in results]})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def write_target(target: str, data: bytes) -> None:
+    """A local path, file:// or s3://bucket/key."""
+    if target.startswith("s3://"):
+        bucket, _, key = target[len("s3://"):].partition("/")
+        if not key:
+            raise EtlError(f"--to {target}: name an object, as in s3://bucket/path/file.jsonl")
+        open_lake(f"s3://{bucket}").write(key, data)
+        return
+    path = Path(target[len("file://"):] if target.startswith("file://") else target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def format_of(target: str) -> str:
+    suffix = Path(target).suffix.lower()
+    if suffix not in FORMATS:
+        raise EtlError(f"--to {target}: use a .jsonl, .json, .csv or .parquet name")
+    return FORMATS[suffix]
+
+
+def export_partition(name: str, day: date) -> str:
+    """exports/<cohort>/dt=D/: the name is validated, so nothing lands outside exports/."""
+    return f"exports/{check_name(name)}/dt={day.isoformat()}/"
+
+
+def run_exports(warehouse: Warehouse, lake: Lake, day: date) -> list[dict]:
+    """Write each cohort saved with "export": true to exports/<cohort>/dt=D/, replacing it whole."""
+    written = []
+    for cohort in list_cohorts(warehouse):
+        if not cohort.exported:
+            continue
+        data_group_id = None
+        if cohort.group_key:
+            with warehouse.begin() as conn:
+                data_group_id = conn.execute(sa.text(
+                    "SELECT data_group_id FROM group_keys WHERE group_key = :k ORDER BY removed_at IS NULL DESC, "
+                    "setup_at DESC LIMIT 1"), {"k": cohort.group_key}).scalar()
+        results = all_results(warehouse, Selection(data_group_id, cohort.name), None, day)
+        prefix = export_partition(cohort.name, day)
+        key = prefix + "part-0000.jsonl"
+        lake.write(key, encode(results, "jsonl"))  # replaces atomically; then drop any other part
+        for obj in lake.list(prefix):
+            if obj.key != key:
+                lake.delete_prefix(obj.key)
+        written.append({"cohort": cohort.name, "date": day.isoformat(), "profiles": len(results),
+                        "object": prefix + "part-0000.jsonl"})
+    return written
