@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
 
-from etl.orchestration import pool_for
+from etl.orchestration import DAILY_ASSET, pool_for
 
 TIMEZONE = os.environ.get("GROUP_ETL_TIMEZONE", "UTC")
 START = datetime.fromisoformat(os.environ.get("GROUP_ETL_START_DATE", "2026-01-01"))
-DAILY = Asset(name="group_analytics_daily", uri="group-etl://group_analytics_daily")
+DAILY = Asset(**DAILY_ASSET)
 
 default_args = {
     "retries": int(os.environ.get("GROUP_ETL_TASK_RETRIES", "3")),
@@ -63,9 +63,11 @@ with DAG(
         return run_task("user_profiles", data_interval_start)
 
     @task(outlets=[DAILY])
-    def audit(data_interval_start=None):  # noqa: ANN001, ANN201
-        from etl.orchestration import run_task
+    def audit(data_interval_start=None, outlet_events=None):  # noqa: ANN001, ANN201
+        from etl.orchestration import publish_day, run_task
 
-        return run_task("audit", data_interval_start)
+        summary = run_task("audit", data_interval_start)
+        publish_day(outlet_events, DAILY, summary)
+        return summary
 
     load_events() >> attribute() >> group_profiles() >> user_profiles() >> audit()

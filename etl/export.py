@@ -59,7 +59,7 @@ def selection_sql(warehouse: Warehouse, selection: Selection, as_of: date, param
         if cohort and cohort.group_key != key:
             raise EtlError(f"cohort {cohort.name!r} is a cohort of {cohort.group_key or 'users'}, not of {key}")
         params["export_key"] = key
-        table, alias, id_column, scope = "group_profiles", "gp0", "group_id", f"gp0.group_key = :export_key"
+        table, alias, id_column, scope = "group_profiles", "gp0", "group_id", "gp0.group_key = :export_key"
     else:
         if cohort and cohort.group_key:
             raise EtlError(f"cohort {cohort.name!r} is a cohort of {cohort.group_key}: give --data-group-id")
@@ -95,11 +95,12 @@ def export_profiles(
         if select is not None:
             session_id = uuid.uuid4().hex
             params.update({"sid": session_id, "now": datetime.now(UTC)})
-            conn.execute(sql_clause(
-                "INSERT INTO export_sessions (session_id, position, profile_id, properties, created_at) "
-                "SELECT :sid, row_number() OVER (ORDER BY s.profile_id) - 1, s.profile_id, "  # noqa: S608
-                f"CAST(s.properties AS {'JSON' if warehouse.dialect == 'duckdb' else 'JSONB'}), :now "
-                f"FROM ({select}) AS s", params), params)
+            json_type = "JSON" if warehouse.dialect == "duckdb" else "JSONB"
+            # `select` is compiled SQL whose values are all bound parameters
+            pin = ("INSERT INTO export_sessions (session_id, position, profile_id, properties, created_at) "  # noqa: S608
+                   "SELECT :sid, row_number() OVER (ORDER BY s.profile_id) - 1, s.profile_id, "
+                   f"CAST(s.properties AS {json_type}), :now FROM ({select}) AS s")
+            conn.execute(sql_clause(pin, params), params)
         total = conn.execute(sa.text("SELECT count(*) FROM export_sessions WHERE session_id = :sid"),
                              {"sid": session_id}).scalar()
         if total == 0 and page > 0:

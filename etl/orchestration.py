@@ -31,6 +31,8 @@ ORCHESTRATION_VARIABLES = {
     "GROUP_ETL_ENGINE_MEMORY": "memory limit of each DuckDB group-etl opens (default 768MB)",
 }
 WAREHOUSE_CONNECTION = "group_etl_warehouse"
+# The Asset the daily DAG publishes when a day completes; its event carries {"day": D}.
+DAILY_ASSET = {"name": "group_analytics_daily", "uri": "group-etl://group_analytics_daily"}
 DUCKDB_POOL = "group_etl_duckdb"
 
 
@@ -184,6 +186,41 @@ def run_upload_task() -> list[dict]:
 
     try:
         return apply_uploads(task_settings())
+    except StorageError:
+        raise
+    except EtlError as error:
+        raise AirflowFailException(str(error)) from None
+
+
+def publish_day(outlet_events, asset, summary: dict) -> None:  # noqa: ANN001
+    """Put the finished day on the daily Asset's event, for the cohort exports DAG."""
+    outlet_events[asset].extra = {"day": summary["day"]}
+
+
+def days_to_export(triggering_asset_events, conf: dict | None) -> list[date]:  # noqa: ANN001
+    """The days of the asset events that triggered this run, or conf {"day": D} when triggered by hand."""
+    days = {e.extra["day"] for events in (triggering_asset_events or {}).values() for e in events
+            if e.extra and "day" in e.extra}
+    if not days and conf and conf.get("day"):
+        days = {conf["day"]}
+    return sorted(date.fromisoformat(d) for d in days)
+
+
+def run_export_task(triggering_asset_events, conf: dict | None) -> list[dict]:  # noqa: ANN001
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from etl.export import run_exports
+    from etl.lake import open_lake
+    from etl.warehouse import Warehouse
+
+    days = days_to_export(triggering_asset_events, conf)
+    if not days:
+        raise AirflowFailException('no day to export: trigger with conf {"day": "YYYY-MM-DD"}')
+    settings = task_settings()
+    try:
+        with Warehouse(settings) as warehouse:
+            warehouse.init()
+            return [row for day in days for row in run_exports(warehouse, open_lake(settings.lake_url), day)]
     except StorageError:
         raise
     except EtlError as error:

@@ -56,7 +56,11 @@ def dagbag(monkeypatch: pytest.MonkeyPatch, **env: str):  # noqa: ANN201
 
 def test_dags_import_with_the_designed_shape(airflow_db, monkeypatch) -> None:  # noqa: ANN001
     bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL="duckdb:///x.duckdb", GROUP_ETL_TIMEZONE="Europe/Paris")
-    assert sorted(bag.dag_ids) == ["group_analytics_daily", "group_profile_upload"]
+    assert sorted(bag.dag_ids) == ["cohort_exports", "group_analytics_daily", "group_profile_upload"]
+    exports = bag.get_dag("cohort_exports")
+    assert type(exports.timetable).__name__ == "AssetTriggeredTimetable"
+    assert "group_analytics_daily" in repr(exports.timetable.asset_condition)
+    assert [t.task_id for t in exports.tasks] == ["export_cohorts"]
     daily = bag.get_dag("group_analytics_daily")
     assert type(daily.timetable).__name__ == "CronDataIntervalTimetable"
     assert (daily.timetable.expression, str(daily.timetable.timezone)) == ("0 0 * * *", "Europe/Paris")
@@ -148,6 +152,19 @@ def test_three_days_through_the_dag_twice_give_identical_tables(
         assert run_dag(daily, day).state == "success"
     with Warehouse(settings) as warehouse:
         assert snapshot(warehouse) == first
+        from etl.cohorts import add_cohort
+
+        add_cohort(warehouse, "busy", '{"group_key": "company_id", "behaviors": '
+                                      '[{"event": "Open", "at_least": 1, "last_days": 2}], "export": true}')
+    exports = bag.get_dag("cohort_exports")
+    assert exports.test(run_conf={"day": DAYS[2].isoformat()}).state == "success"
+    [obj] = open_lake(moto_endpoint).list("exports/busy/")
+    assert obj.key == f"exports/busy/dt={DAYS[2]}/part-0000.jsonl"
+    import json
+
+    exported = [json.loads(line) for line in b"".join(open_lake(moto_endpoint).iter_bytes(obj.key)).splitlines()]
+    assert [r["$distinct_id"] for r in exported] == ["c1"]  # the only group with a profile and an Open
+    assert exported[0]["$properties"] == {"day": 2}
 
 
 @pytest.mark.slow
