@@ -1,0 +1,190 @@
+"""Cohorts and exports on DuckDB and PostgreSQL: exact members, paging, files, errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pyarrow.parquet as pq
+import pytest
+
+from etl.cohorts import add_cohort, list_cohorts, remove_cohort
+from etl.errors import EtlError
+from etl.export import Selection, all_results, encode, export_partition, export_profiles, run_exports
+from etl.keys import add_key
+from etl.pipeline import run_day
+from tests.conftest import event, write_jsonl
+
+D1 = date(2026, 6, 1)
+DAYS = [D1 + timedelta(days=n) for n in range(8)]
+
+
+def ts(day: date, hour: int = 10) -> int:
+    return int(datetime(day.year, day.month, day.day, hour, tzinfo=UTC).timestamp())
+
+
+@pytest.fixture
+def world(settings, warehouse, lake):  # noqa: ANN001, ANN201
+    """Four companies with profiles; users in them; purchases on chosen days."""
+    key = add_key(warehouse, "company_id", max_keys=6, setup_at=datetime(2026, 5, 1, tzinfo=UTC))
+    write_jsonl(lake, f"groups/dt={DAYS[0]}/a.jsonl", [
+        {"$group_key": "company_id", "$group_id": gid, "$time": ts(DAYS[0]), "$set": props}
+        for gid, props in {
+            "c1": {"plan": "enterprise", "employees": 500, "tags": ["eu", "b2b"]},
+            "c2": {"plan": "enterprise", "employees": 20},
+            "c3": {"plan": "pro", "employees": 50, "region": "us"},
+            "c4": {"plan": "free"},
+        }.items()])
+    write_jsonl(lake, f"people/dt={DAYS[0]}/a.jsonl", [
+        {"$distinct_id": uid, "$time": ts(DAYS[0]), "$set": props} for uid, props in {
+            "u1": {"company_id": "c1", "tier": "gold"}, "u2": {"company_id": ["c2", "c3"], "tier": "basic"},
+            "u3": {"company_id": "c3", "tier": "gold"}, "u4": {"tier": "basic"},
+        }.items()])
+    purchases = {"c1": [DAYS[7]], "c2": [DAYS[1]], "c3": [DAYS[6], DAYS[7]], "c4": [DAYS[7]]}
+    users = {"c1": "u1", "c2": "u2", "c3": "u3", "c4": "u4"}
+    for day in DAYS:
+        write_jsonl(lake, f"events/dt={day}/a.jsonl", [
+            event("Purchase", users[gid], ts(day), f"{gid}-{day}", company_id=gid)
+            for gid, days in purchases.items() if day in days])
+        run_day(settings, warehouse, lake, day)
+    return key
+
+
+def ids(results: list[dict]) -> list[str]:
+    return [r["$distinct_id"] for r in results]
+
+
+@pytest.mark.parametrize(
+    ("condition", "members"),
+    [
+        ({"property": "plan", "op": "eq", "value": "enterprise"}, ["c1", "c2"]),
+        ({"property": "plan", "op": "neq", "value": "enterprise"}, ["c3", "c4"]),
+        ({"property": "plan", "op": "in", "value": ["pro", "free"]}, ["c3", "c4"]),
+        ({"property": "tags", "op": "contains", "value": "b2b"}, ["c1"]),
+        ({"property": "employees", "op": "gt", "value": 20}, ["c1", "c3"]),
+        ({"property": "employees", "op": "lt", "value": 50}, ["c2"]),
+        ({"property": "region", "op": "is_set"}, ["c3"]),
+        ({"property": "employees", "op": "not_set"}, ["c4"]),
+    ],
+)
+def test_each_property_condition(world, warehouse, condition, members) -> None:  # noqa: ANN001
+    add_cohort(warehouse, "c", json.dumps({"group_key": "company_id", "properties": [condition]}))
+    assert ids(all_results(warehouse, Selection(world.data_group_id, "c"), None, DAYS[7])) == members
+
+
+def test_behavioural_window_edges(world, warehouse) -> None:  # noqa: ANN001
+    add_cohort(warehouse, "buyers", json.dumps({"group_key": "company_id", "behaviors": [
+        {"event": "Purchase", "at_least": 1, "last_days": 7}]}))
+    add_cohort(warehouse, "repeat", json.dumps({"group_key": "company_id", "behaviors": [
+        {"event": "Purchase", "at_least": 2, "last_days": 2}]}))
+    # the last 7 days up to DAYS[7] are DAYS[1]..DAYS[7]: c2's purchase on DAYS[1] is just inside
+    assert ids(all_results(warehouse, Selection(world.data_group_id, "buyers"), None, DAYS[7])) == ["c1", "c2", "c3", "c4"]
+    assert ids(all_results(warehouse, Selection(world.data_group_id, "buyers"), None, DAYS[8 - 1] + timedelta(days=1))) == [
+        "c1", "c3", "c4"]
+    assert ids(all_results(warehouse, Selection(world.data_group_id, "repeat"), None, DAYS[7])) == ["c3"]
+
+
+def test_user_cohorts_by_profile_behaviour_and_group_property(world, warehouse) -> None:  # noqa: ANN001
+    add_cohort(warehouse, "gold", '{"properties": [{"property": "tier", "op": "eq", "value": "gold"}]}')
+    add_cohort(warehouse, "in-enterprise", json.dumps({"groups": [
+        {"group_key": "company_id", "property": "plan", "op": "eq", "value": "enterprise"}]}))
+    add_cohort(warehouse, "buying-gold", json.dumps({
+        "properties": [{"property": "tier", "op": "eq", "value": "gold"}],
+        "behaviors": [{"event": "Purchase", "at_least": 2, "last_days": 3}]}))
+    assert ids(all_results(warehouse, Selection(None, "gold"), None, DAYS[7])) == ["u1", "u3"]
+    assert ids(all_results(warehouse, Selection(None, "in-enterprise"), None, DAYS[7])) == ["u1", "u2"]
+    assert ids(all_results(warehouse, Selection(None, "buying-gold"), None, DAYS[7])) == ["u3"]
+    assert [c.name for c in list_cohorts(warehouse)] == ["buying-gold", "gold", "in-enterprise"]
+
+
+def test_where_and_output_properties(world, warehouse) -> None:  # noqa: ANN001
+    got = all_results(warehouse, Selection(world.data_group_id, None, 'plan == "enterprise" and employees > 100'),
+                      ["plan"], DAYS[7])
+    assert got == [{"$distinct_id": "c1", "$properties": {"plan": "enterprise"}}]
+
+
+def test_pages_of_a_session_do_not_shift_while_the_pipeline_runs(settings, world, warehouse, lake) -> None:  # noqa: ANN001
+    first = export_profiles(warehouse, Selection(world.data_group_id), page=0, page_size=3, as_of=DAYS[7])
+    assert (first["page"], first["page_size"], first["status"], first["total"]) == (0, 3, "ok", 4)
+    assert ids(first["results"]) == ["c1", "c2", "c3"]
+    # a concurrent load adds a company and changes c4 before page 1 is read
+    write_jsonl(lake, f"groups/dt={DAYS[7]}/a.jsonl", [
+        {"$group_key": "company_id", "$group_id": "c0", "$time": ts(DAYS[7]), "$set": {"plan": "new"}},
+        {"$group_key": "company_id", "$group_id": "c4", "$time": ts(DAYS[7]), "$set": {"plan": "changed"}}])
+    run_day(settings, warehouse, lake, DAYS[7])
+    second = export_profiles(warehouse, Selection(world.data_group_id), page=1, page_size=3,
+                             session_id=first["session_id"])
+    assert (second["total"], ids(second["results"])) == (4, ["c4"])
+    assert second["results"][0]["$properties"] == {"plan": "free"}
+    fresh = export_profiles(warehouse, Selection(world.data_group_id), page=0, page_size=10, as_of=DAYS[7])
+    assert ids(fresh["results"]) == ["c0", "c1", "c2", "c3", "c4"]
+
+
+def test_each_file_format_reads_back(world, warehouse) -> None:  # noqa: ANN001
+    results = all_results(warehouse, Selection(world.data_group_id, None, 'plan == "enterprise"'), None, DAYS[7])
+    lines = [json.loads(line) for line in encode(results, "jsonl").decode().splitlines()]
+    assert lines == results
+    rows = list(csv.DictReader(io.StringIO(encode(results, "csv").decode())))
+    assert rows == [{"$distinct_id": "c1", "employees": "500", "plan": "enterprise", "tags": '["eu", "b2b"]'},
+                    {"$distinct_id": "c2", "employees": "20", "plan": "enterprise", "tags": ""}]
+    table = pq.read_table(io.BytesIO(encode(results, "parquet")))
+    assert table.column("$distinct_id").to_pylist() == ["c1", "c2"]
+    assert [json.loads(p) for p in table.column("$properties").to_pylist()] == [r["$properties"] for r in results]
+
+
+def test_scheduled_export_replaces_its_partition(world, warehouse, lake) -> None:  # noqa: ANN001
+    add_cohort(warehouse, "ent", '{"group_key": "company_id", "export": true, '
+                                 '"properties": [{"property": "plan", "op": "eq", "value": "enterprise"}]}')
+    add_cohort(warehouse, "not-exported", '{"group_key": "company_id"}')
+    lake.write(f"exports/ent/dt={DAYS[7]}/stale-part.jsonl", b"old\n")
+    assert run_exports(warehouse, lake, DAYS[7]) == [
+        {"cohort": "ent", "date": DAYS[7].isoformat(), "profiles": 2, "object": f"exports/ent/dt={DAYS[7]}/part-0000.jsonl"}]
+    assert [o.key for o in lake.list("exports/")] == [f"exports/ent/dt={DAYS[7]}/part-0000.jsonl"]
+    body = b"".join(lake.iter_bytes(f"exports/ent/dt={DAYS[7]}/part-0000.jsonl")).decode()
+    assert [json.loads(line)["$distinct_id"] for line in body.splitlines()] == ["c1", "c2"]
+    remove_cohort(warehouse, "ent")
+    assert [c.name for c in list_cohorts(warehouse)] == ["not-exported"]
+
+
+@pytest.mark.parametrize(
+    ("name", "definition", "message"),
+    [
+        ("../escape", "{}", "cohort name '../escape': use 1-64 letters"),
+        ("a/b", "{}", "cohort name 'a/b'"),
+        ("x'; DROP TABLE cohorts; --", "{}", "cohort name"),
+        ("ok", "{not json", "--definition: not JSON"),
+        ("ok", '{"group_key": "account_id"}', "group key 'account_id' is not set up"),
+        ("ok", '{"group_key": "company_id", "user_properties": [{"property": "tier", "op": "eq", "value": "x"}]}',
+         "a cohort of groups cannot use user profile conditions"),
+        ("ok", '{"properties": [{"property": "plan", "op": "like", "value": "x"}]}', "'op' must be one of"),
+        ("ok", '{"properties": [{"property": "n", "op": "gt", "value": "ten"}]}', "gt needs a number"),
+        ("ok", '{"behaviors": [{"event": "E", "at_least": 0, "last_days": 7}]}', "'at_least' must be a whole number"),
+        ("ok", '{"colour": "red"}', "unknown field(s) ['colour']"),
+    ],
+)
+def test_validation_errors(world, warehouse, name, definition, message) -> None:  # noqa: ANN001
+    with pytest.raises(EtlError) as caught:
+        add_cohort(warehouse, name, definition)
+    assert message in str(caught.value)
+    assert list_cohorts(warehouse) == []
+
+
+def test_export_errors_and_injection_attempts(world, warehouse) -> None:  # noqa: ANN001
+    with pytest.raises(EtlError, match="data_group_id 42 is not a group key"):
+        export_profiles(warehouse, Selection(42))
+    with pytest.raises(EtlError, match="cohort 'nope' does not exist"):
+        export_profiles(warehouse, Selection(world.data_group_id, "nope"))
+    add_cohort(warehouse, "users-all", "{}")
+    with pytest.raises(EtlError, match="cohort 'users-all' is a cohort of users, not of company_id"):
+        export_profiles(warehouse, Selection(world.data_group_id, "users-all"))
+    for hostile in ['plan == "x" OR 1=1', "plan == 'x'", 'plan == "x"; DELETE FROM group_profiles']:
+        with pytest.raises(EtlError, match="--where: cannot parse"):
+            export_profiles(warehouse, Selection(world.data_group_id, None, hostile))
+    # a quote inside a value or a name is data, never SQL
+    got = all_results(warehouse, Selection(world.data_group_id, None, 'properties["pl\\"an\'--"] == "x\'; --"'),
+                      None, DAYS[7])
+    assert got == []
+    with pytest.raises(EtlError, match="cohort name"):
+        export_partition("../../etc", DAYS[7])
