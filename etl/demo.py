@@ -101,6 +101,7 @@ def run_demo(settings: Settings, first_day: date, days: int) -> None:
         busiest.add_row(row.group_id, str(row.events), str(row.peak_users))
     console.print(busiest)
     show_company(console, settings)
+    export_enterprise_cohort(console, settings, lake, last_day)
     console.print(f"warehouse: {safe_url(settings.warehouse_url)}; try `group-etl status` or "
                   f"`group-etl groups show --key company_id --id {top[0].group_id if top else 'c001'}`")
 
@@ -178,3 +179,30 @@ def run_days_with_dag(settings: Settings, days: list[date]) -> None:
         run = daily.test(logical_date=logical)
         if run.state != "success":
             raise EtlError(f"group_analytics_daily failed for {day} (see the task logs under {home})")
+
+
+COHORT = {
+    "group_key": "company_id",
+    "properties": [{"property": "plan", "op": "eq", "value": "enterprise"}],
+    "behaviors": [{"event": "Page Viewed", "at_least": 1, "last_days": 7}],
+    "export": True,
+}
+
+
+def export_enterprise_cohort(console: Console, settings: Settings, lake, day: date) -> None:  # noqa: ANN001
+    """A cohort of enterprise companies active in the last 7 days, exported to the lake."""
+    import json
+
+    from etl.cohorts import add_cohort, list_cohorts
+    from etl.export import run_exports
+
+    with Warehouse(settings) as warehouse:
+        if "enterprise-active" not in [c.name for c in list_cohorts(warehouse)]:
+            add_cohort(warehouse, "enterprise-active", json.dumps(COHORT))
+        written = [w for w in run_exports(warehouse, lake, day) if w["cohort"] == "enterprise-active"]
+    for entry in written:
+        console.print(f"cohort enterprise-active (plan = enterprise, Page Viewed in the 7 days to {day}): "
+                      f"{entry['profiles']} companies -> {lake.url}/{entry['object']}")
+        head = b"".join(lake.iter_bytes(entry["object"])).decode().splitlines()[:3]
+        for line in head:
+            console.print("  " + line, markup=False, highlight=False, soft_wrap=True)

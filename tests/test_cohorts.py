@@ -12,7 +12,14 @@ import pytest
 
 from etl.cohorts import add_cohort, list_cohorts, remove_cohort
 from etl.errors import EtlError
-from etl.export import Selection, all_results, encode, export_partition, export_profiles, run_exports
+from etl.export import (
+    Selection,
+    all_results,
+    encode,
+    export_partition,
+    export_profiles,
+    run_exports,
+)
 from etl.keys import add_key
 from etl.pipeline import run_day
 from tests.conftest import event, write_jsonl
