@@ -6,25 +6,17 @@ Triggered by hand, give the day as conf {"day": "YYYY-MM-DD"}.
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, timedelta
-
 from airflow.sdk import DAG, Asset, task
 
-from etl.orchestration import DAILY_ASSET, pool_for
+from etl.orchestration import DAILY_ASSET, start_date, task_defaults
 
 with DAG(
     dag_id="cohort_exports",
     schedule=[Asset(**DAILY_ASSET)],
-    start_date=datetime.fromisoformat(os.environ.get("GROUP_ETL_START_DATE", "2026-01-01")),
+    start_date=start_date(),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retries": int(os.environ.get("GROUP_ETL_TASK_RETRIES", "3")),
-        "retry_delay": timedelta(seconds=float(os.environ.get("GROUP_ETL_RETRY_DELAY_SECONDS", "60"))),
-        "retry_exponential_backoff": 2.0,
-        "pool": pool_for(),
-    },
+    default_args=task_defaults(),
     tags=["group-etl"],
     doc_md=__doc__,
 ):

@@ -9,31 +9,21 @@ exponential back-off. The audit task publishes the daily Asset.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
 
-from etl.orchestration import DAILY_ASSET, pool_for
+from etl.orchestration import DAILY_ASSET, start_date, task_defaults
 
 TIMEZONE = os.environ.get("GROUP_ETL_TIMEZONE", "UTC")
-START = datetime.fromisoformat(os.environ.get("GROUP_ETL_START_DATE", "2026-01-01"))
 DAILY = Asset(**DAILY_ASSET)
-
-default_args = {
-    "retries": int(os.environ.get("GROUP_ETL_TASK_RETRIES", "3")),
-    "retry_delay": timedelta(seconds=float(os.environ.get("GROUP_ETL_RETRY_DELAY_SECONDS", "60"))),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=30),
-    "pool": pool_for(),
-}
 
 with DAG(
     dag_id="group_analytics_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TIMEZONE),
-    start_date=START,
+    start_date=start_date(),
     catchup=os.environ.get("GROUP_ETL_CATCHUP", "true").lower() != "false",
     max_active_runs=1,
-    default_args=default_args,
+    default_args=task_defaults(),
     tags=["group-etl"],
     doc_md=__doc__,
 ):

@@ -42,6 +42,23 @@ def pool_for(environ: dict | None = None) -> str:
     return DUCKDB_POOL if url.startswith("duckdb") else "default_pool"
 
 
+def task_defaults() -> dict:
+    """default_args of every group-etl DAG: retries with exponential back-off, the pool."""
+    from datetime import timedelta
+
+    return {
+        "retries": int(os.environ.get("GROUP_ETL_TASK_RETRIES", "3")),
+        "retry_delay": timedelta(seconds=float(os.environ.get("GROUP_ETL_RETRY_DELAY_SECONDS", "60"))),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+        "pool": pool_for(),
+    }
+
+
+def start_date() -> datetime:
+    return datetime.fromisoformat(os.environ.get("GROUP_ETL_START_DATE", "2026-01-01"))
+
+
 def task_settings() -> Settings:
     overrides: dict[str, str] = {}
     if not os.environ.get("GROUP_ETL_WAREHOUSE_URL"):
