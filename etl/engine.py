@@ -19,6 +19,32 @@ if not MEMORY_LIMIT.replace(".", "").rstrip("KMGTBkmgtbi").isdigit():
     raise ValueError(f"GROUP_ETL_ENGINE_MEMORY: expected a size such as 768MB, got {MEMORY_LIMIT!r}")
 
 
+MAX_NESTING = 100  # deeper JSON is rejected: PostgreSQL's JSONB refuses very deep documents
+
+
+def json_depth(text: str) -> int:
+    """Deepest [ or { nesting outside strings. Called only for the rare records with
+    more than MAX_NESTING brackets (the SQL filters first), never per event."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 @dataclass
 class Engine:
     con: duckdb.DuckDBPyConnection
@@ -35,6 +61,7 @@ def columnar_engine() -> Iterator[Engine]:
             "preserve_insertion_order": True,
         }
     )
+    con.create_function("json_depth", json_depth, ["VARCHAR"], "INTEGER")
     try:
         yield Engine(con, temp_dir)
     finally:

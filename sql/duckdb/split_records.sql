@@ -54,5 +54,8 @@ SELECT source_object, source_line, source_index, raw,
            WHEN (contains(raw, 'NaN') OR contains(raw, 'Infinity'))
                 AND regexp_matches(regexp_replace(raw, '"(?:[^"\\]|\\.)*"', '', 'g'), 'NaN|Infinity')
                THEN 'invalid_number'
+           -- a cheap count first; json_depth runs only on records with over 100 brackets
+           WHEN strlen(raw) - strlen(replace(replace(raw, '[', ''), '{', '')) > 100
+                AND json_depth(raw) > 100 THEN 'nesting_too_deep'
        END
 FROM elements;
