@@ -161,6 +161,7 @@ def test_scheduled_export_replaces_its_partition(world, warehouse, lake) -> None
         ("../escape", "{}", "cohort name '../escape': use 1-64 letters"),
         ("a/b", "{}", "cohort name 'a/b'"),
         ("x'; DROP TABLE cohorts; --", "{}", "cohort name"),
+        ("c\u043ehort", "{}", "cohort name"),  # a Cyrillic o: look-alikes are refused
         ("ok", "{not json", "--definition: not JSON"),
         ("ok", '{"group_key": "account_id"}', "group key 'account_id' is not set up"),
         ("ok", '{"group_key": "company_id", "user_properties": [{"property": "tier", "op": "eq", "value": "x"}]}',
