@@ -442,7 +442,14 @@ def export_profiles_command(
     """Group (or user) profiles, filtered by cohort; prints the Engage response as JSON."""
     from datetime import UTC, datetime
 
-    from etl.export import Selection, all_results, encode, export_profiles, format_of, write_target
+    from etl.export import (
+        Selection,
+        encode,
+        export_profiles,
+        format_of,
+        session_results,
+        write_target,
+    )
 
     settings = _settings(ctx)
     day = _date(as_of, "--as-of") if as_of else datetime.now(UTC).astimezone(settings.tz).date()
@@ -450,11 +457,11 @@ def export_profiles_command(
     selection = Selection(data_group_id, cohort, where)
     with _warehouse(ctx) as warehouse:
         warehouse.init()
-        if to:
-            fmt = format_of(to)
-            write_target(to, encode(all_results(warehouse, selection, names, day), fmt))
+        fmt = format_of(to) if to else None  # a wrong extension fails before any work
         document = export_profiles(warehouse, selection, page=page, page_size=page_size,
                                    session_id=session_id, output_properties=names, as_of=day)
+        if to:  # the file holds the pinned session the pages come from, read once
+            write_target(to, encode(session_results(warehouse, document["session_id"], names), fmt))
     print_json(document)
 
 

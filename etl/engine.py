@@ -24,7 +24,7 @@ MAX_NESTING = 100  # deeper JSON is rejected: PostgreSQL's JSONB refuses very de
 
 def json_depth(text: str) -> int:
     """Deepest [ or { nesting outside strings. Called only for the rare records with
-    more than MAX_NESTING brackets (the SQL filters first), never per event."""
+    more than MAX_NESTING brackets (split_records.sql filters first), never per event."""
     depth = deepest = 0
     in_string = escaped = False
     for char in text:

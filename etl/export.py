@@ -105,15 +105,23 @@ def export_profiles(
                              {"sid": session_id}).scalar()
         if total == 0 and page > 0:
             raise EtlError(f"session {session_id!r} is unknown or empty")
-        rows = conn.execute(sa.text(
-            "SELECT profile_id, CAST(properties AS VARCHAR) FROM export_sessions WHERE session_id = :sid "
-            "AND position >= :lo AND position < :hi ORDER BY position"),
-            {"sid": session_id, "lo": page * page_size, "hi": (page + 1) * page_size}).all()
-    return {
-        "page": page, "page_size": page_size, "session_id": session_id, "status": "ok", "total": total,
-        "results": [{"$distinct_id": pid, "$properties": _pick(json_value(props), output_properties)}
-                    for pid, props in rows],
-    }
+        results = _pinned(conn, session_id, output_properties, page * page_size, (page + 1) * page_size)
+    return {"page": page, "page_size": page_size, "session_id": session_id, "status": "ok", "total": total,
+            "results": results}
+
+
+def session_results(warehouse: Warehouse, session_id: str, output_properties: list[str] | None) -> list[dict]:
+    """Every row of a pinned session: what `--to` writes, the same snapshot as the pages."""
+    with warehouse.begin() as conn:
+        return _pinned(conn, session_id, output_properties, 0, None)
+
+
+def _pinned(conn, session_id: str, output_properties: list[str] | None, lo: int, hi: int | None) -> list[dict]:  # noqa: ANN001
+    rows = conn.execute(sa.text(
+        "SELECT profile_id, CAST(properties AS VARCHAR) FROM export_sessions WHERE session_id = :sid "
+        "AND position >= :lo AND (CAST(:hi AS BIGINT) IS NULL OR position < :hi) ORDER BY position"),
+        {"sid": session_id, "lo": lo, "hi": hi}).all()
+    return [{"$distinct_id": pid, "$properties": _pick(json_value(props), output_properties)} for pid, props in rows]
 
 
 def all_results(warehouse: Warehouse, selection: Selection, output_properties: list[str] | None,

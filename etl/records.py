@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.engine import Engine
+from etl.engine import MAX_NESTING, Engine
 from etl.lake import DecodeState, Lake, LakeObject, iter_decompressed
 from etl.warehouse import load_sql
 
@@ -190,7 +190,7 @@ def parse_partition(
         state = DecodeState()
         for part, raw_lines in enumerate(iter_line_batches(iter_decompressed(lake, obj, state), state)):
             con.register("raw_lines", raw_lines)
-            con.execute(split_sql, {"source_object": obj.key}).fetchall()
+            con.execute(split_sql, {"source_object": obj.key, "max_nesting": MAX_NESTING}).fetchall()
             con.unregister("raw_lines")
             con.execute(kind.validate_sql, used_params(kind.validate_sql, params)).fetchall()
             stem = out / f"{kind.name}-{number:06d}-{part:04d}"

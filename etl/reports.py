@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from etl.errors import EtlError
 from etl.expressions import Ref, SqlCompiler, parse, refs
 from etl.pipeline import day_range, sql_clause
-from etl.warehouse import Warehouse, load_sql
+from etl.warehouse import Warehouse, load_sql, strip_comments
 
 ONE_WAY_RULE = (
     "group analysis never uses user profile properties (Mixpanel's one-way link: users "
@@ -94,7 +94,7 @@ def _compile(warehouse: Warehouse, scope: Scope, params: dict) -> tuple[str, str
                     f"WHERE ug.distinct_id = u.unit AND ug.group_key = {key} AND {condition})")
 
         conditions.append(compiler.compile(node, lambda _ref: "gp.properties", wrap=in_a_group))
-    return _strip_comments(units), " AND ".join(conditions) or "TRUE"
+    return strip_comments(units), " AND ".join(conditions) or "TRUE"
 
 
 def _breakdown(warehouse: Warehouse, scope: Scope, params: dict) -> str:
@@ -103,10 +103,6 @@ def _breakdown(warehouse: Warehouse, scope: Scope, params: dict) -> str:
     head, _, rest = scope.breakdown.partition(".")
     ref = Ref(head, rest) if rest and head in ("user", "group") else Ref(None, scope.breakdown)
     return SqlCompiler(warehouse.dialect, params, prefix="b").text(_column_for(scope)(ref), ref.name)
-
-
-def _strip_comments(sql: str) -> str:
-    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
 
 
 def _run(warehouse: Warehouse, sql: str, params: dict) -> list:
@@ -120,7 +116,7 @@ def insights(warehouse: Warehouse, event: str, first: date, last: date, scope: S
     params: dict = {"event": event, "events": [event], "d1": first, "d2": last, "lo": first, "hi": last}
     units, where = _compile(warehouse, scope, params)
     breakdown = _breakdown(warehouse, scope, params)
-    sql = (_strip_comments(load_sql("insights", warehouse.dialect))
+    sql = (strip_comments(load_sql("insights", warehouse.dialect))
            .replace("{units}", units).replace("{where}", where).replace("{breakdown}", breakdown))
     found = {(r.event_date, r.breakdown): (r.events, r.uniques) for r in _run(warehouse, sql, params)}
     values = sorted({b for _, b in found}, key=lambda v: (v is None, v)) or [None]
@@ -145,14 +141,14 @@ def funnel(warehouse: Warehouse, steps: list[str], window_seconds: int, first: d
     units, where = _compile(warehouse, scope, params)
     template = load_sql("funnel", warehouse.dialect)
     head, _, rest = template.partition("-- step n\n")
-    head = _strip_comments(head)
+    head = strip_comments(head)
     step_block, _, count_block = rest.partition("-- count n\n")
     later = "".join(step_block.replace("{n}", str(n)).replace("{previous}", str(n - 1)).rstrip("\n")
                     for n in range(2, len(steps) + 1))
     counts = "\nUNION ALL\n".join(count_block.replace("{n}", str(n)).strip() for n in range(1, len(steps) + 1))
     sql = (head.replace("{units}", units).replace("{where}", where)
            .replace("{steps}", later).replace("{counts}", counts + "\nORDER BY step"))
-    reached = {r.step: (r.units, r.median_seconds) for r in _run(warehouse, _strip_comments(sql), params)}
+    reached = {r.step: (r.units, r.median_seconds) for r in _run(warehouse, sql, params)}
     first_units = reached[1][0]
     out = []
     for n, event in enumerate(steps, start=1):
@@ -176,10 +172,10 @@ def retention(warehouse: Warehouse, born: str, returned: str, first: date, last:
     params: dict = {"born": born, "returned": returned, "events": sorted({born, returned}),
                     "d1": first, "d2": last, "lo": first, "hi": last, "period_days": days}
     units, where = _compile(warehouse, scope, params)
-    sql = _strip_comments(load_sql("retention", warehouse.dialect)).replace("{units}", units).replace("{where}", where)
+    sql = strip_comments(load_sql("retention", warehouse.dialect)).replace("{units}", units).replace("{where}", where)
     sizes: dict[date, int] = {}
     retained: dict[tuple[date, int], int] = {}
-    for row in _run(warehouse, _strip_comments(sql), params):
+    for row in _run(warehouse, sql, params):
         if row.period is None:
             sizes[row.cohort_date] = row.units
         else:

@@ -65,9 +65,14 @@ def load_sql(name: str, dialect: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def strip_comments(sql: str) -> str:
+    """Drop whole-line `--` comments (they name placeholders that are then substituted)."""
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+
+
 def split_statements(script: str) -> list[str]:
     """Split a script on semicolons that end a line (our SQL files keep to that)."""
-    body = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("--"))
+    body = strip_comments(script)
     return [part.strip() for part in re.split(r";\s*(?:\n|$)", body) if part.strip()]
 
 

@@ -132,3 +132,22 @@ def test_a_password_never_reaches_the_output_of_a_failing_run(tmp_path) -> None:
     assert done.stderr.startswith("error: warehouse postgresql+psycopg://postgres:***@127.0.0.1:1/test")
     everything = done.stdout + done.stderr
     assert secret not in everything and "aws-secret-value" not in everything
+
+
+def test_export_to_a_file_writes_the_pinned_session(group_etl, tmp_path) -> None:  # noqa: ANN001
+    _, out, _ = group_etl("keys", "add", "company_id", "--setup-at", "2024-07-01T00:00:00Z")
+    data_group_id = out.strip()
+    upload = tmp_path / "up.csv"
+    upload.write_text("$group_id,plan\nc2,pro\nc1,free\n")
+    assert group_etl("upload-csv", "--key", "company_id", str(upload))[0] == 0
+    target = tmp_path / "out" / "groups.jsonl"
+    code, out, _ = group_etl("export", "profiles", "--data-group-id", data_group_id, "--page-size", "1",
+                             "--to", str(target))
+    page = json.loads(out)
+    assert code == 0
+    assert (page["total"], page["results"]) == (2, [{"$distinct_id": "c1", "$properties": {"plan": "free"}}])
+    assert [json.loads(line) for line in target.read_text().splitlines()] == [
+        {"$distinct_id": "c1", "$properties": {"plan": "free"}},
+        {"$distinct_id": "c2", "$properties": {"plan": "pro"}}]
+    code, _, err = group_etl("export", "profiles", "--data-group-id", data_group_id, "--to", str(tmp_path / "x.txt"))
+    assert (code, err.strip()) == (1, f"error: --to {tmp_path / 'x.txt'}: use a .jsonl, .json, .csv or .parquet name")

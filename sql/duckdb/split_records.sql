@@ -1,6 +1,6 @@
 -- Split one batch of raw lines of a dump into records (runs in the in-process
 -- DuckDB engine). Input: raw_lines(source_line, bytes, flag) of the object
--- $source_object. Output: the temp table input_records, one row per record
+-- $source_object ($max_nesting: etl.engine.MAX_NESTING). Output: the temp table input_records, one row per record
 -- (a line, or an element of a batch line) with `reason` set for a line that
 -- is unusable as a whole or fails a check every kind of record shares.
 -- Steps are MATERIALIZED so each line is decoded and parsed once.
@@ -54,8 +54,8 @@ SELECT source_object, source_line, source_index, raw,
            WHEN (contains(raw, 'NaN') OR contains(raw, 'Infinity'))
                 AND regexp_matches(regexp_replace(raw, '"(?:[^"\\]|\\.)*"', '', 'g'), 'NaN|Infinity')
                THEN 'invalid_number'
-           -- a cheap count first; json_depth runs only on records with over 100 brackets
-           WHEN strlen(raw) - strlen(replace(replace(raw, '[', ''), '{', '')) > 100
-                AND json_depth(raw) > 100 THEN 'nesting_too_deep'
+           -- a cheap count first; json_depth runs only on records with more brackets than the limit
+           WHEN strlen(raw) - strlen(replace(replace(raw, '[', ''), '{', '')) > $max_nesting
+                AND json_depth(raw) > $max_nesting THEN 'nesting_too_deep'
        END
 FROM elements;
