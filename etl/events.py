@@ -20,15 +20,9 @@ EVENT_COLUMNS = [
     "event", "distinct_id", "event_time", "event_date", "properties",
 ]
 
-ACCEPTED_EVENTS = (
-    "SELECT $load_date::DATE AS load_date, $source_object AS source_object, source_line, "
-    "source_index, event_id, insert_id, event, distinct_id, event_time, event_date, properties "
-    "FROM parsed_records WHERE reject_reason IS NULL"
-)
-
 
 def event_kind() -> RecordKind:
-    return RecordKind("event", load_sql("parse_events", "duckdb"), ACCEPTED_EVENTS)
+    return RecordKind("event", load_sql("parse_events", "duckdb"))
 
 
 def parse_day(

@@ -7,11 +7,12 @@ objects; none of them cares which store is behind it.
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from isal import isal_zlib as zlib  # zlib's interface, about 2.5x faster inflate (ISA-L)
 
 from etl.errors import StorageError
 

@@ -21,7 +21,7 @@ from etl.engine import columnar_engine
 from etl.errors import EtlError
 from etl.events import EVENT_COLUMNS, parse_day
 from etl.lake import Lake, partition_prefix
-from etl.records import REJECT_COLUMNS, ParsedPartition, input_fingerprint
+from etl.records import ACCEPTED, REJECT_COLUMNS, REJECTED, ParsedPartition, input_fingerprint
 from etl.updates import PREFIXES, parse_updates, replace_update_partition
 from etl.warehouse import Warehouse, load_sql, split_statements
 
@@ -186,8 +186,8 @@ def replace_event_partition(
         sa.text("DELETE FROM rejected_records WHERE kind = 'event' AND load_date = :d"), {"d": day}
     )
     hook("events_deleted")
-    warehouse.bulk_insert(conn, "events", EVENT_COLUMNS, parsed.accepted_files)
-    warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.reject_files)
+    warehouse.bulk_insert(conn, "events", EVENT_COLUMNS, parsed.files, ACCEPTED)
+    warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.files, REJECTED)
     after = set(
         conn.execute(
             sa.text("SELECT DISTINCT event_date FROM events WHERE load_date = :d"), {"d": day}

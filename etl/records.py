@@ -39,25 +39,24 @@ REJECT_COLUMNS = ["kind", "load_date", "source_object", "source_line", "source_i
 
 @dataclass
 class ParsedPartition:
-    """Parquet parts of one load, ready for `Warehouse.bulk_insert`."""
+    """Parquet parts of one load, ready for `Warehouse.bulk_insert`: every record,
+    with `reason` NULL for one that loads (`ACCEPTED`), else why it is rejected."""
 
-    accepted_files: list[Path] = field(default_factory=list)
-    reject_files: list[Path] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
     loaded: int = 0
     rejected: int = 0
 
 
 @dataclass(frozen=True)
 class RecordKind:
-    """How one kind of record (event, group update, user update) is validated and kept.
+    """How one kind of record (event, group update, user update) is validated.
 
-    `validate_sql` turns `input_records` into `parsed_records` with a
-    `reject_reason` column; `accepted_query` selects the rows to keep.
+    `validate_sql` turns `input_records` into one row per record with a
+    `reason` column (NULL when the record is kept) and the kind's columns.
     """
 
     name: str
     validate_sql: str
-    accepted_query: str
 
 
 def input_fingerprint(objects: list[LakeObject]) -> str:
@@ -93,7 +92,7 @@ def common_params(day: date, tz: ZoneInfo, token: str | None) -> dict:
 
 
 def iter_line_batches(chunks: Iterator[bytes], state: DecodeState) -> Iterator[pa.Table]:
-    """Arrow tables of (source_line, bytes, flag): the object's lines, numbered from 1.
+    """Arrow tables of raw_lines (see `split_records.sql`): the object's lines, numbered from 1.
 
     `flag` is NULL for an ordinary line, `truncated_gzip` for the tail of a cut
     gzip stream, `empty_object` for an object with no bytes at all.
@@ -113,45 +112,63 @@ def iter_line_batches(chunks: Iterator[bytes], state: DecodeState) -> Iterator[p
         if cut < 0:
             pending, size = [data], len(data)
             continue
-        batch = _lines_table(data[:cut], next_line)
+        batch = _lines_table(data[:cut + 1], next_line)
         next_line += batch.num_rows
         yield batch
         pending = [data[cut + 1:]]
         size = len(pending[0])
     data = b"".join(pending)
     if state.truncated:
-        complete, _, tail = data.rpartition(b"\n")
-        if complete or data.startswith(b"\n"):
-            batch = _lines_table(complete, next_line)
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            batch = _lines_table(data[:cut + 1], next_line)
             next_line += batch.num_rows
             yield batch
-        yield _flag_table(next_line, tail, "truncated_gzip")
+        yield _flag_table(next_line, data[cut + 1:], "truncated_gzip")
     elif not seen_bytes:
         yield _flag_table(next_line, b"", "empty_object")
     elif data:
-        yield _lines_table(data[:-1] if data.endswith(b"\n") else data, next_line)
+        yield _lines_table(data, next_line)
 
 
 def _lines_table(data: bytes, first_line: int) -> pa.Table:
-    lines = pc.list_flatten(pc.split_pattern(pa.array([data], pa.large_binary()), b"\n"))
-    count = len(lines)
-    return pa.table(
-        {
-            "source_line": pa.array(np.arange(first_line, first_line + count, dtype=np.int64)),
-            "bytes": lines,
-            "flag": pa.nulls(count, pa.string()),
-        }
-    )
+    """Split bytes into lines without copying them: each value keeps its newline
+    (JSON ignores it; rejects strip it). A final newline ends a line, it does not
+    start an empty one."""
+    newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+    ends = newlines if data.endswith(b"\n") else np.append(newlines, len(data))
+    offsets = np.empty(len(ends) + 1, np.int64)
+    offsets[0] = 0
+    offsets[1:] = ends + 1
+    offsets[-1] = min(offsets[-1], len(data))
+    count = len(ends)
+    sizes = ends - offsets[:-1]  # without the newline
+    buffer = pa.py_buffer(data)
+    text = pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), buffer)
+    try:
+        text.validate(full=True)  # UTF-8 of the whole batch at once
+        blobs = pa.nulls(count, pa.large_binary())
+    except pa.ArrowInvalid:  # rare: DuckDB decodes line by line and rejects the bad ones
+        exact = data[:-1] if data.endswith(b"\n") else data
+        blobs = pc.list_flatten(pc.split_pattern(pa.array([exact], pa.large_binary()), b"\n"))
+        text = pa.nulls(count, pa.large_string())
+    return pa.table({
+        "source_line": pa.array(np.arange(first_line, first_line + count, dtype=np.int64)),
+        "text": text,
+        "bytes": blobs,
+        "flag": pa.nulls(count, pa.string()),
+        "size": pa.array(sizes),
+    })
 
 
 def _flag_table(line: int, data: bytes, flag: str) -> pa.Table:
-    return pa.table(
-        {
-            "source_line": pa.array([line], pa.int64()),
-            "bytes": pa.array([data], pa.large_binary()),
-            "flag": pa.array([flag], pa.string()),
-        }
-    )
+    return pa.table({
+        "source_line": pa.array([line], pa.int64()),
+        "text": pa.nulls(1, pa.large_string()),
+        "bytes": pa.array([data], pa.large_binary()),
+        "flag": pa.array([flag], pa.string()),
+        "size": pa.array([len(data)], pa.int64()),
+    })
 
 
 def used_params(sql: str, params: dict) -> dict:
@@ -159,18 +176,8 @@ def used_params(sql: str, params: dict) -> dict:
     return {name: value for name, value in params.items() if re.search(rf"\${name}\b", sql)}
 
 
-def copy_to_parquet(con, query: str, path: Path, params: dict) -> None:  # noqa: ANN001
-    """Write a query's rows to a Parquet file of ours (the path is never user input)."""
-    # uncompressed: these parts live for one run, and compressing them costs more than it saves
-    con.execute(f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION uncompressed)",  # noqa: S608
-                used_params(query, params)).fetchall()
-
-
-REJECTS_QUERY = (
-    "SELECT $kind AS kind, $load_date::DATE AS load_date, $source_object AS source_object, "
-    "source_line, source_index, reject_reason AS reason, raw "
-    "FROM parsed_records WHERE reject_reason IS NOT NULL"
-)
+ACCEPTED = "reason IS NULL"  # the rows of a part that load
+REJECTED = "reason IS NOT NULL"  # the rows of a part kept in rejected_records
 
 
 def parse_partition(
@@ -181,33 +188,33 @@ def parse_partition(
     params: dict,
     progress: Callable[[int], None] | None = None,
 ) -> ParsedPartition:
-    """Parse every object of a partition into Parquet parts under the engine's folder."""
+    """Parse every object of a partition into Parquet parts under the engine's folder:
+    one streaming query per batch of lines, one part per batch holding every record."""
     split_sql = load_sql("split_records", "duckdb")
+    # our own SQL files, composed: the split is the validation's input_records
+    columns = "$kind AS kind, $load_date::DATE AS load_date, $source_object AS source_object, *"
+    parts = f"WITH input_records AS ({split_sql}) SELECT * FROM ({kind.validate_sql}) AS validated"  # noqa: S608
+    query = f"SELECT {columns} FROM ({parts}) AS parsed"  # noqa: S608
     parsed = ParsedPartition()
     out = Path(engine.temp_dir)
     con = engine.con
     for number, obj in enumerate(objects):
         state = DecodeState()
+        batch_params = {**params, "kind": kind.name, "source_object": obj.key, "max_nesting": MAX_NESTING}
         for part, raw_lines in enumerate(iter_line_batches(iter_decompressed(lake, obj, state), state)):
+            path = out / f"{kind.name}-{number:06d}-{part:04d}.parquet"
             con.register("raw_lines", raw_lines)
-            con.execute(split_sql, {"source_object": obj.key, "max_nesting": MAX_NESTING}).fetchall()
+            # uncompressed: a part lives for one run; compressing it costs more than it saves
+            copy = f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION uncompressed)"  # noqa: S608
+            con.execute(copy, used_params(copy, batch_params)).fetchall()
             con.unregister("raw_lines")
-            con.execute(kind.validate_sql, used_params(kind.validate_sql, params)).fetchall()
-            stem = out / f"{kind.name}-{number:06d}-{part:04d}"
-            accepted_file, rejects_file = stem.with_suffix(".ok.parquet"), stem.with_suffix(".rejects.parquet")
-            row_params = {"load_date": params["load_date"], "source_object": obj.key}
-            copy_to_parquet(con, kind.accepted_query, accepted_file, row_params)
-            copy_to_parquet(con, REJECTS_QUERY, rejects_file, {**row_params, "kind": kind.name})
             loaded, rejected = con.execute(
-                "SELECT count(*) FILTER (WHERE reject_reason IS NULL), "
-                "count(*) FILTER (WHERE reject_reason IS NOT NULL) FROM parsed_records"
+                f"SELECT count(*) FILTER (WHERE {ACCEPTED}), count(*) FILTER (WHERE {REJECTED}) "  # noqa: S608
+                "FROM read_parquet($path)", {"path": str(path)}
             ).fetchall()[0]
             parsed.loaded += loaded
             parsed.rejected += rejected
-            if loaded:
-                parsed.accepted_files.append(accepted_file)
-            if rejected:
-                parsed.reject_files.append(rejects_file)
+            parsed.files.append(path)
         if progress is not None:
             progress(obj.size)
     return parsed

@@ -34,7 +34,9 @@ from etl.profiles import (
     fold_profile,
 )
 from etl.records import (
+    ACCEPTED,
     REJECT_COLUMNS,
+    REJECTED,
     ParsedPartition,
     RecordKind,
     common_params,
@@ -52,19 +54,13 @@ UPDATE_COLUMNS = [
     "kind", "load_date", "source_object", "source_line", "source_index", "group_key",
     "profile_id", "update_time", "timed", "operation", "value", "raw",
 ]
-ACCEPTED_UPDATES = (
-    "SELECT $kind AS kind, $load_date::DATE AS load_date, $source_object AS source_object, "
-    "source_line, source_index, group_key, profile_id, update_time, timed, operation, value, raw "
-    "FROM parsed_records WHERE reject_reason IS NULL"
-)
 # lake prefix and allowed operations of each kind of update
 PREFIXES = {"group": "groups", "user": "people"}
 OPERATIONS = {"group": list(GROUP_OPERATIONS), "user": list(USER_OPERATIONS)}
 
 
 def update_kind(kind: str) -> RecordKind:
-    sql = load_sql("parse_profile_updates", "duckdb")
-    return RecordKind(kind, sql, ACCEPTED_UPDATES.replace("$kind", f"'{kind}'"))
+    return RecordKind(kind, load_sql("parse_profile_updates", "duckdb"))
 
 
 def parse_updates(
@@ -94,8 +90,8 @@ def replace_update_partition(
     touched_before = _touched(conn, kind, day)
     conn.execute(sa.text("DELETE FROM profile_updates WHERE kind = :k AND load_date = :d"), {"k": kind, "d": day})
     conn.execute(sa.text("DELETE FROM rejected_records WHERE kind = :k AND load_date = :d"), {"k": kind, "d": day})
-    warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, parsed.accepted_files)
-    warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.reject_files)
+    warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, parsed.files, ACCEPTED)
+    warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.files, REJECTED)
     refused = 0
     if kind == "group":
         refused = enforce_profile_limit(conn, warehouse, day, max_group_profiles)

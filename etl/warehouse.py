@@ -177,9 +177,11 @@ class Warehouse:
     # -- bulk loading -------------------------------------------------------------
 
     def bulk_insert(
-        self, conn: Connection, table: str, columns: Sequence[str], parquet_files: Sequence[Path]
+        self, conn: Connection, table: str, columns: Sequence[str], parquet_files: Sequence[Path],
+        where: str = "true",
     ) -> None:
-        """Append Parquet files to a table inside the caller's transaction.
+        """Append the rows of Parquet files that match `where` (a condition of ours,
+        never user input) to a table inside the caller's transaction.
 
         DuckDB reads the files itself; PostgreSQL gets them through COPY as CSV
         converted by an in-process DuckDB, never row by row from Python.
@@ -188,9 +190,9 @@ class Warehouse:
             return
         cols = ", ".join(quote_ident(c) for c in columns)
         files = [str(p) for p in parquet_files]
+        select = f"SELECT {cols} FROM read_parquet(?) WHERE {where}"  # noqa: S608
         if self.dialect == "duckdb":
-            insert = f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM read_parquet(?)"  # noqa: S608
-            conn.exec_driver_sql(insert, (files,))
+            conn.exec_driver_sql(f"INSERT INTO {quote_ident(table)} ({cols}) {select}", (files,))
             return
         from etl.engine import columnar_engine
 
@@ -198,8 +200,7 @@ class Warehouse:
         cursor = conn.connection.driver_connection.cursor()
         with columnar_engine() as duck, cursor.copy(copy_sql) as copy:
             csv_path = Path(duck.temp_dir) / "bulk.csv"
-            to_csv = f"COPY (SELECT {cols} FROM read_parquet($files)) TO '{csv_path}' (HEADER false)"  # noqa: S608
-            duck.con.execute(to_csv, {"files": files}).fetchall()
+            duck.con.execute(f"COPY ({select}) TO '{csv_path}' (HEADER false)", [files]).fetchall()
             with open(csv_path, "rb") as handle:
                 while block := handle.read(4 * 1024 * 1024):
                     copy.write(block)

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from etl.engine import columnar_engine
-from etl.events import parse_day
+from etl.events import EVENT_COLUMNS, parse_day
 from etl.lake import LocalLake
+from etl.records import ACCEPTED, REJECT_COLUMNS, REJECTED
 
 DAY = date(2024, 3, 10)
 T0 = int(datetime(2024, 3, 10, 12, tzinfo=UTC).timestamp())
@@ -26,16 +27,18 @@ def parse(tmp_path: Path, content: bytes, name: str = "a.jsonl", tz: str = "UTC"
     objects = lake.list(f"events/dt={DAY}/")
     with columnar_engine() as engine:
         parsed = parse_day(engine, lake, objects, DAY, ZoneInfo(tz), token)
-        events = _rows(engine, parsed.accepted_files, "source_line, source_index")
-        rejects = _rows(engine, parsed.reject_files, "source_line, source_index")
+        events = _rows(engine, parsed.files, ACCEPTED, EVENT_COLUMNS)
+        rejects = _rows(engine, parsed.files, REJECTED, REJECT_COLUMNS)
     assert parsed.loaded == len(events) and parsed.rejected == len(rejects)
     return events, rejects
 
 
-def _rows(engine, files, order):  # noqa: ANN001, ANN202
+def _rows(engine, files, where, columns):  # noqa: ANN001, ANN202
+    """The rows the warehouse would get from the parts (`Warehouse.bulk_insert`)."""
     if not files:
         return []
-    rel = engine.con.sql(f"SELECT * FROM read_parquet({[str(f) for f in files]}) ORDER BY {order}")  # noqa: S608
+    rel = engine.con.sql(f"SELECT {', '.join(columns)} FROM read_parquet({[str(f) for f in files]}) "  # noqa: S608
+                         f"WHERE {where} ORDER BY source_line, source_index")
     return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 

@@ -1,46 +1,43 @@
--- Validate event records (after split_records.sql) into events and rejects
--- (runs in the in-process DuckDB engine). Output: the temp table
--- parsed_records, one row per input record, reject_reason NULL for an event
--- that loads. Parameters: $load_date, $latest_epoch (end of the dump's day +
--- 1 hour), $earliest_epoch (1971-01-01), $token (NULL: any), $timezone,
--- $placeholders.
-CREATE OR REPLACE TEMP TABLE parsed_records AS
--- Each record is parsed twice (its top level, then its properties); the
--- small values extracted are typed without parsing the record again.
-WITH top AS MATERIALIZED (
-    SELECT *, json_extract(raw, ['$.event', '$.properties']) AS parts
-    FROM input_records WHERE reason IS NULL
+-- Validate event records (input_records, from split_records.sql) in one
+-- streaming pass (runs in the in-process DuckDB engine). One row per input
+-- record: `reason` NULL for an event that loads (with its columns), else the
+-- reject reason and the record's raw text. Parameters: $load_date,
+-- $source_object, $latest_epoch (end of the dump's day + 1 hour),
+-- $earliest_epoch (1971-01-01), $token (NULL: any), $timezone, $placeholders.
+-- Each record is parsed once for the values checked here; the small values
+-- extracted are typed without parsing the record again.
+WITH fields AS (
+    SELECT source_line, source_index, raw, reason,
+           CASE WHEN reason IS NULL THEN
+               json_extract(raw, ['$.event', '$.properties', '$.properties.distinct_id', '$.properties.time',
+                                  '$.properties."$insert_id"', '$.properties.token'])
+           END AS parts
+    FROM input_records
 ),
-fields AS MATERIALIZED (
-    SELECT *,
+typed AS (
+    SELECT source_line, source_index, raw, reason,
            json_type(parts[1]) AS event_type,
            json_extract_string(parts[1], '$') AS event,
+           -- parts[2] is JSON only when it is an object (json_type of a scalar is its type name)
            json_type(parts[2]) AS properties_type,
            parts[2] AS properties,
-           CASE WHEN json_type(parts[2]) = 'OBJECT' THEN
-               json_extract(parts[2], ['$.distinct_id', '$.time', '$."$insert_id"', '$.token'])
-           END AS known
-    FROM top
-),
-props AS (
-    SELECT *,
-           json_type(known[1]) AS distinct_id_type,
-           json_extract_string(known[1], '$') AS distinct_id,
-           json_type(known[2]) AS time_type,
-           TRY_CAST(known[2] AS DOUBLE) AS time_raw,
-           json_type(known[3]) AS insert_id_type,
-           json_extract_string(known[3], '$') AS insert_id,
-           json_extract_string(known[4], '$') AS token
+           json_type(parts[3]) AS distinct_id_type,
+           json_extract_string(parts[3], '$') AS distinct_id,
+           json_type(parts[4]) AS time_type,
+           TRY_CAST(parts[4] AS DOUBLE) AS time_raw,
+           json_type(parts[5]) AS insert_id_type,
+           json_extract_string(parts[5], '$') AS insert_id,
+           json_extract_string(parts[6], '$') AS token
     FROM fields
 ),
 timed AS (
-    SELECT *,
-           CASE WHEN time_raw > 1e11 THEN time_raw / 1000 ELSE time_raw END AS time_seconds
-    FROM props
+    SELECT *, CASE WHEN time_raw > 1e11 THEN time_raw / 1000 ELSE time_raw END AS time_seconds
+    FROM typed
 ),
 checked AS (
     SELECT *,
            CASE
+               WHEN reason IS NOT NULL THEN reason
                WHEN event_type IS NULL OR event_type = 'NULL' THEN 'missing_event'
                WHEN event_type <> 'VARCHAR' OR event = '' THEN 'invalid_event'
                WHEN properties_type IS NULL OR properties_type = 'NULL' THEN 'missing_properties'
@@ -53,28 +50,28 @@ checked AS (
                WHEN time_seconds < $earliest_epoch THEN 'time_before_1971'
                WHEN time_seconds > $latest_epoch THEN 'time_in_future'
                WHEN $token IS NOT NULL AND token IS DISTINCT FROM $token THEN 'wrong_token'
-               WHEN len(json_keys(properties)) > 255 THEN 'too_many_properties'
-           END AS record_reason
+               -- a cheap count of colons first: json_keys runs only where 255 keys are possible
+               WHEN strlen(properties) - strlen(replace(properties, ':', '')) > 255
+                    AND len(json_keys(properties)) > 255 THEN 'too_many_properties'
+           END AS final_reason
     FROM timed
 )
-SELECT source_object, source_line, source_index, reason AS reject_reason, raw,
-       NULL::VARCHAR AS event_id, NULL::VARCHAR AS insert_id, NULL::VARCHAR AS event,
-       NULL::VARCHAR AS distinct_id, NULL::TIMESTAMPTZ AS event_time, NULL::DATE AS event_date,
-       NULL::JSON AS properties
-FROM input_records WHERE reason IS NOT NULL
-UNION ALL
-SELECT source_object, source_line, source_index, record_reason, raw,
-       CASE WHEN record_reason IS NOT NULL THEN NULL
+SELECT source_line, source_index, final_reason AS reason,
+       CASE WHEN final_reason IS NOT NULL THEN rtrim(raw, chr(10)) END AS raw,
+       CASE WHEN final_reason IS NOT NULL THEN NULL
             -- copies of one event share this identity (DESIGN.md section 7);
             -- without $insert_id a record is never anyone's duplicate
             WHEN insert_id_type IN ('VARCHAR', 'BIGINT', 'UBIGINT') THEN
                 md5(concat_ws(chr(31), 'event', event, distinct_id,
                               CAST(floor(time_seconds) AS BIGINT), insert_id))
-            ELSE md5(concat_ws(chr(31), 'record', $load_date, source_object, source_line, source_index))
-       END,
-       CASE WHEN insert_id_type IN ('VARCHAR', 'BIGINT', 'UBIGINT') THEN insert_id END,
-       event, distinct_id,
-       CASE WHEN record_reason IS NULL THEN to_timestamp(time_seconds) END,
-       CASE WHEN record_reason IS NULL THEN CAST(timezone($timezone, to_timestamp(time_seconds)) AS DATE) END,
-       properties
-FROM checked;
+            ELSE md5(concat_ws(chr(31), 'record', $load_date, $source_object, source_line, source_index))
+       END AS event_id,
+       CASE WHEN final_reason IS NULL AND insert_id_type IN ('VARCHAR', 'BIGINT', 'UBIGINT') THEN insert_id END
+           AS insert_id,
+       CASE WHEN final_reason IS NULL THEN event END AS event,
+       CASE WHEN final_reason IS NULL THEN distinct_id END AS distinct_id,
+       CASE WHEN final_reason IS NULL THEN to_timestamp(time_seconds) END AS event_time,
+       CASE WHEN final_reason IS NULL THEN CAST(timezone($timezone, to_timestamp(time_seconds)) AS DATE) END
+           AS event_date,
+       CASE WHEN final_reason IS NULL THEN properties END AS properties
+FROM checked

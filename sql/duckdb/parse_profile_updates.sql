@@ -1,11 +1,11 @@
--- Validate profile update records (after split_records.sql): group updates
--- ($kind = 'group') or user updates ($kind = 'user'). Output: the temp table
--- parsed_records, reject_reason NULL for an update that applies.
+-- Validate profile update records (input_records, from split_records.sql):
+-- group updates ($kind = 'group') or user updates ($kind = 'user'). One row
+-- per input record, `reason` NULL for an update that applies; every row keeps
+-- its raw text (profile_updates stores it).
 -- Parameters: those of parse_events.sql plus $operations (allowed for the
 -- kind), $all_operations, $meta_keys, $registered_keys, $end_of_day_epoch
 -- (the effective time of an update without $time), $max_properties,
 -- $max_name_length.
-CREATE OR REPLACE TEMP TABLE parsed_records AS
 WITH fields AS (
     SELECT *,
            list_filter(json_keys(raw), lambda k: list_contains($all_operations, k)) AS operations,
@@ -78,15 +78,15 @@ checked AS (
            END AS record_reason
     FROM measured
 )
-SELECT source_object, source_line, source_index, reason AS reject_reason, raw,
+SELECT source_line, source_index, reason, rtrim(raw, chr(10)) AS raw,
        NULL::VARCHAR AS group_key, NULL::VARCHAR AS profile_id, NULL::TIMESTAMPTZ AS update_time,
        NULL::BOOLEAN AS timed, NULL::VARCHAR AS operation, NULL::JSON AS value
 FROM input_records WHERE reason IS NOT NULL
 UNION ALL
-SELECT source_object, source_line, source_index, record_reason, raw,
+SELECT source_line, source_index, record_reason, rtrim(raw, chr(10)),
        CASE WHEN $kind = 'group' THEN group_key END,
        CASE WHEN $kind = 'group' THEN group_id ELSE distinct_id END,
        CASE WHEN record_reason IS NULL THEN to_timestamp(coalesce(time_seconds, $end_of_day_epoch)) END,
        time_seconds IS NOT NULL,
        operation, value
-FROM checked;
+FROM checked
