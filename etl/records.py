@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -24,6 +26,7 @@ from etl.engine import MAX_NESTING, Engine
 from etl.lake import DecodeState, Lake, LakeObject, iter_decompressed
 from etl.warehouse import load_sql
 
+T = TypeVar("T")
 BATCH_BYTES = 64 * 1024 * 1024
 EARLIEST_EPOCH = 31_536_000  # 1971-01-01T00:00:00Z
 FUTURE_TOLERANCE_SECONDS = 3600
@@ -198,23 +201,53 @@ def parse_partition(
     parsed = ParsedPartition()
     out = Path(engine.temp_dir)
     con = engine.con
+    done_objects = 0
+    for number, part, raw_lines in prefetched(_object_batches(lake, objects)):
+        while done_objects < number:  # every earlier object is parsed
+            _advance(progress, objects[done_objects])
+            done_objects += 1
+        obj = objects[number]
+        path = out / f"{kind.name}-{number:06d}-{part:04d}.parquet"
+        batch_params = {**params, "kind": kind.name, "source_object": obj.key, "max_nesting": MAX_NESTING}
+        con.register("raw_lines", raw_lines)
+        # uncompressed: a part lives for one run; compressing it costs more than it saves
+        copy = f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION uncompressed)"  # noqa: S608
+        con.execute(copy, used_params(copy, batch_params)).fetchall()
+        con.unregister("raw_lines")
+        loaded, rejected = con.execute(
+            f"SELECT count(*) FILTER (WHERE {ACCEPTED}), count(*) FILTER (WHERE {REJECTED}) "  # noqa: S608
+            "FROM read_parquet($path)", {"path": str(path)}
+        ).fetchall()[0]
+        parsed.loaded += loaded
+        parsed.rejected += rejected
+        parsed.files.append(path)
+    for obj in objects[done_objects:]:
+        _advance(progress, obj)
+    return parsed
+
+
+def _object_batches(lake: Lake, objects: list[LakeObject]) -> Iterator[tuple[int, int, pa.Table]]:
+    """(object number, batch number, raw_lines) for every batch of every object."""
     for number, obj in enumerate(objects):
         state = DecodeState()
-        batch_params = {**params, "kind": kind.name, "source_object": obj.key, "max_nesting": MAX_NESTING}
         for part, raw_lines in enumerate(iter_line_batches(iter_decompressed(lake, obj, state), state)):
-            path = out / f"{kind.name}-{number:06d}-{part:04d}.parquet"
-            con.register("raw_lines", raw_lines)
-            # uncompressed: a part lives for one run; compressing it costs more than it saves
-            copy = f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION uncompressed)"  # noqa: S608
-            con.execute(copy, used_params(copy, batch_params)).fetchall()
-            con.unregister("raw_lines")
-            loaded, rejected = con.execute(
-                f"SELECT count(*) FILTER (WHERE {ACCEPTED}), count(*) FILTER (WHERE {REJECTED}) "  # noqa: S608
-                "FROM read_parquet($path)", {"path": str(path)}
-            ).fetchall()[0]
-            parsed.loaded += loaded
-            parsed.rejected += rejected
-            parsed.files.append(path)
-        if progress is not None:
-            progress(obj.size)
-    return parsed
+            yield number, part, raw_lines
+
+
+def _advance(progress: Callable[[int], None] | None, obj: LakeObject) -> None:
+    if progress is not None:
+        progress(obj.size)
+
+
+_DONE = object()
+
+
+def prefetched(items: Iterator[T]) -> Iterator[T]:
+    """The same items, the next one produced in a thread while the caller works on
+    this one: reading, inflating and splitting a batch overlap DuckDB's query on the
+    previous one (all of them release the GIL). One batch ahead bounds the memory."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(next, items, _DONE)
+        while (item := future.result()) is not _DONE:
+            future = pool.submit(next, items, _DONE)
+            yield item

@@ -157,24 +157,21 @@ CREATE TABLE IF NOT EXISTS hot_shards (
 
 -- Every count and report reads events through this view: one row per
 -- duplicate identity, the copy from the latest load date, then the last
--- object, line and batch element (DESIGN.md section 7): a row is kept when no
--- later copy of it exists. No aggregate or window over all events, so a
--- filter on event_date reaches both sides and a day's cost does not grow with
--- history.
+-- object, line and batch element (DESIGN.md section 7). The window is
+-- partitioned by event_date, so both DuckDB and PostgreSQL push a filter on
+-- event_date below it: a day's cost does not grow with history (the 6-day
+-- benchmark shows it), and it is half the cost of an anti-join on later copies.
 CREATE OR REPLACE VIEW events_deduped AS
-SELECT e.load_date, e.source_object, e.source_line, e.source_index, e.event_id, e.insert_id,
-       e.event, e.distinct_id, e.event_time, e.event_date, e.properties
-FROM events AS e
-WHERE NOT EXISTS (
-    SELECT 1 FROM events AS later
-    WHERE later.event_date = e.event_date AND later.event_id = e.event_id
-      AND (later.load_date > e.load_date
-           OR (later.load_date = e.load_date AND later.source_object > e.source_object)
-           OR (later.load_date = e.load_date AND later.source_object = e.source_object
-               AND later.source_line > e.source_line)
-           OR (later.load_date = e.load_date AND later.source_object = e.source_object
-               AND later.source_line = e.source_line AND later.source_index > e.source_index))
-);
+SELECT load_date, source_object, source_line, source_index, event_id, insert_id,
+       event, distinct_id, event_time, event_date, properties
+FROM (
+    SELECT e.*, row_number() OVER (
+        PARTITION BY e.event_date, e.event_id
+        ORDER BY e.load_date DESC, e.source_object DESC, e.source_line DESC, e.source_index DESC
+    ) AS copy_rank
+    FROM events AS e
+) AS ranked
+WHERE copy_rank = 1;
 
 -- (extra, version 5) A pinned export: page 0 of an export stores its ordered
 -- rows under a session_id; later pages read them, so pages never shift.

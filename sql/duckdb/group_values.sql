@@ -5,18 +5,27 @@
 -- second) until removed_at. The key name reaches the JSON path as a value.
 CREATE TEMP TABLE group_values AS
 WITH candidates AS (
-    SELECT e.load_date, e.event_date, e.event_id, e.insert_id, e.event, e.distinct_id, e.event_time,
+    SELECT e.load_date, e.source_object, e.source_line, e.source_index,
+           e.event_date, e.event_id, e.insert_id, e.event, e.distinct_id, e.event_time,
            k.data_group_id, k.group_key,
            json_extract(e.properties,
                         '$."' || replace(replace(k.group_key, '\', '\\'), '"', '\"') || '"') AS value
-    FROM events_deduped AS e
+    FROM events AS e
     JOIN group_keys AS k
       ON e.event_time >= k.setup_at
      AND (k.removed_at IS NULL OR e.event_time < k.removed_at)
     WHERE e.event_date IN :dates
 ),
+-- Deduplicated as events_deduped is (the latest copy of an event carries its
+-- groups), but only where a key is present: cheaper than reading the view.
 present AS (
-    SELECT * FROM candidates WHERE value IS NOT NULL
+    SELECT * FROM candidates AS c
+    WHERE value IS NOT NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM events AS later
+          WHERE later.event_date IN :dates AND later.event_date = c.event_date AND later.event_id = c.event_id
+            AND (later.load_date, later.source_object, later.source_line, later.source_index)
+                > (c.load_date, c.source_object, c.source_line, c.source_index))
 ),
 elements AS (
     SELECT * EXCLUDE (value), 1 AS position, value AS element
