@@ -201,11 +201,7 @@ def parse_partition(
     parsed = ParsedPartition()
     out = Path(engine.temp_dir)
     con = engine.con
-    done_objects = 0
-    for number, part, raw_lines in prefetched(_object_batches(lake, objects)):
-        while done_objects < number:  # every earlier object is parsed
-            _advance(progress, objects[done_objects])
-            done_objects += 1
+    for number, part, raw_lines in prefetched(_object_batches(lake, objects, progress)):
         obj = objects[number]
         path = out / f"{kind.name}-{number:06d}-{part:04d}.parquet"
         batch_params = {**params, "kind": kind.name, "source_object": obj.key, "max_nesting": MAX_NESTING}
@@ -221,22 +217,20 @@ def parse_partition(
         parsed.loaded += loaded
         parsed.rejected += rejected
         parsed.files.append(path)
-    for obj in objects[done_objects:]:
-        _advance(progress, obj)
     return parsed
 
 
-def _object_batches(lake: Lake, objects: list[LakeObject]) -> Iterator[tuple[int, int, pa.Table]]:
-    """(object number, batch number, raw_lines) for every batch of every object."""
+def _object_batches(
+    lake: Lake, objects: list[LakeObject], progress: Callable[[int], None] | None
+) -> Iterator[tuple[int, int, pa.Table]]:
+    """(object number, batch number, raw_lines) for every batch of every object;
+    `progress` gets each object's size once it is read (from the reading thread)."""
     for number, obj in enumerate(objects):
         state = DecodeState()
         for part, raw_lines in enumerate(iter_line_batches(iter_decompressed(lake, obj, state), state)):
             yield number, part, raw_lines
-
-
-def _advance(progress: Callable[[int], None] | None, obj: LakeObject) -> None:
-    if progress is not None:
-        progress(obj.size)
+        if progress is not None:
+            progress(obj.size)
 
 
 _DONE = object()
