@@ -186,8 +186,8 @@ def replace_event_partition(
         sa.text("DELETE FROM rejected_records WHERE kind = 'event' AND load_date = :d"), {"d": day}
     )
     hook("events_deleted")
-    warehouse.bulk_insert(conn, "events", EVENT_COLUMNS, parsed.files, ACCEPTED)
-    warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.files, REJECTED)
+    warehouse.bulk_insert(conn, "events", EVENT_COLUMNS, parsed.rows(), ACCEPTED)
+    warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.rows(), REJECTED)
     after = set(
         conn.execute(
             sa.text("SELECT DISTINCT event_date FROM events WHERE load_date = :d"), {"d": day}

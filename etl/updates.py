@@ -14,11 +14,9 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator
 from datetime import date
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -90,8 +88,8 @@ def replace_update_partition(
     touched_before = _touched(conn, kind, day)
     conn.execute(sa.text("DELETE FROM profile_updates WHERE kind = :k AND load_date = :d"), {"k": kind, "d": day})
     conn.execute(sa.text("DELETE FROM rejected_records WHERE kind = :k AND load_date = :d"), {"k": kind, "d": day})
-    warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, parsed.files, ACCEPTED)
-    warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.files, REJECTED)
+    warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, parsed.rows(), ACCEPTED)
+    warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.rows(), REJECTED)
     refused = 0
     if kind == "group":
         refused = enforce_profile_limit(conn, warehouse, day, max_group_profiles)
@@ -139,36 +137,32 @@ def rebuild_profiles(
     """
     if not profiles:
         return
-    import tempfile
-
     kinds = ["group", "upload"] if target == "group" else ["user"]
-    with tempfile.TemporaryDirectory(prefix="group-etl-profiles-") as folder:
-        affected = Path(folder) / "affected.parquet"
-        pq.write_table(pa.table({"group_key": [k for k, _ in profiles],
-                                 "profile_id": [p for _, p in profiles]}), affected)
-        conn.exec_driver_sql("DROP TABLE IF EXISTS affected_profiles")
-        conn.exec_driver_sql("CREATE TEMP TABLE affected_profiles (group_key VARCHAR, profile_id VARCHAR)")
-        warehouse.bulk_insert(conn, "affected_profiles", ["group_key", "profile_id"], [affected])
-        rows = conn.execute(
-            sa.text(
-                "SELECT coalesce(u.group_key, '') AS group_key, u.profile_id, u.update_time, "
-                "u.operation, CAST(u.value AS VARCHAR) AS value "
-                "FROM profile_updates AS u JOIN affected_profiles AS a "
-                "  ON a.group_key = coalesce(u.group_key, '') AND a.profile_id = u.profile_id "
-                "WHERE u.kind IN :kinds "
-                "ORDER BY 1, 2, u.update_time, u.timed DESC, u.load_date, u.source_object, "
-                "u.source_line, u.source_index"
-            ).bindparams(sa.bindparam("kinds", expanding=True)),
-            {"kinds": kinds},
-        )
-        folded = list(_fold_all(rows))
-        if target == "group":
-            _write_groups(conn, warehouse, folded, Path(folder))
-        else:
-            registered = list(conn.execute(
-                sa.text("SELECT DISTINCT group_key FROM group_keys WHERE removed_at IS NULL")).scalars())
-            _write_users(conn, warehouse, folded, Path(folder), registered)
-        conn.exec_driver_sql("DROP TABLE affected_profiles")
+    conn.exec_driver_sql("DROP TABLE IF EXISTS affected_profiles")
+    conn.exec_driver_sql("CREATE TEMP TABLE affected_profiles (group_key VARCHAR, profile_id VARCHAR)")
+    warehouse.bulk_insert(conn, "affected_profiles", ["group_key", "profile_id"], pa.table({
+        "group_key": pa.array([k for k, _ in profiles], pa.string()),
+        "profile_id": pa.array([p for _, p in profiles], pa.string())}))
+    rows = conn.execute(
+        sa.text(
+            "SELECT coalesce(u.group_key, '') AS group_key, u.profile_id, u.update_time, "
+            "u.operation, CAST(u.value AS VARCHAR) AS value "
+            "FROM profile_updates AS u JOIN affected_profiles AS a "
+            "  ON a.group_key = coalesce(u.group_key, '') AND a.profile_id = u.profile_id "
+            "WHERE u.kind IN :kinds "
+            "ORDER BY 1, 2, u.update_time, u.timed DESC, u.load_date, u.source_object, "
+            "u.source_line, u.source_index"
+        ).bindparams(sa.bindparam("kinds", expanding=True)),
+        {"kinds": kinds},
+    )
+    folded = list(_fold_all(rows))
+    if target == "group":
+        _write_groups(conn, warehouse, folded)
+    else:
+        registered = list(conn.execute(
+            sa.text("SELECT DISTINCT group_key FROM group_keys WHERE removed_at IS NULL")).scalars())
+        _write_users(conn, warehouse, folded, registered)
+    conn.exec_driver_sql("DROP TABLE affected_profiles")
 
 
 def _fold_all(rows: Iterable) -> Iterator[tuple[str, str, list[Version]]]:
@@ -184,7 +178,7 @@ _DELETE_AFFECTED = (
 )
 
 
-def _write_groups(conn: Connection, warehouse: Warehouse, folded: list, folder: Path) -> None:
+def _write_groups(conn: Connection, warehouse: Warehouse, folded: list) -> None:
     for table in ("group_profiles", "group_profile_history"):
         conn.exec_driver_sql(_DELETE_AFFECTED.format(table=table, key=f"{table}.group_key", pid="group_id"))
     history = [
@@ -197,16 +191,15 @@ def _write_groups(conn: Connection, warehouse: Warehouse, folded: list, folder: 
          "created_at": created_at(versions), "updated_at": versions[-1].valid_from}
         for key, pid, versions in folded if versions and not versions[-1].deleted
     ]
-    _insert(conn, warehouse, "group_profile_history", history, folder, {
+    _insert(conn, warehouse, "group_profile_history", history, {
         "group_key": pa.string(), "group_id": pa.string(), "properties": pa.string(),
         "valid_from": pa.timestamp("us", "UTC"), "valid_to": pa.timestamp("us", "UTC"), "deleted": pa.bool_()})
-    _insert(conn, warehouse, "group_profiles", current, folder, {
+    _insert(conn, warehouse, "group_profiles", current, {
         "group_key": pa.string(), "group_id": pa.string(), "properties": pa.string(),
         "created_at": pa.timestamp("us", "UTC"), "updated_at": pa.timestamp("us", "UTC")})
 
 
-def _write_users(conn: Connection, warehouse: Warehouse, folded: list, folder: Path,
-                 registered: list[str]) -> None:
+def _write_users(conn: Connection, warehouse: Warehouse, folded: list, registered: list[str]) -> None:
     for table in ("user_profiles", "user_groups"):
         conn.exec_driver_sql(_DELETE_AFFECTED.format(table=table, key="''", pid="distinct_id"))
     current = [(pid, versions[-1]) for _, pid, versions in folded if versions and not versions[-1].deleted]
@@ -214,9 +207,9 @@ def _write_users(conn: Connection, warehouse: Warehouse, folded: list, folder: P
              for pid, v in current]
     links = [{"distinct_id": pid, "group_key": key, "group_id": gid}
              for pid, v in current for key in registered for gid in group_ids(v.properties.get(key))]
-    _insert(conn, warehouse, "user_profiles", users, folder, {
+    _insert(conn, warehouse, "user_profiles", users, {
         "distinct_id": pa.string(), "properties": pa.string(), "updated_at": pa.timestamp("us", "UTC")})
-    _insert(conn, warehouse, "user_groups", links, folder, {
+    _insert(conn, warehouse, "user_groups", links, {
         "distinct_id": pa.string(), "group_key": pa.string(), "group_id": pa.string()})
 
 
@@ -229,11 +222,8 @@ def rebuild_user_groups(conn: Connection, warehouse: Warehouse) -> None:
     conn.exec_driver_sql("DELETE FROM user_groups")
     links = [{"distinct_id": pid, "group_key": key, "group_id": gid}
              for pid, props in users for key in registered for gid in group_ids(json_value(props).get(key))]
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="group-etl-links-") as folder:
-        _insert(conn, warehouse, "user_groups", links, Path(folder), {
-            "distinct_id": pa.string(), "group_key": pa.string(), "group_id": pa.string()})
+    _insert(conn, warehouse, "user_groups", links, {
+        "distinct_id": pa.string(), "group_key": pa.string(), "group_id": pa.string()})
 
 
 def group_ids(value: object) -> list[str]:
@@ -250,13 +240,8 @@ def group_ids(value: object) -> list[str]:
     return out[:MAX_GROUP_IDS]
 
 
-def _insert(conn: Connection, warehouse: Warehouse, table: str, rows: list[dict], folder: Path,
-            schema: dict) -> None:
-    if not rows:
-        return
-    path = folder / f"{table}.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema(schema)), path)
-    warehouse.bulk_insert(conn, table, list(schema), [path])
+def _insert(conn: Connection, warehouse: Warehouse, table: str, rows: list[dict], schema: dict) -> None:
+    warehouse.bulk_insert(conn, table, list(schema), pa.Table.from_pylist(rows, schema=pa.schema(schema)))
 
 
 def _dump(properties: dict | None) -> str | None:

@@ -12,13 +12,11 @@ import csv
 import hashlib
 import io
 import json
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from etl.errors import DataError, EtlError
@@ -178,21 +176,18 @@ def upload_csv(
                 "raw": [json.dumps({"$group_id": profiles.ids[n], **profiles.properties[n]}) for n in indexes],
             })
 
-        with tempfile.TemporaryDirectory(prefix="group-etl-upload-") as folder:
-            updates, rejects = Path(folder) / "updates.parquet", Path(folder) / "rejects.parquet"
-            pq.write_table(rows(
-                admitted,
-                group_key=[group_key] * len(admitted),
-                profile_id=[profiles.ids[n] for n in admitted],
-                update_time=pa.array([now] * len(admitted), pa.timestamp("us", "UTC")),
-                timed=[True] * len(admitted),
-                operation=["$set"] * len(admitted),
-                value=[json.dumps(profiles.properties[n], ensure_ascii=False) for n in admitted],
-            ), updates)
-            warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, [updates])
-            if refused:
-                pq.write_table(rows(refused, reason=["profile_limit"] * len(refused)), rejects)
-                warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, [rejects])
+        warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, rows(
+            admitted,
+            group_key=[group_key] * len(admitted),
+            profile_id=[profiles.ids[n] for n in admitted],
+            update_time=pa.array([now] * len(admitted), pa.timestamp("us", "UTC")),
+            timed=[True] * len(admitted),
+            operation=["$set"] * len(admitted),
+            value=[json.dumps(profiles.properties[n], ensure_ascii=False) for n in admitted],
+        ))
+        if refused:
+            warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS,
+                                  rows(refused, reason=["profile_limit"] * len(refused)))
         rebuild_profiles(conn, warehouse, "group", [(group_key, profiles.ids[n]) for n in admitted])
         conn.execute(
             sa.text("INSERT INTO profile_uploads (source_object, fingerprint, group_key, upload_date, "

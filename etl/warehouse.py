@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.dataset as ds
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -29,8 +31,8 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 SCHEMA_VERSION = 5  # 5: export_sessions
 
 _TYPE_SUBSTITUTIONS = {
-    "duckdb": {"json": "JSON", "bytewise_text": "VARCHAR"},
-    "postgresql": {"json": "JSONB", "bytewise_text": 'VARCHAR COLLATE "C"'},
+    "duckdb": {"json": "JSON", "bytewise_text": "VARCHAR", "zstd": "USING COMPRESSION zstd"},
+    "postgresql": {"json": "JSONB", "bytewise_text": 'VARCHAR COLLATE "C"', "zstd": ""},
 }
 
 
@@ -177,22 +179,27 @@ class Warehouse:
     # -- bulk loading -------------------------------------------------------------
 
     def bulk_insert(
-        self, conn: Connection, table: str, columns: Sequence[str], parquet_files: Sequence[Path],
+        self, conn: Connection, table: str, columns: Sequence[str], rows: pa.Table | ds.Dataset,
         where: str = "true",
     ) -> None:
-        """Append the rows of Parquet files that match `where` (a condition of ours,
-        never user input) to a table inside the caller's transaction.
+        """Append Arrow rows (a table, or a parse's parts as a dataset) that match
+        `where` (a condition of ours, never user input) to a table inside the caller's
+        transaction.
 
-        DuckDB reads the files itself; PostgreSQL gets them through COPY as CSV
-        converted by an in-process DuckDB, never row by row from Python.
+        DuckDB scans the rows itself, in parallel; PostgreSQL gets them through COPY
+        as CSV written by an in-process DuckDB, never row by row from Python.
         """
-        if not parquet_files:
+        if isinstance(rows, pa.Table) and rows.num_rows == 0:
             return
         cols = ", ".join(quote_ident(c) for c in columns)
-        files = [str(p) for p in parquet_files]
-        select = f"SELECT {cols} FROM read_parquet(?) WHERE {where}"  # noqa: S608
+        select = f"SELECT {cols} FROM arrow_rows WHERE {where}"  # noqa: S608
         if self.dialect == "duckdb":
-            conn.exec_driver_sql(f"INSERT INTO {quote_ident(table)} ({cols}) {select}", (files,))
+            duck = conn.connection.driver_connection
+            duck.register("arrow_rows", rows)
+            try:
+                conn.exec_driver_sql(f"INSERT INTO {quote_ident(table)} ({cols}) {select}")
+            finally:
+                duck.unregister("arrow_rows")
             return
         from etl.engine import columnar_engine
 
@@ -200,7 +207,8 @@ class Warehouse:
         cursor = conn.connection.driver_connection.cursor()
         with columnar_engine() as duck, cursor.copy(copy_sql) as copy:
             csv_path = Path(duck.temp_dir) / "bulk.csv"
-            duck.con.execute(f"COPY ({select}) TO '{csv_path}' (HEADER false)", [files]).fetchall()
+            duck.con.register("arrow_rows", rows)
+            duck.con.execute(f"COPY ({select}) TO '{csv_path}' (HEADER false)").fetchall()
             with open(csv_path, "rb") as handle:
                 while block := handle.read(4 * 1024 * 1024):
                     copy.write(block)

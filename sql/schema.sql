@@ -1,6 +1,10 @@
 -- Warehouse tables: DESIGN.md section 6. Portable DDL; {json} is JSON on
 -- DuckDB and JSONB on PostgreSQL; {bytewise_text} sorts by bytes on both
--- (key order must not depend on a locale). Every statement is safe to repeat.
+-- (key order must not depend on a locale); {zstd} asks DuckDB to compress a
+-- high-entropy column (properties, md5 ids) with zstd, which it writes faster
+-- than its default choice for them and, for properties, a third smaller
+-- (measured on 1M bench events); nothing on PostgreSQL. Every statement is
+-- safe to repeat.
 -- Indexes are per dialect: sql/<dialect>/indexes.sql.
 -- Columns beyond the contract are marked "(extra)".
 
@@ -24,20 +28,20 @@ CREATE TABLE IF NOT EXISTS events (
     source_object  {bytewise_text} NOT NULL,
     source_line    BIGINT NOT NULL,
     source_index   INTEGER NOT NULL,      -- (extra) element of a batch line, 0 otherwise
-    event_id       {bytewise_text} NOT NULL,      -- (extra)
-    insert_id      {bytewise_text},
+    event_id       {bytewise_text} {zstd} NOT NULL,      -- (extra)
+    insert_id      {bytewise_text} {zstd},
     event          VARCHAR NOT NULL,
     distinct_id    VARCHAR NOT NULL,
     event_time     TIMESTAMPTZ NOT NULL,
     event_date     DATE NOT NULL,
-    properties     {json} NOT NULL
+    properties     {json} {zstd} NOT NULL
 );
 
 -- One row per (deduplicated event, group) attribution.
 CREATE TABLE IF NOT EXISTS event_groups (
     event_date     DATE NOT NULL,
-    event_id       {bytewise_text} NOT NULL,
-    insert_id      {bytewise_text},
+    event_id       {bytewise_text} {zstd} NOT NULL,
+    insert_id      {bytewise_text} {zstd},
     event          VARCHAR NOT NULL,
     distinct_id    VARCHAR NOT NULL,
     event_time     TIMESTAMPTZ NOT NULL,

@@ -27,17 +27,18 @@ def parse(tmp_path: Path, content: bytes, name: str = "a.jsonl", tz: str = "UTC"
     objects = lake.list(f"events/dt={DAY}/")
     with columnar_engine() as engine:
         parsed = parse_day(engine, lake, objects, DAY, ZoneInfo(tz), token)
-        events = _rows(engine, parsed.files, ACCEPTED, EVENT_COLUMNS)
-        rejects = _rows(engine, parsed.files, REJECTED, REJECT_COLUMNS)
+        events = _rows(engine, parsed, ACCEPTED, EVENT_COLUMNS)
+        rejects = _rows(engine, parsed, REJECTED, REJECT_COLUMNS)
     assert parsed.loaded == len(events) and parsed.rejected == len(rejects)
     return events, rejects
 
 
-def _rows(engine, files, where, columns):  # noqa: ANN001, ANN202
+def _rows(engine, parsed, where, columns):  # noqa: ANN001, ANN202
     """The rows the warehouse would get from the parts (`Warehouse.bulk_insert`)."""
-    if not files:
+    if not parsed.files:
         return []
-    rel = engine.con.sql(f"SELECT {', '.join(columns)} FROM read_parquet({[str(f) for f in files]}) "  # noqa: S608
+    engine.con.register("parts", parsed.rows())
+    rel = engine.con.sql(f"SELECT {', '.join(columns)} FROM parts "  # noqa: S608
                          f"WHERE {where} ORDER BY source_line, source_index")
     return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
