@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.ipc as ipc
 
 from etl.engine import MAX_NESTING, Engine
@@ -55,11 +54,22 @@ class ParsedPartition:
     loaded: int = 0
     rejected: int = 0
 
-    def rows(self) -> pa.Table | ds.Dataset:
-        """Every part as one Arrow dataset (DuckDB scans it in parallel, batch by batch)."""
+    def rows(self) -> pa.Table | pa.RecordBatchReader:
+        """Every part's rows as one stream, read batch by batch (a reader is read once:
+        call again for another pass). DuckDB's threads share it."""
         if not self.files:
             return pa.table({})
-        return ds.dataset([str(f) for f in self.files], format="ipc")
+        with pa.OSFile(str(self.files[0])) as first:
+            schema = ipc.open_file(first).schema
+        return pa.RecordBatchReader.from_batches(schema, _part_batches(self.files))
+
+
+def _part_batches(files: list[Path]) -> Iterator[pa.RecordBatch]:
+    for path in files:
+        with pa.OSFile(str(path)) as source:  # read, not mapped: a batch's memory is freed after use
+            part = ipc.open_file(source)
+            for number in range(part.num_record_batches):
+                yield part.get_batch(number)
 
 
 @dataclass(frozen=True)

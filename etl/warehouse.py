@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -179,10 +178,10 @@ class Warehouse:
     # -- bulk loading -------------------------------------------------------------
 
     def bulk_insert(
-        self, conn: Connection, table: str, columns: Sequence[str], rows: pa.Table | ds.Dataset,
+        self, conn: Connection, table: str, columns: Sequence[str], rows: pa.Table | pa.RecordBatchReader,
         where: str = "true",
     ) -> None:
-        """Append Arrow rows (a table, or a parse's parts as a dataset) that match
+        """Append Arrow rows (a table, or a stream such as a parse's parts) that match
         `where` (a condition of ours, never user input) to a table inside the caller's
         transaction.
 
