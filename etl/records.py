@@ -30,6 +30,9 @@ from etl.warehouse import load_sql
 T = TypeVar("T")
 BATCH_BYTES = 64 * 1024 * 1024
 PART_BATCH_ROWS = 16_384  # rows per record batch of a part: what a reader holds at a time
+# DuckDB hands each chunk of an Arrow table to one thread: a batch of lines in chunks
+# of this many keeps both cores busy (a single chunk made the parse query ~30% slower)
+LINES_PER_CHUNK = 32_768
 EARLIEST_EPOCH = 31_536_000  # 1971-01-01T00:00:00Z
 FUTURE_TOLERANCE_SECONDS = 3600
 
@@ -177,13 +180,14 @@ def _lines_table(data: bytes, first_line: int) -> pa.Table:
         exact = data[:-1] if data.endswith(b"\n") else data
         blobs = pc.list_flatten(pc.split_pattern(pa.array([exact], pa.large_binary()), b"\n"))
         text = pa.nulls(count, pa.large_string())
-    return pa.table({
+    table = pa.table({
         "source_line": pa.array(np.arange(first_line, first_line + count, dtype=np.int64)),
         "text": text,
         "bytes": blobs,
         "flag": pa.nulls(count, pa.string()),
         "size": pa.array(sizes),
     })
+    return pa.Table.from_batches(table.to_batches(max_chunksize=LINES_PER_CHUNK))  # slices, not copies
 
 
 def _flag_table(line: int, data: bytes, flag: str) -> pa.Table:
