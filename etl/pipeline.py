@@ -26,7 +26,7 @@ from etl.updates import PREFIXES, parse_updates, replace_update_partition
 from etl.warehouse import Warehouse, load_sql, split_statements
 
 MAX_GROUP_IDS_PER_EVENT = 300
-TEMP_TABLES = ("shard_sizes", "attributed", "group_values")  # attribution's scratch tables
+TEMP_TABLES = ("shard_sizes", "attributed", "listed", "group_values")  # attribution's scratch tables
 # Lake prefixes a day reads, which are also the stages of load_audit.
 STAGES = ("events", "groups", "people")
 
@@ -115,7 +115,7 @@ def load_events_stage(
     event dates it touched for the attribution stage."""
     result = DayResult(day, parsed.loaded + parsed.rejected, parsed.loaded, parsed.rejected)
     result.touched_dates = replace_event_partition(conn, warehouse, day, parsed, hook)
-    result.duplicates = count_duplicates(conn, day, result.touched_dates)
+    result.duplicates = count_duplicates(conn, warehouse.dialect, day, result.touched_dates)
     write_audit(conn, "events", day, input_fingerprint(objects),
                 StageCounts(result.loaded, result.rejected, result.duplicates), started,
                 touched_dates=result.touched_dates)
@@ -196,22 +196,14 @@ def replace_event_partition(
     return sorted(before | after)
 
 
-def count_duplicates(conn: Connection, day: date, dates: list[date]) -> int:
+def count_duplicates(conn: Connection, dialect: str, day: date, dates: list[date]) -> int:
     """Records of this load whose event had already arrived (earlier in this load or in
     an earlier one). Later loads do not change it, so a re-run of D gives the same count;
     which copy is kept is the view events_deduped's business (the latest wins)."""
     if not dates:
         return 0
     return conn.execute(
-        sql_clause(
-            "SELECT count(*) FROM ("
-            "  SELECT load_date, row_number() OVER ("
-            "    PARTITION BY event_date, event_id"
-            "    ORDER BY load_date, source_object, source_line, source_index) AS arrival"
-            "  FROM events WHERE event_date IN :dates AND load_date <= :d"
-            ") AS copies WHERE load_date = :d AND arrival > 1"
-        ),
-        {"d": day, "dates": dates},
+        sql_clause(load_sql("count_duplicates", dialect)), {"d": day, "dates": dates}
     ).scalar()
 
 

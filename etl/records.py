@@ -1,9 +1,10 @@
 """Reading a lake partition into records, in columns.
 
-Bytes are split into lines by Arrow and shaped by DuckDB
+Bytes are split into lines by numpy and Arrow and shaped by DuckDB
 (`sql/duckdb/split_records.sql`, then a per-kind validation query); no Python
 touches an individual record. Each object is streamed in batches of about
-`BATCH_BYTES`, so memory is bounded by the batch, not the size of a day.
+`BATCH_BYTES`, each parsed batch goes to an Arrow IPC file on disk, so memory
+is bounded by the batch, not the size of a day.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def parse_partition(
     progress: Callable[[int], None] | None = None,
 ) -> ParsedPartition:
     """Parse every object of a partition into parts under the engine's folder: one
-    streaming query per batch of lines, one part per batch holding every record."""
+    query per batch of lines, one part per batch holding every record."""
     split_sql = load_sql("split_records", "duckdb")
     # our own SQL files, composed: the split is the validation's input_records
     columns = "$kind AS kind, $load_date::DATE AS load_date, $source_object AS source_object, *"
@@ -244,14 +245,10 @@ def parse_partition(
 
 def write_part(table: pa.Table, path: Path) -> tuple[int, int]:
     """Write a parsed batch as an Arrow IPC file; (records kept, records rejected)."""
-    loaded = rejected = 0
     with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-        for batch in table.to_batches():  # a loop over record batches, not records
-            writer.write_batch(batch)
-            kept = batch.column("reason").null_count
-            loaded += kept
-            rejected += batch.num_rows - kept
-    return loaded, rejected
+        writer.write_table(table)
+    kept = table.column("reason").null_count
+    return kept, table.num_rows - kept
 
 
 def _object_batches(

@@ -6,36 +6,37 @@ DELETE FROM event_groups WHERE event_date IN :dates;
 DELETE FROM hot_shards WHERE event_date IN :dates;
 DELETE FROM group_daily_metrics WHERE event_date IN :dates;
 
--- Distinct valid ids per event and key, in list order, at most :max_ids.
--- Only events naming more than :max_ids ids for one key (rare) are ranked.
+-- Distinct valid ids per event and key, in list order, at most :max_ids. A
+-- value that is not a list names one id and needs no work; only events whose
+-- value is a list of several elements (rare) are made distinct and capped.
+-- group_values is read directly each time: a CTE read twice is materialized.
+CREATE TEMP TABLE listed AS
+SELECT DISTINCT event_date, event_id, data_group_id
+FROM group_values
+WHERE position > 1;
+
 CREATE TEMP TABLE attributed AS
-WITH distinct_ids AS (
-    SELECT event_date, event_id, insert_id, event, distinct_id, event_time,
-           data_group_id, group_key, group_id, min(position) AS first_position
-    FROM group_values
-    WHERE group_id IS NOT NULL
-    GROUP BY event_date, event_id, insert_id, event, distinct_id, event_time,
-             data_group_id, group_key, group_id
+WITH list_ids AS (
+    SELECT g.*, row_number() OVER (PARTITION BY g.event_date, g.event_id, g.data_group_id, g.group_id
+                                   ORDER BY g.position) AS repeat_rank
+    FROM group_values AS g
+    WHERE g.group_id IS NOT NULL
+      AND EXISTS (SELECT 1 FROM listed AS l WHERE l.event_date = g.event_date AND l.event_id = g.event_id
+                  AND l.data_group_id = g.data_group_id)
 ),
-crowded AS (
-    SELECT event_date, event_id, data_group_id
-    FROM distinct_ids
-    GROUP BY event_date, event_id, data_group_id
-    HAVING count(*) > :max_ids
+list_distinct AS (
+    SELECT *, row_number() OVER (PARTITION BY event_date, event_id, data_group_id ORDER BY position) AS id_rank
+    FROM list_ids
+    WHERE repeat_rank = 1
 )
 SELECT event_date, event_id, insert_id, event, distinct_id, event_time, data_group_id, group_key, group_id
-FROM distinct_ids AS d
-WHERE NOT EXISTS (SELECT 1 FROM crowded AS c WHERE c.event_date = d.event_date
-                  AND c.event_id = d.event_id AND c.data_group_id = d.data_group_id)
+FROM group_values AS g
+WHERE g.group_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM listed AS l WHERE l.event_date = g.event_date AND l.event_id = g.event_id
+                  AND l.data_group_id = g.data_group_id)
 UNION ALL
 SELECT event_date, event_id, insert_id, event, distinct_id, event_time, data_group_id, group_key, group_id
-FROM (
-    SELECT d.*, row_number() OVER (PARTITION BY d.event_date, d.event_id, d.data_group_id
-                                   ORDER BY d.first_position) AS id_rank
-    FROM distinct_ids AS d
-    JOIN crowded AS c ON c.event_date = d.event_date AND c.event_id = d.event_id
-                     AND c.data_group_id = d.data_group_id
-) AS capped
+FROM list_distinct
 WHERE id_rank <= :max_ids;
 
 -- Hot shards: a (group, date) keeps its first :hot_shard_limit events by event

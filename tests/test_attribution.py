@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -73,10 +74,13 @@ def test_values_lists_and_invalid_ids(settings, warehouse, lake) -> None:  # noq
 def test_at_most_300_ids_per_event_in_list_order(settings, warehouse, lake) -> None:  # noqa: ANN001
     add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
     ids = [f"g{n:03d}" for n in range(301)]
-    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("E", "u1", T, "big", company_id=ids)])
+    # repeats do not count towards the cap: 300 distinct ids, each named twice, all stay
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("E", "u1", T, "big", company_id=ids),
+                                                  event("E", "u1", T, "twice", company_id=ids[1:] * 2)])
     run_day(settings, warehouse, lake, D1)
-    got = [g for _, _, g in attributed(warehouse)]
+    got = [g for i, _, g in attributed(warehouse) if i == "big"]
     assert len(got) == 300 and sorted(got) == ids[:300]
+    assert sorted(g for i, _, g in attributed(warehouse) if i == "twice") == ids[1:]
 
 
 def test_a_key_only_on_user_profiles_attributes_nothing(settings, warehouse, lake) -> None:  # noqa: ANN001
@@ -98,6 +102,28 @@ def test_a_late_copy_moves_an_event_to_another_group(settings, warehouse, lake) 
     assert attributed(warehouse) == [("x", "company_id", "new")]
     assert rows(warehouse, "SELECT event_date, group_id, event, event_count, user_count FROM group_daily_metrics") == [
         (D1, "new", "Buy", 1, 1)]
+
+
+def test_the_latest_copy_decides_even_without_the_key(settings, warehouse, lake) -> None:  # noqa: ANN001
+    """Copies in a later load, later in a file and later in one batch line: the last one
+    carries the event's groups, and a last copy without the key takes it out of them."""
+    add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [
+        event("Buy", "u1", T + 10, "gone", company_id="c1"),
+        event("Buy", "u2", T + 20, "file", company_id="c1"), event("Buy", "u2", T + 20, "file", company_id="c2"),
+    ])
+    batch = [event("Buy", "u3", T + 30, "line", company_id="c1"), event("Buy", "u3", T + 30, "line", company_id="c3")]
+    lake.write(f"events/dt={D1}/b.jsonl", (json.dumps(batch) + "\n").encode())
+    run_day(settings, warehouse, lake, D1)
+    assert attributed(warehouse) == [("file", "company_id", "c2"), ("gone", "company_id", "c1"),
+                                     ("line", "company_id", "c3")]
+    write_jsonl(lake, f"events/dt={D2}/a.jsonl", [event("Buy", "u1", T + 10, "gone")])
+    run_day(settings, warehouse, lake, D2)
+    assert attributed(warehouse) == [("file", "company_id", "c2"), ("line", "company_id", "c3")]
+    assert rows(warehouse, "SELECT group_id, event_count FROM group_daily_metrics ORDER BY group_id") == [
+        ("c2", 1), ("c3", 1)]
+    assert rows(warehouse, "SELECT load_date, duplicates FROM load_audit WHERE stage = 'events' "
+                           "ORDER BY load_date") == [(D1, 2), (D2, 1)]
 
 
 def test_hot_shard_keeps_the_first_events_by_time_then_insert_id(settings, warehouse, lake) -> None:  # noqa: ANN001
