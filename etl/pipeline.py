@@ -8,6 +8,7 @@ leaves every table identical (load_audit's started_at/finished_at aside).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,9 +63,14 @@ def sql_clause(sql: str, params: dict | None = None) -> sa.TextClause:
     return clause
 
 
-def run_script(conn: Connection, script: str, params: dict) -> None:
+def run_script(conn: Connection, script: str, params: dict, warehouse: Warehouse | None = None) -> None:
+    """Run a SQL file's statements; with `warehouse`, each temporary table the script
+    creates gets statistics (`Warehouse.analyze`) before the statements that read it."""
     for statement in split_statements(script):
         conn.execute(sql_clause(statement, params), params)
+        created = re.match(r"CREATE TEMP TABLE (\w+)", statement)
+        if warehouse is not None and created:
+            warehouse.analyze(conn, created.group(1))
 
 
 def run_day(
@@ -188,6 +194,7 @@ def replace_event_partition(
     hook("events_deleted")
     warehouse.bulk_insert(conn, "events", EVENT_COLUMNS, parsed.rows(), ACCEPTED)
     warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.rows(), REJECTED)
+    warehouse.analyze(conn, "events")
     after = set(
         conn.execute(
             sa.text("SELECT DISTINCT event_date FROM events WHERE load_date = :d"), {"d": day}
@@ -224,8 +231,8 @@ def attribute(
     }
     for temp in TEMP_TABLES:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {temp}")
-    run_script(conn, load_sql("group_values", warehouse.dialect), params)
-    run_script(conn, load_sql("attribute_events", warehouse.dialect), params)
+    run_script(conn, load_sql("group_values", warehouse.dialect), params, warehouse)
+    run_script(conn, load_sql("attribute_events", warehouse.dialect), params, warehouse)
     invalid = conn.execute(
         sa.text("SELECT count(*) FROM group_values WHERE group_id IS NULL AND load_date = :d"),
         params,

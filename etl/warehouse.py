@@ -177,6 +177,14 @@ class Warehouse:
 
     # -- bulk loading -------------------------------------------------------------
 
+    def analyze(self, conn: Connection, table: str) -> None:
+        """Refresh PostgreSQL's statistics of a table this transaction filled: its plans
+        for the statements that follow depend on them, and autovacuum never sees a
+        temporary table (measured: without them a 1M-event day plans merge joins on
+        an estimate of 8k rows). DuckDB keeps its statistics as it writes."""
+        if self.dialect == "postgresql":
+            conn.exec_driver_sql(f"ANALYZE {quote_ident(table)}")
+
     def bulk_insert(
         self, conn: Connection, table: str, columns: Sequence[str], rows: pa.Table | pa.RecordBatchReader,
         where: str = "true",
