@@ -17,7 +17,8 @@ def test_bench_run_agrees_with_the_floor(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     [result] = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    assert result["same_as_floor"] is True
+    assert result["same_as_floor"] is True  # the floor and the storing floor give our rows
+    assert result["storing_floor_seconds"] > 0 and result["ratio_to_storing_floor"] > 0
     assert result["metric_rows"] > 1000
     # 20,000 events + 1% exact copies + 2 malformed lines
     assert (result["loaded"], result["rejected"]) == (20_000 + result["duplicates"], 2)
