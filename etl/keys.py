@@ -157,7 +157,7 @@ def preview_key(
                         "VALUES (:data_group_id, :group_key, :group_key, :setup_at)"),
                 params,
             )
-            conn.exec_driver_sql("DROP TABLE IF EXISTS group_values")
+            warehouse.drop_temp(conn, "group_values")
             run_script(conn, load_sql("group_values", warehouse.dialect), params)
             counts = conn.execute(sql_clause(load_sql("key_preview", warehouse.dialect)), params).one()
             mismatched = conn.execute(

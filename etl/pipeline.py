@@ -230,7 +230,7 @@ def attribute(
         "hot_shard_limit": settings.hot_shard_limit,
     }
     for temp in TEMP_TABLES:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {temp}")
+        warehouse.drop_temp(conn, temp)
     run_script(conn, load_sql("group_values", warehouse.dialect), params, warehouse)
     run_script(conn, load_sql("attribute_events", warehouse.dialect), params, warehouse)
     invalid = conn.execute(
@@ -238,7 +238,7 @@ def attribute(
         params,
     ).scalar()
     for temp in TEMP_TABLES:
-        conn.exec_driver_sql(f"DROP TABLE {temp}")
+        warehouse.drop_temp(conn, temp)
     return invalid
 
 

@@ -114,7 +114,7 @@ def enforce_profile_limit(conn: Connection, warehouse: Warehouse, day: date, lim
     """
     from etl.pipeline import run_script
 
-    conn.exec_driver_sql("DROP TABLE IF EXISTS over_limit")
+    warehouse.drop_temp(conn, "over_limit")
     params = {"d": day, "max_profiles": limit, "creating": list(CREATING_OPERATIONS)}
     before = conn.execute(
         sa.text("SELECT count(*) FROM profile_updates WHERE kind = 'group' AND load_date = :d"), params
@@ -123,7 +123,7 @@ def enforce_profile_limit(conn: Connection, warehouse: Warehouse, day: date, lim
     after = conn.execute(
         sa.text("SELECT count(*) FROM profile_updates WHERE kind = 'group' AND load_date = :d"), params
     ).scalar()
-    conn.exec_driver_sql("DROP TABLE over_limit")
+    warehouse.drop_temp(conn, "over_limit")
     return before - after
 
 
@@ -138,7 +138,7 @@ def rebuild_profiles(
     if not profiles:
         return
     kinds = ["group", "upload"] if target == "group" else ["user"]
-    conn.exec_driver_sql("DROP TABLE IF EXISTS affected_profiles")
+    warehouse.drop_temp(conn, "affected_profiles")
     conn.exec_driver_sql("CREATE TEMP TABLE affected_profiles (group_key VARCHAR, profile_id VARCHAR)")
     warehouse.bulk_insert(conn, "affected_profiles", ["group_key", "profile_id"], pa.table({
         "group_key": pa.array([k for k, _ in profiles], pa.string()),
@@ -162,7 +162,7 @@ def rebuild_profiles(
         registered = list(conn.execute(
             sa.text("SELECT DISTINCT group_key FROM group_keys WHERE removed_at IS NULL")).scalars())
         _write_users(conn, warehouse, folded, registered)
-    conn.exec_driver_sql("DROP TABLE affected_profiles")
+    warehouse.drop_temp(conn, "affected_profiles")
 
 
 def _fold_all(rows: Iterable) -> Iterator[tuple[str, str, list[Version]]]:

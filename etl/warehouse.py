@@ -177,6 +177,12 @@ class Warehouse:
 
     # -- bulk loading -------------------------------------------------------------
 
+    def drop_temp(self, conn: Connection, name: str) -> None:
+        """Drop one of our temporary tables if it exists, never a warehouse table that
+        happens to share its name (an unqualified DROP would reach it)."""
+        schema = "temp" if self.dialect == "duckdb" else "pg_temp"
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.{quote_ident(name)}")
+
     def analyze(self, conn: Connection, table: str) -> None:
         """Refresh PostgreSQL's statistics of a table this transaction filled: its plans
         for the statements that follow depend on them, and autovacuum never sees a

@@ -126,6 +126,22 @@ def test_the_latest_copy_decides_even_without_the_key(settings, warehouse, lake)
                            "ORDER BY load_date") == [(D1, 2), (D2, 1)]
 
 
+def test_warehouse_tables_named_like_our_scratch_tables_survive(settings, warehouse, lake) -> None:  # noqa: ANN001
+    add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
+    scratch = ["group_values", "listed", "attributed", "shard_sizes", "over_limit", "affected_profiles"]
+    with warehouse.begin() as conn:
+        for name in scratch:
+            conn.exec_driver_sql(f"CREATE TABLE {name} (kept INTEGER)")
+            conn.exec_driver_sql(f"INSERT INTO {name} VALUES (7)")
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Buy", "u1", T + 10, "x", company_id="c1")])
+    write_jsonl(lake, f"groups/dt={D1}/a.jsonl", [
+        {"$group_key": "company_id", "$group_id": "c1", "$time": T, "$set": {"plan": "pro"}}])
+    run_day(settings, warehouse, lake, D1)
+    assert attributed(warehouse) == [("x", "company_id", "c1")]
+    for name in scratch:
+        assert rows(warehouse, f"SELECT kept FROM {name}") == [(7,)], name  # noqa: S608
+
+
 def test_hot_shard_keeps_the_first_events_by_time_then_insert_id(settings, warehouse, lake) -> None:  # noqa: ANN001
     settings = replace(settings, hot_shard_limit=5)
     add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
