@@ -132,7 +132,7 @@ def test_warehouse_tables_named_like_our_scratch_tables_survive(settings, wareho
     with warehouse.begin() as conn:
         for name in scratch:
             conn.exec_driver_sql(f"CREATE TABLE {name} (kept INTEGER)")
-            conn.exec_driver_sql(f"INSERT INTO {name} VALUES (7)")
+            conn.exec_driver_sql(f"INSERT INTO {name} VALUES (7)")  # noqa: S608 - our constant names
     write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Buy", "u1", T + 10, "x", company_id="c1")])
     write_jsonl(lake, f"groups/dt={D1}/a.jsonl", [
         {"$group_key": "company_id", "$group_id": "c1", "$time": T, "$set": {"plan": "pro"}}])
