@@ -155,10 +155,10 @@ def test_invalid_utf8_keeps_the_bytes_as_base64(tmp_path: Path) -> None:
 
 
 def test_bom_blank_lines_and_crlf_are_tolerated(tmp_path: Path) -> None:
-    content = ("\ufeff" + line(ev(insert_id="a")) + "\r\n\r\n   \n" + line(ev(insert_id="b"))).encode()
+    content = ("\ufeff" + line(ev(insert_id="a")) + "\r\n\r\n   \n\t \r\n" + " \t" + line(ev(insert_id="b"))).encode()
     events, rejects = parse(tmp_path, content)
     assert rejects == []
-    assert [(e["source_line"], e["insert_id"]) for e in events] == [(1, "a"), (4, "b")]
+    assert [(e["source_line"], e["insert_id"]) for e in events] == [(1, "a"), (5, "b")]
 
 
 def test_gzip_by_extension_and_by_magic_bytes(tmp_path: Path) -> None:
