@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Asset, task
 
-from etl.orchestration import DAILY_ASSET, start_date, task_defaults
+from etl.orchestration import DAILY_ASSET, dag_defaults
 
 with DAG(
     dag_id="cohort_exports",
     schedule=[Asset(**DAILY_ASSET)],
-    start_date=start_date(),
-    catchup=False,
-    max_active_runs=1,
-    default_args=task_defaults(),
-    tags=["group-etl"],
     doc_md=__doc__,
+    **dag_defaults(),
 ):
 
     @task

@@ -12,7 +12,7 @@ import os
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
 
-from etl.orchestration import DAILY_ASSET, start_date, task_defaults
+from etl.orchestration import DAILY_ASSET, dag_defaults
 
 TIMEZONE = os.environ.get("GROUP_ETL_TIMEZONE", "UTC")
 DAILY = Asset(**DAILY_ASSET)
@@ -20,12 +20,8 @@ DAILY = Asset(**DAILY_ASSET)
 with DAG(
     dag_id="group_analytics_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TIMEZONE),
-    start_date=start_date(),
-    catchup=os.environ.get("GROUP_ETL_CATCHUP", "true").lower() != "false",
-    max_active_runs=1,
-    default_args=task_defaults(),
-    tags=["group-etl"],
     doc_md=__doc__,
+    **dag_defaults(catchup=os.environ.get("GROUP_ETL_CATCHUP", "true").lower() != "false"),
 ):
 
     @task

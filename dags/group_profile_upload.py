@@ -9,17 +9,13 @@ import os
 
 from airflow.sdk import DAG, task
 
-from etl.orchestration import start_date, task_defaults
+from etl.orchestration import dag_defaults
 
 with DAG(
     dag_id="group_profile_upload",
     schedule=os.environ.get("GROUP_ETL_UPLOAD_SCHEDULE", "@hourly"),
-    start_date=start_date(),
-    catchup=False,
-    max_active_runs=1,
-    default_args=task_defaults(),
-    tags=["group-etl"],
     doc_md=__doc__,
+    **dag_defaults(),
 ):
 
     @task

@@ -59,6 +59,17 @@ def start_date() -> datetime:
     return datetime.fromisoformat(os.environ.get("GROUP_ETL_START_DATE", "2026-01-01"))
 
 
+def dag_defaults(catchup: bool = False) -> dict:
+    """Arguments every group-etl DAG shares: start date, one run at a time, task defaults, tag."""
+    return {
+        "start_date": start_date(),
+        "catchup": catchup,
+        "max_active_runs": 1,
+        "default_args": task_defaults(),
+        "tags": ["group-etl"],
+    }
+
+
 def task_settings() -> Settings:
     overrides: dict[str, str] = {}
     if not os.environ.get("GROUP_ETL_WAREHOUSE_URL"):
