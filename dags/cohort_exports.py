@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Asset, task
 
-from etl.orchestration import DAILY_ASSET, dag_defaults
+from etl.run.airflow import DAILY_ASSET, dag_defaults
 
 with DAG(
     dag_id="cohort_exports",
@@ -19,7 +19,7 @@ with DAG(
 
     @task
     def export_cohorts(triggering_asset_events=None, dag_run=None):  # noqa: ANN001, ANN201
-        from etl.orchestration import run_export_task
+        from etl.run.airflow import run_export_task
 
         return run_export_task(triggering_asset_events, dag_run.conf if dag_run else None)
 

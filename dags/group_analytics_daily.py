@@ -12,7 +12,7 @@ import os
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
 
-from etl.orchestration import DAILY_ASSET, dag_defaults
+from etl.run.airflow import DAILY_ASSET, dag_defaults
 
 TIMEZONE = os.environ.get("GROUP_ETL_TIMEZONE", "UTC")
 DAILY = Asset(**DAILY_ASSET)
@@ -26,31 +26,31 @@ with DAG(
 
     @task
     def load_events(data_interval_start=None):  # noqa: ANN001, ANN201
-        from etl.orchestration import run_task
+        from etl.run.airflow import run_task
 
         return run_task("load_events", data_interval_start)
 
     @task
     def attribute(data_interval_start=None):  # noqa: ANN001, ANN201
-        from etl.orchestration import run_task
+        from etl.run.airflow import run_task
 
         return run_task("attribute", data_interval_start)
 
     @task(depends_on_past=True)
     def group_profiles(data_interval_start=None):  # noqa: ANN001, ANN201
-        from etl.orchestration import run_task
+        from etl.run.airflow import run_task
 
         return run_task("group_profiles", data_interval_start)
 
     @task(depends_on_past=True)
     def user_profiles(data_interval_start=None):  # noqa: ANN001, ANN201
-        from etl.orchestration import run_task
+        from etl.run.airflow import run_task
 
         return run_task("user_profiles", data_interval_start)
 
     @task(outlets=[DAILY])
     def audit(data_interval_start=None, outlet_events=None):  # noqa: ANN001, ANN201
-        from etl.orchestration import publish_day, run_task
+        from etl.run.airflow import publish_day, run_task
 
         summary = run_task("audit", data_interval_start)
         publish_day(outlet_events, DAILY, summary)

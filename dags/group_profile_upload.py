@@ -9,7 +9,7 @@ import os
 
 from airflow.sdk import DAG, task
 
-from etl.orchestration import dag_defaults
+from etl.run.airflow import dag_defaults
 
 with DAG(
     dag_id="group_profile_upload",
@@ -20,7 +20,7 @@ with DAG(
 
     @task
     def apply_uploads():  # noqa: ANN201
-        from etl.orchestration import run_upload_task
+        from etl.run.airflow import run_upload_task
 
         return run_upload_task()
 

@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 
 from etl.config import Settings, load_settings
-from etl.lake import Lake, open_lake
-from etl.warehouse import Warehouse
+from etl.store.lake import Lake, open_lake
+from etl.store.warehouse import Warehouse
 
 PG_URL = os.environ.get("GROUP_ETL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

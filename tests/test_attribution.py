@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from etl.errors import EtlError
-from etl.groups import show_group
-from etl.keys import add_key, data_group_id_for, list_keys, preview_key, remove_key
-from etl.pipeline import run_day
+from etl.model.keys import add_key, data_group_id_for, list_keys, preview_key, remove_key
+from etl.run.day import run_day
+from etl.serve.groups import show_group
 from tests.conftest import event, snapshot, write_jsonl
 
 D1, D2 = date(2024, 6, 1), date(2024, 6, 2)

@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from etl.errors import DataError
-from etl.keys import add_key
-from etl.pipeline import run_day
-from etl.uploads import upload_csv
+from etl.model.keys import add_key
+from etl.model.uploads import upload_csv
+from etl.run.day import run_day
 from tests.conftest import snapshot
 
 CORPUS = Path(__file__).resolve().parent / "data" / "bad"

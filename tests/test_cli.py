@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from etl import cli
+from etl.cli import commands as cli
 from tests.conftest import event, write_jsonl
 
 D1 = date(2024, 7, 1)

@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 import pyarrow.parquet as pq
 import pytest
 
-from etl.cohorts import add_cohort, list_cohorts, remove_cohort
 from etl.errors import EtlError
-from etl.export import (
+from etl.model.keys import add_key
+from etl.run.day import run_day
+from etl.serve.cohorts import add_cohort, list_cohorts, remove_cohort
+from etl.serve.export import (
     Selection,
     all_results,
     encode,
@@ -20,8 +22,6 @@ from etl.export import (
     export_profiles,
     run_exports,
 )
-from etl.keys import add_key
-from etl.pipeline import run_day
 from tests.conftest import event, write_jsonl
 
 D1 = date(2026, 6, 1)

@@ -27,8 +27,8 @@ os.environ.update({
 
 airflow = pytest.importorskip("airflow", reason="the airflow extra is not installed")
 
-from etl.lake import open_lake  # noqa: E402
-from etl.warehouse import Warehouse  # noqa: E402
+from etl.store.lake import open_lake  # noqa: E402
+from etl.store.warehouse import Warehouse  # noqa: E402
 from tests.conftest import event, make_settings, snapshot, write_jsonl  # noqa: E402
 
 FIRST = date(2026, 3, 1)
@@ -123,7 +123,7 @@ def test_three_days_through_the_dag_twice_give_identical_tables(
     settings = make_settings(url, moto_endpoint, schema)
     with Warehouse(settings) as warehouse:
         warehouse.init()
-        from etl.keys import add_key
+        from etl.model.keys import add_key
 
         add_key(warehouse, "company_id", max_keys=6, setup_at=datetime.fromisoformat(SETUP))
     fill_lake(moto_endpoint)
@@ -152,7 +152,7 @@ def test_three_days_through_the_dag_twice_give_identical_tables(
         assert run_dag(daily, day).state == "success"
     with Warehouse(settings) as warehouse:
         assert snapshot(warehouse) == first
-        from etl.cohorts import add_cohort
+        from etl.serve.cohorts import add_cohort
 
         add_cohort(warehouse, "busy", '{"group_key": "company_id", "behaviors": '
                                       '[{"event": "Open", "at_least": 1, "last_days": 2}], "export": true}')

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from etl.config import DEFAULTS, load_settings
-from etl.orchestration import ORCHESTRATION_VARIABLES
+from etl.run.airflow import ORCHESTRATION_VARIABLES
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
 AIRFLOW_SERVICES = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from etl.engine import columnar_engine
-from etl.events import EVENT_COLUMNS, parse_day
-from etl.lake import LocalLake
-from etl.records import ACCEPTED, REJECT_COLUMNS, REJECTED
+from etl.ingest.events import EVENT_COLUMNS, parse_day
+from etl.ingest.records import ACCEPTED, REJECT_COLUMNS, REJECTED
+from etl.store.columnar import columnar_engine
+from etl.store.lake import LocalLake
 
 DAY = date(2024, 3, 10)
 T0 = int(datetime(2024, 3, 10, 12, tzinfo=UTC).timestamp())

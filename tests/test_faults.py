@@ -19,10 +19,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from etl.config import load_settings
-from etl.keys import add_key
-from etl.lake import open_lake
-from etl.pipeline import run_day
-from etl.warehouse import Warehouse
+from etl.model.keys import add_key
+from etl.run.day import run_day
+from etl.store.lake import open_lake
+from etl.store.warehouse import Warehouse
 from tests.conftest import event, make_settings, snapshot, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,9 +33,9 @@ import os, signal, sys
 sys.path.insert(0, {root!r})
 from datetime import date
 from etl.config import load_settings
-from etl.lake import open_lake
-from etl.pipeline import run_day
-from etl.warehouse import Warehouse
+from etl.store.lake import open_lake
+from etl.run.day import run_day
+from etl.store.warehouse import Warehouse
 
 def hook(stage):
     if stage == {stage!r}:

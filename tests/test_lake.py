@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from etl.errors import StorageError
-from etl.lake import DecodeState, Lake, iter_decompressed, open_lake
-from etl.pipeline import run_day
+from etl.run.day import run_day
+from etl.store.lake import DecodeState, Lake, iter_decompressed, open_lake
 from tests.conftest import event, make_settings, write_jsonl
 
 
@@ -136,7 +136,7 @@ class _Raw:
 
 
 def test_a_day_loads_the_same_from_s3_as_from_a_folder(s3_bucket, warehouse_url, tmp_path) -> None:  # noqa: ANN001
-    from etl.warehouse import Warehouse
+    from etl.store.warehouse import Warehouse
 
     url, schema = warehouse_url
     day = date(2024, 1, 2)

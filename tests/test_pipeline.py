@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
-from etl.pipeline import day_range, run_day
+from etl.days import day_range
+from etl.run.day import run_day
 from tests.conftest import event, snapshot, write_jsonl
 
 D1, D2 = date(2024, 5, 1), date(2024, 5, 2)

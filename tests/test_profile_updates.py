@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from etl.errors import DataError, EtlError
-from etl.groups import show_group
-from etl.keys import add_key
-from etl.pipeline import run_day
-from etl.status import day_status
-from etl.uploads import apply_new_uploads, upload_csv
+from etl.model.keys import add_key
+from etl.model.uploads import apply_new_uploads, upload_csv
+from etl.run.day import run_day
+from etl.serve.groups import show_group
+from etl.serve.status import day_status
 from tests.conftest import snapshot, write_jsonl
 
 D1, D2, D3 = date(2024, 8, 1), date(2024, 8, 2), date(2024, 8, 3)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from etl.profiles import Update, Version, apply_update, created_at, fold_profile
+from etl.model.profiles import Update, Version, apply_update, created_at, fold_profile
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

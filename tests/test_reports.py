@@ -17,10 +17,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from etl.days import day_range
 from etl.errors import EtlError
-from etl.keys import add_key
-from etl.pipeline import day_range, run_day
-from etl.reports import Scope, funnel, insights, retention
+from etl.model.keys import add_key
+from etl.run.day import run_day
+from etl.serve.reports import Scope, funnel, insights, retention
 from tests.conftest import write_jsonl
 
 FIRST = date(2026, 5, 1)

@@ -24,11 +24,11 @@ import sqlalchemy as sa
 
 pytest.importorskip("airflow", reason="the airflow extra is not installed")
 
+from etl.cli.sample import write_sample_lake  # noqa: E402
 from etl.config import load_settings  # noqa: E402
-from etl.keys import add_key  # noqa: E402
-from etl.lake import open_lake  # noqa: E402
-from etl.sample import write_sample_lake  # noqa: E402
-from etl.warehouse import Warehouse  # noqa: E402
+from etl.model.keys import add_key  # noqa: E402
+from etl.store.lake import open_lake  # noqa: E402
+from etl.store.warehouse import Warehouse  # noqa: E402
 from tests.conftest import snapshot  # noqa: E402
 
 pytestmark = pytest.mark.slow

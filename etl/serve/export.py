@@ -22,12 +22,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from etl.cohorts import Cohort, check_name, get_cohort, list_cohorts, member_condition
 from etl.errors import EtlError
-from etl.expressions import Ref, SqlCompiler, parse
-from etl.lake import Lake, open_lake
-from etl.pipeline import sql_clause
-from etl.warehouse import Warehouse, json_value
+from etl.serve.cohorts import Cohort, check_name, get_cohort, list_cohorts, member_condition
+from etl.serve.filters import Ref, SqlCompiler, parse
+from etl.store.lake import Lake, open_lake
+from etl.store.sql import sql_clause
+from etl.store.warehouse import Warehouse, json_value
 
 DEFAULT_PAGE_SIZE = 1000
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}

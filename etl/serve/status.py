@@ -13,9 +13,9 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from etl.lake import Lake, partition_prefix
-from etl.records import input_fingerprint
-from etl.warehouse import Warehouse
+from etl.ingest.records import input_fingerprint
+from etl.store.lake import Lake, partition_prefix
+from etl.store.warehouse import Warehouse
 
 _DAY = re.compile(r"^(events|groups|people)/dt=(\d{4}-\d{2}-\d{2})/")
 STAGES = ("events", "groups", "people")

@@ -7,8 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from etl.errors import EtlError
-from etl.keys import list_keys
-from etl.warehouse import Warehouse, json_value
+from etl.model.keys import list_keys
+from etl.store.warehouse import Warehouse, json_value
 
 
 def show_group(

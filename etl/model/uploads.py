@@ -20,11 +20,12 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from etl.errors import DataError, EtlError
-from etl.lake import Lake, open_lake
-from etl.profiles import CREATING_OPERATIONS
-from etl.records import REJECT_COLUMNS
-from etl.updates import MAX_NAME_LENGTH, MAX_PROPERTIES, UPDATE_COLUMNS, rebuild_profiles
-from etl.warehouse import Warehouse
+from etl.ingest.records import REJECT_COLUMNS
+from etl.ingest.updates import MAX_NAME_LENGTH, MAX_PROPERTIES, UPDATE_COLUMNS
+from etl.model.profile_updates import rebuild_profiles
+from etl.model.profiles import CREATING_OPERATIONS
+from etl.store.lake import Lake, open_lake
+from etl.store.warehouse import Warehouse
 
 MAX_ROWS = 1_000_000
 UPLOAD_PREFIX = "uploads/groups/"

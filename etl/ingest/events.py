@@ -10,10 +10,10 @@ from collections.abc import Callable
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from etl.engine import Engine
-from etl.lake import Lake, LakeObject
-from etl.records import ParsedPartition, RecordKind, common_params, parse_partition
-from etl.warehouse import load_sql
+from etl.ingest.records import ParsedPartition, RecordKind, common_params, parse_partition
+from etl.store.columnar import Engine
+from etl.store.lake import Lake, LakeObject
+from etl.store.sql import load_sql
 
 EVENT_COLUMNS = [
     "load_date", "source_object", "source_line", "source_index", "event_id", "insert_id",
@@ -22,7 +22,7 @@ EVENT_COLUMNS = [
 
 
 def event_kind() -> RecordKind:
-    return RecordKind("event", load_sql("parse_events", "duckdb"))
+    return RecordKind("event", load_sql("ingest/parse_events", "duckdb"))
 
 
 def parse_day(

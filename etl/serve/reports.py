@@ -15,10 +15,11 @@ from math import ceil
 
 import sqlalchemy as sa
 
+from etl.days import day_range
 from etl.errors import EtlError
-from etl.expressions import Ref, SqlCompiler, parse, refs
-from etl.pipeline import day_range, sql_clause
-from etl.warehouse import Warehouse, load_sql, strip_comments
+from etl.serve.filters import Ref, SqlCompiler, parse, refs
+from etl.store.sql import load_sql, sql_clause, strip_comments
+from etl.store.warehouse import Warehouse
 
 ONE_WAY_RULE = (
     "group analysis never uses user profile properties (Mixpanel's one-way link: users "
@@ -71,7 +72,7 @@ def _compile(warehouse: Warehouse, scope: Scope, params: dict) -> tuple[str, str
     if scope.by:
         _check_key(warehouse, scope.by)
         params["by_key"] = scope.by
-    units = load_sql("report_units_groups" if scope.by else "report_units_users", warehouse.dialect)
+    units = load_sql("serve/report_units_groups" if scope.by else "serve/report_units_users", warehouse.dialect)
     conditions = []
     compiler = SqlCompiler(warehouse.dialect, params)
     if scope.where:
@@ -116,7 +117,7 @@ def insights(warehouse: Warehouse, event: str, first: date, last: date, scope: S
     params: dict = {"event": event, "events": [event], "d1": first, "d2": last, "lo": first, "hi": last}
     units, where = _compile(warehouse, scope, params)
     breakdown = _breakdown(warehouse, scope, params)
-    sql = (strip_comments(load_sql("insights", warehouse.dialect))
+    sql = (strip_comments(load_sql("serve/insights", warehouse.dialect))
            .replace("{units}", units).replace("{where}", where).replace("{breakdown}", breakdown))
     found = {(r.event_date, r.breakdown): (r.events, r.uniques) for r in _run(warehouse, sql, params)}
     values = sorted({b for _, b in found}, key=lambda v: (v is None, v)) or [None]
@@ -139,7 +140,7 @@ def funnel(warehouse: Warehouse, steps: list[str], window_seconds: int, first: d
                     "window": float(window_seconds)}
     params.update({f"step_{n}": event for n, event in enumerate(steps, start=1)})
     units, where = _compile(warehouse, scope, params)
-    template = load_sql("funnel", warehouse.dialect)
+    template = load_sql("serve/funnel", warehouse.dialect)
     head, _, rest = template.partition("-- step n\n")
     head = strip_comments(head)
     step_block, _, count_block = rest.partition("-- count n\n")
@@ -172,7 +173,7 @@ def retention(warehouse: Warehouse, born: str, returned: str, first: date, last:
     params: dict = {"born": born, "returned": returned, "events": sorted({born, returned}),
                     "d1": first, "d2": last, "lo": first, "hi": last, "period_days": days}
     units, where = _compile(warehouse, scope, params)
-    sql = strip_comments(load_sql("retention", warehouse.dialect)).replace("{units}", units).replace("{where}", where)
+    sql = strip_comments(load_sql("serve/retention", warehouse.dialect)).replace("{units}", units).replace("{where}", where)
     sizes: dict[date, int] = {}
     retained: dict[tuple[date, int], int] = {}
     for row in _run(warehouse, sql, params):

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from etl.errors import EtlError
-from etl.updates import rebuild_user_groups
-from etl.warehouse import Warehouse, load_sql
+from etl.model.profile_updates import rebuild_user_groups
+from etl.store.sql import load_sql
+from etl.store.warehouse import Warehouse
 
 MAX_KEY_NAME_LENGTH = 255
 
@@ -143,7 +144,8 @@ def preview_key(
     The candidate key is inserted in a transaction that is always rolled back, so
     the preview runs the very SQL the pipeline runs.
     """
-    from etl.pipeline import day_range, run_script, sql_clause
+    from etl.days import day_range
+    from etl.store.sql import run_script, sql_clause
 
     setup = setup_at.astimezone(UTC).replace(microsecond=0)
     candidate = data_group_id_for(group_key, setup) ^ 1  # never an id a real key holds
@@ -158,10 +160,10 @@ def preview_key(
                 params,
             )
             warehouse.drop_temp(conn, "group_values")
-            run_script(conn, load_sql("group_values", warehouse.dialect), params)
-            counts = conn.execute(sql_clause(load_sql("key_preview", warehouse.dialect)), params).one()
+            run_script(conn, load_sql("model/group_values", warehouse.dialect), params)
+            counts = conn.execute(sql_clause(load_sql("model/key_preview", warehouse.dialect)), params).one()
             mismatched = conn.execute(
-                sql_clause(load_sql("case_mismatches", warehouse.dialect)), params
+                sql_clause(load_sql("model/case_mismatches", warehouse.dialect)), params
             ).scalar()
         finally:
             transaction.rollback()
@@ -175,3 +177,9 @@ def preview_key(
         "invalid_values": counts.invalid_values,
         "case_mismatched_events": mismatched,
     }
+
+
+def registered_keys(warehouse: Warehouse) -> list[str]:
+    """Every property ever registered as a group key: group updates must name one."""
+    with warehouse.begin() as conn:
+        return list(conn.execute(sa.text("SELECT DISTINCT group_key FROM group_keys")).scalars())

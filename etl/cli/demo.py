@@ -12,18 +12,18 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
+from etl.cli.sample import write_sample_lake
 from etl.config import Settings
+from etl.days import day_range
 from etl.errors import EtlError
-from etl.keys import add_key, list_keys
-from etl.lake import open_lake
-from etl.pipeline import day_range
-from etl.sample import write_sample_lake
-from etl.uploads import apply_new_uploads
-from etl.warehouse import Warehouse, safe_url
+from etl.model.keys import add_key, list_keys
+from etl.model.uploads import apply_new_uploads
+from etl.store.lake import open_lake
+from etl.store.warehouse import Warehouse, safe_url
 
 
 def run_demo(settings: Settings, first_day: date, days: int) -> None:
-    from etl.cli import run_days
+    from etl.cli.runs import run_days
 
     console = Console()
     lake = open_lake(settings.lake_url)
@@ -193,8 +193,8 @@ def export_enterprise_cohort(console: Console, settings: Settings, lake, day: da
     """A cohort of enterprise companies active in the last 7 days, exported to the lake."""
     import json
 
-    from etl.cohorts import add_cohort, list_cohorts
-    from etl.export import run_exports
+    from etl.serve.cohorts import add_cohort, list_cohorts
+    from etl.serve.export import run_exports
 
     with Warehouse(settings) as warehouse:
         if "enterprise-active" not in [c.name for c in list_cohorts(warehouse)]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +21,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from etl.config import Settings
-from etl.engine import MEMORY_LIMIT
 from etl.errors import EtlError
+from etl.store.columnar import MEMORY_LIMIT
+from etl.store.sql import load_sql, split_statements
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 # 2: profile_updates, profile_uploads; 3: load_audit.touched_dates; 4: no DuckDB indexes
 SCHEMA_VERSION = 5  # 5: export_sessions
 
@@ -57,24 +56,6 @@ def json_value(text: str | None) -> object:
     both engines (duckdb-engine and psycopg decode JSON columns differently).
     """
     return None if text is None else json.loads(text)
-
-
-def load_sql(name: str, dialect: str) -> str:
-    """`sql/<dialect>/<name>.sql` when the dialects must differ, else `sql/<name>.sql`."""
-    specific = SQL_DIR / dialect / f"{name}.sql"
-    path = specific if specific.exists() else SQL_DIR / f"{name}.sql"
-    return path.read_text(encoding="utf-8")
-
-
-def strip_comments(sql: str) -> str:
-    """Drop whole-line `--` comments (they name placeholders that are then substituted)."""
-    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-
-
-def split_statements(script: str) -> list[str]:
-    """Split a script on semicolons that end a line (our SQL files keep to that)."""
-    body = strip_comments(script)
-    return [part.strip() for part in re.split(r";\s*(?:\n|$)", body) if part.strip()]
 
 
 class Warehouse:
@@ -145,13 +126,13 @@ class Warehouse:
 
     def init(self) -> int:
         """Create or migrate every table; safe to repeat. Returns the schema version."""
-        script = load_sql("schema", self.dialect).format(**_TYPE_SUBSTITUTIONS[self.dialect])
+        script = load_sql("store/schema", self.dialect).format(**_TYPE_SUBSTITUTIONS[self.dialect])
         with self.begin() as conn:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
                 # Serialise concurrent `init`s: CREATE ... IF NOT EXISTS races otherwise.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.lock_id("init")})
-            for statement in split_statements(script) + split_statements(load_sql("indexes", self.dialect)):
+            for statement in split_statements(script) + split_statements(load_sql("store/indexes", self.dialect)):
                 conn.exec_driver_sql(statement)
             current = conn.execute(sa.text("SELECT max(version) FROM schema_version")).scalar()
             if current is None or current < SCHEMA_VERSION:
@@ -214,7 +195,7 @@ class Warehouse:
             finally:
                 duck.unregister("arrow_rows")
             return
-        from etl.engine import columnar_engine
+        from etl.store.columnar import columnar_engine
 
         copy_sql = f"COPY {quote_ident(table)} ({cols}) FROM STDIN (FORMAT csv)"
         cursor = conn.connection.driver_connection.cursor()

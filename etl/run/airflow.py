@@ -128,11 +128,11 @@ def run_task(name: str, data_interval_start: datetime | None) -> dict:
 
 
 def load_events(settings: Settings, day: date) -> dict:
-    from etl.engine import columnar_engine
-    from etl.events import parse_day
-    from etl.lake import open_lake, partition_prefix
-    from etl.pipeline import load_events_stage
-    from etl.warehouse import Warehouse
+    from etl.ingest.events import parse_day
+    from etl.run.day import load_events_stage
+    from etl.store.columnar import columnar_engine
+    from etl.store.lake import open_lake, partition_prefix
+    from etl.store.warehouse import Warehouse
 
     lake = open_lake(settings.lake_url)
     started = datetime.now(UTC)
@@ -148,8 +148,8 @@ def load_events(settings: Settings, day: date) -> dict:
 
 
 def attribute(settings: Settings, day: date) -> dict:
-    from etl.pipeline import attribute_stage
-    from etl.warehouse import Warehouse
+    from etl.run.day import attribute_stage
+    from etl.store.warehouse import Warehouse
 
     with Warehouse(settings) as warehouse, warehouse.begin() as conn:
         warehouse.lock(conn, "pipeline")
@@ -158,11 +158,12 @@ def attribute(settings: Settings, day: date) -> dict:
 
 def _profiles(kind: str) -> Callable[[Settings, date], dict]:
     def apply(settings: Settings, day: date) -> dict:
-        from etl.engine import columnar_engine
-        from etl.lake import open_lake, partition_prefix
-        from etl.pipeline import profile_stage, registered_keys
-        from etl.updates import PREFIXES, parse_updates
-        from etl.warehouse import Warehouse
+        from etl.ingest.updates import PREFIXES, parse_updates
+        from etl.model.keys import registered_keys
+        from etl.run.day import profile_stage
+        from etl.store.columnar import columnar_engine
+        from etl.store.lake import open_lake, partition_prefix
+        from etl.store.warehouse import Warehouse
 
         lake = open_lake(settings.lake_url)
         started = datetime.now(UTC)
@@ -182,7 +183,7 @@ def audit(settings: Settings, day: date) -> dict:
     """Every stage of D ran, and nothing was lost: input = loaded + rejected."""
     import sqlalchemy as sa
 
-    from etl.warehouse import Warehouse
+    from etl.store.warehouse import Warehouse
 
     with Warehouse(settings) as warehouse, warehouse.begin() as conn:
         rows = {r.stage: r for r in conn.execute(sa.text(
@@ -198,9 +199,9 @@ def audit(settings: Settings, day: date) -> dict:
 
 def apply_uploads(settings: Settings) -> list[dict]:
     """Apply CSV files dropped under uploads/groups/<key>/ (each once)."""
-    from etl.lake import open_lake
-    from etl.uploads import apply_new_uploads
-    from etl.warehouse import Warehouse
+    from etl.model.uploads import apply_new_uploads
+    from etl.store.lake import open_lake
+    from etl.store.warehouse import Warehouse
 
     with Warehouse(settings) as warehouse:
         warehouse.init()
@@ -237,9 +238,9 @@ def days_to_export(triggering_asset_events, conf: dict | None) -> list[date]:  #
 def run_export_task(triggering_asset_events, conf: dict | None) -> list[dict]:  # noqa: ANN001
     from airflow.sdk.exceptions import AirflowFailException
 
-    from etl.export import run_exports
-    from etl.lake import open_lake
-    from etl.warehouse import Warehouse
+    from etl.serve.export import run_exports
+    from etl.store.lake import open_lake
+    from etl.store.warehouse import Warehouse
 
     days = days_to_export(triggering_asset_events, conf)
     if not days:

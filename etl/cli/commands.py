@@ -11,11 +11,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from etl.cli.output import Format, print_json, print_rows
 from etl.config import Settings, load_settings
 from etl.errors import EtlError
-from etl.output import Format, print_json, print_rows
 
 # pretty_exceptions off: its tracebacks print local variables, which may hold secrets.
 app = typer.Typer(
@@ -65,13 +64,13 @@ def _options(
 
 
 def _warehouse(ctx: typer.Context):  # noqa: ANN202
-    from etl.warehouse import Warehouse
+    from etl.store.warehouse import Warehouse
 
     return Warehouse(_settings(ctx))
 
 
 def _lake(ctx: typer.Context):  # noqa: ANN202
-    from etl.lake import open_lake
+    from etl.store.lake import open_lake
 
     return open_lake(_settings(ctx).lake_url)
 
@@ -100,7 +99,7 @@ def run(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Run the daily pipeline for one day or a range, in date order; idempotent."""
-    from etl.pipeline import day_range
+    from etl.days import day_range
 
     if day and (first or last):
         raise typer.BadParameter("give --date, or --from and --to, not both")
@@ -113,6 +112,8 @@ def run(
         days = day_range(start, end)
     else:
         raise typer.BadParameter("give --date D, or --from D1 --to D2")
+    from etl.cli.runs import run_days
+
     results = run_days(_settings(ctx), days)
     rows = [
         {"date": r.day.isoformat(), "input_records": r.input_records, "loaded": r.loaded,
@@ -125,30 +126,6 @@ def run(
     print_rows(rows, columns, fmt, title="group-etl run")
 
 
-def run_days(settings: Settings, days: list[date]) -> list:
-    """Run days in order with a progress bar on a terminal (bytes read per day)."""
-    from etl.lake import open_lake, partition_prefix
-    from etl.pipeline import run_day
-    from etl.warehouse import Warehouse
-
-    lake = open_lake(settings.lake_url)
-    results = []
-    with Warehouse(settings) as warehouse, Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-        console=err, disable=not err.is_terminal, transient=True,
-    ) as progress:
-        warehouse.init()
-        for day in days:
-            total = sum(o.size for o in lake.list(partition_prefix("events", day.isoformat())))
-            task = progress.add_task(f"load {day}", total=total or None)
-            results.append(
-                run_day(settings, warehouse, lake, day,
-                        progress=lambda n, task=task: progress.advance(task, n))
-            )
-            progress.remove_task(task)
-    return results
-
-
 @app.command()
 def status(
     ctx: typer.Context,
@@ -157,7 +134,7 @@ def status(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Per load date: counts, rejects by reason, and stale days whose inputs changed."""
-    from etl.status import day_status
+    from etl.serve.status import day_status
 
     with _warehouse(ctx) as warehouse:
         warehouse.init()
@@ -178,7 +155,7 @@ def keys_add(
     setup_at: Annotated[str | None, typer.Option("--setup-at", help="ISO 8601; default now")] = None,
 ) -> None:
     """Register a group key; prints its data_group_id."""
-    from etl.keys import add_key, parse_instant
+    from etl.model.keys import add_key, parse_instant
 
     settings = _settings(ctx)
     when = parse_instant(setup_at, settings.tz, "--setup-at") if setup_at else None
@@ -192,7 +169,7 @@ def keys_add(
 @keys_app.command("list")
 def keys_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     """List group keys, removed ones included."""
-    from etl.keys import list_keys
+    from etl.model.keys import list_keys
 
     with _warehouse(ctx) as warehouse:
         warehouse.init()
@@ -204,7 +181,7 @@ def keys_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 @keys_app.command("remove")
 def keys_remove(ctx: typer.Context, prop: Annotated[str, typer.Argument(metavar="PROPERTY")]) -> None:
     """Stop attributing a key from now on; its history stays."""
-    from etl.keys import remove_key
+    from etl.model.keys import remove_key
 
     with _warehouse(ctx) as warehouse:
         warehouse.init()
@@ -222,7 +199,7 @@ def keys_preview(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Dry run: what a key would attribute over loaded events, writing nothing."""
-    from etl.keys import parse_instant, preview_key
+    from etl.model.keys import parse_instant, preview_key
 
     settings = _settings(ctx)
     start, end = _date(first, "--from"), _date(last, "--to")
@@ -246,8 +223,8 @@ def groups_show(
     fmt: FormatOption = Format.table,
 ) -> None:
     """A group's profile (now, or --as-of a time) and its latest events (the activity feed)."""
-    from etl.groups import show_group
-    from etl.keys import parse_instant
+    from etl.model.keys import parse_instant
+    from etl.serve.groups import show_group
 
     settings = _settings(ctx)
     cutoff = parse_instant(before, settings.tz, "--before") if before else None
@@ -274,7 +251,7 @@ def upload_csv_command(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Apply a CSV of group profiles now: one $set a row (last row wins for a repeated id)."""
-    from etl.uploads import apply_new_uploads, read_source, upload_csv
+    from etl.model.uploads import apply_new_uploads, read_source, upload_csv
 
     settings = _settings(ctx)
     if from_lake == bool(file):
@@ -304,7 +281,7 @@ ChartOption = Annotated[str | None, typer.Option("--chart", help="also draw the 
 
 def _report_output(document: dict, fmt: Format, chart: str | None, rows_key: str, columns: list[str]) -> None:
     if chart:
-        from etl.charts import draw
+        from etl.cli.charts import draw
 
         draw(document, chart)
     if fmt is Format.json:
@@ -331,7 +308,7 @@ def report_insights(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Per day: events and unique users (or groups with --by)."""
-    from etl.reports import Scope, insights
+    from etl.serve.reports import Scope, insights
 
     with _warehouse(ctx) as warehouse:
         warehouse.init()
@@ -354,7 +331,7 @@ def report_funnel(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Ordered conversion per unit within the window from its first step."""
-    from etl.reports import Scope, funnel, parse_window
+    from etl.serve.reports import Scope, funnel, parse_window
 
     with _warehouse(ctx) as warehouse:
         warehouse.init()
@@ -379,7 +356,7 @@ def report_retention(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Day-N (or week-N) retention per unit, by cohort date."""
-    from etl.reports import Scope, retention
+    from etl.serve.reports import Scope, retention
 
     with _warehouse(ctx) as warehouse:
         warehouse.init()
@@ -395,7 +372,7 @@ def cohorts_add(
     definition: Annotated[str, typer.Option("--definition", help="JSON; see README, Cohorts")],
 ) -> None:
     """Save a cohort of groups (with a group_key) or users; validated before it is saved."""
-    from etl.cohorts import add_cohort
+    from etl.serve.cohorts import add_cohort
 
     with _warehouse(ctx) as warehouse:
         warehouse.init()
@@ -406,7 +383,7 @@ def cohorts_add(
 @cohorts_app.command("list")
 def cohorts_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     """Saved cohorts with their definitions."""
-    from etl.cohorts import list_cohorts
+    from etl.serve.cohorts import list_cohorts
 
     with _warehouse(ctx) as warehouse:
         warehouse.init()
@@ -418,7 +395,7 @@ def cohorts_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 @cohorts_app.command("remove")
 def cohorts_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
     """Delete a saved cohort (its past exports stay in the lake)."""
-    from etl.cohorts import remove_cohort
+    from etl.serve.cohorts import remove_cohort
 
     with _warehouse(ctx) as warehouse:
         warehouse.init()
@@ -442,7 +419,7 @@ def export_profiles_command(
     """Group (or user) profiles, filtered by cohort; prints the Engage response as JSON."""
     from datetime import UTC, datetime
 
-    from etl.export import (
+    from etl.serve.export import (
         Selection,
         encode,
         export_profiles,
@@ -472,7 +449,7 @@ def export_run(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Write every cohort saved with "export": true to the lake, replacing day D's partition."""
-    from etl.export import run_exports
+    from etl.serve.export import run_exports
 
     with _warehouse(ctx) as warehouse:
         warehouse.init()
@@ -487,7 +464,7 @@ def demo(
     first_day: Annotated[str, typer.Option("--first-day")] = "2026-10-01",
 ) -> None:
     """Write a realistic sample lake, set up keys, run the pipeline over it, print the summary."""
-    from etl.demo import run_demo
+    from etl.cli.demo import run_demo
 
     run_demo(_settings(ctx), _date(first_day, "--first-day"), days)
 

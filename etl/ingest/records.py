@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from etl.engine import MAX_NESTING, Engine
-from etl.lake import DecodeState, Lake, LakeObject, iter_decompressed
-from etl.warehouse import load_sql
+from etl.store.columnar import MAX_NESTING, Engine
+from etl.store.lake import DecodeState, Lake, LakeObject, iter_decompressed
+from etl.store.sql import load_sql
 
 T = TypeVar("T")
 BATCH_BYTES = 64 * 1024 * 1024
@@ -220,7 +220,7 @@ def parse_partition(
 ) -> ParsedPartition:
     """Parse every object of a partition into parts under the engine's folder: one
     query per batch of lines, one part per batch holding every record."""
-    split_sql = load_sql("split_records", "duckdb")
+    split_sql = load_sql("ingest/split_records", "duckdb")
     # our own SQL files, composed: the split is the validation's input_records
     columns = "$kind AS kind, $load_date::DATE AS load_date, $source_object AS source_object, *"
     parts = f"WITH input_records AS ({split_sql}) SELECT * FROM ({kind.validate_sql}) AS validated"  # noqa: S608

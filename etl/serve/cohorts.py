@@ -25,8 +25,8 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from etl.errors import EtlError
-from etl.expressions import Compare, Ref, SqlCompiler
-from etl.warehouse import Warehouse
+from etl.serve.filters import Compare, Ref, SqlCompiler
+from etl.store.warehouse import Warehouse
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 OPS = {"eq": "==", "neq": "!=", "in": "in", "contains": "contains", "gt": ">", "lt": "<",

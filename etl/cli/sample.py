@@ -13,7 +13,7 @@ import json
 import random
 from datetime import UTC, date, datetime, timedelta
 
-from etl.lake import Lake
+from etl.store.lake import Lake
 
 PLANS = ["free", "pro", "enterprise"]
 INDUSTRIES = ["retail", "fintech", "health", "media", "logistics"]

@@ -1,5 +1,5 @@
-"""Profile updates: loading `groups/dt=D/` and `people/dt=D/`, and rebuilding
-the profiles they touch.
+"""Profile updates: replacing a load's partition of `profile_updates` and rebuilding
+the profiles it touches.
 
 A load replaces its partition of `profile_updates`; every profile it touched
 (before or now) is then rebuilt from all of that profile's updates, in
@@ -14,69 +14,17 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator
 from datetime import date
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from etl.engine import Engine
-from etl.lake import Lake, LakeObject
-from etl.profiles import (
-    CREATING_OPERATIONS,
-    GROUP_OPERATIONS,
-    USER_OPERATIONS,
-    Update,
-    Version,
-    created_at,
-    fold_profile,
-)
-from etl.records import (
-    ACCEPTED,
-    REJECT_COLUMNS,
-    REJECTED,
-    ParsedPartition,
-    RecordKind,
-    common_params,
-    end_of_day,
-    parse_partition,
-)
-from etl.warehouse import Warehouse, json_value, load_sql
-
-MAX_PROPERTIES = 2000
-MAX_NAME_LENGTH = 255
-MAX_GROUP_IDS = 300
-META_KEYS = ["$token", "$time", "$group_key", "$group_id", "$distinct_id", "$ip",
-             "$ignore_time", "$ignore_alias", "$latitude", "$longitude"]
-UPDATE_COLUMNS = [
-    "kind", "load_date", "source_object", "source_line", "source_index", "group_key",
-    "profile_id", "update_time", "timed", "operation", "value", "raw",
-]
-# lake prefix and allowed operations of each kind of update
-PREFIXES = {"group": "groups", "user": "people"}
-OPERATIONS = {"group": list(GROUP_OPERATIONS), "user": list(USER_OPERATIONS)}
-
-
-def update_kind(kind: str) -> RecordKind:
-    return RecordKind(kind, load_sql("parse_profile_updates", "duckdb"))
-
-
-def parse_updates(
-    engine: Engine, lake: Lake, objects: list[LakeObject], kind: str, day: date, tz: ZoneInfo,
-    token: str | None, registered_keys: list[str],
-) -> ParsedPartition:
-    params = {
-        **common_params(day, tz, token),
-        "kind": kind,
-        "operations": OPERATIONS[kind],
-        "all_operations": list(USER_OPERATIONS),
-        "meta_keys": META_KEYS,
-        "registered_keys": registered_keys,
-        "end_of_day_epoch": end_of_day(day, tz).timestamp(),
-        "max_properties": MAX_PROPERTIES,
-        "max_name_length": MAX_NAME_LENGTH,
-    }
-    return parse_partition(engine, lake, objects, update_kind(kind), params)
+from etl.ingest.records import ACCEPTED, REJECT_COLUMNS, REJECTED, ParsedPartition
+from etl.ingest.updates import UPDATE_COLUMNS
+from etl.model.attribution import MAX_GROUP_IDS_PER_EVENT
+from etl.model.profiles import CREATING_OPERATIONS, Update, Version, created_at, fold_profile
+from etl.store.sql import load_sql, run_script
+from etl.store.warehouse import Warehouse, json_value
 
 
 def replace_update_partition(
@@ -112,14 +60,12 @@ def enforce_profile_limit(conn: Connection, warehouse: Warehouse, day: date, lim
 
     New profiles are admitted in arrival order; profiles that already exist keep updating.
     """
-    from etl.pipeline import run_script
-
     warehouse.drop_temp(conn, "over_limit")
     params = {"d": day, "max_profiles": limit, "creating": list(CREATING_OPERATIONS)}
     before = conn.execute(
         sa.text("SELECT count(*) FROM profile_updates WHERE kind = 'group' AND load_date = :d"), params
     ).scalar()
-    run_script(conn, load_sql("profile_limit", warehouse.dialect), params)
+    run_script(conn, load_sql("model/profile_limit", warehouse.dialect), params)
     after = conn.execute(
         sa.text("SELECT count(*) FROM profile_updates WHERE kind = 'group' AND load_date = :d"), params
     ).scalar()
@@ -237,7 +183,7 @@ def group_ids(value: object) -> list[str]:
             gid = str(item)
             if gid not in out:
                 out.append(gid)
-    return out[:MAX_GROUP_IDS]
+    return out[:MAX_GROUP_IDS_PER_EVENT]
 
 
 def _insert(conn: Connection, warehouse: Warehouse, table: str, rows: list[dict], schema: dict) -> None:

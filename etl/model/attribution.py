@@ -1,0 +1,48 @@
+"""Attribution: which deduplicated events count for which groups (DESIGN section 7:
+setup-time eligibility, valid group ids, at most 300 ids an event, hot shards),
+and the per-group daily metrics built from it. The rule's SQL is
+`sql/model/group_values.sql` then `sql/model/attribute_events.sql`."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from etl.config import Settings
+from etl.store.sql import load_sql, run_script
+from etl.store.warehouse import Warehouse
+
+MAX_GROUP_IDS_PER_EVENT = 300
+TEMP_TABLES = ("shard_sizes", "attributed", "listed", "group_values")  # attribution's scratch tables
+
+
+def attribute(
+    conn: Connection, warehouse: Warehouse, settings: Settings, day: date, dates: list[date]
+) -> int:
+    """Rebuild event_groups, hot_shards and group_daily_metrics for the touched dates.
+
+    Returns the number of invalid group id values on this load's events.
+    """
+    if not dates:
+        return 0
+    params = {
+        "dates": dates,
+        "d": day,
+        "max_ids": MAX_GROUP_IDS_PER_EVENT,
+        "hot_shard_limit": settings.hot_shard_limit,
+    }
+    for temp in TEMP_TABLES:
+        warehouse.drop_temp(conn, temp)
+    run_script(conn, load_sql("model/group_values", warehouse.dialect), params, warehouse.analyze)
+    run_script(conn, load_sql("model/attribute_events", warehouse.dialect), params, warehouse.analyze)
+    invalid = conn.execute(
+        sa.text("SELECT count(*) FROM group_values WHERE group_id IS NULL AND load_date = :d"),
+        params,
+    ).scalar()
+    for temp in TEMP_TABLES:
+        warehouse.drop_temp(conn, temp)
+    return invalid
+
+

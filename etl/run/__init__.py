@@ -1,0 +1,1 @@
+"""Running: the stages of a day, declared once, and the functions Airflow tasks call."""

@@ -1,0 +1,60 @@
+"""The warehouse's SQL files: found inside the installed package (`etl.sql`, the
+top-level `sql/` folder of the checkout) and run statement by statement.
+
+A file is `<layer>/<name>.sql`, or `<layer>/<dialect>/<name>.sql` where the
+engines must differ. Found with `importlib.resources`, so a wheel installed
+anywhere reads the same files as a checkout.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+
+@cache
+def load_sql(name: str, dialect: str) -> str:
+    """The text of `sql/<layer>/<dialect>/<name>.sql` when one exists for the dialect,
+    else `sql/<layer>/<name>.sql`; `name` is `<layer>/<name>`."""
+    root = resources.files("etl.sql")
+    layer, _, base = name.rpartition("/")
+    specific = root.joinpath(layer, dialect, f"{base}.sql") if layer else root.joinpath(dialect, f"{base}.sql")
+    path = specific if specific.is_file() else root.joinpath(f"{name}.sql")
+    if not path.is_file():
+        raise FileNotFoundError(f"no SQL file {name}.sql in the etl.sql package")
+    return path.read_text(encoding="utf-8")
+
+
+def strip_comments(sql: str) -> str:
+    """Drop whole-line `--` comments."""
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a script on semicolons that end a line (our SQL files keep to that)."""
+    body = strip_comments(script)
+    return [part.strip() for part in re.split(r";\s*(?:\n|$)", body) if part.strip()]
+
+
+def sql_clause(sql: str, params: dict | None = None) -> sa.TextClause:
+    """A text clause whose list-valued parameters render as IN (...) lists."""
+    clause = sa.text(sql)
+    lists = [name for name, value in (params or {}).items() if isinstance(value, list | tuple)]
+    lists = [name for name in lists if f":{name}" in sql] or (["dates"] if ":dates" in sql else [])
+    if lists:
+        clause = clause.bindparams(*[sa.bindparam(name, expanding=True) for name in lists])
+    return clause
+
+
+def run_script(conn: Connection, script: str, params: dict, analyze=None) -> None:  # noqa: ANN001
+    """Run a SQL file's statements; with `analyze` (`Warehouse.analyze`), each temporary
+    table the script creates gets statistics before the statements that read it."""
+    for statement in split_statements(script):
+        conn.execute(sql_clause(statement, params), params)
+        created = re.match(r"CREATE TEMP TABLE (\w+)", statement)
+        if analyze is not None and created:
+            analyze(conn, created.group(1))
