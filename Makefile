@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install-dev install-demo clean
+.PHONY: demo test test-fast lint install-dev install-demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,13 @@ demo: install-demo
 lint: install-dev
 	$(BIN)/ruff check .
 
+# Everything CI runs: every layer, both warehouses, the slow end-to-end tests.
 test: install-dev lint
 	$(BIN)/python -m pytest
+
+# The edit loop (under 2 minutes): unit tests and the DuckDB warehouse tests.
+test-fast: install-dev
+	$(BIN)/python -m pytest tests/unit tests/sql -m "not slow and not postgres" -q
 
 clean:
 	rm -rf data/lake data/warehouse.duckdb

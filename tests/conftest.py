@@ -7,8 +7,6 @@ skip with a clear message when it is not.
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -17,20 +15,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from etl.config import Settings, load_settings
+from etl.config import Settings
 from etl.store.lake import Lake, open_lake
 from etl.store.warehouse import Warehouse
+from tests.support import make_settings
 
 PG_URL = os.environ.get("GROUP_ETL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-# Every warehouse table, and the columns that legitimately differ between runs.
-TABLES = [
-    "group_keys", "events", "event_groups", "group_profiles", "group_profile_history",
-    "user_profiles", "user_groups", "group_daily_metrics", "cohorts", "rejected_records",
-    "load_audit", "hot_shards", "profile_updates", "profile_uploads",
-]
-RUN_TIME_COLUMNS = {"load_audit": {"started_at", "finished_at"}}
-
 
 def _postgres_available() -> str | None:
     try:
@@ -53,7 +43,7 @@ def postgres_url() -> str:
     return PG_URL
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(URL, schema) of an empty warehouse; the PostgreSQL schema is dropped afterwards."""
     if request.param == "duckdb":
@@ -79,12 +69,6 @@ def lake_path(tmp_path: Path) -> Path:
 def settings(warehouse_url: tuple[str, str], lake_path: Path) -> Settings:
     url, schema = warehouse_url
     return make_settings(url, str(lake_path), schema)
-
-
-def make_settings(url: str, lake_url: str, schema: str, **extra: str) -> Settings:
-    env = {"GROUP_ETL_WAREHOUSE_URL": url, "GROUP_ETL_LAKE_URL": lake_url, "GROUP_ETL_SCHEMA": schema}
-    env.update(extra)
-    return load_settings(environ=env)
 
 
 @pytest.fixture
@@ -117,43 +101,3 @@ def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield "lake-bucket"
 
 
-def event(name: str, distinct_id: str | None, time: float | None, insert_id: str | None = None,
-          **props: object) -> dict:
-    """A Mixpanel event record; None leaves the field out."""
-    properties: dict = {}
-    if distinct_id is not None:
-        properties["distinct_id"] = distinct_id
-    if time is not None:
-        properties["time"] = time
-    if insert_id is not None:
-        properties["$insert_id"] = insert_id
-    properties.update(props)
-    return {"event": name, "properties": properties}
-
-
-def write_jsonl(lake: Lake, key: str, records: list, compress: bool = False) -> None:
-    lines = "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records).encode()
-    lake.write(key, gzip.compress(lines, mtime=0) if compress else lines)
-
-
-def snapshot(warehouse: Warehouse) -> dict[str, list[tuple]]:
-    """Every table's rows, sorted, with JSON normalised and run times left out."""
-    out = {}
-    with warehouse.begin() as conn:
-        for table in TABLES:
-            result = conn.execute(sa.text(f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
-            columns = [c for c in result.keys() if c not in RUN_TIME_COLUMNS.get(table, set())]
-            rows = [tuple(_normal(row._mapping[c]) for c in columns) for row in result]
-            out[table] = sorted(rows, key=repr)
-    return out
-
-
-def _normal(value: object) -> object:
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.dumps(json.loads(value), sort_keys=True)
-        except ValueError:
-            return value
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return value

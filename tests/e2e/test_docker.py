@@ -11,7 +11,7 @@ import yaml
 from etl.config import DEFAULTS, load_settings
 from etl.run.airflow import ORCHESTRATION_VARIABLES
 
-DOCKER = Path(__file__).resolve().parent.parent / "docker"
+DOCKER = Path(__file__).resolve().parents[2] / "docker"
 AIRFLOW_SERVICES = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-triggerer", "airflow-worker"]
 

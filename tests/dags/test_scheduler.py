@@ -29,10 +29,10 @@ from etl.config import load_settings  # noqa: E402
 from etl.model.keys import add_key  # noqa: E402
 from etl.store.lake import open_lake  # noqa: E402
 from etl.store.warehouse import Warehouse  # noqa: E402
-from tests.conftest import snapshot  # noqa: E402
+from tests.support import snapshot  # noqa: E402
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 FIRST, LAST = "2026-10-01", "2026-10-02"
 SETUP = datetime(2026, 10, 1, 12, tzinfo=UTC)

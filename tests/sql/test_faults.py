@@ -23,9 +23,9 @@ from etl.model.keys import add_key
 from etl.run.day import run_day
 from etl.store.lake import open_lake
 from etl.store.warehouse import Warehouse
-from tests.conftest import event, make_settings, snapshot, write_jsonl
+from tests.support import event, make_settings, snapshot, write_jsonl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DAY = date(2024, 6, 1)
 T = 1717236000
 KILL_SCRIPT = """

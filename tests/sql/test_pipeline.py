@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from etl.days import day_range
 from etl.run.day import run_day
-from tests.conftest import event, snapshot, write_jsonl
+from tests.support import event, snapshot, write_jsonl
 
 D1, D2 = date(2024, 5, 1), date(2024, 5, 2)
 T1 = int(datetime(2024, 5, 1, 10, tzinfo=UTC).timestamp())

@@ -22,7 +22,7 @@ from etl.errors import EtlError
 from etl.model.keys import add_key
 from etl.run.day import run_day
 from etl.serve.reports import Scope, funnel, insights, retention
-from tests.conftest import write_jsonl
+from tests.support import write_jsonl
 
 FIRST = date(2026, 5, 1)
 DAYS = day_range(FIRST, FIRST + timedelta(days=5))

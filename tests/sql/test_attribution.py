@@ -13,7 +13,7 @@ from etl.errors import EtlError
 from etl.model.keys import add_key, data_group_id_for, list_keys, preview_key, remove_key
 from etl.run.day import run_day
 from etl.serve.groups import show_group
-from tests.conftest import event, snapshot, write_jsonl
+from tests.support import event, snapshot, write_jsonl
 
 D1, D2 = date(2024, 6, 1), date(2024, 6, 2)
 SETUP = datetime(2024, 6, 1, 12, tzinfo=UTC)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="group-etl-airflow-"))
 os.environ.update({
     "AIRFLOW_HOME": str(AIRFLOW_HOME),
@@ -29,7 +29,7 @@ airflow = pytest.importorskip("airflow", reason="the airflow extra is not instal
 
 from etl.store.lake import open_lake  # noqa: E402
 from etl.store.warehouse import Warehouse  # noqa: E402
-from tests.conftest import event, make_settings, snapshot, write_jsonl  # noqa: E402
+from tests.support import event, make_settings, snapshot, write_jsonl  # noqa: E402
 
 FIRST = date(2026, 3, 1)
 DAYS = [FIRST + timedelta(days=n) for n in range(3)]

@@ -16,9 +16,9 @@ from etl.errors import DataError
 from etl.model.keys import add_key
 from etl.model.uploads import upload_csv
 from etl.run.day import run_day
-from tests.conftest import snapshot
+from tests.support import snapshot
 
-CORPUS = Path(__file__).resolve().parent / "data" / "bad"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad"
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
 DAY = date(2024, 6, 1)
 

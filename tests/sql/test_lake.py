@@ -16,7 +16,7 @@ import pytest
 from etl.errors import StorageError
 from etl.run.day import run_day
 from etl.store.lake import DecodeState, Lake, iter_decompressed, open_lake
-from tests.conftest import event, make_settings, write_jsonl
+from tests.support import event, make_settings, write_jsonl
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -15,7 +15,7 @@ from etl.model.uploads import apply_new_uploads, upload_csv
 from etl.run.day import run_day
 from etl.serve.groups import show_group
 from etl.serve.status import day_status
-from tests.conftest import snapshot, write_jsonl
+from tests.support import snapshot, write_jsonl
 
 D1, D2, D3 = date(2024, 8, 1), date(2024, 8, 2), date(2024, 8, 3)
 T1 = int(datetime(2024, 8, 1, 9, tzinfo=UTC).timestamp())

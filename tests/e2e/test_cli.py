@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from etl.cli import commands as cli
-from tests.conftest import event, write_jsonl
+from tests.support import event, write_jsonl
 
 D1 = date(2024, 7, 1)
 T = int(datetime(2024, 7, 1, 12, tzinfo=UTC).timestamp())

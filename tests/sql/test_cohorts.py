@@ -22,7 +22,7 @@ from etl.serve.export import (
     export_profiles,
     run_exports,
 )
-from tests.conftest import event, write_jsonl
+from tests.support import event, write_jsonl
 
 D1 = date(2026, 6, 1)
 DAYS = [D1 + timedelta(days=n) for n in range(8)]
