@@ -12,8 +12,15 @@ import re
 from functools import cache
 from importlib import resources
 
+import jinja2
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from etl.store.dialects import dialect_for
+
+# Templates are our own files; StrictUndefined makes a misspelt name an error, not ''.
+_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                            autoescape=False)  # noqa: S701 - SQL, not HTML
 
 
 @cache
@@ -27,6 +34,19 @@ def load_sql(name: str, dialect: str) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"no SQL file {name}.sql in the etl.sql package")
     return path.read_text(encoding="utf-8")
+
+
+def render_sql(name: str, dialect: str, **context: object) -> str:
+    """A SQL file rendered as a Jinja template for one engine: `{{ dialect.json }}` and
+    the other members of etl.store.dialects give the engine's fragments; `context`
+    gives the pieces a caller composes (never values from users: those are bound)."""
+    template = _template(name, dialect)
+    return template.render(dialect=dialect_for(dialect), **context)
+
+
+@cache
+def _template(name: str, dialect: str) -> jinja2.Template:
+    return _JINJA.from_string(load_sql(name, dialect))
 
 
 def strip_comments(sql: str) -> str:

@@ -23,15 +23,10 @@ from sqlalchemy.pool import StaticPool
 from etl.config import Settings
 from etl.errors import EtlError
 from etl.store.columnar import MEMORY_LIMIT
-from etl.store.sql import load_sql, split_statements
+from etl.store.sql import load_sql, render_sql, split_statements
 
 # 2: profile_updates, profile_uploads; 3: load_audit.touched_dates; 4: no DuckDB indexes
 SCHEMA_VERSION = 5  # 5: export_sessions
-
-_TYPE_SUBSTITUTIONS = {
-    "duckdb": {"json": "JSON", "bytewise_text": "VARCHAR", "zstd": "USING COMPRESSION zstd"},
-    "postgresql": {"json": "JSONB", "bytewise_text": 'VARCHAR COLLATE "C"', "zstd": ""},
-}
 
 
 def quote_ident(name: str) -> str:
@@ -126,7 +121,7 @@ class Warehouse:
 
     def init(self) -> int:
         """Create or migrate every table; safe to repeat. Returns the schema version."""
-        script = load_sql("store/schema", self.dialect).format(**_TYPE_SUBSTITUTIONS[self.dialect])
+        script = render_sql("store/schema", self.dialect)
         with self.begin() as conn:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")

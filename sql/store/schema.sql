@@ -1,11 +1,8 @@
--- Warehouse tables: DESIGN.md section 6. Portable DDL; {json} is JSON on
--- DuckDB and JSONB on PostgreSQL; {bytewise_text} sorts by bytes on both
--- (key order must not depend on a locale); {zstd} asks DuckDB to compress a
--- high-entropy column (properties, md5 ids) with zstd, which it writes faster
--- than its default choice for them and, for properties, a third smaller
--- (measured on 1M bench events); nothing on PostgreSQL. Every statement is
--- safe to repeat.
--- Indexes are per dialect: sql/<dialect>/indexes.sql.
+-- Warehouse tables: DESIGN.md section 6. Portable DDL; the types that differ
+-- come from etl.store.dialects (dialect.json: JSON or JSONB; dialect.bytewise_text:
+-- text that sorts by bytes on both engines, never by a locale; dialect.zstd:
+-- DuckDB's zstd compression of high-entropy columns). Every statement is safe
+-- to repeat. Indexes are per dialect: sql/store/<dialect>/indexes.sql.
 -- Columns beyond the contract are marked "(extra)".
 
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -25,29 +22,29 @@ CREATE TABLE IF NOT EXISTS group_keys (
 -- event_id (extra) is the duplicate identity: copies of one event share it.
 CREATE TABLE IF NOT EXISTS events (
     load_date      DATE NOT NULL,
-    source_object  {bytewise_text} NOT NULL,
+    source_object  {{ dialect.bytewise_text }} NOT NULL,
     source_line    BIGINT NOT NULL,
     source_index   INTEGER NOT NULL,      -- (extra) element of a batch line, 0 otherwise
-    event_id       {bytewise_text} {zstd} NOT NULL,      -- (extra)
-    insert_id      {bytewise_text} {zstd},
+    event_id       {{ dialect.bytewise_text }} {{ dialect.zstd }} NOT NULL,      -- (extra)
+    insert_id      {{ dialect.bytewise_text }} {{ dialect.zstd }},
     event          VARCHAR NOT NULL,
     distinct_id    VARCHAR NOT NULL,
     event_time     TIMESTAMPTZ NOT NULL,
     event_date     DATE NOT NULL,
-    properties     {json} {zstd} NOT NULL
+    properties     {{ dialect.json }} {{ dialect.zstd }} NOT NULL
 );
 
 -- One row per (deduplicated event, group) attribution.
 CREATE TABLE IF NOT EXISTS event_groups (
     event_date     DATE NOT NULL,
-    event_id       {bytewise_text} {zstd} NOT NULL,
-    insert_id      {bytewise_text} {zstd},
+    event_id       {{ dialect.bytewise_text }} {{ dialect.zstd }} NOT NULL,
+    insert_id      {{ dialect.bytewise_text }} {{ dialect.zstd }},
     event          VARCHAR NOT NULL,
     distinct_id    VARCHAR NOT NULL,
     event_time     TIMESTAMPTZ NOT NULL,
     data_group_id  BIGINT NOT NULL,       -- (extra) which registration of the key
     group_key      VARCHAR NOT NULL,
-    group_id       {bytewise_text} NOT NULL
+    group_id       {{ dialect.bytewise_text }} NOT NULL
 );
 
 -- (extra) Every accepted profile update, one partition per (kind, load date):
@@ -56,15 +53,15 @@ CREATE TABLE IF NOT EXISTS event_groups (
 CREATE TABLE IF NOT EXISTS profile_updates (
     kind           VARCHAR NOT NULL,
     load_date      DATE NOT NULL,
-    source_object  {bytewise_text} NOT NULL,
+    source_object  {{ dialect.bytewise_text }} NOT NULL,
     source_line    BIGINT NOT NULL,
     source_index   INTEGER NOT NULL,
     group_key      VARCHAR,               -- NULL for users
-    profile_id     {bytewise_text} NOT NULL,  -- group id or distinct_id
+    profile_id     {{ dialect.bytewise_text }} NOT NULL,  -- group id or distinct_id
     update_time    TIMESTAMPTZ NOT NULL,  -- $time, or the end of the dump's day
     timed          BOOLEAN NOT NULL,      -- false: $time was absent
     operation      VARCHAR NOT NULL,
-    value          {json},
+    value          {{ dialect.json }},
     raw            VARCHAR NOT NULL
 );
 
@@ -83,7 +80,7 @@ CREATE TABLE IF NOT EXISTS profile_uploads (
 CREATE TABLE IF NOT EXISTS group_profiles (
     group_key   VARCHAR NOT NULL,
     group_id    VARCHAR NOT NULL,
-    properties  {json} NOT NULL,
+    properties  {{ dialect.json }} NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (group_key, group_id)
@@ -92,7 +89,7 @@ CREATE TABLE IF NOT EXISTS group_profiles (
 CREATE TABLE IF NOT EXISTS group_profile_history (
     group_key   VARCHAR NOT NULL,
     group_id    VARCHAR NOT NULL,
-    properties  {json},
+    properties  {{ dialect.json }},
     valid_from  TIMESTAMPTZ NOT NULL,
     valid_to    TIMESTAMPTZ,
     deleted     BOOLEAN NOT NULL
@@ -100,7 +97,7 @@ CREATE TABLE IF NOT EXISTS group_profile_history (
 
 CREATE TABLE IF NOT EXISTS user_profiles (
     distinct_id  VARCHAR PRIMARY KEY,
-    properties   {json} NOT NULL,
+    properties   {{ dialect.json }} NOT NULL,
     updated_at   TIMESTAMPTZ NOT NULL
 );
 
@@ -122,13 +119,13 @@ CREATE TABLE IF NOT EXISTS group_daily_metrics (
 CREATE TABLE IF NOT EXISTS cohorts (
     name        VARCHAR PRIMARY KEY,
     group_key   VARCHAR,
-    definition  {json} NOT NULL
+    definition  {{ dialect.json }} NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS rejected_records (
     kind           VARCHAR NOT NULL,      -- event, group, user
     load_date      DATE NOT NULL,
-    source_object  {bytewise_text} NOT NULL,
+    source_object  {{ dialect.bytewise_text }} NOT NULL,
     source_line    BIGINT NOT NULL,
     source_index   INTEGER NOT NULL,      -- (extra) element of a batch line, 0 otherwise
     reason         VARCHAR NOT NULL,
@@ -183,6 +180,6 @@ CREATE TABLE IF NOT EXISTS export_sessions (
     session_id   VARCHAR NOT NULL,
     position     BIGINT NOT NULL,
     profile_id   VARCHAR NOT NULL,
-    properties   {json} NOT NULL,
+    properties   {{ dialect.json }} NOT NULL,
     created_at   TIMESTAMPTZ NOT NULL
 );
