@@ -13,7 +13,6 @@ from etl.ingest.records import (
     end_of_day,
     parse_partition,
 )
-from etl.model.profiles import GROUP_OPERATIONS, USER_OPERATIONS
 from etl.store.columnar import Engine
 from etl.store.lake import Lake, LakeObject
 from etl.store.sql import load_sql
@@ -28,6 +27,9 @@ UPDATE_COLUMNS = [
 ]
 # lake prefix and allowed operations of each kind of update
 PREFIXES = {"group": "groups", "user": "people"}
+# The operations a profile update may carry (Mixpanel's Engage API); users also take $add, $append.
+GROUP_OPERATIONS = ("$set", "$set_once", "$unset", "$union", "$remove", "$delete")
+USER_OPERATIONS = (*GROUP_OPERATIONS, "$add", "$append")
 OPERATIONS = {"group": list(GROUP_OPERATIONS), "user": list(USER_OPERATIONS)}
 
 

@@ -23,8 +23,6 @@ from datetime import datetime
 from typing import Any
 
 CREATING_OPERATIONS = ("$set", "$set_once", "$union", "$add", "$append")
-GROUP_OPERATIONS = ("$set", "$set_once", "$unset", "$union", "$remove", "$delete")
-USER_OPERATIONS = (*GROUP_OPERATIONS, "$add", "$append")
 
 
 @dataclass(frozen=True)
