@@ -7,6 +7,7 @@ skip with a clear message when it is not.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -43,19 +44,40 @@ def postgres_url() -> str:
     return PG_URL
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(URL, schema) of an empty warehouse; the PostgreSQL schema is dropped afterwards."""
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path / 'warehouse.duckdb'}", "analytics"
+ENGINES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextlib.contextmanager
+def _empty_warehouse(engine: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    if engine == "duckdb":
+        yield f"duckdb:///{folder / 'warehouse.duckdb'}", "analytics"
         return
     url = request.getfixturevalue("postgres_url")
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    yield url, schema
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    engine.dispose()
+    try:
+        yield url, schema
+    finally:
+        engine_ = sa.create_engine(url)
+        with engine_.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        engine_.dispose()
+
+
+@pytest.fixture(params=ENGINES)
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(URL, schema) of an empty warehouse; the PostgreSQL schema is dropped afterwards."""
+    with _empty_warehouse(request.param, tmp_path, request) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def module_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings of an empty warehouse and lake shared by a module's tests, on each engine:
+    for tests that only read what a module-scoped fixture built once."""
+    folder = tmp_path_factory.mktemp("shared")
+    (folder / "lake").mkdir()
+    with _empty_warehouse(request.param, folder, request) as (url, schema):
+        yield make_settings(url, str(folder / "lake"), schema)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
@@ -22,6 +23,8 @@ from etl.serve.export import (
     export_profiles,
     run_exports,
 )
+from etl.store.lake import open_lake
+from etl.store.warehouse import Warehouse
 from tests.support import event, write_jsonl
 
 D1 = date(2026, 6, 1)
@@ -32,8 +35,7 @@ def ts(day: date, hour: int = 10) -> int:
     return int(datetime(day.year, day.month, day.day, hour, tzinfo=UTC).timestamp())
 
 
-@pytest.fixture
-def world(settings, warehouse, lake):  # noqa: ANN001, ANN201
+def build_world(settings, warehouse, lake):  # noqa: ANN001, ANN201
     """Four companies with profiles; users in them; purchases on chosen days."""
     key = add_key(warehouse, "company_id", max_keys=6, setup_at=datetime(2026, 5, 1, tzinfo=UTC))
     write_jsonl(lake, f"groups/dt={DAYS[0]}/a.jsonl", [
@@ -59,6 +61,22 @@ def world(settings, warehouse, lake):  # noqa: ANN001, ANN201
     return key
 
 
+@pytest.fixture
+def world(settings, warehouse, lake):  # noqa: ANN001, ANN201
+    """A world of the test's own, for tests that change it or list every cohort."""
+    return build_world(settings, warehouse, lake)
+
+
+@pytest.fixture(scope="module")
+def shared(module_settings):  # noqa: ANN001, ANN201
+    """One world per engine for the tests that only read it (and save cohorts under
+    names of their own), built once per module instead of once per case."""
+    with Warehouse(module_settings) as warehouse:
+        warehouse.init()
+        key = build_world(module_settings, warehouse, open_lake(module_settings.lake_url))
+        yield SimpleNamespace(warehouse=warehouse, key=key)
+
+
 def ids(results: list[dict]) -> list[str]:
     return [r["$distinct_id"] for r in results]
 
@@ -76,21 +94,22 @@ def ids(results: list[dict]) -> list[str]:
         ({"property": "employees", "op": "not_set"}, ["c4"]),
     ],
 )
-def test_each_property_condition(world, warehouse, condition, members) -> None:  # noqa: ANN001
-    add_cohort(warehouse, "c", json.dumps({"group_key": "company_id", "properties": [condition]}))
-    assert ids(all_results(warehouse, Selection(world.data_group_id, "c"), None, DAYS[7])) == members
+def test_each_property_condition(shared, condition, members) -> None:  # noqa: ANN001
+    name = f"c-{condition['op']}-{condition['property']}"
+    add_cohort(shared.warehouse, name, json.dumps({"group_key": "company_id", "properties": [condition]}))
+    assert ids(all_results(shared.warehouse, Selection(shared.key.data_group_id, name), None, DAYS[7])) == members
 
 
-def test_behavioural_window_edges(world, warehouse) -> None:  # noqa: ANN001
-    add_cohort(warehouse, "buyers", json.dumps({"group_key": "company_id", "behaviors": [
+def test_behavioural_window_edges(shared) -> None:  # noqa: ANN001
+    add_cohort(shared.warehouse, "buyers", json.dumps({"group_key": "company_id", "behaviors": [
         {"event": "Purchase", "at_least": 1, "last_days": 7}]}))
-    add_cohort(warehouse, "repeat", json.dumps({"group_key": "company_id", "behaviors": [
+    add_cohort(shared.warehouse, "repeat", json.dumps({"group_key": "company_id", "behaviors": [
         {"event": "Purchase", "at_least": 2, "last_days": 2}]}))
     # the last 7 days up to DAYS[7] are DAYS[1]..DAYS[7]: c2's purchase on DAYS[1] is just inside
-    assert ids(all_results(warehouse, Selection(world.data_group_id, "buyers"), None, DAYS[7])) == ["c1", "c2", "c3", "c4"]
-    assert ids(all_results(warehouse, Selection(world.data_group_id, "buyers"), None, DAYS[8 - 1] + timedelta(days=1))) == [
+    assert ids(all_results(shared.warehouse, Selection(shared.key.data_group_id, "buyers"), None, DAYS[7])) == ["c1", "c2", "c3", "c4"]
+    assert ids(all_results(shared.warehouse, Selection(shared.key.data_group_id, "buyers"), None, DAYS[8 - 1] + timedelta(days=1))) == [
         "c1", "c3", "c4"]
-    assert ids(all_results(warehouse, Selection(world.data_group_id, "repeat"), None, DAYS[7])) == ["c3"]
+    assert ids(all_results(shared.warehouse, Selection(shared.key.data_group_id, "repeat"), None, DAYS[7])) == ["c3"]
 
 
 def test_user_cohorts_by_profile_behaviour_and_group_property(world, warehouse) -> None:  # noqa: ANN001
@@ -106,8 +125,8 @@ def test_user_cohorts_by_profile_behaviour_and_group_property(world, warehouse) 
     assert [c.name for c in list_cohorts(warehouse)] == ["buying-gold", "gold", "in-enterprise"]
 
 
-def test_where_and_output_properties(world, warehouse) -> None:  # noqa: ANN001
-    got = all_results(warehouse, Selection(world.data_group_id, None, 'plan == "enterprise" and employees > 100'),
+def test_where_and_output_properties(shared) -> None:  # noqa: ANN001
+    got = all_results(shared.warehouse, Selection(shared.key.data_group_id, None, 'plan == "enterprise" and employees > 100'),
                       ["plan"], DAYS[7])
     assert got == [{"$distinct_id": "c1", "$properties": {"plan": "enterprise"}}]
 
@@ -129,8 +148,8 @@ def test_pages_of_a_session_do_not_shift_while_the_pipeline_runs(settings, world
     assert ids(fresh["results"]) == ["c0", "c1", "c2", "c3", "c4"]
 
 
-def test_each_file_format_reads_back(world, warehouse) -> None:  # noqa: ANN001
-    results = all_results(warehouse, Selection(world.data_group_id, None, 'plan == "enterprise"'), None, DAYS[7])
+def test_each_file_format_reads_back(shared) -> None:  # noqa: ANN001
+    results = all_results(shared.warehouse, Selection(shared.key.data_group_id, None, 'plan == "enterprise"'), None, DAYS[7])
     lines = [json.loads(line) for line in encode(results, "jsonl").decode().splitlines()]
     assert lines == results
     rows = list(csv.DictReader(io.StringIO(encode(results, "csv").decode())))
@@ -172,26 +191,27 @@ def test_scheduled_export_replaces_its_partition(world, warehouse, lake) -> None
         ("ok", '{"colour": "red"}', "unknown field(s) ['colour']"),
     ],
 )
-def test_validation_errors(world, warehouse, name, definition, message) -> None:  # noqa: ANN001
+def test_validation_errors(shared, name, definition, message) -> None:  # noqa: ANN001
+    before = list_cohorts(shared.warehouse)
     with pytest.raises(EtlError) as caught:
-        add_cohort(warehouse, name, definition)
+        add_cohort(shared.warehouse, name, definition)
     assert message in str(caught.value)
-    assert list_cohorts(warehouse) == []
+    assert list_cohorts(shared.warehouse) == before
 
 
-def test_export_errors_and_injection_attempts(world, warehouse) -> None:  # noqa: ANN001
+def test_export_errors_and_injection_attempts(shared) -> None:  # noqa: ANN001
     with pytest.raises(EtlError, match="data_group_id 42 is not a group key"):
-        export_profiles(warehouse, Selection(42))
+        export_profiles(shared.warehouse, Selection(42))
     with pytest.raises(EtlError, match="cohort 'nope' does not exist"):
-        export_profiles(warehouse, Selection(world.data_group_id, "nope"))
-    add_cohort(warehouse, "users-all", "{}")
+        export_profiles(shared.warehouse, Selection(shared.key.data_group_id, "nope"))
+    add_cohort(shared.warehouse, "users-all", "{}")
     with pytest.raises(EtlError, match="cohort 'users-all' is a cohort of users, not of company_id"):
-        export_profiles(warehouse, Selection(world.data_group_id, "users-all"))
+        export_profiles(shared.warehouse, Selection(shared.key.data_group_id, "users-all"))
     for hostile in ['plan == "x" OR 1=1', "plan == 'x'", 'plan == "x"; DELETE FROM group_profiles']:
         with pytest.raises(EtlError, match="--where: cannot parse"):
-            export_profiles(warehouse, Selection(world.data_group_id, None, hostile))
+            export_profiles(shared.warehouse, Selection(shared.key.data_group_id, None, hostile))
     # a quote inside a value or a name is data, never SQL
-    got = all_results(warehouse, Selection(world.data_group_id, None, 'properties["pl\\"an\'--"] == "x\'; --"'),
+    got = all_results(shared.warehouse, Selection(shared.key.data_group_id, None, 'properties["pl\\"an\'--"] == "x\'; --"'),
                       None, DAYS[7])
     assert got == []
     with pytest.raises(EtlError, match="cohort name"):
