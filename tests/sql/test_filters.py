@@ -26,7 +26,7 @@ def documents(warehouse):  # noqa: ANN001, ANN201
     json_type = dialect_for(warehouse.dialect).json
     with warehouse.begin() as conn:
         conn.execute(sa.text(f"CREATE TABLE filter_rows (id INTEGER NOT NULL, properties {json_type} NOT NULL)"))
-        conn.execute(sa.text(f"INSERT INTO filter_rows VALUES (:id, CAST(:doc AS {json_type}))"),
+        conn.execute(sa.text(f"INSERT INTO filter_rows VALUES (:id, CAST(:doc AS {json_type}))"),  # noqa: S608
                      [{"id": n, "doc": json.dumps(doc)} for n, doc in DOCUMENTS.items()])
     return warehouse
 
