@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from etl.errors import EtlError
 from etl.serve.filters import Compare, Ref, SqlCompiler
+from etl.store.sql import render_sql
 from etl.store.warehouse import Warehouse
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -160,37 +161,27 @@ def remove_cohort(warehouse: Warehouse, name: str) -> None:
         conn.execute(sa.text("DELETE FROM cohorts WHERE name = :n"), {"n": name})
 
 
-def member_condition(cohort: Cohort, dialect: str, params: dict, as_of: date, alias: str) -> str:
-    """SQL that is true for a member, over `alias` (a group_profiles or user_profiles row)."""
+def member_conditions(cohort: Cohort, dialect: str, params: dict, as_of: date, profile: str = "p") -> list[str]:
+    """SQL conditions that all hold for a member, over `profile`: a row of (profile_id,
+    properties), the id a group id or a distinct_id as the cohort is of groups or users."""
     definition = cohort.definition
     compiler = SqlCompiler(dialect, params, prefix="c")
     conditions = []
     for item in definition.get("properties", []) + definition.get("user_properties", []):
         conditions.append(compiler.compile(_condition(item, "", {item.get("group_key")}),
-                                           lambda _ref: f"{alias}.properties"))
+                                           lambda _ref: f"{profile}.properties"))
     for item in definition.get("groups", []):
         node = _condition(item, "", {item["group_key"]})
         condition = compiler.compile(node, lambda _ref: "gp.properties")
-        key = compiler.bind(item["group_key"])
-        conditions.append(
-            f"EXISTS (SELECT 1 FROM user_groups AS ug JOIN group_profiles AS gp "  # noqa: S608 - bound params only
-            f"ON gp.group_key = ug.group_key AND gp.group_id = ug.group_id "
-            f"WHERE ug.distinct_id = {alias}.distinct_id AND ug.group_key = {key} AND {condition})")
+        conditions.append(render_sql("serve/member_of_group", dialect, member=f"{profile}.profile_id",
+                                     key=compiler.bind(item["group_key"]), condition=condition).strip())
     for item in definition.get("behaviors", []):
-        event = compiler.bind(item["event"])
-        first = compiler.bind(as_of - timedelta(days=item["last_days"] - 1))
-        last = compiler.bind(as_of)
-        at_least = compiler.bind(item["at_least"])
-        # uncorrelated: each behaviour's qualifying units are found once, in its date window
-        if cohort.group_key:
-            key = compiler.bind(cohort.group_key)
-            conditions.append(
-                f"{alias}.group_id IN (SELECT eg.group_id FROM event_groups AS eg "  # noqa: S608 - bound params only
-                f"WHERE eg.group_key = {key} AND eg.event = {event} AND eg.event_date BETWEEN {first} AND {last} "
-                f"GROUP BY eg.group_id HAVING count(*) >= {at_least})")
-        else:
-            conditions.append(
-                f"{alias}.distinct_id IN (SELECT ed.distinct_id FROM events_deduped AS ed "  # noqa: S608
-                f"WHERE ed.event = {event} AND ed.event_date BETWEEN {first} AND {last} "
-                f"GROUP BY ed.distinct_id HAVING count(*) >= {at_least})")
-    return " AND ".join(conditions) or "TRUE"
+        conditions.append(render_sql(
+            "serve/cohort_behavior", dialect, member=f"{profile}.profile_id",
+            event=compiler.bind(item["event"]),
+            first=compiler.bind(as_of - timedelta(days=item["last_days"] - 1)),
+            last=compiler.bind(as_of),
+            at_least=compiler.bind(item["at_least"]),
+            group_key=compiler.bind(cohort.group_key) if cohort.group_key else None,
+        ).strip())
+    return conditions

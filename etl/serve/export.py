@@ -23,10 +23,10 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from etl.errors import EtlError
-from etl.serve.cohorts import Cohort, check_name, get_cohort, list_cohorts, member_condition
+from etl.serve.cohorts import Cohort, check_name, get_cohort, list_cohorts, member_conditions
 from etl.serve.filters import Ref, SqlCompiler, parse
 from etl.store.lake import Lake, open_lake
-from etl.store.sql import sql_clause
+from etl.store.sql import render_sql, sql_clause
 from etl.store.warehouse import Warehouse, json_value
 
 DEFAULT_PAGE_SIZE = 1000
@@ -59,14 +59,9 @@ def selection_sql(warehouse: Warehouse, selection: Selection, as_of: date, param
         if cohort and cohort.group_key != key:
             raise EtlError(f"cohort {cohort.name!r} is a cohort of {cohort.group_key or 'users'}, not of {key}")
         params["export_key"] = key
-        table, alias, id_column, scope = "group_profiles", "gp0", "group_id", "gp0.group_key = :export_key"
-    else:
-        if cohort and cohort.group_key:
-            raise EtlError(f"cohort {cohort.name!r} is a cohort of {cohort.group_key}: give --data-group-id")
-        table, alias, id_column, scope = "user_profiles", "up0", "distinct_id", "TRUE"
-    conditions = [scope]
-    if cohort:
-        conditions.append(member_condition(cohort, warehouse.dialect, params, as_of, alias))
+    elif cohort and cohort.group_key:
+        raise EtlError(f"cohort {cohort.name!r} is a cohort of {cohort.group_key}: give --data-group-id")
+    conditions = member_conditions(cohort, warehouse.dialect, params, as_of) if cohort else []
     if selection.where:
         node = parse(selection.where, "--where")
 
@@ -74,11 +69,11 @@ def selection_sql(warehouse: Warehouse, selection: Selection, as_of: date, param
             if ref.scope is not None:
                 raise EtlError(f"--where: {ref.scope}.{ref.name}: an export filters on the profile's own "
                                "properties (properties[\"name\"] or name)")
-            return f"{alias}.properties"
+            return "p.properties"
 
         conditions.append(SqlCompiler(warehouse.dialect, params, prefix="w").compile(node, column))
-    return (f"SELECT {alias}.{id_column} AS profile_id, CAST({alias}.properties AS VARCHAR) AS properties "  # noqa: S608
-            f"FROM {table} AS {alias} WHERE {' AND '.join(conditions)}")
+    return render_sql("serve/export_selection", warehouse.dialect,
+                      groups=selection.data_group_id is not None, conditions=conditions)
 
 
 def export_profiles(
@@ -95,11 +90,7 @@ def export_profiles(
         if select is not None:
             session_id = uuid.uuid4().hex
             params.update({"sid": session_id, "now": datetime.now(UTC)})
-            json_type = "JSON" if warehouse.dialect == "duckdb" else "JSONB"
-            # `select` is compiled SQL whose values are all bound parameters
-            pin = ("INSERT INTO export_sessions (session_id, position, profile_id, properties, created_at) "  # noqa: S608
-                   "SELECT :sid, row_number() OVER (ORDER BY s.profile_id) - 1, s.profile_id, "
-                   f"CAST(s.properties AS {json_type}), :now FROM ({select}) AS s")
+            pin = render_sql("serve/export_pin", warehouse.dialect, selection=select)
             conn.execute(sql_clause(pin, params), params)
         total = conn.execute(sa.text("SELECT count(*) FROM export_sessions WHERE session_id = :sid"),
                              {"sid": session_id}).scalar()
@@ -127,7 +118,7 @@ def _pinned(conn, session_id: str, output_properties: list[str] | None, lo: int,
 def all_results(warehouse: Warehouse, selection: Selection, output_properties: list[str] | None,
                 as_of: date) -> list[dict]:
     params: dict = {}
-    sql = selection_sql(warehouse, selection, as_of, params) + " ORDER BY 1"
+    sql = selection_sql(warehouse, selection, as_of, params)
     with warehouse.begin() as conn:
         rows = conn.execute(sql_clause(sql, params), params).all()
     return [{"$distinct_id": pid, "$properties": _pick(json_value(props), output_properties)} for pid, props in rows]

@@ -6,7 +6,8 @@ Lark (never `eval`) and compiled to SQL with bound parameters.
     OP          := == != > >= < <= in contains
     REF         := properties["name"] | name | scope.name | scope["name"]
     LITERAL     := "string" | number | true | false | null | [literal, ...]
-    combined with and, or, not, and parentheses.
+    combined with and, or, not, and parentheses (not binds tightest, then
+    and, then or). Strings take JSON's escapes (\\" \\\\ \\n \\uXXXX ...).
 
 A reference names an event property (`properties["plan"]`, `plan`), or with a
 scope: `user.plan` (the user's profile), `group.plan` (the group's profile in a
@@ -23,12 +24,13 @@ its JSON text); `is set` tests presence.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import LarkError, VisitError
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken, VisitError
 
 from etl.errors import EtlError
 
@@ -95,16 +97,16 @@ class Logical:
 @v_args(inline=True)
 class _Tree(Transformer):
     def event_ref(self, _props: Token, name: Token) -> Ref:
-        return Ref(None, json.loads(name))
+        return Ref(None, _unquote(name))
 
     def scoped_ref(self, scope: Token, name: Token) -> Ref:
-        return Ref(str(scope), json.loads(name) if name.type == "STRING" else str(name))
+        return Ref(str(scope), _unquote(name) if name.type == "STRING" else str(name))
 
     def bare_ref(self, name: Token) -> Ref:
         return Ref(None, str(name))
 
     def string(self, token: Token) -> str:
-        return json.loads(token)
+        return _unquote(token)
 
     def number(self, token: Token) -> float | int:
         text = str(token)
@@ -148,7 +150,59 @@ class _Tree(Transformer):
         return Logical("not", (part,))
 
 
+def _unquote(token: Token) -> str:
+    """A STRING token's text, read with JSON's escapes."""
+    try:
+        return json.loads(token)
+    except ValueError as error:
+        reason = error.msg.lower().removesuffix(" at")
+        raise EtlError(f"bad string at column {token.column + error.pos}: {reason} "
+                       f"(escapes: {ESCAPES})") from None
+
+
+OPERATORS = "==, !=, >, >=, <, <=, in, contains, is set, is not set"
+ESCAPES = '\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX'
+# What the parser expected, in words (Lark names terminals; a user reads these).
+_EXPECTED = [
+    ({"STRING", "SIGNED_NUMBER", "_TRUE", "_FALSE", "_NULL"}, "a value"),
+    ({"NAME", "PROPERTIES"}, "a property"),
+    ({"OP", "_IS"}, "an operator"),
+    ({"_SET"}, "'set'"),
+    ({"RPAR"}, "')'"),
+]
+
+
+def _words(expected: set[str]) -> str:
+    words = [words for names, words in _EXPECTED if names & expected]
+    if "LSQB" in expected and not words:
+        words = ["'['"]
+    return " or ".join(words) or "something else"
+
+
+def _problem(text: str, error: LarkError) -> str:
+    """What is wrong with a filter, in one line: the error classes a user makes."""
+    if isinstance(error, UnexpectedCharacters):
+        expected, column = set(error.allowed or ()), error.column
+        if error.char == '"':
+            return f"unterminated string starting at column {column}"
+    elif isinstance(error, UnexpectedToken):
+        expected, column = set(error.expected or ()), error.column
+        if error.token.type == "$END":
+            return f"the expression ends where {_words(expected)} was expected"
+    else:
+        return str(error).splitlines()[0]
+    found = re.match(r'[A-Za-z_$][\w$]*|"[^"]*"?|[^\w\s"()\[\]]+|.', text[column - 1:]).group(0)
+    if "OP" in expected:
+        return f"unknown operator {found!r} at column {column} (operators: {OPERATORS})"
+    if expected & {"_AND", "_OR", "$END"} and not expected & {"NAME", "STRING"}:
+        return f"unexpected {found!r} at column {column} after a complete condition (join conditions with and, or)"
+    return f"unexpected {found!r} at column {column}; expected {_words(expected)}"
+
+
 def parse(text: str, option: str = "--where") -> Compare | Logical:
+    """The tree of a filter expression; raises EtlError with a one-line reason."""
+    if not text.strip():
+        raise EtlError(f"{option}: empty expression; write a condition such as plan == \"pro\"")
     try:
         return _Tree().transform(_PARSER.parse(text))
     except VisitError as error:  # our own refusal, raised while building the tree
@@ -156,8 +210,8 @@ def parse(text: str, option: str = "--where") -> Compare | Logical:
             raise EtlError(f"{option}: {error.orig_exc}") from None
         raise
     except LarkError as error:
-        detail = str(error).splitlines()[0]
-        raise EtlError(f"{option}: cannot parse {text!r} ({detail}); see README, Filter expressions") from None
+        raise EtlError(f"{option}: cannot parse {text!r}: {_problem(text, error)}; "
+                       "see README, Filter expressions") from None
 
 
 def refs(node: Compare | Logical) -> list[Ref]:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from etl.days import day_range
 from etl.errors import EtlError
 from etl.serve.filters import Ref, SqlCompiler, parse, refs
-from etl.store.sql import load_sql, sql_clause, strip_comments
+from etl.store.sql import render_sql, sql_clause
 from etl.store.warehouse import Warehouse
 
 ONE_WAY_RULE = (
@@ -67,12 +67,22 @@ def _column_for(scope: Scope):  # noqa: ANN202
     return column
 
 
-def _compile(warehouse: Warehouse, scope: Scope, params: dict) -> tuple[str, str]:
-    """(units SQL, WHERE condition) for a scope; raises on a rule it breaks."""
+@dataclass(frozen=True)
+class Pieces:
+    """What a report template is composed of: the units query (rendered) and the
+    filter conditions compiled from the scope, their values bound in the params."""
+
+    units: str
+    conditions: list[str]
+
+
+def _compile(warehouse: Warehouse, scope: Scope, params: dict) -> Pieces:
+    """The units query and WHERE conditions of a scope; raises on a rule it breaks."""
     if scope.by:
         _check_key(warehouse, scope.by)
         params["by_key"] = scope.by
-    units = load_sql("serve/report_units_groups" if scope.by else "serve/report_units_users", warehouse.dialect)
+    units = render_sql("serve/report_units_groups" if scope.by else "serve/report_units_users",
+                       warehouse.dialect).strip()
     conditions = []
     compiler = SqlCompiler(warehouse.dialect, params)
     if scope.where:
@@ -88,19 +98,17 @@ def _compile(warehouse: Warehouse, scope: Scope, params: dict) -> tuple[str, str
             _check_key(warehouse, ref.scope)
 
         def in_a_group(ref: Ref, condition: str) -> str:
-            key = compiler.bind(ref.scope)
-            # noqa below: `key` and `condition` are compiler output with bound parameters
-            return (f"EXISTS (SELECT 1 FROM user_groups AS ug JOIN group_profiles AS gp "  # noqa: S608
-                    f"ON gp.group_key = ug.group_key AND gp.group_id = ug.group_id "
-                    f"WHERE ug.distinct_id = u.unit AND ug.group_key = {key} AND {condition})")
+            return render_sql("serve/member_of_group", warehouse.dialect, member="u.unit",
+                              key=compiler.bind(ref.scope), condition=condition).strip()
 
         conditions.append(compiler.compile(node, lambda _ref: "gp.properties", wrap=in_a_group))
-    return strip_comments(units), " AND ".join(conditions) or "TRUE"
+    return Pieces(units, conditions)
 
 
-def _breakdown(warehouse: Warehouse, scope: Scope, params: dict) -> str:
+def _breakdown(warehouse: Warehouse, scope: Scope, params: dict) -> str | None:
+    """The breakdown expression over `u` (its property name bound), or None for none."""
     if not scope.breakdown:
-        return "CAST(NULL AS VARCHAR)"
+        return None
     head, _, rest = scope.breakdown.partition(".")
     ref = Ref(head, rest) if rest and head in ("user", "group") else Ref(None, scope.breakdown)
     return SqlCompiler(warehouse.dialect, params, prefix="b").text(_column_for(scope)(ref), ref.name)
@@ -115,10 +123,9 @@ def insights(warehouse: Warehouse, event: str, first: date, last: date, scope: S
     """Per day (and breakdown value): events, and distinct units; every day of the range
     appears for every breakdown value seen, with zeros where nothing happened."""
     params: dict = {"event": event, "events": [event], "d1": first, "d2": last, "lo": first, "hi": last}
-    units, where = _compile(warehouse, scope, params)
-    breakdown = _breakdown(warehouse, scope, params)
-    sql = (strip_comments(load_sql("serve/insights", warehouse.dialect))
-           .replace("{units}", units).replace("{where}", where).replace("{breakdown}", breakdown))
+    pieces = _compile(warehouse, scope, params)
+    sql = render_sql("serve/insights", warehouse.dialect, units=pieces.units, conditions=pieces.conditions,
+                     breakdown=_breakdown(warehouse, scope, params))
     found = {(r.event_date, r.breakdown): (r.events, r.uniques) for r in _run(warehouse, sql, params)}
     values = sorted({b for _, b in found}, key=lambda v: (v is None, v)) or [None]
     rows = [
@@ -139,16 +146,9 @@ def funnel(warehouse: Warehouse, steps: list[str], window_seconds: int, first: d
     params: dict = {"events": sorted(set(steps)), "d1": first, "d2": last, "lo": first, "hi": hi,
                     "window": float(window_seconds)}
     params.update({f"step_{n}": event for n, event in enumerate(steps, start=1)})
-    units, where = _compile(warehouse, scope, params)
-    template = load_sql("serve/funnel", warehouse.dialect)
-    head, _, rest = template.partition("-- step n\n")
-    head = strip_comments(head)
-    step_block, _, count_block = rest.partition("-- count n\n")
-    later = "".join(step_block.replace("{n}", str(n)).replace("{previous}", str(n - 1)).rstrip("\n")
-                    for n in range(2, len(steps) + 1))
-    counts = "\nUNION ALL\n".join(count_block.replace("{n}", str(n)).strip() for n in range(1, len(steps) + 1))
-    sql = (head.replace("{units}", units).replace("{where}", where)
-           .replace("{steps}", later).replace("{counts}", counts + "\nORDER BY step"))
+    pieces = _compile(warehouse, scope, params)
+    sql = render_sql("serve/funnel", warehouse.dialect, units=pieces.units, conditions=pieces.conditions,
+                     step_count=len(steps))
     reached = {r.step: (r.units, r.median_seconds) for r in _run(warehouse, sql, params)}
     first_units = reached[1][0]
     out = []
@@ -172,8 +172,8 @@ def retention(warehouse: Warehouse, born: str, returned: str, first: date, last:
     days = 1 if period == "day" else 7
     params: dict = {"born": born, "returned": returned, "events": sorted({born, returned}),
                     "d1": first, "d2": last, "lo": first, "hi": last, "period_days": days}
-    units, where = _compile(warehouse, scope, params)
-    sql = strip_comments(load_sql("serve/retention", warehouse.dialect)).replace("{units}", units).replace("{where}", where)
+    pieces = _compile(warehouse, scope, params)
+    sql = render_sql("serve/retention", warehouse.dialect, units=pieces.units, conditions=pieces.conditions)
     sizes: dict[date, int] = {}
     retained: dict[tuple[date, int], int] = {}
     for row in _run(warehouse, sql, params):

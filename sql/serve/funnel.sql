@@ -1,16 +1,23 @@
--- Funnel: a unit enters at its first :step_1 in :d1..:d2; each next step is
--- the unit's first such event strictly after the previous step (by time, then
--- event id) and within :window seconds of entering. {steps} repeats the
--- block after "-- step n" once for each step after the first.
+{#- Funnel: a unit enters at its first :step_1 in :d1..:d2; each next step is
+    the unit's first such event strictly after the previous step (by time, then
+    event id) and within :window seconds of entering.
+
+    Context: `units` (rendered report units), `conditions` (compiled filters,
+    values bound) and `step_count` (2 or more): one CTE step_<n> per step,
+    each reading the one before. -#}
 WITH unit_events AS (
-    {units}
+{{ units | trim | indent(4, first=true) }}
 ),
+
 considered AS (
     SELECT u.unit, u.event, u.event_time, u.event_id, u.event_date,
            extract(epoch FROM u.event_time) AS t
     FROM unit_events AS u
-    WHERE {where}
+{%- for condition in conditions %}
+    {{ "WHERE" if loop.first else "  AND" }} {{ condition }}
+{%- endfor %}
 ),
+
 step_1 AS (
     SELECT unit, event_time, event_id, t, t AS t_first, CAST(NULL AS DOUBLE PRECISION) AS t_previous
     FROM (
@@ -19,23 +26,33 @@ step_1 AS (
         WHERE c.event = :step_1 AND c.event_date BETWEEN :d1 AND :d2
     ) AS firsts
     WHERE nth = 1
-){steps}
-{counts}
--- step n
-, step_{n} AS (
+),
+{% for n in range(2, step_count + 1) %}
+step_{{ n }} AS (
     SELECT unit, event_time, event_id, t, t_first, t_previous
     FROM (
         SELECT c.unit, c.event_time, c.event_id, c.t, p.t_first, p.t AS t_previous,
                row_number() OVER (PARTITION BY c.unit ORDER BY c.event_time, c.event_id) AS nth
-        FROM step_{previous} AS p
+        FROM step_{{ n - 1 }} AS p
         JOIN considered AS c ON c.unit = p.unit
-        WHERE c.event = :step_{n}
+        WHERE c.event = :step_{{ n }}
           AND (c.event_time > p.event_time OR (c.event_time = p.event_time AND c.event_id > p.event_id))
           AND c.t <= p.t_first + :window
     ) AS nexts
     WHERE nth = 1
+),
+{% endfor %}
+final AS (
+{%- for n in range(1, step_count + 1) %}
+    SELECT {{ n }} AS step, count(*) AS units,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY t - t_previous) AS median_seconds
+    FROM step_{{ n }}
+{%- if not loop.last %}
+    UNION ALL
+{%- endif %}
+{%- endfor %}
 )
--- count n
-SELECT {n} AS step, count(*) AS units,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY t - t_previous) AS median_seconds
-FROM step_{n}
+
+SELECT step, units, median_seconds
+FROM final
+ORDER BY step

@@ -1,6 +1,8 @@
--- Events of the report's date range as the units of a group report: one row
--- per (deduplicated event, group of key :by_key); an event attributed to two
--- groups counts once for each. The group's current profile beside it.
+{#- Events of the report's date range as the units of a group report: one row
+    per (deduplicated event, group of key :by_key); an event attributed to two
+    groups counts once for each. The group's current profile beside it. Binds
+    :lo, :hi, :events and :by_key. Rendered on its own and passed to a report
+    as `units`. -#}
 SELECT g.group_id AS unit, g.event, g.event_time, g.event_id, g.event_date,
        e.properties AS event_properties, gp.properties AS group_properties
 FROM event_groups AS g

@@ -272,14 +272,20 @@ def test_reports_match_the_oracle(settings, warehouse, lake, seed: int) -> None:
 
 
 def test_the_edge_user_converts_only_inside_the_window(settings, warehouse, lake) -> None:  # noqa: ANN001
-    load(settings, warehouse, lake, 3)
+    events, user_profiles, group_profiles = load(settings, warehouse, lake, 3)
     counts = {}
     for window in (3599, 3600):
         result = funnel(warehouse, ["A", "B", "C"], window, DAYS[2], DAYS[2],
                         Scope(where='properties["plan"] == "pro"'))["steps"]
-        counts[window] = result
-    # the edge user: B exactly 3600 s after A is inside a 3600 s window, not a 3599 s one;
-    # C at 3600.5 s is outside both
+        counts[window] = [(step["event"], step["units"], step["median_seconds_to_convert"]) for step in result]
+        case = {"steps": ["A", "B", "C"], "window": window, "by": None, "d1": DAYS[2], "d2": DAYS[2], "plan": "pro"}
+        assert result == oracle_funnel(events, (user_profiles, group_profiles), case)
+    # eight users enter on the day with a "pro" A; only the edge user does B, exactly 3600 s
+    # after A: inside a 3600 s window, not a 3599 s one; its C at 3600.5 s is outside both
+    assert counts == {
+        3599: [("A", 8, None), ("B", 0, None), ("C", 0, None)],
+        3600: [("A", 8, None), ("B", 1, 3600.0), ("C", 0, None)],
+    }
     edge = {w: funnel(warehouse, ["A", "B"], w, DAYS[2], DAYS[2],
                       Scope(where_group=None, where='properties["$insert_id"] in ["edge-0", "edge-1"]'))
             ["steps"][1]["units"] for w in (3599, 3600)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -40,9 +41,55 @@ def at(seconds: int) -> datetime:
     ],
 )
 def test_each_operation(state, operation, value, expected) -> None:  # noqa: ANN001
-    before = None if state is None else dict(state)
+    state_before, value_before = copy.deepcopy(state), copy.deepcopy(value)
     assert apply_update(state, operation, value) == expected
-    assert state == before  # operations never mutate their input
+    assert state == state_before  # operations never mutate their input, not even a nested list
+    assert value == value_before
+
+
+@pytest.mark.parametrize(
+    ("operation", "value", "expected"),
+    [
+        ("$union", {"tags": ["c"], "meta": ["x"]}, {"tags": ["a", "b", "c"], "meta": [{"seen": ["d1"]}, "x"]}),
+        ("$remove", {"tags": "a"}, {"tags": ["b"], "meta": {"seen": ["d1"]}}),
+        ("$append", {"tags": "c"}, {"tags": ["a", "b", "c"], "meta": {"seen": ["d1"]}}),
+        ("$set", {"meta": {"seen": ["d2"]}}, {"tags": ["a", "b"], "meta": {"seen": ["d2"]}}),
+        ("$set_once", {"tags": ["z"], "new": [1]}, {"tags": ["a", "b"], "meta": {"seen": ["d1"]}, "new": [1]}),
+        ("$unset", ["tags"], {"meta": {"seen": ["d1"]}}),
+        ("$add", {"n": 1}, {"tags": ["a", "b"], "meta": {"seen": ["d1"]}, "n": 1}),
+    ],
+)
+def test_nested_lists_and_dicts_are_never_shared_or_changed(operation, value, expected) -> None:  # noqa: ANN001
+    state = {"tags": ["a", "b"], "meta": {"seen": ["d1"]}}
+    state_before, value_before = copy.deepcopy(state), copy.deepcopy(value)
+    new = apply_update(state, operation, value)
+    assert new == expected
+    assert state == state_before
+    assert value == value_before
+    scribble(new)  # the result shares nothing mutable with the state: changing it leaves the state alone
+    assert state == state_before
+
+
+def scribble(node: object) -> None:
+    """Change every list and dict inside `node`, however deep."""
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for child in list(children):
+        scribble(child)
+    if isinstance(node, list):
+        node.append("changed")
+    elif isinstance(node, dict):
+        node["changed"] = True
+
+
+def test_folding_keeps_each_version_apart() -> None:
+    updates = [Update(at(0), "$set", {"tags": ["a"]}), Update(at(10), "$union", {"tags": ["b"]}),
+               Update(at(20), "$remove", {"tags": "a"})]
+    given = copy.deepcopy(updates)
+    versions = fold_profile(updates)
+    assert [v.properties for v in versions] == [{"tags": ["a"]}, {"tags": ["a", "b"]}, {"tags": ["b"]}]
+    versions[0].properties["tags"].append("changed")
+    assert versions[1].properties == {"tags": ["a", "b"]}
+    assert updates == given
 
 
 def test_unknown_operation_is_a_programming_error() -> None:

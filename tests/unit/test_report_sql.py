@@ -1,0 +1,88 @@
+"""Layer 1: the report templates (sql/serve/*.sql) render to CTE chains made of
+named pieces, on both dialects, with nothing left unfilled and nothing but
+bound parameters for values."""
+
+from __future__ import annotations
+
+import re
+
+import jinja2
+import pytest
+
+from etl.store.sql import render_sql
+
+DIALECTS = ["duckdb", "postgresql"]
+
+
+def ctes(sql: str) -> list[str]:
+    """The names of the top-level CTEs, in order."""
+    return re.findall(r"^(?:WITH )?(\w+) AS \($", sql, flags=re.MULTILINE)
+
+
+def units(dialect: str, by: bool = False) -> str:
+    return render_sql("serve/report_units_groups" if by else "serve/report_units_users", dialect)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("step_count", [2, 3, 5])
+def test_the_funnel_has_one_cte_per_step_each_reading_the_one_before(dialect: str, step_count: int) -> None:
+    sql = render_sql("serve/funnel", dialect, units=units(dialect), conditions=[], step_count=step_count)
+    steps = [f"step_{n}" for n in range(1, step_count + 1)]
+    assert ctes(sql) == ["unit_events", "considered", *steps, "final"]
+    for n in range(2, step_count + 1):
+        assert f"FROM step_{n - 1} AS p" in sql
+        assert f"WHERE c.event = :step_{n}\n" in sql
+    assert sql.count("UNION ALL") == step_count - 1
+    assert sql.rstrip().endswith("SELECT step, units, median_seconds\nFROM final\nORDER BY step")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_conditions_become_one_where_clause(dialect: str) -> None:
+    sql = render_sql("serve/retention", dialect, units=units(dialect, by=True),
+                     conditions=["(x = :f1)", "EXISTS (\n    SELECT 1\n)"])
+    assert ctes(sql) == ["unit_events", "considered", "born", "returned", "final"]
+    assert ("    FROM unit_events AS u\n    WHERE (x = :f1)\n      AND EXISTS (\n    SELECT 1\n)\n),"
+            in sql)
+    unfiltered = render_sql("serve/retention", dialect, units=units(dialect), conditions=[])
+    assert "    FROM unit_events AS u\n),\n" in unfiltered
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_insights_without_and_with_a_breakdown(dialect: str) -> None:
+    plain = render_sql("serve/insights", dialect, units=units(dialect), conditions=[], breakdown=None)
+    assert ctes(plain) == ["unit_events", "filtered", "final"]
+    assert "CAST(NULL AS VARCHAR) AS breakdown" in plain
+    assert "WHERE u.event = :event\n      AND u.event_date BETWEEN :d1 AND :d2\n)," in plain
+    broken_down = render_sql("serve/insights", dialect, units=units(dialect), conditions=["(c)"],
+                             breakdown="(u.event_properties ->> :b3)")
+    assert "(u.event_properties ->> :b3) AS breakdown" in broken_down
+    assert "AND u.event_date BETWEEN :d1 AND :d2\n      AND (c)\n)," in broken_down
+
+
+@pytest.mark.parametrize("name", ["insights", "funnel", "retention"])
+@pytest.mark.parametrize("by", [False, True])
+def test_rendered_reports_carry_no_comments_or_template_syntax(name: str, by: bool) -> None:
+    sql = render_sql(f"serve/{name}", "duckdb", units=units("duckdb", by), conditions=["(c)"], breakdown=None,
+                     step_count=2)
+    assert "--" not in sql and "{" not in sql and "}" not in sql
+    # the units query sits inside the first CTE, indented with it
+    assert "WITH unit_events AS (\n    SELECT " in sql
+    assert (":by_key" in sql) is by
+
+
+def test_a_missing_piece_is_an_error_not_an_empty_string() -> None:
+    with pytest.raises(jinja2.UndefinedError, match="'conditions' is undefined"):
+        render_sql("serve/insights", "duckdb", units="SELECT 1", breakdown=None)
+
+
+@pytest.mark.parametrize(("groups", "source"), [(True, "FROM group_profiles AS gp\n    WHERE gp.group_key = :export_key"),
+                                                (False, "FROM user_profiles AS up\n),")])
+def test_the_export_selection_and_its_pin(groups: bool, source: str) -> None:
+    selection = render_sql("serve/export_selection", "postgresql", groups=groups, conditions=["(a)", "(b)"])
+    assert ctes(selection) == ["profiles", "selected"]
+    assert source in selection
+    assert "FROM profiles AS p\n    WHERE (a)\n      AND (b)\n)" in selection
+    assert selection.rstrip().endswith("ORDER BY profile_id")
+    pin = render_sql("serve/export_pin", "postgresql", selection=selection)
+    assert "CAST(s.properties AS JSONB), :now\nFROM (\n    WITH profiles AS (" in pin
+    assert render_sql("serve/export_pin", "duckdb", selection=selection).count("CAST(s.properties AS JSON)") == 1
