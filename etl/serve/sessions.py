@@ -64,7 +64,11 @@ class SessionStore:
     def read(self, session_id: str, lo: int, hi: int | None) -> tuple[int, list[tuple[str, str]]]:
         """(total rows, the rows at positions lo..hi-1) of a pinned session."""
         path = self._existing(session_id)
-        with pq.ParquetFile(path) as parquet:
+        try:
+            parquet = pq.ParquetFile(path)
+        except FileNotFoundError:  # expired and removed by another export just now
+            raise _unknown(session_id) from None
+        with parquet:
             total = parquet.metadata.num_rows
             end = total if hi is None else min(hi, total)
             if lo >= end:
@@ -105,7 +109,10 @@ class SessionStore:
         except FileNotFoundError:
             fresh = False
         if not fresh:
-            hours = int(SESSION_TTL.total_seconds() // 3600)
-            raise EtlError(f"session {session_id!r} is unknown or expired (sessions last {hours} hours): "
-                           "ask for page 0 again")
+            raise _unknown(session_id)
         return path
+
+
+def _unknown(session_id: str) -> EtlError:
+    hours = int(SESSION_TTL.total_seconds() // 3600)
+    return EtlError(f"session {session_id!r} is unknown or expired (sessions last {hours} hours): ask for page 0 again")
