@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -23,6 +25,7 @@ DEFAULTS: dict[str, str] = {
     "GROUP_ETL_MAX_GROUP_KEYS": "6",
     "GROUP_ETL_MAX_GROUP_PROFILES": "1000000",
     "GROUP_ETL_HOT_SHARD_LIMIT": "1000000",
+    "GROUP_ETL_SESSION_DIR": "",
 }
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -38,10 +41,23 @@ class Settings:
     max_group_keys: int
     max_group_profiles: int
     hot_shard_limit: int
+    session_dir: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def export_session_dir(self) -> Path:
+        """Where `export profiles` pins its sessions: GROUP_ETL_SESSION_DIR, else a folder
+        `export-sessions` beside a DuckDB file, else one in the system's temp folder."""
+        if self.session_dir:
+            return Path(self.session_dir)
+        url = make_url(self.warehouse_url)
+        if url.get_backend_name() == "duckdb" and url.database and url.database != ":memory:":
+            return Path(url.database).parent / "export-sessions"
+        user = getattr(os, "getuid", lambda: "user")()
+        return Path(tempfile.gettempdir()) / f"group-etl-export-sessions-{user}"
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -61,6 +77,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         max_group_keys=_positive_int("GROUP_ETL_MAX_GROUP_KEYS", raw),
         max_group_profiles=_positive_int("GROUP_ETL_MAX_GROUP_PROFILES", raw),
         hot_shard_limit=_positive_int("GROUP_ETL_HOT_SHARD_LIMIT", raw),
+        session_dir=raw["GROUP_ETL_SESSION_DIR"] or None,
     )
     return _validated(settings)
 

@@ -90,7 +90,8 @@ def lake_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(warehouse_url: tuple[str, str], lake_path: Path) -> Settings:
     url, schema = warehouse_url
-    return make_settings(url, str(lake_path), schema)
+    return make_settings(url, str(lake_path), schema,
+                         GROUP_ETL_SESSION_DIR=str(lake_path.parent / "export-sessions"))
 
 
 @pytest.fixture

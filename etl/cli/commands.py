@@ -64,9 +64,18 @@ def _options(
 
 
 def _warehouse(ctx: typer.Context):  # noqa: ANN202
+    """The warehouse for a command that writes: it then calls `migrate()` first."""
     from etl.store.warehouse import Warehouse
 
     return Warehouse(_settings(ctx))
+
+
+def _reader(ctx: typer.Context):  # noqa: ANN202
+    """The warehouse opened read-only for a command that only reads: no lock on DuckDB's
+    file, no DDL, and a clear error when the schema is missing, older or newer."""
+    from etl.store.warehouse import Warehouse
+
+    return Warehouse(_settings(ctx), read_only=True)
 
 
 def _lake(ctx: typer.Context):  # noqa: ANN202
@@ -82,12 +91,24 @@ def _date(value: str, option: str) -> date:
         raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint=option) from None
 
 
+def _migrate(ctx: typer.Context) -> None:
+    with _warehouse(ctx) as warehouse:
+        before = warehouse.schema_version()
+        after = warehouse.migrate()
+    was = "none" if before is None else str(before)
+    typer.echo(f"warehouse ready (schema version {was} -> {after})")
+
+
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create or migrate the warehouse schema; safe to repeat."""
-    with _warehouse(ctx) as warehouse:
-        version = warehouse.init()
-    typer.echo(f"warehouse ready (schema version {version})")
+    _migrate(ctx)
+
+
+@app.command()
+def migrate(ctx: typer.Context) -> None:
+    """Apply the schema migrations the warehouse lacks; prints the version before and after."""
+    _migrate(ctx)
 
 
 @app.command()
@@ -136,8 +157,7 @@ def status(
     """Per load date: counts, rejects by reason, and stale days whose inputs changed."""
     from etl.serve.status import day_status
 
-    with _warehouse(ctx) as warehouse:
-        warehouse.init()
+    with _reader(ctx) as warehouse:
         rows = day_status(
             warehouse, _lake(ctx),
             _date(first, "--from") if first else None, _date(last, "--to") if last else None,
@@ -160,7 +180,7 @@ def keys_add(
     settings = _settings(ctx)
     when = parse_instant(setup_at, settings.tz, "--setup-at") if setup_at else None
     with _warehouse(ctx) as warehouse:
-        warehouse.init()
+        warehouse.migrate()
         key = add_key(warehouse, prop, max_keys=settings.max_group_keys,
                       display_name=display_name, setup_at=when)
     typer.echo(key.data_group_id)
@@ -171,8 +191,7 @@ def keys_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     """List group keys, removed ones included."""
     from etl.model.keys import list_keys
 
-    with _warehouse(ctx) as warehouse:
-        warehouse.init()
+    with _reader(ctx) as warehouse:
         rows = [k.as_dict() for k in list_keys(warehouse)]
     print_rows(rows, ["group_key", "display_name", "data_group_id", "setup_at", "removed_at"], fmt,
                title="group keys")
@@ -184,7 +203,7 @@ def keys_remove(ctx: typer.Context, prop: Annotated[str, typer.Argument(metavar=
     from etl.model.keys import remove_key
 
     with _warehouse(ctx) as warehouse:
-        warehouse.init()
+        warehouse.migrate()
         key = remove_key(warehouse, prop)
     typer.echo(f"removed {key.group_key!r} (data_group_id {key.data_group_id}) at {key.removed_at.isoformat()}")
 
@@ -204,7 +223,7 @@ def keys_preview(
     settings = _settings(ctx)
     start, end = _date(first, "--from"), _date(last, "--to")
     with _warehouse(ctx) as warehouse:
-        warehouse.init()
+        warehouse.migrate()
         document = preview_key(warehouse, prop, parse_instant(setup_at, settings.tz, "--setup-at"), start, end)
     if fmt is Format.json:
         print_json(document)
@@ -229,8 +248,7 @@ def groups_show(
     settings = _settings(ctx)
     cutoff = parse_instant(before, settings.tz, "--before") if before else None
     moment = parse_instant(as_of, settings.tz, "--as-of") if as_of else None
-    with _warehouse(ctx) as warehouse:
-        warehouse.init()
+    with _reader(ctx) as warehouse:
         document = show_group(warehouse, key, group_id, limit, cutoff, moment)
     if fmt is Format.json:
         print_json(document)
@@ -259,7 +277,7 @@ def upload_csv_command(
     if file and not key:
         raise typer.BadParameter("--key is required with FILE", param_hint="--key")
     with _warehouse(ctx) as warehouse:
-        warehouse.init()
+        warehouse.migrate()
         if from_lake:
             results = apply_new_uploads(warehouse, _lake(ctx), max_profiles=settings.max_group_profiles,
                                         infer_types=infer_types, tz=settings.tz)
@@ -310,8 +328,7 @@ def report_insights(
     """Per day: events and unique users (or groups with --by)."""
     from etl.serve.reports import Scope, insights
 
-    with _warehouse(ctx) as warehouse:
-        warehouse.init()
+    with _reader(ctx) as warehouse:
         document = insights(warehouse, event, _date(first, "--from"), _date(last, "--to"),
                             Scope(by, where, where_group, breakdown))
     _report_output(document, fmt, chart, "rows", ["date", "breakdown", "events", "uniques"])
@@ -333,8 +350,7 @@ def report_funnel(
     """Ordered conversion per unit within the window from its first step."""
     from etl.serve.reports import Scope, funnel, parse_window
 
-    with _warehouse(ctx) as warehouse:
-        warehouse.init()
+    with _reader(ctx) as warehouse:
         document = funnel(warehouse, steps, parse_window(window), _date(first, "--from"), _date(last, "--to"),
                           Scope(by, where, where_group))
     _report_output(document, fmt, chart, "steps", ["event", "units", "conversion_from_previous",
@@ -358,8 +374,7 @@ def report_retention(
     """Day-N (or week-N) retention per unit, by cohort date."""
     from etl.serve.reports import Scope, retention
 
-    with _warehouse(ctx) as warehouse:
-        warehouse.init()
+    with _reader(ctx) as warehouse:
         document = retention(warehouse, born, returned, _date(first, "--from"), _date(last, "--to"),
                              Scope(by, where, where_group), period=unit)
     _report_output(document, fmt, chart, "cohorts", ["cohort_date", "size", "retained"])
@@ -375,7 +390,7 @@ def cohorts_add(
     from etl.serve.cohorts import add_cohort
 
     with _warehouse(ctx) as warehouse:
-        warehouse.init()
+        warehouse.migrate()
         cohort = add_cohort(warehouse, name, definition)
     typer.echo(f"cohort {cohort.name} of {cohort.group_key or 'users'} saved")
 
@@ -385,8 +400,7 @@ def cohorts_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     """Saved cohorts with their definitions."""
     from etl.serve.cohorts import list_cohorts
 
-    with _warehouse(ctx) as warehouse:
-        warehouse.init()
+    with _reader(ctx) as warehouse:
         rows = [{"name": c.name, "group_key": c.group_key, "export": c.exported, "definition": c.definition}
                 for c in list_cohorts(warehouse)]
     print_rows(rows, ["name", "group_key", "export", "definition"], fmt, title="cohorts")
@@ -398,7 +412,7 @@ def cohorts_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -
     from etl.serve.cohorts import remove_cohort
 
     with _warehouse(ctx) as warehouse:
-        warehouse.init()
+        warehouse.migrate()
         remove_cohort(warehouse, name)
     typer.echo(f"cohort {name} removed")
 
@@ -432,13 +446,12 @@ def export_profiles_command(
     day = _date(as_of, "--as-of") if as_of else datetime.now(UTC).astimezone(settings.tz).date()
     names = [n.strip() for n in output_properties.split(",") if n.strip()] if output_properties else None
     selection = Selection(data_group_id, cohort, where)
-    with _warehouse(ctx) as warehouse:
-        warehouse.init()
+    with _reader(ctx) as warehouse:
         fmt = format_of(to) if to else None  # a wrong extension fails before any work
         document = export_profiles(warehouse, selection, page=page, page_size=page_size,
                                    session_id=session_id, output_properties=names, as_of=day)
-        if to:  # the file holds the pinned session the pages come from, read once
-            write_target(to, encode(session_results(warehouse, document["session_id"], names), fmt))
+    if to:  # the file holds the pinned session the pages come from, read once
+        write_target(to, encode(session_results(warehouse, document["session_id"], names), fmt))
     print_json(document)
 
 
@@ -452,7 +465,7 @@ def export_run(
     from etl.serve.export import run_exports
 
     with _warehouse(ctx) as warehouse:
-        warehouse.init()
+        warehouse.migrate()
         rows = run_exports(warehouse, _lake(ctx), _date(day, "--date"))
     print_rows(rows, ["cohort", "date", "profiles", "object"], fmt, title="cohort exports")
 

@@ -38,7 +38,7 @@ def run_demo(settings: Settings, first_day: date, days: int) -> None:
     setup_day = first_day + timedelta(days=days // 2)
     setup_at = datetime.combine(setup_day, time(12), tzinfo=settings.tz).astimezone(UTC)
     with Warehouse(settings) as warehouse:
-        warehouse.init()
+        warehouse.migrate()
         if not any(k.group_key == "company_id" and k.removed_at is None for k in list_keys(warehouse)):
             add_key(warehouse, "company_id", max_keys=settings.max_group_keys,
                     display_name="Company", setup_at=setup_at)

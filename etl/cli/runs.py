@@ -24,7 +24,7 @@ def run_days(settings: Settings, days: list[date]) -> list:
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
         console=err, disable=not err.is_terminal, transient=True,
     ) as progress:
-        warehouse.init()
+        warehouse.migrate()
         for day in days:
             total = sum(o.size for o in lake.list(partition_prefix("events", day.isoformat())))
             task = progress.add_task(f"load {day}", total=total or None)

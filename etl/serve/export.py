@@ -2,10 +2,11 @@
 
 `export_profiles` answers one page: `{page, page_size, session_id, status,
 total, results: [{"$distinct_id", "$properties"}]}`. Page 0 (or any request
-without a session) pins the ordered result under a new `session_id`
-(`export_sessions`); pages asked with that id read the pinned rows, so they
-never shift while the pipeline runs. `--to` writes every row as JSON lines,
-CSV or Parquet by the target's extension.
+without a session) pins the ordered result under a new `session_id` (a file in
+the session folder, etl.serve.sessions: the warehouse is only read); pages
+asked with that id read the pinned rows, so they never shift while the
+pipeline runs. `--to` writes every row as JSON lines, CSV or Parquet by the
+target's extension.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from etl.errors import EtlError
 from etl.serve.cohorts import Cohort, check_name, get_cohort, list_cohorts, member_conditions
 from etl.serve.filters import Ref, SqlCompiler, parse
+from etl.serve.sessions import ROW_GROUP, SessionStore
 from etl.store.lake import Lake, open_lake
 from etl.store.sql import render_sql, sql_clause
 from etl.store.warehouse import Warehouse, json_value
@@ -79,39 +81,43 @@ def selection_sql(warehouse: Warehouse, selection: Selection, as_of: date, param
 def export_profiles(
     warehouse: Warehouse, selection: Selection, *, page: int = 0, page_size: int = DEFAULT_PAGE_SIZE,
     session_id: str | None = None, output_properties: list[str] | None = None, as_of: date | None = None,
+    session_dir: Path | None = None,
 ) -> dict:
+    """One page of the Engage answer; without `session_id`, the selection is pinned first
+    (in `session_dir`, by default the settings' export_session_dir)."""
     if page < 0 or page_size < 1:
         raise EtlError("--page must be 0 or more and --page-size at least 1")
-    params: dict = {}
-    select = None
-    if session_id is None:  # resolved before the transaction: it reads cohorts and keys
+    sessions = _sessions(warehouse, session_dir)
+    if session_id is None:
+        params: dict = {}
         select = selection_sql(warehouse, selection, as_of or datetime.now(UTC).date(), params)
-    with warehouse.begin() as conn:
-        if select is not None:
-            session_id = uuid.uuid4().hex
-            params.update({"sid": session_id, "now": datetime.now(UTC)})
-            pin = render_sql("serve/export_pin", warehouse.dialect, selection=select)
-            conn.execute(sql_clause(pin, params), params)
-        total = conn.execute(sa.text("SELECT count(*) FROM export_sessions WHERE session_id = :sid"),
-                             {"sid": session_id}).scalar()
-        if total == 0 and page > 0:
-            raise EtlError(f"session {session_id!r} is unknown or empty")
-        results = _pinned(conn, session_id, output_properties, page * page_size, (page + 1) * page_size)
+        session_id = sessions.create(_ordered_rows(warehouse, select, params))
+    total, rows = sessions.read(session_id, page * page_size, (page + 1) * page_size)
     return {"page": page, "page_size": page_size, "session_id": session_id, "status": "ok", "total": total,
-            "results": results}
+            "results": _results(rows, output_properties)}
 
 
-def session_results(warehouse: Warehouse, session_id: str, output_properties: list[str] | None) -> list[dict]:
+def session_results(warehouse: Warehouse, session_id: str, output_properties: list[str] | None,
+                    session_dir: Path | None = None) -> list[dict]:
     """Every row of a pinned session: what `--to` writes, the same snapshot as the pages."""
+    return _results(_sessions(warehouse, session_dir).read(session_id, 0, None)[1], output_properties)
+
+
+def _sessions(warehouse: Warehouse, session_dir: Path | None) -> SessionStore:
+    return SessionStore(session_dir or warehouse.settings.export_session_dir)
+
+
+def _ordered_rows(warehouse: Warehouse, select: str, params: dict) -> Iterator[list[tuple[str, str]]]:
+    """The selection ordered by profile id, in batches, read in one (read-only) transaction."""
     with warehouse.begin() as conn:
-        return _pinned(conn, session_id, output_properties, 0, None)
+        if warehouse.dialect == "postgresql":  # a server-side cursor: a big export is not held in memory twice
+            conn = conn.execution_options(yield_per=ROW_GROUP)
+        result = conn.execute(sql_clause(select, params), params)
+        for batch in result.partitions(ROW_GROUP):
+            yield [(profile_id, properties) for profile_id, properties in batch]
 
 
-def _pinned(conn, session_id: str, output_properties: list[str] | None, lo: int, hi: int | None) -> list[dict]:  # noqa: ANN001
-    rows = conn.execute(sa.text(
-        "SELECT profile_id, CAST(properties AS VARCHAR) FROM export_sessions WHERE session_id = :sid "
-        "AND position >= :lo AND (CAST(:hi AS BIGINT) IS NULL OR position < :hi) ORDER BY position"),
-        {"sid": session_id, "lo": lo, "hi": hi}).all()
+def _results(rows: list[tuple[str, str]], output_properties: list[str] | None) -> list[dict]:
     return [{"$distinct_id": pid, "$properties": _pick(json_value(props), output_properties)} for pid, props in rows]
 
 
@@ -121,7 +127,7 @@ def all_results(warehouse: Warehouse, selection: Selection, output_properties: l
     sql = selection_sql(warehouse, selection, as_of, params)
     with warehouse.begin() as conn:
         rows = conn.execute(sql_clause(sql, params), params).all()
-    return [{"$distinct_id": pid, "$properties": _pick(json_value(props), output_properties)} for pid, props in rows]
+    return _results(rows, output_properties)
 
 
 def _pick(properties: dict, names: list[str] | None) -> dict:

@@ -40,7 +40,15 @@ def render_sql(name: str, dialect: str, **context: object) -> str:
     """A SQL file rendered as a Jinja template for one engine: `{{ dialect.json }}` and
     the other members of etl.store.dialects give the engine's fragments; `context`
     gives the pieces a caller composes (never values from users: those are bound)."""
-    template = _template(name, dialect)
+    return _render(_template(name, dialect), dialect, context)
+
+
+def render_text(text: str, dialect: str, **context: object) -> str:
+    """SQL text read by the caller (a migration file) rendered as render_sql renders a file."""
+    return _render(_JINJA.from_string(text), dialect, context)
+
+
+def _render(template: jinja2.Template, dialect: str, context: dict) -> str:
     return template.render(dialect=dialect_for(dialect), **context)
 
 

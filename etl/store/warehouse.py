@@ -3,6 +3,12 @@
 All tables live in one schema, set as the connection's search path, so the
 SQL files in `sql/` name tables bare. Identifiers from users or data go
 through `quote_ident`; values are always bound parameters.
+
+Writers (`Warehouse(settings)`) bring the schema up to date with `migrate()`.
+Readers (`Warehouse(settings, read_only=True)`) never write and never run DDL:
+DuckDB opens the file read-only (several readers may share it, and a reader
+never takes the single writer's lock), PostgreSQL sessions are read-only, and
+the schema version is checked when the reader opens.
 """
 
 from __future__ import annotations
@@ -23,10 +29,7 @@ from sqlalchemy.pool import StaticPool
 from etl.config import Settings
 from etl.errors import EtlError
 from etl.store.columnar import MEMORY_LIMIT
-from etl.store.sql import load_sql, render_sql, split_statements
-
-# 2: profile_updates, profile_uploads; 3: load_audit.touched_dates; 4: no DuckDB indexes
-SCHEMA_VERSION = 5  # 5: export_sessions
+from etl.store.migrations import latest_version, pending
 
 
 def quote_ident(name: str) -> str:
@@ -44,6 +47,11 @@ def safe_url(url: str | URL) -> str:
         return "<warehouse URL>"
 
 
+def _duckdb_file_exists(url: URL) -> bool:
+    """A reader never creates a DuckDB file: an in-memory database has nothing to read."""
+    return bool(url.database) and url.database != ":memory:" and Path(url.database).is_file()
+
+
 def json_value(text: str | None) -> object:
     """A JSON column selected as text (`CAST(col AS VARCHAR)`), decoded.
 
@@ -54,21 +62,33 @@ def json_value(text: str | None) -> object:
 
 
 class Warehouse:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, read_only: bool = False) -> None:
         url = make_url(settings.warehouse_url)
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg")
+        self.settings = settings
         self.url = url
         self.dialect = url.get_backend_name()
         self.schema = settings.schema or ("main" if self.dialect == "duckdb" else "public")
+        self.read_only = read_only
+        if read_only and self.dialect == "duckdb" and not _duckdb_file_exists(url):
+            raise EtlError(f"warehouse {safe_url(url)} does not exist: run `group-etl init`")
         self.engine = self._create_engine(url)
+        if read_only:
+            try:
+                self.check_version()
+            except BaseException:
+                self.engine.dispose()
+                raise
 
     def _create_engine(self, url: URL) -> sa.Engine:
         if self.dialect == "duckdb":
-            if url.database and url.database != ":memory:":
+            if not self.read_only and url.database and url.database != ":memory:":
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
             # One connection per process: DuckDB allows a single writer per file.
-            engine = sa.create_engine(url, poolclass=StaticPool)
+            # A reader opens the file read-only: readers share it, and never take the writer's lock.
+            connect_args = {"read_only": True} if self.read_only else {}
+            engine = sa.create_engine(url, poolclass=StaticPool, connect_args=connect_args)
         else:
             engine = sa.create_engine(url, pool_pre_ping=True)
         schema = quote_ident(self.schema)
@@ -80,10 +100,19 @@ class Warehouse:
                 # Bounded memory: without a limit DuckDB takes 80% of RAM; past this it spills.
                 cursor.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
                 cursor.execute("SET preserve_insertion_order = false")
-                cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-                cursor.execute(f"SET search_path = '{self.schema}'")
+                if not self.read_only:
+                    cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                    cursor.execute(f"SET search_path = '{self.schema}'")
+                else:
+                    # a reader of a file without the schema sets nothing: check_version says why
+                    cursor.execute("SELECT count(*) FROM information_schema.schemata WHERE schema_name = ? "
+                                   "AND catalog_name = current_database()", [self.schema])
+                    if cursor.fetchone()[0]:
+                        cursor.execute(f"SET search_path = '{self.schema}'")
             else:
                 cursor.execute(f"SET search_path TO {schema}")
+                if self.read_only:
+                    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             cursor.close()
             if self.dialect == "postgresql":
                 dbapi_connection.commit()
@@ -102,6 +131,9 @@ class Warehouse:
     def _describe(self, error: DBAPIError) -> str:
         text = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         if self.dialect == "duckdb" and ("could not set lock" in text.lower() or "conflicting lock" in text.lower()):
+            if self.read_only:
+                return (f"warehouse {safe_url(self.url)} is in use by another process that writes it "
+                        "(DuckDB lets readers in only while nobody writes; try again when it finishes): " + text)
             return (
                 f"warehouse {safe_url(self.url)} is in use by another process "
                 "(DuckDB allows one writer at a time): " + text
@@ -119,23 +151,67 @@ class Warehouse:
 
     # -- schema -----------------------------------------------------------------
 
-    def init(self) -> int:
-        """Create or migrate every table; safe to repeat. Returns the schema version."""
-        script = render_sql("store/schema", self.dialect)
+    def migrate(self) -> int:
+        """Apply every migration newer than the warehouse's schema version, all in one
+        transaction, recording each in schema_version; safe to repeat. Returns the
+        version. A warehouse newer than this code is refused, untouched."""
+        if self.read_only:
+            raise EtlError(f"warehouse {safe_url(self.url)} is open read-only: it cannot be migrated")
         with self.begin() as conn:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
-                # Serialise concurrent `init`s: CREATE ... IF NOT EXISTS races otherwise.
+                # Serialise concurrent migrations (the lock `init` always took): DDL races otherwise.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.lock_id("init")})
-            for statement in split_statements(script) + split_statements(load_sql("store/indexes", self.dialect)):
-                conn.exec_driver_sql(statement)
-            current = conn.execute(sa.text("SELECT max(version) FROM schema_version")).scalar()
-            if current is None or current < SCHEMA_VERSION:
-                conn.execute(
-                    sa.text("INSERT INTO schema_version VALUES (:v, :at)"),
-                    {"v": SCHEMA_VERSION, "at": datetime.now(UTC)},
-                )
-        return SCHEMA_VERSION
+            current = self._version(conn)
+            latest = latest_version()
+            if current is not None and current > latest:
+                raise EtlError(self._newer(current, latest))
+            for migration in pending(current):
+                for statement in migration.statements(self.dialect):
+                    conn.exec_driver_sql(statement)
+                conn.execute(sa.text("INSERT INTO schema_version (version, applied_at) VALUES (:v, :at)"),
+                             {"v": migration.version, "at": datetime.now(UTC)})
+        return max(current or 0, latest)
+
+    def init(self) -> int:
+        """Create the schema, or bring it up to date: `migrate()`, under the name of `group-etl init`."""
+        return self.migrate()
+
+    def schema_version(self) -> int | None:
+        """The warehouse's schema version: None when it has no schema yet."""
+        with self.begin() as conn:
+            return self._version(conn)
+
+    def check_version(self) -> int:
+        """The schema version, when it is this code's; otherwise a clear EtlError saying what to run."""
+        current = self.schema_version()
+        latest = latest_version()
+        where = self._where()
+        if current is None:
+            raise EtlError(f"warehouse {where} is not initialised: run `group-etl init`")
+        if current < latest:
+            raise EtlError(f"warehouse {where}: schema version {current} is older than this group-etl's "
+                           f"{latest}: run `group-etl migrate`")
+        if current > latest:
+            raise EtlError(self._newer(current, latest))
+        return current
+
+    def _version(self, conn: Connection) -> int | None:
+        """max(version) of schema_version, or None when the table is absent (read, never created)."""
+        exists = conn.execute(sa.text(
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+            "AND table_schema = :s AND table_name = 'schema_version'"), {"s": self.schema}).scalar()
+        if not exists:
+            return None
+        table = f"{quote_ident(self.schema)}.schema_version"
+        return conn.execute(sa.text(f"SELECT max(version) FROM {table}")).scalar()  # noqa: S608 - quoted
+
+    def _where(self) -> str:
+        return f"{safe_url(self.url)} (schema {self.schema})"
+
+    def _newer(self, current: int, latest: int) -> str:
+        return (f"warehouse {self._where()}: schema version {current} is newer than this group-etl "
+                f"(which knows up to {latest}): upgrade group-etl")
 
     def lock_id(self, name: str) -> int:
         """A stable signed 64-bit id for a PostgreSQL advisory lock on `name` in this schema."""

@@ -24,6 +24,7 @@ def group_etl(settings, monkeypatch, capsys):  # noqa: ANN001, ANN201
     monkeypatch.setenv("GROUP_ETL_WAREHOUSE_URL", settings.warehouse_url)
     monkeypatch.setenv("GROUP_ETL_LAKE_URL", settings.lake_url)
     monkeypatch.setenv("GROUP_ETL_SCHEMA", settings.schema)
+    monkeypatch.setenv("GROUP_ETL_SESSION_DIR", settings.session_dir)
     monkeypatch.setenv("COLUMNS", "200")
 
     def run(*args: str) -> tuple[int, str, str]:
@@ -40,8 +41,9 @@ def group_etl(settings, monkeypatch, capsys):  # noqa: ANN001, ANN201
 
 
 def test_init_is_safe_to_repeat(group_etl) -> None:  # noqa: ANN001
-    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 5)\n")
-    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 5)\n")
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version none -> 6)\n")
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 6 -> 6)\n")
+    assert group_etl("migrate")[:2] == (0, "warehouse ready (schema version 6 -> 6)\n")
 
 
 def test_run_status_and_stale_days(group_etl, lake) -> None:  # noqa: ANN001

@@ -77,12 +77,9 @@ def test_a_missing_piece_is_an_error_not_an_empty_string() -> None:
 
 @pytest.mark.parametrize(("groups", "source"), [(True, "FROM group_profiles AS gp\n    WHERE gp.group_key = :export_key"),
                                                 (False, "FROM user_profiles AS up\n),")])
-def test_the_export_selection_and_its_pin(groups: bool, source: str) -> None:
+def test_the_export_selection(groups: bool, source: str) -> None:
     selection = render_sql("serve/export_selection", "postgresql", groups=groups, conditions=["(a)", "(b)"])
     assert ctes(selection) == ["profiles", "selected"]
     assert source in selection
     assert "FROM profiles AS p\n    WHERE (a)\n      AND (b)\n)" in selection
     assert selection.rstrip().endswith("ORDER BY profile_id")
-    pin = render_sql("serve/export_pin", "postgresql", selection=selection)
-    assert "CAST(s.properties AS JSONB), :now\nFROM (\n    WITH profiles AS (" in pin
-    assert render_sql("serve/export_pin", "duckdb", selection=selection).count("CAST(s.properties AS JSON)") == 1

@@ -1,8 +1,12 @@
--- Warehouse tables: DESIGN.md section 6. Portable DDL; the types that differ
--- come from etl.store.dialects (dialect.json: JSON or JSONB; dialect.bytewise_text:
--- text that sorts by bytes on both engines, never by a locale; dialect.zstd:
--- DuckDB's zstd compression of high-entropy columns). Every statement is safe
--- to repeat. Indexes are per dialect: sql/store/<dialect>/indexes.sql.
+-- Migration 5, the baseline: the whole schema as group-etl wrote it at schema
+-- version 5 (DESIGN.md section 6). Warehouses made by older versions (1-4) are
+-- upgraded by it, so every statement is safe to repeat (IF NOT EXISTS, ADD
+-- COLUMN IF NOT EXISTS, CREATE OR REPLACE). Never edit it: a change is a new
+-- migration, 0006 onwards. Portable DDL; the types that differ come from
+-- etl.store.dialects (dialect.json: JSON or JSONB; dialect.bytewise_text: text
+-- that sorts by bytes on both engines, never by a locale; dialect.zstd: DuckDB's
+-- zstd compression of high-entropy columns). The indexes are per dialect, in
+-- migrations/<dialect>/0005_baseline.sql, run after this file.
 -- Columns beyond the contract are marked "(extra)".
 
 CREATE TABLE IF NOT EXISTS schema_version (

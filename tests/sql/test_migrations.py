@@ -1,0 +1,221 @@
+"""Numbered migrations and read-only opening, on DuckDB and PostgreSQL: versions
+applied once, old warehouses upgraded, newer ones refused, readers never write."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+import sqlalchemy as sa
+
+from etl.errors import EtlError
+from etl.model.keys import add_key, list_keys
+from etl.run.day import run_day
+from etl.store.lake import open_lake
+from etl.store.migrations import latest_version, migrations
+from etl.store.warehouse import Warehouse, safe_url
+from tests.support import TABLES, event, make_settings, write_jsonl
+
+LATEST = 6
+D1 = date(2024, 7, 1)
+T = int(datetime(2024, 7, 1, 12, tzinfo=UTC).timestamp())
+
+
+def where(settings) -> str:  # noqa: ANN001
+    return f"{safe_url(settings.warehouse_url)} (schema {settings.schema})"
+
+
+def versions(warehouse: Warehouse) -> list[tuple]:
+    with warehouse.begin() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(
+            "SELECT version, applied_at FROM schema_version ORDER BY version"))]
+
+
+def tables(warehouse: Warehouse) -> set[str]:
+    with warehouse.begin() as conn:
+        return set(conn.execute(sa.text(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = :s "
+            "AND table_catalog = current_database()"), {"s": warehouse.schema}).scalars())
+
+
+def old_baseline(warehouse: Warehouse, *, version: int = 5, skip: str | None = None) -> None:
+    """What group-etl wrote before migrations: the baseline's DDL and one schema_version row."""
+    with warehouse.begin() as conn:
+        if warehouse.dialect == "postgresql":
+            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{warehouse.schema}"')
+        for statement in migrations()[0].statements(warehouse.dialect):
+            if skip is None or skip not in statement:
+                conn.exec_driver_sql(statement)
+        conn.execute(sa.text("INSERT INTO schema_version VALUES (:v, :at)"),
+                     {"v": version, "at": datetime(2025, 1, 1, tzinfo=UTC)})
+
+
+def test_the_shipped_migrations_are_numbered_from_the_baseline() -> None:
+    assert [(m.version, m.name) for m in migrations()] == [(5, "baseline"), (6, "drop_export_sessions")]
+    assert latest_version() == LATEST
+    baseline = migrations()[0]
+    assert [only for only, _ in baseline.parts] == [None, "duckdb", "postgresql"]
+    # the engine's own part runs after the common DDL, and only on its engine
+    assert baseline.statements("postgresql")[-1].startswith("CREATE INDEX IF NOT EXISTS rejected_records_load")
+    assert not any("CREATE INDEX" in s for s in baseline.statements("duckdb"))
+    assert "JSONB" in baseline.statements("postgresql")[2] and "JSONB" not in baseline.statements("duckdb")[2]
+
+
+def test_a_fresh_warehouse_migrates_to_the_latest_version(settings) -> None:  # noqa: ANN001
+    with Warehouse(settings) as warehouse:
+        assert warehouse.schema_version() is None
+        assert warehouse.migrate() == LATEST
+        assert [v for v, _ in versions(warehouse)] == [5, 6]
+        assert tables(warehouse) == {*TABLES, "schema_version", "events_deduped"}
+    with Warehouse(settings, read_only=True) as reader:
+        assert reader.check_version() == LATEST
+
+
+def test_init_twice_is_a_no_op(settings) -> None:  # noqa: ANN001
+    with Warehouse(settings) as warehouse:
+        assert warehouse.init() == LATEST
+        first = versions(warehouse)
+    with Warehouse(settings) as warehouse:
+        assert warehouse.init() == LATEST
+        assert warehouse.migrate() == LATEST
+        assert versions(warehouse) == first
+        assert len(first) == 2
+
+
+def test_a_version_5_warehouse_made_by_the_old_code_is_upgraded_and_keeps_its_data(settings) -> None:  # noqa: ANN001
+    with Warehouse(settings) as warehouse:
+        old_baseline(warehouse)
+        key = add_key(warehouse, "company_id", max_keys=6, setup_at=datetime(2024, 6, 1, tzinfo=UTC))
+        with warehouse.begin() as conn:
+            conn.execute(sa.text("INSERT INTO export_sessions VALUES ('s', 0, 'c1', '{}', :at)"),
+                         {"at": datetime(2025, 1, 1, tzinfo=UTC)})
+    with pytest.raises(EtlError) as refused:
+        Warehouse(settings, read_only=True)
+    assert str(refused.value) == (f"warehouse {where(settings)}: schema version 5 is older than this "
+                                  f"group-etl's {LATEST}: run `group-etl migrate`")
+    with Warehouse(settings) as warehouse:
+        assert warehouse.migrate() == LATEST
+        assert [v for v, _ in versions(warehouse)] == [5, 6]
+        assert "export_sessions" not in tables(warehouse)
+        assert list_keys(warehouse) == [key]
+        # and the pipeline runs on it as on a fresh one
+        lake = open_lake(settings.lake_url)
+        write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Open", "u1", T, "a", company_id="c1"), "{bad"])
+        result = run_day(settings, warehouse, lake, D1)
+        assert (result.loaded, result.rejected) == (1, 1)
+        with warehouse.begin() as conn:
+            assert conn.execute(sa.text("SELECT group_key, group_id FROM event_groups")).all() == [
+                ("company_id", "c1")]
+
+
+def test_a_version_3_warehouse_gets_the_baseline_it_lacks(settings) -> None:  # noqa: ANN001
+    """Version 3 had no load_audit.touched_dates: the baseline's ADD COLUMN IF NOT EXISTS adds it."""
+    with Warehouse(settings) as warehouse:
+        old_baseline(warehouse, version=3, skip="touched_dates")
+        with warehouse.begin() as conn:
+            columns = set(conn.execute(sa.text(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = :s "
+                "AND table_name = 'load_audit'"), {"s": warehouse.schema}).scalars())
+        assert "touched_dates" not in columns
+        assert warehouse.migrate() == LATEST
+        assert [v for v, _ in versions(warehouse)] == [3, 5, 6]
+        with warehouse.begin() as conn:
+            assert conn.execute(sa.text(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = :s "
+                "AND table_name = 'load_audit' AND column_name = 'touched_dates'"), {"s": warehouse.schema}).scalar() == 1
+
+
+def test_a_newer_warehouse_is_refused_by_readers_and_writers(settings) -> None:  # noqa: ANN001
+    with Warehouse(settings) as warehouse:
+        warehouse.migrate()
+        with warehouse.begin() as conn:
+            conn.execute(sa.text("INSERT INTO schema_version VALUES (999, :at)"), {"at": datetime.now(UTC)})
+        before = versions(warehouse)
+    message = (f"warehouse {where(settings)}: schema version 999 is newer than this group-etl "
+               f"(which knows up to {LATEST}): upgrade group-etl")
+    with pytest.raises(EtlError) as reader:
+        Warehouse(settings, read_only=True)
+    assert str(reader.value) == message
+    with Warehouse(settings) as warehouse:
+        with pytest.raises(EtlError) as writer:
+            warehouse.migrate()
+        assert str(writer.value) == message
+        assert versions(warehouse) == before
+
+
+def test_a_reader_of_an_uninitialised_warehouse_creates_nothing(settings, tmp_path: Path) -> None:  # noqa: ANN001
+    if settings.warehouse_url.startswith("duckdb"):
+        path = tmp_path / "warehouse.duckdb"
+        with pytest.raises(EtlError) as missing:
+            Warehouse(settings, read_only=True)
+        assert str(missing.value) == (f"warehouse {safe_url(settings.warehouse_url)} does not exist: "
+                                      "run `group-etl init`")
+        assert not path.exists()
+        duckdb.connect(str(path)).close()  # an empty file: exists, has no schema
+    with pytest.raises(EtlError) as empty:
+        Warehouse(settings, read_only=True)
+    assert str(empty.value) == f"warehouse {where(settings)} is not initialised: run `group-etl init`"
+    # the reader created no schema
+    query = "SELECT count(*) FROM information_schema.schemata WHERE schema_name = :s"
+    if settings.warehouse_url.startswith("duckdb"):
+        with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+            assert conn.execute(query.replace(":s", "?"), [settings.schema]).fetchone() == (0,)
+    else:
+        engine = sa.create_engine(settings.warehouse_url)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text(query), {"s": settings.schema}).scalar() == 0
+        engine.dispose()
+
+
+def test_a_reader_cannot_write_or_migrate(settings) -> None:  # noqa: ANN001
+    with Warehouse(settings) as warehouse:
+        warehouse.migrate()
+    with Warehouse(settings, read_only=True) as reader:
+        with pytest.raises(EtlError) as migrating:
+            reader.migrate()
+        assert str(migrating.value) == (f"warehouse {safe_url(settings.warehouse_url)} is open read-only: "
+                                        "it cannot be migrated")
+        with pytest.raises(sa.exc.DBAPIError, match="read-only|read only"), reader.begin() as conn:
+            conn.execute(sa.text("INSERT INTO cohorts VALUES ('c', NULL, '{}')"))
+    with Warehouse(settings) as warehouse, warehouse.begin() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM cohorts")).scalar() == 0
+
+
+@pytest.mark.postgres
+def test_a_postgres_reader_works_for_a_role_that_may_not_create(postgres_url, tmp_path: Path) -> None:  # noqa: ANN001
+    """A role with USAGE and SELECT only: any DDL a reader ran would fail."""
+    schema, role = f"t_{uuid.uuid4().hex[:12]}", f"reader_{uuid.uuid4().hex[:12]}"
+    owner = make_settings(postgres_url, str(tmp_path), schema)
+    admin = sa.create_engine(postgres_url)
+    try:
+        with Warehouse(owner) as warehouse:
+            warehouse.migrate()
+            add_key(warehouse, "company_id", max_keys=6, setup_at=datetime(2024, 6, 1, tzinfo=UTC))
+            before = versions(warehouse)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE ROLE "{role}" LOGIN')
+            conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+            conn.exec_driver_sql(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"')
+        url = sa.engine.make_url(postgres_url).set(username=role)
+        reading = make_settings(url.render_as_string(hide_password=False), str(tmp_path), schema)
+        with Warehouse(reading, read_only=True) as reader:
+            assert reader.check_version() == LATEST
+            assert [k.group_key for k in list_keys(reader)] == ["company_id"]
+        with Warehouse(reading) as writer, pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            writer.migrate()  # the role really may not create: the check above meant something
+        with Warehouse(owner) as warehouse:
+            assert versions(warehouse) == before
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            if _role_exists(conn, role):
+                conn.exec_driver_sql(f'DROP OWNED BY "{role}"')
+                conn.exec_driver_sql(f'DROP ROLE "{role}"')
+        admin.dispose()
+
+
+def _role_exists(conn, role: str) -> bool:  # noqa: ANN001
+    return bool(conn.execute(sa.text("SELECT count(*) FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar())

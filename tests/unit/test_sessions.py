@@ -1,0 +1,71 @@
+"""Pinned export sessions in files: pages across row groups, unknown and expired ids, cleanup."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from etl.errors import EtlError
+from etl.serve import sessions
+from etl.serve.sessions import SessionStore
+
+ROWS = [(f"id{n:03d}", f'{{"n": {n}}}') for n in range(25)]
+
+
+def batches(rows: list, size: int) -> list[list]:
+    return [rows[i:i + size] for i in range(0, len(rows), size)]
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SessionStore:
+    monkeypatch.setattr(sessions, "ROW_GROUP", 4)  # pages then cross row groups
+    return SessionStore(tmp_path / "sessions")
+
+
+def test_pages_read_back_in_order_across_row_groups(store: SessionStore) -> None:
+    session_id = store.create(batches(ROWS, 7))
+    assert len(session_id) == 32
+    assert store.read(session_id, 0, 10) == (25, ROWS[:10])
+    assert store.read(session_id, 10, 20) == (25, ROWS[10:20])
+    assert store.read(session_id, 20, 30) == (25, ROWS[20:])
+    assert store.read(session_id, 30, 40) == (25, [])
+    assert store.read(session_id, 0, None) == (25, ROWS)
+
+
+def test_an_empty_session_has_no_rows(store: SessionStore) -> None:
+    session_id = store.create([])
+    assert store.read(session_id, 0, 10) == (0, [])
+
+
+def test_the_folder_and_files_are_private(store: SessionStore) -> None:
+    session_id = store.create(batches(ROWS, 7))
+    assert stat.S_IMODE(store.folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((store.folder / f"{session_id}.parquet").stat().st_mode) == 0o600
+    assert sorted(p.name for p in store.folder.iterdir()) == [f"{session_id}.parquet"]
+
+
+@pytest.mark.parametrize("session_id", ["nope", "../../etc/passwd", "0" * 32, "A" * 32, ""])
+def test_an_unknown_or_hostile_id_is_refused(store: SessionStore, session_id: str) -> None:
+    store.create([ROWS])
+    with pytest.raises(EtlError) as caught:
+        store.read(session_id, 0, 10)
+    assert str(caught.value) == (f"session {session_id!r} is unknown or expired (sessions last 24 hours): "
+                                 "ask for page 0 again")
+
+
+def test_sessions_expire_after_24_hours_and_the_next_session_deletes_them(store: SessionStore) -> None:
+    old = store.create([ROWS[:3]])
+    kept = store.create([ROWS[3:6]])
+    day_ago = time.time() - 24 * 3600 - 60
+    os.utime(store.folder / f"{old}.parquet", (day_ago, day_ago))
+    (store.folder / "interrupted.parquet.tmp").write_bytes(b"x")
+    os.utime(store.folder / "interrupted.parquet.tmp", (day_ago, day_ago))
+    with pytest.raises(EtlError, match="is unknown or expired"):
+        store.read(old, 0, 10)
+    new = store.create([ROWS[6:9]])
+    assert sorted(p.name for p in store.folder.iterdir()) == sorted([f"{kept}.parquet", f"{new}.parquet"])
+    assert store.read(kept, 0, None) == (3, ROWS[3:6])
