@@ -1,9 +1,11 @@
 """Daily Group Analytics: day D is the run's data_interval_start.
 
-load_events -> attribute -> group_profiles -> user_profiles -> audit, each one
-call into `etl.orchestration`. Profile tasks wait for the previous day's
-success (profile state carries over). Storage errors are retried with
-exponential back-off. The audit task publishes the daily Asset.
+run_day -> audit. `run_day` runs every stage of D (load events, attribute,
+group profiles, user profiles) through the same `etl.run.day.run_day` as
+`group-etl run`, in one transaction: a reader sees day D whole or not at all.
+It waits for the previous day's success (profile state carries over). Storage
+errors are retried with exponential back-off. `audit` checks that every stage
+of D ran and nothing was lost, then publishes the daily Asset.
 """
 
 from __future__ import annotations
@@ -24,29 +26,11 @@ with DAG(
     **dag_defaults(catchup=os.environ.get("GROUP_ETL_CATCHUP", "true").lower() != "false"),
 ):
 
-    @task
-    def load_events(data_interval_start=None):  # noqa: ANN001, ANN201
-        from etl.run.airflow import run_task
-
-        return run_task("load_events", data_interval_start)
-
-    @task
-    def attribute(data_interval_start=None):  # noqa: ANN001, ANN201
-        from etl.run.airflow import run_task
-
-        return run_task("attribute", data_interval_start)
-
     @task(depends_on_past=True)
-    def group_profiles(data_interval_start=None):  # noqa: ANN001, ANN201
+    def run_day(data_interval_start=None):  # noqa: ANN001, ANN201
         from etl.run.airflow import run_task
 
-        return run_task("group_profiles", data_interval_start)
-
-    @task(depends_on_past=True)
-    def user_profiles(data_interval_start=None):  # noqa: ANN001, ANN201
-        from etl.run.airflow import run_task
-
-        return run_task("user_profiles", data_interval_start)
+        return run_task("run_day", data_interval_start)
 
     @task(outlets=[DAILY])
     def audit(data_interval_start=None, outlet_events=None):  # noqa: ANN001, ANN201
@@ -56,4 +40,4 @@ with DAG(
         publish_day(outlet_events, DAILY, summary)
         return summary
 
-    load_events() >> attribute() >> group_profiles() >> user_profiles() >> audit()
+    run_day() >> audit()

@@ -153,7 +153,7 @@ def run_days_with_dag(settings: Settings, days: list[date]) -> None:
     home.mkdir(parents=True, exist_ok=True)
     os.environ.update({
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parent.parent / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[2] / "dags"),  # the checkout's
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
@@ -174,6 +174,8 @@ def run_days_with_dag(settings: Settings, days: list[date]) -> None:
     if bag.import_errors:
         raise EtlError(f"DAG import errors: {bag.import_errors}")
     daily = bag.get_dag("group_analytics_daily")
+    if daily is None:
+        raise EtlError(f"no DAG group_analytics_daily in {os.environ['AIRFLOW__CORE__DAGS_FOLDER']}")
     for day in days:
         logical = datetime.combine(day + timedelta(days=1), time(0), tzinfo=settings.tz)
         run = daily.test(logical_date=logical)

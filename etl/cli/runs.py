@@ -13,18 +13,16 @@ err = Console(stderr=True)
 
 
 def run_days(settings: Settings, days: list[date]) -> list:
-    """Run days in order with a progress bar on a terminal (bytes read per day)."""
-    from etl.run.day import run_day
-    from etl.store.lake import open_lake, partition_prefix
-    from etl.store.warehouse import Warehouse
+    """Run days in order, each through the same `run_day` as the daily DAG's task, with
+    a progress bar on a terminal (bytes read per day)."""
+    from etl.run.day import open_stores, run_day
+    from etl.store.lake import partition_prefix
 
-    lake = open_lake(settings.lake_url)
     results = []
-    with Warehouse(settings) as warehouse, Progress(
+    with open_stores(settings) as (warehouse, lake), Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
         console=err, disable=not err.is_terminal, transient=True,
     ) as progress:
-        warehouse.migrate()
         for day in days:
             total = sum(o.size for o in lake.list(partition_prefix("events", day.isoformat())))
             task = progress.add_task(f"load {day}", total=total or None)

@@ -1,4 +1,4 @@
-"""What Airflow tasks call: one function a task, each on its own transaction.
+"""What Airflow tasks call: one function a task.
 
 The DAG files in `dags/` stay thin: they declare schedules and order and call
 `run_task(name, data_interval_start)`. Settings come from the GROUP_ETL_*
@@ -127,74 +127,21 @@ def run_task(name: str, data_interval_start: datetime | None) -> dict:
     return {"day": day.isoformat(), **summary}
 
 
-def load_events(settings: Settings, day: date) -> dict:
-    from etl.ingest.events import parse_day
-    from etl.run.day import load_events_stage
-    from etl.store.columnar import columnar_engine
-    from etl.store.lake import open_lake, partition_prefix
-    from etl.store.warehouse import Warehouse
+def run_day_task(settings: Settings, day: date) -> dict:
+    """Every stage of day D in one transaction: the same `run_day` as `group-etl run`."""
+    from etl.run.day import open_stores, run_day
 
-    lake = open_lake(settings.lake_url)
-    started = datetime.now(UTC)
-    objects = lake.list(partition_prefix("events", day.isoformat()))
-    with Warehouse(settings) as warehouse, columnar_engine() as engine:
-        warehouse.init()
-        parsed = parse_day(engine, lake, objects, day, settings.tz, settings.project_token)
-        with warehouse.begin() as conn:
-            warehouse.lock(conn, "pipeline")
-            result = load_events_stage(conn, warehouse, day, parsed, objects, started, lambda _s: None)
-    return {"loaded": result.loaded, "rejected": result.rejected, "duplicates": result.duplicates,
-            "touched_dates": [d.isoformat() for d in result.touched_dates]}
-
-
-def attribute(settings: Settings, day: date) -> dict:
-    from etl.run.day import attribute_stage
-    from etl.store.warehouse import Warehouse
-
-    with Warehouse(settings) as warehouse, warehouse.begin() as conn:
-        warehouse.lock(conn, "pipeline")
-        return {"invalid_group_id": attribute_stage(conn, warehouse, settings, day)}
-
-
-def _profiles(kind: str) -> Callable[[Settings, date], dict]:
-    def apply(settings: Settings, day: date) -> dict:
-        from etl.ingest.updates import PREFIXES, parse_updates
-        from etl.model.keys import registered_keys
-        from etl.run.day import profile_stage
-        from etl.store.columnar import columnar_engine
-        from etl.store.lake import open_lake, partition_prefix
-        from etl.store.warehouse import Warehouse
-
-        lake = open_lake(settings.lake_url)
-        started = datetime.now(UTC)
-        objects = lake.list(partition_prefix(PREFIXES[kind], day.isoformat()))
-        with Warehouse(settings) as warehouse, columnar_engine() as engine:
-            parsed = parse_updates(engine, lake, objects, kind, day, settings.tz,
-                                   settings.project_token, registered_keys(warehouse))
-            with warehouse.begin() as conn:
-                warehouse.lock(conn, "pipeline")
-                applied, rejected = profile_stage(conn, warehouse, settings, kind, day, parsed, objects, started)
-        return {"applied": applied, "rejected": rejected}
-
-    return apply
+    with open_stores(settings) as (warehouse, lake):
+        return run_day(settings, warehouse, lake, day).summary()
 
 
 def audit(settings: Settings, day: date) -> dict:
     """Every stage of D ran, and nothing was lost: input = loaded + rejected."""
-    import sqlalchemy as sa
-
+    from etl.run.day import check_day
     from etl.store.warehouse import Warehouse
 
-    with Warehouse(settings) as warehouse, warehouse.begin() as conn:
-        rows = {r.stage: r for r in conn.execute(sa.text(
-            "SELECT stage, input_records, loaded, rejected FROM load_audit WHERE load_date = :d"), {"d": day})}
-    missing = [stage for stage in ("events", "groups", "people") if stage not in rows]
-    if missing:
-        raise EtlError(f"stages not run for {day}: {', '.join(missing)}")
-    broken = [s for s, r in rows.items() if r.input_records != r.loaded + r.rejected]
-    if broken:
-        raise EtlError(f"input_records != loaded + rejected for {day}: {', '.join(broken)}")
-    return {stage: {"loaded": r.loaded, "rejected": r.rejected} for stage, r in sorted(rows.items())}
+    with Warehouse(settings) as warehouse:
+        return check_day(warehouse, day)
 
 
 def apply_uploads(settings: Settings) -> list[dict]:
@@ -204,7 +151,7 @@ def apply_uploads(settings: Settings) -> list[dict]:
     from etl.store.warehouse import Warehouse
 
     with Warehouse(settings) as warehouse:
-        warehouse.init()
+        warehouse.migrate()
         results = apply_new_uploads(warehouse, open_lake(settings.lake_url),
                                     max_profiles=settings.max_group_profiles, tz=settings.tz)
     return [r.as_dict() for r in results]
@@ -248,7 +195,7 @@ def run_export_task(triggering_asset_events, conf: dict | None) -> list[dict]:  
     settings = task_settings()
     try:
         with Warehouse(settings) as warehouse:
-            warehouse.init()
+            warehouse.migrate()
             return [row for day in days for row in run_exports(warehouse, open_lake(settings.lake_url), day)]
     except StorageError:
         raise
@@ -256,10 +203,8 @@ def run_export_task(triggering_asset_events, conf: dict | None) -> list[dict]:  
         raise AirflowFailException(str(error)) from None
 
 
+# The daily DAG's tasks: the day itself (every stage, one transaction), then its audit.
 TASKS: dict[str, Callable[[Settings, date], dict]] = {
-    "load_events": load_events,
-    "attribute": attribute,
-    "group_profiles": _profiles("group"),
-    "user_profiles": _profiles("user"),
+    "run_day": run_day_task,
     "audit": audit,
 }

@@ -1,15 +1,20 @@
-"""The daily pipeline for load date D: load events, attribute, aggregate, audit.
+"""The daily pipeline for load date D, declared once: the CLI's `group-etl run` and
+the daily DAG's `run_day` task both execute `STAGES` through `run_day`.
 
-A day is a pure function of (the lake partition D, the project settings, the
-warehouse before D). All of its writes happen in one transaction, so a crash
-at any point leaves every table as it was; a re-run with the same inputs
-leaves every table identical (load_audit's started_at/finished_at aside).
+A day is a pure function of (the lake partitions of D, the project settings, the
+warehouse before D). Every stage that reads the lake parses first, outside any
+transaction; then every stage writes, in declared order, inside one
+transaction. A crash at any point leaves every table as it was, and no reader
+ever sees a day half-built (new events with old attribution, say); a re-run
+with the same inputs leaves every table identical (load_audit's
+started_at/finished_at aside).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -20,20 +25,17 @@ from etl.config import Settings
 from etl.errors import EtlError
 from etl.ingest.events import parse_day
 from etl.ingest.records import ParsedPartition, input_fingerprint
-from etl.ingest.updates import PREFIXES, parse_updates
+from etl.ingest.updates import parse_updates
 from etl.model.attribution import attribute
 from etl.model.events import count_duplicates, replace_event_partition
 from etl.model.keys import registered_keys
 from etl.model.profile_updates import replace_update_partition
 from etl.run.audit import StageCounts, write_audit
-from etl.store.columnar import columnar_engine
-from etl.store.lake import Lake, partition_prefix
+from etl.store.columnar import Engine, columnar_engine
+from etl.store.lake import Lake, LakeObject, open_lake, partition_prefix
 from etl.store.warehouse import Warehouse
 
-# Lake prefixes a day reads, which are also the stages of load_audit.
-STAGES = ("events", "groups", "people")
-
-# Called between stages with the stage's name; tests inject faults here.
+# Called between stages with a mark's name; tests inject faults here.
 StageHook = Callable[[str], None]
 
 
@@ -50,6 +52,130 @@ class DayResult:
     user_updates: tuple[int, int] = (0, 0)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
 
+    def summary(self) -> dict:
+        """The result as plain JSON values (a `run --format json` row, an Airflow XCom)."""
+        return {
+            "day": self.day.isoformat(), "input_records": self.input_records, "loaded": self.loaded,
+            "rejected": self.rejected, "duplicates": self.duplicates,
+            "invalid_group_id": self.invalid_group_id,
+            "touched_dates": [d.isoformat() for d in self.touched_dates],
+            "group_updates": list(self.group_updates), "user_updates": list(self.user_updates),
+            "seconds": self.seconds,
+        }
+
+
+@dataclass
+class DayRun:
+    """What the stages of one run of day D share: its inputs, parses and result."""
+
+    settings: Settings
+    warehouse: Warehouse
+    lake: Lake
+    day: date
+    hook: StageHook
+    progress: Callable[[int], None] | None = None
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    listings: dict[str, list[LakeObject]] = field(default_factory=dict)
+    parsed: dict[str, ParsedPartition] = field(default_factory=dict)
+    registered: list[str] = field(default_factory=list)
+    result: DayResult | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a day: what it reads, the partition it owns (and replaces whole
+    on every run), and how it runs.
+
+    A stage with a `source` parses the lake partition `<source>/dt=D/` before the
+    day's transaction and writes its `load_audit` row (stage = source) inside it.
+    `done` is the hook mark called once its writes are done (its key in
+    DayResult.seconds).
+    """
+
+    name: str
+    reads: str
+    owns: str
+    done: str
+    write: Callable[[DayRun, Connection], None]
+    source: str | None = None
+    parse: Callable[[DayRun, Engine], ParsedPartition] | None = None
+
+
+def _parse_events(run: DayRun, engine: Engine) -> ParsedPartition:
+    return parse_day(engine, run.lake, run.listings["events"], run.day, run.settings.tz,
+                     run.settings.project_token, run.progress)
+
+
+def _write_events(run: DayRun, conn: Connection) -> None:
+    parsed = run.parsed["events"]
+    result = run.result = DayResult(run.day, parsed.loaded + parsed.rejected, parsed.loaded, parsed.rejected)
+    result.touched_dates = replace_event_partition(conn, run.warehouse, run.day, parsed, run.hook)
+    result.duplicates = count_duplicates(conn, run.warehouse.dialect, run.day, result.touched_dates)
+    write_audit(conn, "events", run.day, input_fingerprint(run.listings["events"]),
+                StageCounts(result.loaded, result.rejected, result.duplicates), run.started,
+                touched_dates=result.touched_dates)
+
+
+def _write_attribution(run: DayRun, conn: Connection) -> None:
+    result = run.result
+    result.invalid_group_id = attribute(conn, run.warehouse, run.settings, run.day, result.touched_dates)
+    conn.execute(
+        sa.text("UPDATE load_audit SET invalid_group_id = :n WHERE stage = 'events' AND load_date = :d"),
+        {"n": result.invalid_group_id, "d": run.day},
+    )
+
+
+def _profiles(kind: str, source: str) -> tuple[Callable, Callable]:
+    def parse(run: DayRun, engine: Engine) -> ParsedPartition:
+        return parse_updates(engine, run.lake, run.listings[source], kind, run.day, run.settings.tz,
+                             run.settings.project_token, run.registered)
+
+    def write(run: DayRun, conn: Connection) -> None:
+        applied, rejected = replace_update_partition(
+            conn, run.warehouse, kind, run.day, run.parsed[source], run.settings.max_group_profiles)
+        write_audit(conn, source, run.day, input_fingerprint(run.listings[source]),
+                    StageCounts(applied, rejected), run.started)
+        setattr(run.result, f"{kind}_updates", (applied, rejected))
+
+    return parse, write
+
+
+_groups_parse, _groups_write = _profiles("group", "groups")
+_people_parse, _people_write = _profiles("user", "people")
+
+# The day, in order. Every write of every stage commits together.
+STAGES: tuple[Stage, ...] = (
+    Stage("events", reads="lake events/dt=D",
+          owns="events and rejected_records (kind event) of load date D; load_audit (events, D)",
+          done="events_loaded", write=_write_events, source="events", parse=_parse_events),
+    Stage("attribution", reads="events of the event dates load D touched; group_keys",
+          owns="event_groups, hot_shards, group_daily_metrics of those event dates",
+          done="attributed", write=_write_attribution),
+    Stage("groups", reads="lake groups/dt=D; group_keys; earlier group updates",
+          owns="profile_updates and rejected_records (kind group) of D; the group profiles they touch "
+               "(group_profiles, group_profile_history); load_audit (groups, D)",
+          done="groups_applied", write=_groups_write, source="groups", parse=_groups_parse),
+    Stage("people", reads="lake people/dt=D; group_keys; earlier user updates",
+          owns="profile_updates and rejected_records (kind user) of D; the user profiles they touch "
+               "(user_profiles, user_groups); load_audit (people, D)",
+          done="people_applied", write=_people_write, source="people", parse=_people_parse),
+)
+
+
+def audited_stages() -> list[str]:
+    """The load_audit stages a complete day D has: one per stage that reads the lake."""
+    return [stage.source for stage in STAGES if stage.source]
+
+
+@contextlib.contextmanager
+def open_stores(settings: Settings) -> Iterator[tuple[Warehouse, Lake]]:
+    """The warehouse (schema created or migrated) and the lake days run on: the CLI's
+    `run` and the DAG's task open them here, the same way."""
+    lake = open_lake(settings.lake_url)
+    with Warehouse(settings) as warehouse:
+        warehouse.migrate()
+        yield warehouse, lake
+
 
 def run_day(
     settings: Settings,
@@ -59,79 +185,38 @@ def run_day(
     progress: Callable[[int], None] | None = None,
     hook: StageHook | None = None,
 ) -> DayResult:
-    """Every stage of day D in one transaction (the command line's `run`)."""
-    timer = StageTimer(hook or (lambda _stage: None))
-    hook = timer.mark
-    started = datetime.now(UTC)
-    listings = {kind: lake.list(partition_prefix(kind, day.isoformat())) for kind in STAGES}
+    """Every stage of day D: the lake parsed first, then every write in one transaction."""
+    timer = StageTimer(hook or (lambda _mark: None))
+    run = DayRun(settings, warehouse, lake, day, timer.mark, progress)
+    run.listings = {s.source: lake.list(partition_prefix(s.source, day.isoformat())) for s in STAGES if s.source}
     with columnar_engine() as engine:
-        parsed = parse_day(engine, lake, listings["events"], day, settings.tz,
-                           settings.project_token, progress)
-        registered = registered_keys(warehouse)
-        parsed_updates = {
-            kind: parse_updates(engine, lake, listings[prefix], kind, day, settings.tz,
-                                settings.project_token, registered)
-            for kind, prefix in PREFIXES.items()
-        }
-        hook("parsed")
+        run.registered = registered_keys(warehouse)
+        run.parsed = {s.source: s.parse(run, engine) for s in STAGES if s.parse}
+        run.hook("parsed")
         with warehouse.begin() as conn:
             warehouse.lock(conn, "pipeline")
-            result = load_events_stage(conn, warehouse, day, parsed, listings["events"], started, hook)
-            hook("events_loaded")
-            result.invalid_group_id = attribute_stage(conn, warehouse, settings, day)
-            hook("attributed")
-            for kind, prefix in PREFIXES.items():
-                counts = profile_stage(conn, warehouse, settings, kind, day, parsed_updates[kind],
-                                       listings[prefix], started)
-                setattr(result, f"{kind}_updates", counts)
-                hook(f"{prefix}_applied")
-            hook("audited")
-    hook("committed")
-    result.seconds = timer.seconds
-    return result
+            for stage in STAGES:
+                stage.write(run, conn)
+                run.hook(stage.done)
+            run.hook("audited")
+    run.hook("committed")
+    run.result.seconds = timer.seconds
+    return run.result
 
 
-def load_events_stage(
-    conn: Connection, warehouse: Warehouse, day: date, parsed: ParsedPartition,
-    objects: list, started: datetime, hook: StageHook,
-) -> DayResult:
-    """Replace load date D in events and rejected_records and audit it, recording the
-    event dates it touched for the attribution stage."""
-    result = DayResult(day, parsed.loaded + parsed.rejected, parsed.loaded, parsed.rejected)
-    result.touched_dates = replace_event_partition(conn, warehouse, day, parsed, hook)
-    result.duplicates = count_duplicates(conn, warehouse.dialect, day, result.touched_dates)
-    write_audit(conn, "events", day, input_fingerprint(objects),
-                StageCounts(result.loaded, result.rejected, result.duplicates), started,
-                touched_dates=result.touched_dates)
-    return result
-
-
-def attribute_stage(conn: Connection, warehouse: Warehouse, settings: Settings, day: date) -> int:
-    """Attribution, hot shards and metrics for the event dates load D touched."""
-    recorded = conn.execute(
-        sa.text("SELECT touched_dates FROM load_audit WHERE stage = 'events' AND load_date = :d"),
-        {"d": day},
-    ).scalar()
-    if recorded is None:
-        raise EtlError(f"{day}: events are not loaded yet; run the load first")
-    dates = [date.fromisoformat(d) for d in recorded.split(",") if d]
-    invalid = attribute(conn, warehouse, settings, day, dates)
-    conn.execute(
-        sa.text("UPDATE load_audit SET invalid_group_id = :n WHERE stage = 'events' AND load_date = :d"),
-        {"n": invalid, "d": day},
-    )
-    return invalid
-
-
-def profile_stage(
-    conn: Connection, warehouse: Warehouse, settings: Settings, kind: str, day: date,
-    parsed: ParsedPartition, objects: list, started: datetime,
-) -> tuple[int, int]:
-    """Apply load D's group or user updates and audit them; (applied, rejected)."""
-    applied, rejected = replace_update_partition(
-        conn, warehouse, kind, day, parsed, settings.max_group_profiles)
-    write_audit(conn, PREFIXES[kind], day, input_fingerprint(objects), StageCounts(applied, rejected), started)
-    return applied, rejected
+def check_day(warehouse: Warehouse, day: date) -> dict:
+    """Day D is complete: every stage left its audit row, and nothing was lost
+    (input_records = loaded + rejected). Returns {stage: {loaded, rejected}}."""
+    with warehouse.begin() as conn:
+        rows = {r.stage: r for r in conn.execute(sa.text(
+            "SELECT stage, input_records, loaded, rejected FROM load_audit WHERE load_date = :d"), {"d": day})}
+    missing = [stage for stage in audited_stages() if stage not in rows]
+    if missing:
+        raise EtlError(f"stages not run for {day}: {', '.join(missing)}")
+    broken = [s for s, r in sorted(rows.items()) if r.input_records != r.loaded + r.rejected]
+    if broken:
+        raise EtlError(f"input_records != loaded + rejected for {day}: {', '.join(broken)}")
+    return {stage: {"loaded": r.loaded, "rejected": r.rejected} for stage, r in sorted(rows.items())}
 
 
 class StageTimer:
@@ -147,5 +232,3 @@ class StageTimer:
         now = time.perf_counter()
         self.seconds[stage] = round(now - self.last, 3)
         self.last = now
-
-

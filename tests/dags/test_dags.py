@@ -6,6 +6,7 @@ imports airflow, and migrated once per session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -66,13 +67,12 @@ def test_dags_import_with_the_designed_shape(airflow_db, monkeypatch) -> None:  
     assert (daily.timetable.expression, str(daily.timetable.timezone)) == ("0 0 * * *", "Europe/Paris")
     assert daily.catchup is True and daily.max_active_runs == 1
     assert daily.tags == {"group-etl"}
-    assert [t.task_id for t in daily.topological_sort()] == [
-        "load_events", "attribute", "group_profiles", "user_profiles", "audit"]
+    assert [t.task_id for t in daily.topological_sort()] == ["run_day", "audit"]
     tasks = {t.task_id: t for t in daily.tasks}
     assert {t.pool for t in daily.tasks} == {"group_etl_duckdb"}
     assert {t.retries for t in daily.tasks} == {3}
     assert all(t.retry_exponential_backoff == 2.0 for t in daily.tasks)
-    assert [n for n, t in tasks.items() if t.depends_on_past] == ["group_profiles", "user_profiles"]
+    assert [n for n, t in tasks.items() if t.depends_on_past] == ["run_day"]
     assert [o.name for o in tasks["audit"].outlets] == ["group_analytics_daily"]
     bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL="postgresql+psycopg://u@h/db")
     assert {t.pool for t in bag.get_dag("group_analytics_daily").tasks} == {"default_pool"}
@@ -115,6 +115,45 @@ def run_dag(dag, day: date):  # noqa: ANN001, ANN201
     return dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1))
 
 
+def reader_before_audit(monkeypatch: pytest.MonkeyPatch) -> dict[date, dict]:
+    """Snapshots a reader takes when the audit task starts, after run_day committed, by day."""
+    from etl.run import airflow as tasks
+
+    seen: dict[date, dict] = {}
+    audit = tasks.TASKS["audit"]
+
+    def reading_audit(settings, day: date) -> dict:  # noqa: ANN001
+        with Warehouse(settings) as reader:
+            seen[day] = snapshot(reader)
+        return audit(settings, day)
+
+    monkeypatch.setitem(tasks.TASKS, "audit", reading_audit)
+    return seen
+
+
+@contextlib.contextmanager
+def direct_warehouse(url: str, schema: str, lake_url: str) -> Iterator:
+    """Settings of a second, empty warehouse on the same lake, the key set up alike."""
+    from etl.model.keys import add_key
+
+    second = (url.replace("warehouse.duckdb", "direct.duckdb"), schema) if url.startswith("duckdb") \
+        else (url, f"{schema}_direct")
+    settings = make_settings(second[0], lake_url, second[1])
+    try:
+        with Warehouse(settings) as warehouse:
+            warehouse.init()
+            add_key(warehouse, "company_id", max_keys=6, setup_at=datetime.fromisoformat(SETUP))
+        yield settings
+    finally:
+        if not url.startswith("duckdb"):
+            import sqlalchemy as sa
+
+            engine = sa.create_engine(url)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{second[1]}" CASCADE')
+            engine.dispose()
+
+
 @pytest.mark.slow
 def test_three_days_through_the_dag_twice_give_identical_tables(
     airflow_db, monkeypatch, moto_endpoint, warehouse_url,  # noqa: ANN001
@@ -130,8 +169,16 @@ def test_three_days_through_the_dag_twice_give_identical_tables(
     bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL=url, GROUP_ETL_LAKE_URL=moto_endpoint,
                  GROUP_ETL_SCHEMA=schema, GROUP_ETL_TASK_RETRIES="0")
     daily = bag.get_dag("group_analytics_daily")
-    for day in DAYS:
-        assert run_dag(daily, day).state == "success"
+    seen = reader_before_audit(monkeypatch)
+    with direct_warehouse(url, schema, moto_endpoint) as direct:
+        from etl.cli.runs import run_days
+
+        for day in DAYS:
+            assert run_dag(daily, day).state == "success"
+            run_days(direct, [day])  # what `group-etl run --date D` runs
+            with Warehouse(direct) as cli:
+                # between run_day and audit a reader sees all of D: what the CLI writes
+                assert seen.pop(day) == snapshot(cli)
     with Warehouse(settings) as warehouse:
         first = snapshot(warehouse)
         from sqlalchemy import text
@@ -179,6 +226,60 @@ def test_an_unreachable_store_fails_the_task_after_its_retries(airflow_db, monke
                  GROUP_ETL_RETRY_DELAY_SECONDS="0.1")
     run = run_dag(bag.get_dag("group_analytics_daily"), DAYS[0])
     assert run.state == "failed"
-    [load] = [ti for ti in run.get_task_instances() if ti.task_id == "load_events"]
+    [load] = [ti for ti in run.get_task_instances() if ti.task_id == "run_day"]
     assert (load.state, load.try_number) == ("failed", 2)
-    assert {ti.task_id: ti.state for ti in run.get_task_instances()}["attribute"] == "upstream_failed"
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()}["audit"] == "upstream_failed"
+
+
+@pytest.mark.slow
+def test_a_day_that_fails_midway_leaves_readers_the_previous_day(
+    airflow_db, monkeypatch, moto_endpoint, warehouse_url,  # noqa: ANN001
+) -> None:
+    """Events written, attribution written, then a fault before the day commits: a
+    reader sees day D-1 exactly (no new events beside old attribution), and the
+    daily Asset is not published."""
+    from dataclasses import replace
+
+    from etl.errors import EtlError
+    from etl.model.keys import add_key
+    from etl.run import day as day_module
+
+    url, schema = warehouse_url
+    settings = make_settings(url, moto_endpoint, schema)
+    with Warehouse(settings) as warehouse:
+        warehouse.init()
+        add_key(warehouse, "company_id", max_keys=6, setup_at=datetime.fromisoformat(SETUP))
+    fill_lake(moto_endpoint)
+    bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL=url, GROUP_ETL_LAKE_URL=moto_endpoint,
+                 GROUP_ETL_SCHEMA=schema, GROUP_ETL_TASK_RETRIES="0")
+    daily = bag.get_dag("group_analytics_daily")
+    complete = run_dag(daily, DAYS[0])
+    assert complete.state == "success"
+    with Warehouse(settings) as warehouse:
+        before = snapshot(warehouse)
+    attributed = []
+
+    def attribute_then_fail(run, conn) -> None:  # noqa: ANN001
+        attribution.write(run, conn)
+        attributed.append(run.day)
+        raise EtlError("injected fault after attribution")
+
+    [attribution] = [s for s in day_module.STAGES if s.name == "attribution"]
+    monkeypatch.setattr(day_module, "STAGES", tuple(
+        replace(s, write=attribute_then_fail) if s is attribution else s for s in day_module.STAGES))
+    run = run_dag(daily, DAYS[1])
+    assert run.state == "failed"
+    assert attributed == [DAYS[1]]  # the fault came after the events and attribution were written
+    assert {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()} == {
+        "run_day": ("failed", 1), "audit": ("upstream_failed", 0)}
+    with Warehouse(settings) as warehouse:
+        after = snapshot(warehouse)
+    assert after == before
+    assert {row[1] for row in after["load_audit"]} == {DAYS[0]}
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        published = [(e.source_run_id, e.extra["day"]) for e in session.query(AssetEvent).all()
+                     if e.source_run_id in (complete.run_id, run.run_id)]
+    assert published == [(complete.run_id, DAYS[0].isoformat())]  # the complete day only

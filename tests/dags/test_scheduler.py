@@ -163,7 +163,7 @@ def backfill_through_airflow(tmp_path: Path, metadata_url: str, celery: bool) ->
         assert sorted(s for _, s in runs()) == ["success", "success"]
         if celery:
             worker_log = (home / "worker.log").read_text(errors="replace")
-            assert "load_events" in worker_log  # the Celery worker executed the tasks
+            assert "run_day" in worker_log  # the Celery worker executed the tasks
     finally:
         stack.stop()
         engine.dispose()
