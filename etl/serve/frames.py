@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -112,7 +113,7 @@ class Analytics:
             if value is None:
                 conditions.append(f"{quote_ident(column)} IS NULL")
                 continue
-            params[f"w{n}"] = list(value) if isinstance(value, list | tuple) else value
+            params[f"w{n}"] = [_plain(v) for v in value] if isinstance(value, list | tuple) else _plain(value)
             operator = "IN" if isinstance(value, list | tuple) else "="
             conditions.append(f"{quote_ident(column)} {operator} :w{n}")
         sql = f"SELECT {select} FROM {quote_ident(name)}"  # noqa: S608 - quoted identifiers, bound values
@@ -206,6 +207,7 @@ class Analytics:
         column, then one column per property (sorted), ordered by id."""
         day = (_day(as_of, "as_of") if as_of is not None
                else datetime.now(UTC).astimezone(self.settings.tz).date())
+        data_group_id = None if data_group_id is None else int(data_group_id)  # also numpy's int64
         results = export.all_results(self.warehouse, export.Selection(data_group_id, cohort, where),
                                      list(output_properties) if output_properties else None, day)
         names = sorted({name for r in results for name in r["$properties"]} - {"$distinct_id"})
@@ -240,6 +242,13 @@ def _day(value: date | str, what: str) -> date:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
         raise EtlError(f"{what}: expected a date or YYYY-MM-DD, got {value!r}") from None
+
+
+def _plain(value: object) -> object:
+    """A value taken from a DataFrame (numpy scalar, Timestamp) as the driver's Python value."""
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -82,6 +83,12 @@ def test_table_decodes_json_and_types_columns(an: Analytics) -> None:
     assert list(keys.columns) == ["data_group_id", "group_key", "display_name", "setup_at", "removed_at"]
     assert keys["data_group_id"].dtype == "int64" and keys["removed_at"].isna().all()
     assert len(an.table("events", limit=2)) == 2
+    # values taken from a DataFrame (numpy int64, Timestamp) filter like Python's own
+    lines = an.table("events", columns=["insert_id", "source_line", "event_time"]).set_index("insert_id")
+    line, time = lines.loc["i4", "source_line"], lines.loc["i4", "event_time"]
+    assert (type(line), type(time)) == (np.int64, pd.Timestamp)
+    picked = an.table("events", columns=["insert_id"], where={"source_line": line, "event_time": [time]})
+    assert picked["insert_id"].tolist() == ["i4"]
     assert an.table("events", where={"event": "Nothing"}).empty
     assert an.table("rejected_records", columns=["reason", "raw"]).to_dict("records") == [
         {"reason": "invalid_json", "raw": "{bad"}]
@@ -145,7 +152,7 @@ def test_group_profiles_and_status(an: Analytics, warehouse, lake, loaded) -> No
     assert list(page.events["properties"]) == [e["properties"] for e in document["events"]]
     assert len(an.group("company_id", "c1", limit=1, before=datetime(2024, 7, 1, 12, 1, 30, tzinfo=UTC)).events) == 1
 
-    groups_df = an.profiles(data_group_id=loaded.data_group_id)
+    groups_df = an.profiles(data_group_id=an.table("group_keys")["data_group_id"][0])  # numpy's int64
     rows = export.all_results(warehouse, export.Selection(loaded.data_group_id), None, D1)
     assert rows == [{"$distinct_id": "c1", "$properties": {"plan": "pro", "seats": 3}},
                     {"$distinct_id": "c2", "$properties": {"plan": "free"}}]
