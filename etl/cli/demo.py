@@ -7,6 +7,7 @@ summary shows no attribution before it (Mixpanel never backfills a key).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from rich.console import Console
@@ -47,9 +48,13 @@ def run_demo(settings: Settings, first_day: date, days: int) -> None:
             f"group key company_id (data_group_id {key.data_group_id}) set up at {key.setup_at.isoformat()}"
         )
     days = day_range(first_day, last_day)
-    if airflow_installed():
+    if airflow_installed() and DAGS.is_dir():
         console.print(f"running the Airflow DAG group_analytics_daily in-process (dag.test) for {len(days)} days ...")
         run_days_with_dag(settings, days)
+    elif airflow_installed():
+        console.print(f"no DAG files at {DAGS} (an installed wheel ships the package, not dags/): "
+                      "running the pipeline directly")
+        run_days(settings, days)
     else:
         console.print("airflow is not installed (pip install -e '.[airflow]'): running the pipeline directly")
         run_days(settings, days)
@@ -135,6 +140,10 @@ def show_company(console: Console, settings: Settings) -> None:
     console.print(f"members of {group_id} (user_groups): {shown or 'none'}")
 
 
+# The checkout's dags/ folder (etl/cli/demo.py -> the repository root).
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
 def airflow_installed() -> bool:
     import importlib.util
 
@@ -153,7 +162,7 @@ def run_days_with_dag(settings: Settings, days: list[date]) -> None:
     home.mkdir(parents=True, exist_ok=True)
     os.environ.update({
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[2] / "dags"),  # the checkout's
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
@@ -175,7 +184,7 @@ def run_days_with_dag(settings: Settings, days: list[date]) -> None:
         raise EtlError(f"DAG import errors: {bag.import_errors}")
     daily = bag.get_dag("group_analytics_daily")
     if daily is None:
-        raise EtlError(f"no DAG group_analytics_daily in {os.environ['AIRFLOW__CORE__DAGS_FOLDER']}")
+        raise EtlError(f"no DAG group_analytics_daily in {DAGS}")
     for day in days:
         logical = datetime.combine(day + timedelta(days=1), time(0), tzinfo=settings.tz)
         run = daily.test(logical_date=logical)

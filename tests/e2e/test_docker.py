@@ -1,8 +1,10 @@
-"""docker/: no Docker engine runs here, so the compose file is parsed and checked
-against the package's own settings."""
+"""docker/: no Docker engine runs here, so the compose file, the Dockerfile and
+.dockerignore are parsed and checked against the package's own settings and
+build inputs (tests/e2e/test_wheel.py builds and installs the same wheel)."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 from pathlib import Path
 
@@ -10,8 +12,10 @@ import yaml
 
 from etl.config import DEFAULTS, load_settings
 from etl.run.airflow import ORCHESTRATION_VARIABLES
+from tests.e2e.test_wheel import BUILD_INPUTS
 
-DOCKER = Path(__file__).resolve().parents[2] / "docker"
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "docker"
 AIRFLOW_SERVICES = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-triggerer", "airflow-worker"]
 
@@ -55,10 +59,86 @@ def test_group_etl_settings_are_the_packages_own_and_valid() -> None:
     assert env["AWS_ENDPOINT_URL"] == "http://minio:9000"
 
 
-def test_the_image_holds_the_dags_where_airflow_looks() -> None:
-    dockerfile = (DOCKER / "Dockerfile").read_text()
+def stages() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The Dockerfile as [(FROM argument, [(INSTRUCTION, arguments), ...]), ...], comments
+    dropped and continuation lines joined."""
+    text = re.sub(r"\\\n", " ", (DOCKER / "Dockerfile").read_text())
+    out: list[tuple[str, list[tuple[str, str]]]] = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        instruction, _, arguments = line.strip().partition(" ")
+        if instruction == "FROM":
+            out.append((arguments.strip(), []))
+        else:
+            out[-1][1].append((instruction, " ".join(arguments.split())))
+    return out
+
+
+def test_the_image_installs_the_built_wheel_not_the_source_tree() -> None:
+    (build_from, build), (final_from, final) = stages()
+    assert build_from == "apache/airflow:3.3.2-python3.11 AS wheel"
+    assert final_from == "apache/airflow:3.3.2-python3.11"
+    # the wheel stage copies exactly what the wheel test builds from, and builds without deps
+    copied = [args.split()[1:-1] for instruction, args in build if instruction == "COPY"]
+    assert sorted(src for sources in copied for src in sources) == sorted(BUILD_INPUTS)
+    assert ("RUN", "pip wheel --no-deps --no-cache-dir --wheel-dir /home/airflow/dist .") in build
+    # the final stage installs that wheel with the postgres extra, pins the image's Airflow,
+    # and copies nothing but the DAGs
+    runs = [args for instruction, args in final if instruction == "RUN"]
+    assert runs == ["--mount=type=bind,from=wheel,source=/home/airflow/dist,target=/tmp/dist pip install "
+                    '--no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" '
+                    '"$(ls /tmp/dist/group_analytics_etl-*.whl)[postgres]"']
+    assert not any(re.search(r"(^|\s)(-e|--editable)(\s|$)", args) for args in runs)
     dags = compose()["services"]["airflow-scheduler"]["environment"]["AIRFLOW__CORE__DAGS_FOLDER"]
-    assert "COPY --chown=airflow:root . /opt/group-etl" in dockerfile
-    assert f"AIRFLOW__CORE__DAGS_FOLDER={dags}" in dockerfile
-    assert dags == "/opt/group-etl/dags"
-    assert re.search(r"^FROM apache/airflow:3\.\d+\.\d+", dockerfile, re.M)
+    assert dags == "/opt/airflow/dags"
+    assert [args for instruction, args in final if instruction in ("COPY", "ADD")] == [
+        f"--chown=airflow:root dags/ {dags}/"]
+    assert ("ENV", f"AIRFLOW__CORE__DAGS_FOLDER={dags} AIRFLOW__CORE__LOAD_EXAMPLES=False") in final
+
+
+def dockerignore_rules() -> list[tuple[bool, re.Pattern[str]]]:
+    """(re-included?, pattern) per line of .dockerignore, as Docker reads them: `*` and `?`
+    within a path segment, `**` across segments, `!` re-includes; the last match wins."""
+    rules = []
+    for line in (ROOT / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = posixpath.normpath(line.lstrip("!").strip("/"))
+        regex, i = "", 0
+        while i < len(pattern):
+            if pattern.startswith("**/", i):
+                regex, i = regex + "(?:.*/)?", i + 3
+            elif pattern.startswith("**", i):
+                regex, i = regex + ".*", i + 2
+            else:
+                regex += {"*": "[^/]*", "?": "[^/]"}.get(pattern[i], re.escape(pattern[i]))
+                i += 1
+        rules.append((negated, re.compile(regex)))
+    return rules
+
+
+def in_context(path: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
+    """Docker's rule: a path is excluded when a pattern matches it or one of its parent folders."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    excluded = False
+    for negated, regex in rules:
+        if any(regex.fullmatch(c) for c in candidates):
+            excluded = not negated
+    return not excluded
+
+
+def test_dockerignore_keeps_the_build_context_to_what_the_image_copies() -> None:
+    rules = dockerignore_rules()
+    for path in [".venv/bin/python", ".git/HEAD", "data/warehouse.duckdb", "data/lake/events/dt=2026-10-01/a.jsonl",
+                 "bench/data/events.jsonl.gz", "tests/e2e/test_docker.py", ".env", "docker/.env", "build/lib/etl/x.py",
+                 "etl/__pycache__/config.cpython-311.pyc", "dags/__pycache__/x.pyc", "etl/.env",
+                 "group_analytics_etl.egg-info/PKG-INFO", ".pytest_cache/v/cache", ".ruff_cache/x", "Makefile"]:
+        assert not in_context(path, rules), path
+    needed = ["pyproject.toml", "README.md", *(
+        p.relative_to(ROOT).as_posix() for folder in ("etl", "sql", "dags") for p in (ROOT / folder).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts)]
+    assert len(needed) > 40 and [p for p in needed if not in_context(p, rules)] == []
