@@ -72,7 +72,7 @@ class Analytics:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.warehouse = Warehouse(settings)
+        self.warehouse = Warehouse(settings, read_only=True)  # analysts read; never blocks a run
 
     def close(self) -> None:
         self.warehouse.close()

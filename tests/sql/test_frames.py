@@ -48,6 +48,7 @@ def loaded(settings, warehouse, lake):  # noqa: ANN001, ANN201
     ])
     result = run_day(settings, warehouse, lake, D1)
     assert (result.input_records, result.loaded, result.rejected, result.duplicates) == (6, 5, 1, 1)
+    warehouse.close()  # a DuckDB file is either written by one connection or read by several
     return key
 
 
@@ -104,7 +105,8 @@ def test_table_refuses_unknown_names(an: Analytics) -> None:
     assert len(an.table("events")) == 5
 
 
-def test_reports_hold_the_documents_rows_and_metadata(an: Analytics, warehouse) -> None:  # noqa: ANN001
+def test_reports_hold_the_documents_rows_and_metadata(an: Analytics) -> None:
+    warehouse = an.warehouse  # the CLI's functions, on the same read-only connection
     scope = reports.Scope(by="company_id")
     document = reports.insights(warehouse, "Open", D1, D1, scope)
     df = an.insights("Open", "2024-07-01", D1, by="company_id")
@@ -139,7 +141,8 @@ def test_reports_hold_the_documents_rows_and_metadata(an: Analytics, warehouse) 
         an.insights("Open", D1, D1, by="company_id", where='user.plan == "pro"')
 
 
-def test_group_profiles_and_status(an: Analytics, warehouse, lake, loaded) -> None:  # noqa: ANN001
+def test_group_profiles_and_status(an: Analytics, lake, loaded) -> None:  # noqa: ANN001
+    warehouse = an.warehouse
     page = an.group("company_id", "c1")
     document = groups.show_group(warehouse, "company_id", "c1")
     assert (page.group_key, page.group_id, page.data_group_id, page.profile) == (
