@@ -14,19 +14,20 @@ import tempfile
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, Phase, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from etl.model.keys import add_key
 from etl.run.day import run_day
 from etl.store.lake import open_lake
-from etl.store.warehouse import Warehouse
-from tests.support import make_settings, snapshot
+from etl.store.warehouse import Warehouse, quote_ident
+from tests.support import RUN_TIME_COLUMNS, TABLES, make_settings
 
 pytestmark = pytest.mark.postgres
 
@@ -89,10 +90,48 @@ def updates_of(draw: st.DrawFn) -> tuple[list[str], list[str]]:
     return groups, users
 
 
+JSON_COLUMNS = {("events", "properties"), ("profile_updates", "value"), ("group_profiles", "properties"),
+                ("group_profile_history", "properties"), ("user_profiles", "properties"),
+                ("cohorts", "definition")}
+
+
+def tables(warehouse: Warehouse) -> dict[str, list[tuple]]:
+    """Every table (tests/support.TABLES), JSON read as its text: a driver's JSON decoding
+    would turn 1e400 into inf on one side and an integer on the other."""
+    out = {}
+    with warehouse.begin() as conn:
+        for table in TABLES:
+            names = list(conn.execute(sa.text(f"SELECT * FROM {quote_ident(table)} LIMIT 0")).keys())  # noqa: S608
+            names = [c for c in names if c not in RUN_TIME_COLUMNS.get(table, set())]
+            select = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR)" if (table, c) in JSON_COLUMNS else quote_ident(c)
+                               for c in names)
+            out[table] = [tuple(row) for row in conn.execute(sa.text(f"SELECT {select} FROM {quote_ident(table)}"))]  # noqa: S608
+    return out
+
+
 def comparable(tables: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
-    """Times in UTC, rows re-sorted: the engines return other time zones for one instant."""
+    """Times in UTC; JSON compared as parsed JSON with numbers by value (JSONB writes the
+    1e308 it was given as 1000...0, DuckDB keeps 1e308); rows sorted."""
+    def number(text: str) -> str:
+        value = Decimal(text)
+        return "0" if value == 0 else str(value.normalize())  # JSONB writes -0 as 0
+
+    def canonical(v: object) -> object:
+        if isinstance(v, dict):
+            return {k: canonical(x) for k, x in sorted(v.items())}
+        if isinstance(v, list):
+            return [canonical(x) for x in v]
+        return v
+
     def normal(v: object) -> object:
-        return v.astimezone(UTC) if isinstance(v, datetime) else v
+        if isinstance(v, datetime):
+            return v.astimezone(UTC)
+        if isinstance(v, str) and v[:1] in "{[":
+            try:
+                return repr(canonical(json.loads(v, parse_float=number, parse_int=number)))
+            except ValueError:
+                return v  # a rejected record's raw text
+        return v
     return {t: sorted((tuple(normal(v) for v in row) for row in rows), key=repr) for t, rows in tables.items()}
 
 
@@ -105,12 +144,28 @@ def run_days(url: str, schema: str, lake_path: Path) -> dict[str, list[tuple]]:
             add_key(warehouse, key, max_keys=6, setup_at=SETUP)
         for day in (D1, D2, D1):  # D1 again: a re-run after a later load
             run_day(settings, warehouse, lake, day)
-        return comparable(snapshot(warehouse))
+        return comparable(tables(warehouse))
 
 
-@hypothesis_settings(max_examples=12, deadline=None, derandomize=True,
+def line(props: str) -> str:
+    return f'{{"event":"E","properties":{{"distinct_id":"u1","time":{T},"$insert_id":"x",{props}}}}}'
+
+
+# The measured drift, always run first: 1e3 and 2^64 (attributed by one engine, not
+# the other, while user_groups linked both) and a duplicate key (DuckDB read the first).
+DRIFT = {
+    "day1": [line('"company_id":1e3'), line('"company_id":18446744073709551616').replace('"x"', '"y"'),
+             line('"company_id":"first","company_id":"last"').replace('"x"', '"z"')],
+    "day1_late": [], "day2": [],
+    "updates": ([], ['{"$distinct_id":"u1","$time":' + str(T) + ',"$set":{"company_id":[1e3,18446744073709551616]}}']),
+}
+
+
+# No shrinking: a failure reports the generated days as drawn, within the time budget.
+@hypothesis_settings(max_examples=12, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(day1=events_of(1), day1_late=events_of(1), day2=events_of(2), updates=updates_of())
+@example(**DRIFT)
 def test_duckdb_and_postgresql_give_identical_tables(postgres_url: str, day1, day1_late, day2, updates) -> None:  # noqa: ANN001
     groups, users = updates
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,4 +185,6 @@ def test_duckdb_and_postgresql_give_identical_tables(postgres_url: str, day1, da
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             engine.dispose()
     for table in duck:
-        assert duck[table] == pg[table], table
+        only_duck = [r for r in duck[table] if r not in pg[table]]
+        only_pg = [r for r in pg[table] if r not in duck[table]]
+        assert duck[table] == pg[table], f"{table}: only on DuckDB {only_duck}, only on PostgreSQL {only_pg}"
