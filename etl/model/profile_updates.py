@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
+from decimal import Decimal
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -178,4 +180,25 @@ def _insert(conn: Connection, warehouse: Warehouse, table: str, rows: list[dict]
 
 
 def _dump(properties: dict | None) -> str | None:
-    return None if properties is None else json.dumps(properties, ensure_ascii=False, sort_keys=True)
+    return None if properties is None else json_text(properties)
+
+
+# Outside strings: a float Python writes with an exponent (1e+16) or not finite.
+_NUMBER_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN|-?[0-9]+(?:\.[0-9]+)?e\+[0-9]+')
+
+
+def json_text(value: object) -> str:
+    """JSON text of a profile, with numbers written so both engines read them as DuckDB's
+    JSON writer (events.properties) has them: a float of 1e16 or more is written whole
+    with `.0` (JSONB would keep `1e+16` as the integer 10000000000000000, DuckDB as a
+    double), and a float too large for a double (read from 1e400) as 1e400."""
+    def number(match: re.Match) -> str:
+        token = match.group(0)
+        if token.startswith('"'):
+            return token
+        if token.endswith("Infinity"):
+            return token.replace("Infinity", "1e400")
+        if token == "NaN":
+            return "null"
+        return f"{Decimal(token):f}.0"
+    return _NUMBER_TOKENS.sub(number, json.dumps(value, ensure_ascii=False, sort_keys=True))

@@ -142,22 +142,22 @@ def upload_csv(
         done = conn.execute(
             sa.text("SELECT count(*) FROM profile_uploads WHERE source_object = :s AND fingerprint = :f"),
             {"s": source, "f": fingerprint},
-        ).scalar()
+        ).scalar_one()  # fetched to the end: DuckDB refuses the bulk insert beside an open result
         if done:
             result.already_applied = True
             return result
-        every = list(range(len(profiles.ids)))
+        count = len(profiles.ids)
         rows = pa.table({
-            "kind": ["upload"] * len(every),
-            "load_date": pa.array([upload_date] * len(every), pa.date32()),
-            "source_object": [source] * len(every),
+            "kind": ["upload"] * count,
+            "load_date": pa.array([upload_date] * count, pa.date32()),
+            "source_object": [source] * count,
             "source_line": pa.array(profiles.lines, pa.int64()),
-            "source_index": pa.array([0] * len(every), pa.int32()),
-            "group_key": [group_key] * len(every),
+            "source_index": pa.array([0] * count, pa.int32()),
+            "group_key": [group_key] * count,
             "profile_id": profiles.ids,
-            "update_time": pa.array([now] * len(every), pa.timestamp("us", "UTC")),
-            "timed": [True] * len(every),
-            "operation": ["$set"] * len(every),
+            "update_time": pa.array([now] * count, pa.timestamp("us", "UTC")),
+            "timed": [True] * count,
+            "operation": ["$set"] * count,
             "value": [json.dumps(props, ensure_ascii=False) for props in profiles.properties],
             "raw": [json.dumps({"$group_id": gid, **props}) for gid, props in zip(profiles.ids, profiles.properties,
                                                                                    strict=True)],
