@@ -1,6 +1,8 @@
 {#- The attribution rules (DESIGN.md section 7), written once for every engine
     and used by both attribution (events) and user_groups (user profiles). What
-    differs between engines comes from etl.store.dialects. -#}
+    differs between engines comes from etl.store.dialects. What a valid group id
+    is: group_id in sql/ingest/_rules.sql (group updates' $group_id too). -#}
+{% import 'ingest/_rules.sql' as ids with context %}
 
 {#- The JSON value that names a document's groups for a key: the member named
     like the key (case-sensitive; of duplicate names the last). -#}
@@ -8,21 +10,11 @@
 {{ dialect.json_member(doc, key) }}
 {%- endmacro %}
 
-{#- A valid group id: a non-empty JSON string, as is; or a JSON number whose
-    value is a whole number in the signed 64-bit range, as its decimal integer
-    text (1e3 and 1000.0 give '1000', -0 gives '0'). Anything else (empty
-    string, null, booleans, objects, lists inside lists, 1.5, 2^63, 1e400) is
-    invalid: NULL. -#}
-{% macro group_id(element) -%}
-CASE WHEN {{ dialect.json_is_string(element) }} THEN nullif({{ dialect.json_string(element) }}, '')
-     ELSE {{ dialect.json_int64_text(element) }} END
-{%- endmacro %}
-
 {#- One row per element of each row's `value` in `relation` (see
     dialect.json_elements): the `columns` named, then `position` and `group_id`
     (NULL when invalid). -#}
 {% macro group_values(relation, columns) -%}
-SELECT {{ columns }}, position, ({{ group_id('element') }}){{ dialect.collate_bytewise }} AS group_id
+SELECT {{ columns }}, position, ({{ ids.group_id('element') }}){{ dialect.collate_bytewise }} AS group_id
 FROM ({{ dialect.json_elements(relation) }}) AS elements
 {%- endmacro %}
 
