@@ -15,7 +15,7 @@ from etl.ingest.records import (
 )
 from etl.store.columnar import Engine
 from etl.store.lake import Lake, LakeObject
-from etl.store.sql import load_sql
+from etl.store.sql import render_sql
 
 MAX_PROPERTIES = 2000
 MAX_NAME_LENGTH = 255
@@ -34,7 +34,7 @@ OPERATIONS = {"group": list(GROUP_OPERATIONS), "user": list(USER_OPERATIONS)}
 
 
 def update_kind(kind: str) -> RecordKind:
-    return RecordKind(kind, load_sql("ingest/parse_profile_updates", "duckdb"))
+    return RecordKind(kind, render_sql("ingest/parse_profile_updates", "duckdb"))
 
 
 def parse_updates(

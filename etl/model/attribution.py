@@ -1,7 +1,9 @@
 """Attribution: which deduplicated events count for which groups (DESIGN section 7:
 setup-time eligibility, valid group ids, at most 300 ids an event, hot shards),
 and the per-group daily metrics built from it. The rule's SQL is
-`sql/model/group_values.sql` then `sql/model/attribute_events.sql`."""
+`sql/model/group_values.sql` then `sql/model/attribute_events.sql`; what a valid
+group id is and the cap are written once, in `sql/model/_rules.sql`, and
+user_groups uses the same text (`sql/model/user_groups.sql`)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
-from etl.store.sql import load_sql, run_script
+from etl.store.sql import render_sql, run_script
 from etl.store.warehouse import Warehouse
 
-MAX_GROUP_IDS_PER_EVENT = 300
+MAX_GROUP_IDS_PER_EVENT = 300  # the cap's one value: events and user profiles (:max_ids)
 TEMP_TABLES = ("shard_sizes", "attributed", "listed", "group_values")  # attribution's scratch tables
 
 
@@ -35,8 +37,8 @@ def attribute(
     }
     for temp in TEMP_TABLES:
         warehouse.drop_temp(conn, temp)
-    run_script(conn, load_sql("model/group_values", warehouse.dialect), params, warehouse.analyze)
-    run_script(conn, load_sql("model/attribute_events", warehouse.dialect), params, warehouse.analyze)
+    run_script(conn, render_sql("model/group_values", warehouse.dialect), params, warehouse.analyze)
+    run_script(conn, render_sql("model/attribute_events", warehouse.dialect), params, warehouse.analyze)
     invalid = conn.execute(
         sa.text("SELECT count(*) FROM group_values WHERE group_id IS NULL AND load_date = :d"),
         params,

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from etl.ingest.events import EVENT_COLUMNS
 from etl.ingest.records import ACCEPTED, REJECT_COLUMNS, REJECTED, ParsedPartition
-from etl.store.sql import load_sql, sql_clause
+from etl.store.sql import render_sql, sql_clause
 from etl.store.warehouse import Warehouse
 
 
@@ -49,7 +49,7 @@ def count_duplicates(conn: Connection, dialect: str, day: date, dates: list[date
     if not dates:
         return 0
     return conn.execute(
-        sql_clause(load_sql("model/count_duplicates", dialect)), {"d": day, "dates": dates}
+        sql_clause(render_sql("model/count_duplicates", dialect)), {"d": day, "dates": dates}
     ).scalar()
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from etl.errors import EtlError
 from etl.model.profile_updates import rebuild_user_groups
-from etl.store.sql import load_sql
+from etl.store.sql import render_sql
 from etl.store.warehouse import Warehouse
 
 MAX_KEY_NAME_LENGTH = 255
@@ -160,10 +160,10 @@ def preview_key(
                 params,
             )
             warehouse.drop_temp(conn, "group_values")
-            run_script(conn, load_sql("model/group_values", warehouse.dialect), params)
-            counts = conn.execute(sql_clause(load_sql("model/key_preview", warehouse.dialect)), params).one()
+            run_script(conn, render_sql("model/group_values", warehouse.dialect), params)
+            counts = conn.execute(sql_clause(render_sql("model/key_preview", warehouse.dialect)), params).one()
             mismatched = conn.execute(
-                sql_clause(load_sql("model/case_mismatches", warehouse.dialect)), params
+                sql_clause(render_sql("model/case_mismatches", warehouse.dialect)), params
             ).scalar()
         finally:
             transaction.rollback()

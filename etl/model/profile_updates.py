@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -23,7 +25,7 @@ from etl.ingest.records import ACCEPTED, REJECT_COLUMNS, REJECTED, ParsedPartiti
 from etl.ingest.updates import UPDATE_COLUMNS
 from etl.model.attribution import MAX_GROUP_IDS_PER_EVENT
 from etl.model.profiles import CREATING_OPERATIONS, Update, Version, created_at, fold_profile
-from etl.store.sql import load_sql, run_script
+from etl.store.sql import render_sql, run_script
 from etl.store.warehouse import Warehouse, json_value
 
 
@@ -55,22 +57,30 @@ def _touched(conn: Connection, kind: str, day: date) -> set[tuple[str, str]]:
     return {(key, pid) for key, pid in rows}
 
 
-def enforce_profile_limit(conn: Connection, warehouse: Warehouse, day: date, limit: int) -> int:
-    """Refuse the updates of profiles new on day D past the per-key limit (`profile_limit`).
+def enforce_profile_limit(
+    conn: Connection, warehouse: Warehouse, day: date, limit: int, *,
+    upload: tuple[str, datetime] | None = None,
+) -> int:
+    """Refuse the updates of profiles new in a partition past the per-key limit
+    (`profile_limit`); returns how many updates were refused.
 
-    New profiles are admitted in arrival order; profiles that already exist keep updating.
+    The partition is day D's group updates, or with `upload` (source, applied at)
+    the rows of that CSV upload (load date D). New profiles are admitted in arrival
+    order; profiles that already exist keep updating. The rule is one SQL text,
+    `sql/model/profile_limit.sql`.
     """
     warehouse.drop_temp(conn, "over_limit")
+    partition = "group" if upload is None else "upload"
     params = {"d": day, "max_profiles": limit, "creating": list(CREATING_OPERATIONS)}
-    before = conn.execute(
-        sa.text("SELECT count(*) FROM profile_updates WHERE kind = 'group' AND load_date = :d"), params
-    ).scalar()
-    run_script(conn, load_sql("model/profile_limit", warehouse.dialect), params)
-    after = conn.execute(
-        sa.text("SELECT count(*) FROM profile_updates WHERE kind = 'group' AND load_date = :d"), params
-    ).scalar()
+    if upload is not None:
+        params["source"], params["now"] = upload
+    count = sa.text(
+        "SELECT count(*) FROM rejected_records WHERE kind = :k AND load_date = :d AND reason = 'profile_limit'")
+    before = conn.execute(count, {"k": partition, **params}).scalar()
+    run_script(conn, render_sql("model/profile_limit", warehouse.dialect, partition=partition), params)
+    after = conn.execute(count, {"k": partition, **params}).scalar()
     warehouse.drop_temp(conn, "over_limit")
-    return before - after
+    return after - before
 
 
 def rebuild_profiles(
@@ -105,9 +115,7 @@ def rebuild_profiles(
     if target == "group":
         _write_groups(conn, warehouse, folded)
     else:
-        registered = list(conn.execute(
-            sa.text("SELECT DISTINCT group_key FROM group_keys WHERE removed_at IS NULL")).scalars())
-        _write_users(conn, warehouse, folded, registered)
+        _write_users(conn, warehouse, folded)
     warehouse.drop_temp(conn, "affected_profiles")
 
 
@@ -145,45 +153,26 @@ def _write_groups(conn: Connection, warehouse: Warehouse, folded: list) -> None:
         "created_at": pa.timestamp("us", "UTC"), "updated_at": pa.timestamp("us", "UTC")})
 
 
-def _write_users(conn: Connection, warehouse: Warehouse, folded: list, registered: list[str]) -> None:
-    for table in ("user_profiles", "user_groups"):
-        conn.exec_driver_sql(_DELETE_AFFECTED.format(table=table, key="''", pid="distinct_id"))
+def _write_users(conn: Connection, warehouse: Warehouse, folded: list) -> None:
+    conn.exec_driver_sql(_DELETE_AFFECTED.format(table="user_profiles", key="''", pid="distinct_id"))
     current = [(pid, versions[-1]) for _, pid, versions in folded if versions and not versions[-1].deleted]
     users = [{"distinct_id": pid, "properties": _dump(v.properties), "updated_at": v.valid_from}
              for pid, v in current]
-    links = [{"distinct_id": pid, "group_key": key, "group_id": gid}
-             for pid, v in current for key in registered for gid in group_ids(v.properties.get(key))]
     _insert(conn, warehouse, "user_profiles", users, {
         "distinct_id": pa.string(), "properties": pa.string(), "updated_at": pa.timestamp("us", "UTC")})
-    _insert(conn, warehouse, "user_groups", links, {
-        "distinct_id": pa.string(), "group_key": pa.string(), "group_id": pa.string()})
+    write_user_groups(conn, warehouse, affected_only=True)
 
 
 def rebuild_user_groups(conn: Connection, warehouse: Warehouse) -> None:
     """All of user_groups again, after the set of registered keys changed."""
-    registered = list(conn.execute(
-        sa.text("SELECT DISTINCT group_key FROM group_keys WHERE removed_at IS NULL")).scalars())
-    users = conn.execute(
-        sa.text("SELECT distinct_id, CAST(properties AS VARCHAR) FROM user_profiles")).all()
-    conn.exec_driver_sql("DELETE FROM user_groups")
-    links = [{"distinct_id": pid, "group_key": key, "group_id": gid}
-             for pid, props in users for key in registered for gid in group_ids(json_value(props).get(key))]
-    _insert(conn, warehouse, "user_groups", links, {
-        "distinct_id": pa.string(), "group_key": pa.string(), "group_id": pa.string()})
+    write_user_groups(conn, warehouse, affected_only=False)
 
 
-def group_ids(value: object) -> list[str]:
-    """The group ids a value names, by the attribution rule of DESIGN.md section 7."""
-    items = value if isinstance(value, list) else [value]
-    out: list[str] = []
-    for item in items:
-        if isinstance(item, bool) or item is None:
-            continue
-        if isinstance(item, int) or (isinstance(item, str) and item):
-            gid = str(item)
-            if gid not in out:
-                out.append(gid)
-    return out[:MAX_GROUP_IDS_PER_EVENT]
+def write_user_groups(conn: Connection, warehouse: Warehouse, *, affected_only: bool) -> None:
+    """user_groups from user_profiles (of the users in affected_profiles, or all), by the
+    attribution rule and cap that events use (`sql/model/user_groups.sql`)."""
+    run_script(conn, render_sql("model/user_groups", warehouse.dialect, affected=affected_only),
+               {"max_ids": MAX_GROUP_IDS_PER_EVENT})
 
 
 def _insert(conn: Connection, warehouse: Warehouse, table: str, rows: list[dict], schema: dict) -> None:
@@ -191,4 +180,25 @@ def _insert(conn: Connection, warehouse: Warehouse, table: str, rows: list[dict]
 
 
 def _dump(properties: dict | None) -> str | None:
-    return None if properties is None else json.dumps(properties, ensure_ascii=False, sort_keys=True)
+    return None if properties is None else json_text(properties)
+
+
+# Outside strings: a float Python writes with an exponent (1e+16) or not finite.
+_NUMBER_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN|-?[0-9]+(?:\.[0-9]+)?e\+[0-9]+')
+
+
+def json_text(value: object) -> str:
+    """JSON text of a profile, with numbers written so both engines read them as DuckDB's
+    JSON writer (events.properties) has them: a float of 1e16 or more is written whole
+    with `.0` (JSONB would keep `1e+16` as the integer 10000000000000000, DuckDB as a
+    double), and a float too large for a double (read from 1e400) as 1e400."""
+    def number(match: re.Match) -> str:
+        token = match.group(0)
+        if token.startswith('"'):
+            return token
+        if token.endswith("Infinity"):
+            return token.replace("Infinity", "1e400")
+        if token == "NaN":
+            return "null"
+        return f"{Decimal(token):f}.0"
+    return _NUMBER_TOKENS.sub(number, json.dumps(value, ensure_ascii=False, sort_keys=True))

@@ -20,10 +20,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from etl.errors import DataError, EtlError
-from etl.ingest.records import REJECT_COLUMNS
 from etl.ingest.updates import MAX_NAME_LENGTH, MAX_PROPERTIES, UPDATE_COLUMNS
-from etl.model.profile_updates import rebuild_profiles
-from etl.model.profiles import CREATING_OPERATIONS
+from etl.model.profile_updates import enforce_profile_limit, rebuild_profiles
 from etl.store.lake import Lake, open_lake
 from etl.store.warehouse import Warehouse
 
@@ -144,52 +142,37 @@ def upload_csv(
         done = conn.execute(
             sa.text("SELECT count(*) FROM profile_uploads WHERE source_object = :s AND fingerprint = :f"),
             {"s": source, "f": fingerprint},
-        ).scalar()
+        ).scalar_one()  # fetched to the end: DuckDB refuses the bulk insert beside an open result
         if done:
             result.already_applied = True
             return result
-        existing = set(conn.execute(
-            sa.text("SELECT DISTINCT profile_id FROM profile_updates WHERE group_key = :k "
-                    "AND kind IN ('group', 'upload') AND operation IN :creating")
-            .bindparams(sa.bindparam("creating", expanding=True)),
-            {"k": group_key, "creating": list(CREATING_OPERATIONS)},
+        count = len(profiles.ids)
+        rows = pa.table({
+            "kind": ["upload"] * count,
+            "load_date": pa.array([upload_date] * count, pa.date32()),
+            "source_object": [source] * count,
+            "source_line": pa.array(profiles.lines, pa.int64()),
+            "source_index": pa.array([0] * count, pa.int32()),
+            "group_key": [group_key] * count,
+            "profile_id": profiles.ids,
+            "update_time": pa.array([now] * count, pa.timestamp("us", "UTC")),
+            "timed": [True] * count,
+            "operation": ["$set"] * count,
+            "value": [json.dumps(props, ensure_ascii=False) for props in profiles.properties],
+            "raw": [json.dumps({"$group_id": gid, **props}) for gid, props in zip(profiles.ids, profiles.properties,
+                                                                                   strict=True)],
+        })
+        warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, rows)
+        # The same profile limit as a day's group updates (sql/model/profile_limit.sql):
+        # the refused rows move to rejected_records.
+        result.refused = enforce_profile_limit(conn, warehouse, upload_date, max_profiles, upload=(source, now))
+        admitted = list(conn.execute(
+            sa.text("SELECT profile_id FROM profile_updates WHERE kind = 'upload' AND load_date = :d "
+                    "AND source_object = :s AND update_time = :now"),
+            {"d": upload_date, "s": source, "now": now},
         ).scalars())
-        room = max(max_profiles - len(existing), 0)
-        admitted, refused = [], []
-        for n, gid in enumerate(profiles.ids):
-            if gid in existing or room > 0:
-                admitted.append(n)
-                room -= gid not in existing
-            else:
-                refused.append(n)
-        result.refused = len(refused)
         result.profiles = len(admitted)
-        def rows(indexes: list[int], **columns: list) -> pa.Table:
-            """The upload's rows at `indexes`, with the columns every kept row shares."""
-            count = len(indexes)
-            return pa.table({
-                "kind": ["upload"] * count,
-                "load_date": pa.array([upload_date] * count, pa.date32()),
-                "source_object": [source] * count,
-                "source_line": pa.array([profiles.lines[n] for n in indexes], pa.int64()),
-                "source_index": pa.array([0] * count, pa.int32()),
-                **columns,
-                "raw": [json.dumps({"$group_id": profiles.ids[n], **profiles.properties[n]}) for n in indexes],
-            })
-
-        warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, rows(
-            admitted,
-            group_key=[group_key] * len(admitted),
-            profile_id=[profiles.ids[n] for n in admitted],
-            update_time=pa.array([now] * len(admitted), pa.timestamp("us", "UTC")),
-            timed=[True] * len(admitted),
-            operation=["$set"] * len(admitted),
-            value=[json.dumps(profiles.properties[n], ensure_ascii=False) for n in admitted],
-        ))
-        if refused:
-            warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS,
-                                  rows(refused, reason=["profile_limit"] * len(refused)))
-        rebuild_profiles(conn, warehouse, "group", [(group_key, profiles.ids[n]) for n in admitted])
+        rebuild_profiles(conn, warehouse, "group", [(group_key, gid) for gid in admitted])
         conn.execute(
             sa.text("INSERT INTO profile_uploads (source_object, fingerprint, group_key, upload_date, "
                     "applied_at, profiles, duplicates) VALUES (:s, :f, :k, :d, :at, :p, :dup)"),

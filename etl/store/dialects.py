@@ -15,7 +15,11 @@ from __future__ import annotations
 
 
 class Dialect:
-    """What every engine must provide; the DuckDB and PostgreSQL subclasses fill it in."""
+    """What every engine must provide; the DuckDB and PostgreSQL subclasses fill it in.
+
+    Methods take SQL expressions (text written by our templates, never values from
+    users or data) and return SQL expressions.
+    """
 
     name: str
     #: column type of a JSON document (properties, profile values)
@@ -24,6 +28,42 @@ class Dialect:
     bytewise_text: str
     #: column option asking for the cheapest compression of high-entropy text ('' for none)
     zstd: str
+    #: suffix making a text expression sort by bytes, as bytewise_text columns do
+    collate_bytewise: str
+
+    def id_hash(self, text: str) -> str:
+        """A cheap 64-bit hash of `text`, to group ids before comparing them exactly."""
+        raise NotImplementedError
+
+    def json_member(self, doc: str, key: str) -> str:
+        """The member of JSON object `doc` named by the text expression `key` (NULL when
+        absent); of duplicate names the LAST wins, as in JSON.parse and JSONB."""
+        raise NotImplementedError
+
+    def json_elements(self, relation: str) -> str:
+        """A query over `relation` (which has a JSON column `value`) giving each row once
+        per element, with `position` (1-based) and `element`: a JSON array gives its
+        elements, any other value itself at position 1, a NULL value no row."""
+        raise NotImplementedError
+
+    def json_is_string(self, value: str) -> str:
+        """A condition: the JSON value is a string."""
+        raise NotImplementedError
+
+    def json_string(self, value: str) -> str:
+        """The text of a JSON string value."""
+        raise NotImplementedError
+
+    def json_int64_text(self, value: str) -> str:
+        """The decimal integer text of a JSON number whose value is a whole number in the
+        signed 64-bit range (`1e3` and `1000.0` give '1000', `-0` gives '0'); NULL for any
+        other number and for values that are not numbers."""
+        raise NotImplementedError
+
+    def json_has_other_case_key(self, doc: str, key: str) -> str:
+        """A condition: object `doc` has a member whose name equals `key` ignoring case
+        but not exactly."""
+        raise NotImplementedError
 
 
 class DuckDB(Dialect):
@@ -33,6 +73,56 @@ class DuckDB(Dialect):
     # DuckDB writes zstd faster than its default choice for properties and md5 ids,
     # and a third smaller for properties (measured on 1M bench events)
     zstd = "USING COMPRESSION zstd"
+    collate_bytewise = ""
+
+    def id_hash(self, text: str) -> str:
+        return f"hash({text})"
+
+    def json_member(self, doc: str, key: str) -> str:
+        # json_extract gives the FIRST of duplicate names. A document that names the
+        # key twice contains its JSON text twice (events.properties is DuckDB's own
+        # rewrite, with the same escaping as to_json), so only those documents take the
+        # exact last-wins lookup over json_keys; the rest take the plain one.
+        path = f"""'$."' || replace(replace({key}, '\\', '\\\\'), '"', '\\"') || '"'"""
+        needle = f"CAST(to_json({key}) AS VARCHAR)"
+        return (f"CASE WHEN contains(substr({doc}, strpos({doc}, {needle}) + 1), {needle}) "
+                f"THEN json_extract({doc}, '$.*')[len(json_keys({doc})) + 1 "
+                f"- list_position(list_reverse(json_keys({doc})), {key})] "
+                f"ELSE json_extract({doc}, {path}) END")
+
+    def json_elements(self, relation: str) -> str:
+        # One pass: an absent value gives an empty list rather than being filtered (a
+        # filter would be pushed into the join that made `value` and extract it twice).
+        return (f"SELECT * EXCLUDE (listed), generate_subscripts(listed, 1) AS position, "  # noqa: S608 - our template expressions
+                f"unnest(listed) AS element "
+                f"FROM (SELECT *, CASE WHEN value IS NULL THEN []::JSON[] "
+                f"WHEN json_type(value) = 'ARRAY' THEN json_extract(value, '$[*]') "
+                f"ELSE [value] END AS listed FROM {relation}) AS with_lists")
+
+    def json_is_string(self, value: str) -> str:
+        return f"json_type({value}) = 'VARCHAR'"
+
+    def json_string(self, value: str) -> str:
+        return f"json_extract_string({value}, '$')"
+
+    def json_int64_text(self, value: str) -> str:
+        # json_type says how DuckDB read the number: BIGINT as is; UBIGINT up to 2^63-1;
+        # DOUBLE (a fraction or exponent, or an integer beyond 64 bits) when whole and
+        # in range, unless written as an integer (then it was beyond 64 bits).
+        v = value
+        as_double = f"CAST({v} AS DOUBLE)"
+        return (f"CASE json_type({v}) "
+                f"WHEN 'BIGINT' THEN json_extract_string({v}, '$') "
+                f"WHEN 'UBIGINT' THEN CASE WHEN CAST({v} AS UBIGINT) <= 9223372036854775807 "
+                f"THEN json_extract_string({v}, '$') END "
+                f"WHEN 'DOUBLE' THEN CASE WHEN {as_double} = trunc({as_double}) "
+                f"AND {as_double} >= -9223372036854775808::DOUBLE "
+                f"AND {as_double} < 9223372036854775808::DOUBLE "
+                f"AND NOT regexp_full_match(CAST({v} AS VARCHAR), '-?[0-9]+') "
+                f"THEN CAST(CAST({as_double} AS BIGINT) AS VARCHAR) END END")
+
+    def json_has_other_case_key(self, doc: str, key: str) -> str:
+        return f"len(list_filter(json_keys({doc}), lambda k: lower(k) = lower({key}) AND k <> {key})) > 0"
 
 
 class PostgreSQL(Dialect):
@@ -40,6 +130,49 @@ class PostgreSQL(Dialect):
     json = "JSONB"
     bytewise_text = 'VARCHAR COLLATE "C"'
     zstd = ""
+    collate_bytewise = ' COLLATE "C"'
+
+    def id_hash(self, text: str) -> str:
+        return f"hashtextextended({text}, 0)"
+
+    def json_member(self, doc: str, key: str) -> str:
+        return f"({doc} -> {key})"  # JSONB keeps the last of duplicate names
+
+    def json_elements(self, relation: str) -> str:
+        return (f"SELECT p.*, CAST(1 AS BIGINT) AS position, p.value AS element "  # noqa: S608 - our template expressions
+                f"FROM {relation} AS p WHERE jsonb_typeof(p.value) <> 'array' "
+                f"UNION ALL "
+                f"SELECT p.*, x.position, x.element FROM {relation} AS p "
+                f"CROSS JOIN LATERAL jsonb_array_elements(p.value) WITH ORDINALITY AS x(element, position) "
+                f"WHERE jsonb_typeof(p.value) = 'array'")
+
+    def json_is_string(self, value: str) -> str:
+        return f"jsonb_typeof({value}) = 'string'"
+
+    def json_string(self, value: str) -> str:
+        return f"({value} #>> '{{}}')"
+
+    def json_int64_text(self, value: str) -> str:
+        # An integer literal: exact range check. Otherwise the value DuckDB would read,
+        # a double (so 12345678901234567.0 gives ...568 on both engines): whole and in
+        # range. The 2^1075 product sends magnitudes at most half the least subnormal to
+        # 0, as a double read does (PostgreSQL's float8 cast raises on underflow).
+        v = value
+        n = f"CAST({v} AS numeric)"
+        return (f"CASE WHEN jsonb_typeof({v}) = 'number' THEN CASE "  # noqa: S608 - our template expressions
+                f"WHEN ({v} #>> '{{}}') ~ '^-?[0-9]+$' "
+                f"THEN CASE WHEN {n} BETWEEN -9223372036854775808 AND 9223372036854775807 "
+                f"THEN {v} #>> '{{}}' END "
+                f"WHEN abs({n}) < 1e19 "
+                f"THEN (SELECT CASE WHEN d = trunc(d) AND d >= CAST(-9223372036854775808 AS float8) "
+                f"AND d < CAST(9223372036854775808 AS float8) THEN CAST(CAST(d AS BIGINT) AS TEXT) END "
+                f"FROM (SELECT CASE WHEN abs({n}) * {2 ** 1075} <= 1 THEN CAST(0 AS float8) "
+                f"ELSE CAST({n} AS float8) END AS d) AS rounded) "
+                f"END END")
+
+    def json_has_other_case_key(self, doc: str, key: str) -> str:
+        return (f"(jsonb_typeof({doc}) = 'object' AND EXISTS (SELECT 1 FROM jsonb_object_keys({doc}) AS k "  # noqa: S608 - our template expressions
+                f"WHERE lower(k) = lower({key}) AND k <> {key}))")
 
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (DuckDB(), PostgreSQL())}

@@ -18,8 +18,19 @@ from sqlalchemy.engine import Connection
 
 from etl.store.dialects import dialect_for
 
+
+def _shared_template(name: str) -> str:
+    """A template imported by another (`{% import 'model/_rules.sql' as rules with context %}`):
+    the rules several SQL files share, written once."""
+    path = resources.files("etl.sql").joinpath(name)
+    if not path.is_file():
+        raise jinja2.TemplateNotFound(name)
+    return path.read_text(encoding="utf-8")
+
+
 # Templates are our own files; StrictUndefined makes a misspelt name an error, not ''.
 _JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                            loader=jinja2.FunctionLoader(_shared_template),
                             autoescape=False)  # noqa: S701 - SQL, not HTML
 
 

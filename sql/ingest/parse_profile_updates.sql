@@ -1,3 +1,4 @@
+{% import 'ingest/_rules.sql' as ids with context -%}
 -- Validate profile update records (input_records, from split_records.sql):
 -- group updates ($kind = 'group') or user updates ($kind = 'user'). One row
 -- per input record, `reason` NULL for an update that applies; every row keeps
@@ -5,7 +6,8 @@
 -- Parameters: those of parse_events.sql plus $operations (allowed for the
 -- kind), $all_operations, $meta_keys, $registered_keys, $end_of_day_epoch
 -- (the effective time of an update without $time), $max_properties,
--- $max_name_length.
+-- $max_name_length. A $group_id is valid by the rule events follow
+-- (sql/ingest/_rules.sql): 1e3 names group '1000'.
 WITH fields AS (
     SELECT *,
            list_filter(json_keys(raw), lambda k: list_contains($all_operations, k)) AS operations,
@@ -23,7 +25,7 @@ shaped AS (
            json_type(raw, '$."$group_key"') AS group_key_type,
            json_extract_string(raw, '$."$group_key"') AS group_key,
            json_type(raw, '$."$group_id"') AS group_id_type,
-           json_extract_string(raw, '$."$group_id"') AS group_id,
+           json_extract(raw, '$."$group_id"') AS group_id_value,
            json_type(raw, '$."$distinct_id"') AS distinct_id_type,
            json_extract_string(raw, '$."$distinct_id"') AS distinct_id,
            json_extract_string(raw, '$."$token"') AS token
@@ -36,7 +38,8 @@ measured AS (
                 WHEN json_type(value) = 'ARRAY' THEN json_extract_string(value, '$[*]') END AS names,
            CASE WHEN json_type(value) = 'OBJECT' THEN json_extract(value, '$.*')
                 WHEN json_type(value) = 'ARRAY' THEN json_extract(value, '$[*]') END AS items,
-           CASE WHEN time_raw > 1e11 THEN time_raw / 1000 ELSE time_raw END AS time_seconds
+           CASE WHEN time_raw > 1e11 THEN time_raw / 1000 ELSE time_raw END AS time_seconds,
+           {{ ids.group_id('group_id_value') }} AS group_id
     FROM shaped
 ),
 checked AS (
@@ -50,8 +53,7 @@ checked AS (
                WHEN $kind = 'group' AND NOT list_contains($registered_keys, group_key)
                    THEN 'unregistered_group_key'
                WHEN $kind = 'group' AND (group_id_type IS NULL OR group_id_type = 'NULL') THEN 'missing_group_id'
-               WHEN $kind = 'group' AND (group_id_type NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT') OR group_id = '')
-                   THEN 'invalid_group_id'
+               WHEN $kind = 'group' AND group_id IS NULL THEN 'invalid_group_id'
                WHEN $kind = 'user' AND (distinct_id_type IS NULL OR distinct_id_type = 'NULL')
                    THEN 'missing_distinct_id'
                WHEN $kind = 'user' AND (distinct_id_type NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT')

@@ -1,3 +1,4 @@
+{% import 'model/_rules.sql' as rules with context -%}
 -- Attribution of the touched event dates, from group_values (see
 -- group_values.sql). Replaces event_groups, hot_shards and
 -- group_daily_metrics for exactly those dates. Parameters: :dates,
@@ -6,9 +7,10 @@ DELETE FROM event_groups WHERE event_date IN :dates;
 DELETE FROM hot_shards WHERE event_date IN :dates;
 DELETE FROM group_daily_metrics WHERE event_date IN :dates;
 
--- Distinct valid ids per event and key, in list order, at most :max_ids. A
--- value that is not a list names one id and needs no work; only events whose
--- value is a list of several elements (rare) are made distinct and capped.
+-- Distinct valid ids per event and key, in list order, at most :max_ids (the
+-- cap: first_distinct_ids in sql/model/_rules.sql). A value that is not a
+-- list names one id and needs no work; only events whose value is a list of
+-- several elements (rare) are made distinct and capped.
 -- group_values is read directly each time: a CTE read twice is materialized.
 CREATE TEMP TABLE listed AS
 SELECT DISTINCT event_date, event_id, data_group_id
@@ -16,18 +18,12 @@ FROM group_values
 WHERE position > 1;
 
 CREATE TEMP TABLE attributed AS
-WITH list_ids AS (
-    SELECT g.*, row_number() OVER (PARTITION BY g.event_date, g.event_id, g.data_group_id, g.group_id
-                                   ORDER BY g.position) AS repeat_rank
+WITH listed_values AS (
+    SELECT g.*
     FROM group_values AS g
     WHERE g.group_id IS NOT NULL
       AND EXISTS (SELECT 1 FROM listed AS l WHERE l.event_date = g.event_date AND l.event_id = g.event_id
                   AND l.data_group_id = g.data_group_id)
-),
-list_distinct AS (
-    SELECT *, row_number() OVER (PARTITION BY event_date, event_id, data_group_id ORDER BY position) AS id_rank
-    FROM list_ids
-    WHERE repeat_rank = 1
 )
 SELECT event_date, event_id, insert_id, event, distinct_id, event_time, data_group_id, group_key, group_id
 FROM group_values AS g
@@ -36,8 +32,7 @@ WHERE g.group_id IS NOT NULL
                   AND l.data_group_id = g.data_group_id)
 UNION ALL
 SELECT event_date, event_id, insert_id, event, distinct_id, event_time, data_group_id, group_key, group_id
-FROM list_distinct
-WHERE id_rank <= :max_ids;
+FROM ({{ rules.first_distinct_ids('listed_values', 'event_date, event_id, data_group_id') }}) AS capped;
 
 -- Hot shards: a (group, date) keeps its first :hot_shard_limit events by event
 -- time, then $insert_id; only shards over the limit (rare) are ranked.

@@ -71,6 +71,49 @@ def test_values_lists_and_invalid_ids(settings, warehouse, lake) -> None:  # noq
     assert audit_invalid(warehouse, D1) == 9
 
 
+def test_whole_numbers_in_64_bits_are_ids_as_written_in_decimal(settings, warehouse, lake) -> None:  # noqa: ANN001
+    """The group-id rule: a non-empty string as is, or a number whose value is a whole
+    number in [-2^63, 2^63-1], as its decimal integer text; the rest is invalid. Events
+    and user profiles (user_groups) follow the same rule, on both engines."""
+    add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
+    values = {  # value as written -> the id it names, or None (invalid)
+        "1e3": "1000", "1.0": "1", "-0": "0", "1000.000": "1000", "1.5e1": "15",
+        "9223372036854775807": "9223372036854775807", "-9223372036854775808": "-9223372036854775808",
+        "9007199254740993": "9007199254740993", "12345678901234567.0": "12345678901234568",
+        "9223372036854775808": None, "18446744073709551616": None, "1e19": None, "1e400": None,
+        "1.5": None, '"1e3"': "1e3", '" 1"': " 1", '""': None,
+    }
+    lines = [f'{{"event":"E","properties":{{"distinct_id":"u1","time":{T},"$insert_id":"v{n}","company_id":{v}}}}}'
+             for n, v in enumerate(values)]
+    lake.write(f"events/dt={D1}/a.jsonl", ("\n".join(lines) + "\n").encode())
+    people = [f'{{"$distinct_id":"p{n}","$time":{T},"$set":{{"company_id":{v}}}}}' for n, v in enumerate(values)]
+    lake.write(f"people/dt={D1}/a.jsonl", ("\n".join(people) + "\n").encode())
+    run_day(settings, warehouse, lake, D1)
+    expected = sorted((f"v{n}", "company_id", gid) for n, gid in enumerate(values.values()) if gid is not None)
+    assert attributed(warehouse) == expected
+    assert audit_invalid(warehouse, D1) == 6
+    assert rows(warehouse, "SELECT distinct_id, group_key, group_id FROM user_groups ORDER BY distinct_id") == sorted(
+        (f"p{n}", "company_id", gid) for n, gid in enumerate(values.values()) if gid is not None)
+
+
+def test_of_duplicate_names_in_a_record_the_last_names_the_group(settings, warehouse, lake) -> None:  # noqa: ANN001
+    """As JSON.parse and PostgreSQL's JSONB read it; a name also nested or inside a string
+    value does not count."""
+    add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
+    add_key(warehouse, 'we"ird\\key', max_keys=6, setup_at=SETUP)
+    head = f'"distinct_id":"u1","time":{T}'
+    lake.write(f"events/dt={D1}/a.jsonl", "".join(f'{{"event":"E","properties":{{{head},{p}}}}}\n' for p in [
+        '"$insert_id":"two","company_id":"first","company_id":"last"',
+        '"$insert_id":"bad-last","company_id":"first","company_id":1.5',
+        '"$insert_id":"nested","company_id":"top","x":{"company_id":"inner"},"y":"\\"company_id\\":"',
+        '"$insert_id":"weird","we\\"ird\\\\key":"a","we\\"ird\\\\key":"b"',
+    ]).encode())
+    run_day(settings, warehouse, lake, D1)
+    assert attributed(warehouse) == [("nested", "company_id", "top"), ("two", "company_id", "last"),
+                                     ("weird", 'we"ird\\key', "b")]
+    assert audit_invalid(warehouse, D1) == 1
+
+
 def test_at_most_300_ids_per_event_in_list_order(settings, warehouse, lake) -> None:  # noqa: ANN001
     add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
     ids = [f"g{n:03d}" for n in range(301)]

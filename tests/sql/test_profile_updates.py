@@ -138,6 +138,9 @@ BAD_UPDATES = [
     ({**g("c1", T1, "$set", {"a": 1}), "$unset": ["b"]}, "multiple_operations"),
     ({"$group_key": "company_id", "$time": T1, "$set": {"a": 1}}, "missing_group_id"),
     (g("", T1, "$set", {"a": 1}), "invalid_group_id"),
+    (g(1.5, T1, "$set", {"a": 1}), "invalid_group_id"),
+    (g(2**63, T1, "$set", {"a": 1}), "invalid_group_id"),
+    (g(True, T1, "$set", {"a": 1}), "invalid_group_id"),
     ({"$group_id": "c1", "$time": T1, "$set": {"a": 1}}, "missing_group_key"),
     (g("c1", T1, "$set", {"a": 1}, key="Company_ID"), "unregistered_group_key"),
     ({**g("c1", T1, "$set", {"a": 1}), "$token": "other"}, "wrong_token"),
@@ -160,6 +163,16 @@ def test_bad_group_updates_are_rejected_while_the_rest_apply(settings, keyed, la
     assert rows(keyed, "SELECT kind, source_line, reason FROM rejected_records") == [("group", 2, reason)]
     assert profiles(keyed) == {"c0": {"ok": True}}
     assert rows(keyed, "SELECT input_records, loaded, rejected FROM load_audit WHERE stage = 'groups'") == [(2, 1, 1)]
+
+
+def test_a_group_id_follows_the_rule_events_follow(settings, keyed, lake) -> None:  # noqa: ANN001
+    """1e3 and 1000.0 name group '1000', as they do on events: one profile."""
+    lake.write(f"groups/dt={D1}/a.jsonl", "".join(
+        f'{{"$group_key":"company_id","$group_id":{gid},"$time":{T1 + n},"$set":{{"v{n}":1}}}}\n'
+        for n, gid in enumerate(["1e3", "1000.0", "1000", "-0", "9223372036854775807"])).encode())
+    run_day(settings, keyed, lake, D1)
+    assert profiles(keyed) == {"1000": {"v0": 1, "v1": 1, "v2": 1}, "0": {"v3": 1},
+                               "9223372036854775807": {"v4": 1}}
 
 
 def test_profile_limit_refuses_new_profiles_never_updates(settings, keyed, lake) -> None:  # noqa: ANN001

@@ -166,13 +166,15 @@ CREATE TABLE IF NOT EXISTS hot_shards (
 -- partitioned by event_date, so both DuckDB and PostgreSQL push a filter on
 -- event_date below it: a day's cost does not grow with history (the 6-day
 -- benchmark shows it), and it is half the cost of an anti-join on later copies.
+-- Which copy wins is written once, in sql/store/_rules.sql.
+{% import 'store/_rules.sql' as copies with context -%}
 CREATE OR REPLACE VIEW events_deduped AS
 SELECT load_date, source_object, source_line, source_index, event_id, insert_id,
        event, distinct_id, event_time, event_date, properties
 FROM (
     SELECT e.*, row_number() OVER (
-        PARTITION BY e.event_date, e.event_id
-        ORDER BY e.load_date DESC, e.source_object DESC, e.source_line DESC, e.source_index DESC
+        PARTITION BY {{ copies.copy_identity('e.') }}
+        ORDER BY {{ copies.copy_order('e.', latest_first=true) }}
     ) AS copy_rank
     FROM events AS e
 ) AS ranked

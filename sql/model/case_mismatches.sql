@@ -4,6 +4,4 @@ SELECT count(*)
 FROM events_deduped AS e
 WHERE e.event_date IN :dates
   AND e.event_time >= :setup_at
-  AND jsonb_typeof(e.properties) = 'object'
-  AND EXISTS (SELECT 1 FROM jsonb_object_keys(e.properties) AS k
-              WHERE lower(k) = lower(:group_key) AND k <> :group_key)
+  AND {{ dialect.json_has_other_case_key('e.properties', ':group_key') }}
