@@ -55,7 +55,7 @@ def test_the_wheel_ships_every_module_and_sql_file(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     sql = {f"etl/sql/{p.relative_to(ROOT / 'sql').as_posix()}" for p in (ROOT / "sql").rglob("*.sql")}
     modules = {f"etl/{p.relative_to(ROOT / 'etl').as_posix()}" for p in (ROOT / "etl").rglob("*.py")}
-    assert "etl/__init__.py" in names and "etl/sql/__init__.py" in names and "etl/sql/store/schema.sql" in names
+    assert "etl/__init__.py" in names and "etl/sql/__init__.py" in names and "etl/sql/store/migrations/0005_baseline.sql" in names
     assert {n for n in names if n.startswith("etl/sql/") and n.endswith(".sql")} == sql
     assert modules - names == set()
     distribution, version = wheel.name.split("-")[:2]
@@ -91,7 +91,7 @@ def test_the_installed_wheel_runs_a_day_outside_the_checkout(wheel: Path, tmp_pa
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert re.fullmatch(r"warehouse ready \(schema version \d+\)\n", run(str(group_etl), "init"))
+    assert re.fullmatch(r"warehouse ready \(schema version none -> \d+\)\n", run(str(group_etl), "init"))
     assert int(run(str(group_etl), "keys", "add", "company_id", "--setup-at", "2024-01-01T00:00:00+00:00")) != 0
     [row] = json.loads(run(str(group_etl), "run", "--date", "2024-07-01", "--format", "json"))["rows"]
     row.pop("seconds")

@@ -219,3 +219,26 @@ def test_a_postgres_reader_works_for_a_role_that_may_not_create(postgres_url, tm
 
 def _role_exists(conn, role: str) -> bool:  # noqa: ANN001
     return bool(conn.execute(sa.text("SELECT count(*) FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar())
+
+
+def test_the_baseline_view_is_the_shipped_one() -> None:
+    """The baseline builds events_deduped from the copy rule's macros (sql/store/_rules.sql).
+    A migration runs once per warehouse, so the rule may only change through a new
+    migration that re-creates the view: this pins what version 5 shipped."""
+    shipped = (
+        "CREATE OR REPLACE VIEW events_deduped AS\n"
+        "SELECT load_date, source_object, source_line, source_index, event_id, insert_id,\n"
+        "       event, distinct_id, event_time, event_date, properties\n"
+        "FROM (\n"
+        "    SELECT e.*, row_number() OVER (\n"
+        "        PARTITION BY e.event_date, e.event_id\n"
+        "        ORDER BY e.load_date DESC, e.source_object DESC, e.source_line DESC, e.source_index DESC\n"
+        "    ) AS copy_rank\n"
+        "    FROM events AS e\n"
+        ") AS ranked\n"
+        "WHERE copy_rank = 1"
+    )
+    for dialect in ("duckdb", "postgresql"):
+        [baseline] = [m for m in migrations() if m.version == 5]
+        views = [s for s in baseline.statements(dialect) if "VIEW events_deduped" in s]
+        assert views == [shipped]
