@@ -1,4 +1,4 @@
-"""Project settings: DESIGN.md section 4, read from the environment with
+"""Project settings: docs/configuration.md, read from the environment with
 command-line overrides. A wrong value is a `ConfigError` naming the variable."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`group-etl`: the command line of DESIGN.md section 5.
+"""`group-etl`: the command line of the README's command table.
 
 Exit codes: 0 success, 1 wrong data or request (one line on stderr), 2 usage.
 """
@@ -483,7 +483,7 @@ def demo(
 
 
 def expand_steps(argv: list[str]) -> list[str]:
-    """DESIGN.md's `--steps E1 E2 E3` (one flag, several values) as Typer's repeated
+    """the documented `--steps E1 E2 E3` (one flag, several values) as Typer's repeated
     `--steps E1 --steps E2 --steps E3`."""
     out: list[str] = []
     in_steps = False

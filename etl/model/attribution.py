@@ -1,4 +1,4 @@
-"""Attribution: which deduplicated events count for which groups (DESIGN section 7:
+"""Attribution: which deduplicated events count for which groups (docs/rules.md:
 setup-time eligibility, valid group ids, at most 300 ids an event, hot shards),
 and the per-group daily metrics built from it. The rule's SQL is
 `sql/model/group_values.sql` then `sql/model/attribute_events.sql`; what a valid

@@ -13,7 +13,7 @@ A reference names an event property (`properties["plan"]`, `plan`), or with a
 scope: `user.plan` (the user's profile), `group.plan` (the group's profile in a
 group report), or `company_id.plan` (in `--where-group`: the profile of a
 group of key company_id the user belongs to). Which scopes are allowed is the
-caller's rule (the one-way user -> group link of DESIGN.md section 7).
+caller's rule (the one-way user -> group link of docs/rules.md).
 
 Semantics: `==`, `!=` and `in` compare a string with the property's text and a
 number numerically; `>`, `>=`, `<`, `<=` are numeric and false for a
@@ -33,6 +33,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken, VisitError
 
 from etl.errors import EtlError
+from etl.store.dialects import dialect_for
 
 GRAMMAR = r"""
 ?start: or_expr
@@ -230,6 +231,7 @@ class SqlCompiler:
 
     def __init__(self, dialect: str, params: dict, prefix: str = "f") -> None:
         self.dialect, self.params, self.prefix = dialect, params, prefix
+        self.engine = dialect_for(dialect)  # the JSON access of that engine
 
     def bind(self, value: Any) -> str:
         name = f"{self.prefix}{len(self.params)}"
@@ -237,30 +239,13 @@ class SqlCompiler:
         return f":{name}"
 
     def text(self, column: str, name: str) -> str:
-        key = self.bind(name)
-        if self.dialect == "duckdb":
-            return f"json_extract_string({column}, {self.path(key)})"
-        return f"({column} ->> {key})"
+        return self.engine.json_text(column, self.bind(name))
 
     def number(self, column: str, name: str) -> str:
-        key = self.bind(name)
-        if self.dialect == "duckdb":
-            path = self.path(key)
-            return (f"(CASE WHEN json_type({column}, {path}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
-                    f"THEN CAST(json_extract({column}, {path}) AS DOUBLE) END)")
-        return (f"(CASE WHEN jsonb_typeof({column} -> {key}) = 'number' "
-                f"THEN ({column} ->> {key})::double precision END)")
+        return self.engine.json_number(column, self.bind(name))
 
     def present(self, column: str, name: str) -> str:
-        key = self.bind(name)
-        if self.dialect == "duckdb":
-            return f"(json_extract({column}, {self.path(key)}) IS NOT NULL)"
-        return f"(({column} -> {key}) IS NOT NULL)"
-
-    @staticmethod
-    def path(key: str) -> str:
-        """A DuckDB JSON path for one key, built from the bound name (quotes escaped)."""
-        return f"""('$."' || replace(replace({key}, '\\', '\\\\'), '"', '\\"') || '"')"""
+        return self.engine.json_present(column, self.bind(name))
 
     def compile(self, node: Compare | Logical, column_for: Callable[[Ref], str],
                 wrap: Callable[[Ref, str], str] | None = None) -> str:

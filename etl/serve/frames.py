@@ -36,7 +36,7 @@ from etl.store.lake import open_lake
 from etl.store.sql import sql_clause
 from etl.store.warehouse import Warehouse, quote_ident
 
-# The tables of DESIGN.md section 6, and the profile update log and uploads beside them.
+# The tables of docs/tables.md, and the profile update log and uploads beside them.
 TABLES = (
     "group_keys", "events", "event_groups", "group_profiles", "group_profile_history",
     "user_profiles", "user_groups", "group_daily_metrics", "cohorts", "rejected_records",

@@ -3,7 +3,7 @@
 A report's unit is a user (distinct_id) or, with `by`, a group of that key
 (an event attributed to two groups counts for each). Every report reads
 deduplicated events. Filters and breakdowns follow the one-way rule of
-DESIGN.md section 7: user reports may use the profile of a group a user
+docs/rules.md: user reports may use the profile of a group a user
 belongs to (`where_group`), group reports never use user profiles.
 """
 

@@ -65,6 +65,19 @@ class Dialect:
         but not exactly."""
         raise NotImplementedError
 
+    def json_text(self, doc: str, key: str) -> str:
+        """The text of member `key` (a bound name) of `doc`: a string as is, any other
+        value as its JSON text; NULL when absent. What filters compare with."""
+        raise NotImplementedError
+
+    def json_number(self, doc: str, key: str) -> str:
+        """Member `key` of `doc` as a double when it is a JSON number, else NULL."""
+        raise NotImplementedError
+
+    def json_present(self, doc: str, key: str) -> str:
+        """A condition: `doc` has a member `key` (even a null one)."""
+        raise NotImplementedError
+
 
 class DuckDB(Dialect):
     name = "duckdb"
@@ -83,7 +96,7 @@ class DuckDB(Dialect):
         # key twice contains its JSON text twice (events.properties is DuckDB's own
         # rewrite, with the same escaping as to_json), so only those documents take the
         # exact last-wins lookup over json_keys; the rest take the plain one.
-        path = f"""'$."' || replace(replace({key}, '\\', '\\\\'), '"', '\\"') || '"'"""
+        path = self._path(key)
         needle = f"CAST(to_json({key}) AS VARCHAR)"
         return (f"CASE WHEN contains(substr({doc}, strpos({doc}, {needle}) + 1), {needle}) "
                 f"THEN json_extract({doc}, '$.*')[len(json_keys({doc})) + 1 "
@@ -123,6 +136,22 @@ class DuckDB(Dialect):
 
     def json_has_other_case_key(self, doc: str, key: str) -> str:
         return f"len(list_filter(json_keys({doc}), lambda k: lower(k) = lower({key}) AND k <> {key})) > 0"
+
+    @staticmethod
+    def _path(key: str) -> str:
+        """A JSON path for one member, built in SQL from the bound name (quotes escaped)."""
+        return f"""('$."' || replace(replace({key}, '\\', '\\\\'), '"', '\\"') || '"')"""
+
+    def json_text(self, doc: str, key: str) -> str:
+        return f"json_extract_string({doc}, {self._path(key)})"
+
+    def json_number(self, doc: str, key: str) -> str:
+        path = self._path(key)
+        return (f"(CASE WHEN json_type({doc}, {path}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
+                f"THEN CAST(json_extract({doc}, {path}) AS DOUBLE) END)")
+
+    def json_present(self, doc: str, key: str) -> str:
+        return f"(json_extract({doc}, {self._path(key)}) IS NOT NULL)"
 
 
 class PostgreSQL(Dialect):
@@ -173,6 +202,16 @@ class PostgreSQL(Dialect):
     def json_has_other_case_key(self, doc: str, key: str) -> str:
         return (f"(jsonb_typeof({doc}) = 'object' AND EXISTS (SELECT 1 FROM jsonb_object_keys({doc}) AS k "  # noqa: S608 - our template expressions
                 f"WHERE lower(k) = lower({key}) AND k <> {key}))")
+
+    def json_text(self, doc: str, key: str) -> str:
+        return f"({doc} ->> {key})"
+
+    def json_number(self, doc: str, key: str) -> str:
+        return (f"(CASE WHEN jsonb_typeof({doc} -> {key}) = 'number' "
+                f"THEN ({doc} ->> {key})::double precision END)")
+
+    def json_present(self, doc: str, key: str) -> str:
+        return f"(({doc} -> {key}) IS NOT NULL)"
 
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (DuckDB(), PostgreSQL())}

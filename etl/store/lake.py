@@ -48,7 +48,7 @@ def open_lake(url: str) -> Lake:
 
 
 def partition_prefix(kind: str, day: str) -> str:
-    """`events/dt=2024-01-01/` and the like: DESIGN.md section 3."""
+    """`events/dt=2024-01-01/` and the like: docs/lake.md."""
     return f"{kind}/dt={day}/"
 
 

@@ -1,4 +1,4 @@
-{#- What a valid group id is (DESIGN.md section 7), written once: events'
+{#- What a valid group id is (docs/rules.md), written once: events'
     group keys and user profiles' (sql/model/_rules.sql) and group updates'
     $group_id (parse_profile_updates.sql) all use it, on every engine; the
     engine parts come from etl.store.dialects. -#}

@@ -59,7 +59,7 @@ checked AS (
 SELECT source_line, source_index, final_reason AS reason,
        CASE WHEN final_reason IS NOT NULL THEN rtrim(raw, chr(10)) END AS raw,
        CASE WHEN final_reason IS NOT NULL THEN NULL
-            -- copies of one event share this identity (DESIGN.md section 7);
+            -- copies of one event share this identity (docs/rules.md);
             -- without $insert_id a record is never anyone's duplicate
             WHEN insert_id_type IN ('VARCHAR', 'BIGINT', 'UBIGINT') THEN
                 md5(concat_ws(chr(31), 'event', event, distinct_id,

@@ -1,4 +1,4 @@
-{#- The attribution rules (DESIGN.md section 7), written once for every engine
+{#- The attribution rules (docs/rules.md), written once for every engine
     and used by both attribution (events) and user_groups (user profiles). What
     differs between engines comes from etl.store.dialects. What a valid group id
     is: group_id in sql/ingest/_rules.sql (group updates' $group_id too). -#}

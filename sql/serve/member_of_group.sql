@@ -1,7 +1,7 @@
 {#- True when the user in column `member` belongs to a group of key `key`
     (a bound parameter) whose current profile meets `condition` (a filter
-    compiled over gp.properties, values bound). One-way link of DESIGN.md
-    section 7: users are filtered by their groups, never groups by users. -#}
+    compiled over gp.properties, values bound). One-way link of
+    docs/rules.md: users are filtered by their groups, never groups by users. -#}
 EXISTS (
     SELECT 1
     FROM user_groups AS ug

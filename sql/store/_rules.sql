@@ -1,4 +1,4 @@
-{#- Which copy of an event wins (DESIGN.md section 7, Duplicates): copies share
+{#- Which copy of an event wins (docs/rules.md, Duplicates): copies share
     (event_date, event_id); they arrive in (load_date, source_object,
     source_line, source_index) order and the LAST to arrive is kept. Every
     dedupe (the events_deduped view, attribution, the duplicate count) orders

@@ -1,4 +1,4 @@
-"""Group keys and attribution on DuckDB and PostgreSQL: DESIGN.md section 7, exact rows."""
+"""Group keys and attribution on DuckDB and PostgreSQL: docs/rules.md, exact rows."""
 
 from __future__ import annotations
 

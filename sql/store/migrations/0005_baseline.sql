@@ -1,5 +1,5 @@
 -- Migration 5, the baseline: the whole schema as group-etl wrote it at schema
--- version 5 (DESIGN.md section 6). Warehouses made by older versions (1-4) are
+-- version 5 (docs/tables.md). Warehouses made by older versions (1-4) are
 -- upgraded by it, so every statement is safe to repeat (IF NOT EXISTS, ADD
 -- COLUMN IF NOT EXISTS, CREATE OR REPLACE). Never edit it: a change is a new
 -- migration, 0006 onwards. Portable DDL; the types that differ come from
@@ -162,7 +162,7 @@ CREATE TABLE IF NOT EXISTS hot_shards (
 
 -- Every count and report reads events through this view: one row per
 -- duplicate identity, the copy from the latest load date, then the last
--- object, line and batch element (DESIGN.md section 7). The window is
+-- object, line and batch element (docs/rules.md). The window is
 -- partitioned by event_date, so both DuckDB and PostgreSQL push a filter on
 -- event_date below it: a day's cost does not grow with history (the 6-day
 -- benchmark shows it), and it is half the cost of an anti-join on later copies.
