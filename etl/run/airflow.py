@@ -140,7 +140,7 @@ def audit(settings: Settings, day: date) -> dict:
     from etl.run.day import check_day
     from etl.store.warehouse import Warehouse
 
-    with Warehouse(settings) as warehouse:
+    with Warehouse(settings, read_only=True) as warehouse:  # a check: it only reads
         return check_day(warehouse, day)
 
 
