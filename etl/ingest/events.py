@@ -1,6 +1,6 @@
 """Events: how a record of `events/dt=D/` is validated and what of it is kept.
 
-The validation is `sql/duckdb/parse_events.sql`; see `etl.records` for how a
+The validation is `sql/ingest/parse_events.sql`; see `etl.ingest.records` for how a
 partition is read.
 """
 

@@ -1,7 +1,7 @@
 """Reading a lake partition into records, in columns.
 
 Bytes are split into lines by numpy and Arrow and shaped by DuckDB
-(`sql/duckdb/split_records.sql`, then a per-kind validation query); no Python
+(`sql/ingest/split_records.sql`, then a per-kind validation query); no Python
 touches an individual record. Each object is streamed in batches of about
 `BATCH_BYTES`, each parsed batch goes to an Arrow IPC file on disk, so memory
 is bounded by the batch, not the size of a day.

@@ -1,6 +1,6 @@
 -- Split one batch of raw lines of a dump into records (runs in the in-process
 -- DuckDB engine, as the CTE `input_records` of a kind's validation query; see
--- etl.records). Input: raw_lines(source_line, text, bytes, flag, size): `text`
+-- etl.ingest.records). Input: raw_lines(source_line, text, bytes, flag, size): `text`
 -- is the line (with its newline) when the batch is valid UTF-8, else NULL and
 -- `bytes` holds the line; `flag` marks a truncated gzip tail or an empty
 -- object; `size` is the line's length in bytes. Output: one row per record (a
