@@ -7,11 +7,14 @@
 -- removed_at. The key name reaches the JSON lookup as a value.
 CREATE TEMP TABLE group_values AS
 -- Deduplicated as events_deduped is (the latest copy of an event carries its
--- groups, sql/store/_rules.sql), cheaply: only events whose id occurs more
--- than once on these dates (rare) are ranked, and the copies a later one
--- replaces are dropped by an anti-join whose build side is as small as the
--- duplicates.
-WITH repeated AS (
+-- groups, sql/store/_rules.sql), by the engine's cheaper plan: on DuckDB only
+-- events whose id occurs more than once on these dates (rare) are ranked, and
+-- the copies a later one replaces are dropped by an anti-join as small as the
+-- duplicates; on PostgreSQL (dialect.rank_every_copy) a value is kept when no
+-- later copy of its event exists.
+WITH
+{%- if not dialect.rank_every_copy %}
+repeated AS (
     {{ copies.repeated_ids('event_date IN :dates') }}
 ),
 replaced AS (
@@ -28,6 +31,7 @@ replaced AS (
     ) AS ranked
     WHERE copy_rank > 1
 ),
+{%- endif %}
 keyed AS (
     SELECT e.event_date, e.event_id, e.insert_id, e.event, e.distinct_id, e.event_time, e.load_date,
            e.source_object, e.source_line, e.source_index, k.data_group_id, k.group_key,
@@ -41,7 +45,15 @@ keyed AS (
 present AS (
     SELECT p.*
     FROM keyed AS p
+{%- if dialect.rank_every_copy %}
+    -- only where the key is present, no later copy of the event exists
+    WHERE p.value IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM events AS later
+                      WHERE later.event_date IN :dates AND later.event_date = p.event_date
+                        AND later.event_id = p.event_id AND {{ copies.arrives_after('later', 'p') }})
+{%- else %}
     WHERE NOT EXISTS (SELECT 1 FROM replaced AS r WHERE {{ copies.same_copy('r', 'p') }})
+{%- endif %}
 )
 {{ rules.group_values('present', 'load_date, event_date, event_id, insert_id, event, distinct_id, event_time, '
                                  'data_group_id, group_key') }};

@@ -23,6 +23,11 @@ AND {{ a }}.source_object = {{ b }}.source_object AND {{ a }}.source_line = {{ b
 AND {{ a }}.source_index = {{ b }}.source_index
 {%- endmacro %}
 
+{#- A condition: row `a` arrived after row `b` (both copies of one event). -#}
+{% macro arrives_after(a, b) -%}
+({{ copy_order(a ~ '.') }}) > ({{ copy_order(b ~ '.') }})
+{%- endmacro %}
+
 {#- The (event_date, id hash) of events with more than one row among those
     `where` selects: the only ones a dedupe needs to rank. Duplicates are rare,
     so grouping a hash and ranking the few is cheaper than a window over every
