@@ -30,7 +30,9 @@ from etl.errors import EtlError
 SESSION_TTL = timedelta(hours=24)
 ROW_GROUP = 10_000
 SCHEMA = pa.schema([("profile_id", pa.string()), ("properties", pa.string())])
-_SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")
+# what expire() may delete: our own session files and interrupted writes, nothing else
+_OWN_FILE = re.compile(r"[0-9a-f]{32}\.parquet(\.tmp)?")
 
 
 class SessionStore:
@@ -39,10 +41,7 @@ class SessionStore:
 
     def create(self, rows: Iterable[list[tuple[str, str]]]) -> str:
         """Pin rows (batches of (profile_id, properties JSON text), already ordered) under a new id."""
-        try:
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as error:
-            raise EtlError(f"export session folder {self.folder}: {error.strerror or error}") from None
+        self._private_folder()
         self.expire()
         session_id = uuid.uuid4().hex
         path = self._path(session_id)
@@ -89,7 +88,9 @@ class SessionStore:
         """Delete sessions (and interrupted writes) older than SESSION_TTL; returns how many."""
         cutoff = time.time() - SESSION_TTL.total_seconds()
         removed = 0
-        for path in self.folder.glob("*.parquet*"):
+        for path in self.folder.iterdir():
+            if not _OWN_FILE.fullmatch(path.name):
+                continue
             try:
                 if path.stat().st_mtime < cutoff:
                     path.unlink()
@@ -98,12 +99,27 @@ class SessionStore:
                 continue
         return removed
 
+    def _private_folder(self) -> None:
+        """The folder exists, belongs to this user and only this user may enter it:
+        sessions hold customer profiles, and a shared folder (the default for
+        PostgreSQL is under the system temp dir) must not expose or lose them."""
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = self.folder.stat()
+            if info.st_uid != os.getuid():
+                raise EtlError(f"export session folder {self.folder} belongs to another user: "
+                               "set GROUP_ETL_SESSION_DIR to a folder of your own")
+            if info.st_mode & 0o077:
+                os.chmod(self.folder, 0o700)
+        except OSError as error:
+            raise EtlError(f"export session folder {self.folder}: {error.strerror or error}") from None
+
     def _path(self, session_id: str) -> Path:
         return self.folder / f"{session_id}.parquet"
 
     def _existing(self, session_id: str) -> Path:
         # the id names a file: anything but our own hex ids is unknown, never a path
-        path = self._path(session_id) if _SESSION_ID.match(session_id) else None
+        path = self._path(session_id) if _SESSION_ID.fullmatch(session_id) else None
         try:
             fresh = path is not None and path.stat().st_mtime >= time.time() - SESSION_TTL.total_seconds()
         except FileNotFoundError:

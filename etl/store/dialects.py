@@ -13,6 +13,9 @@ output of `json_extract(v, '$[*]')` silently dropped the wildcard).
 
 from __future__ import annotations
 
+# the largest finite double, written out (1.7976931348623157e308)
+_DOUBLE_MAX = "179769313486231570" + "0" * 291
+
 
 class Dialect:
     """What every engine must provide; the DuckDB and PostgreSQL subclasses fill it in.
@@ -153,15 +156,16 @@ class DuckDB(Dialect):
         return f"""('$."' || replace(replace({key}, '\\', '\\\\'), '"', '\\"') || '"')"""
 
     def json_text(self, doc: str, key: str) -> str:
-        return f"json_extract_string({doc}, {self._path(key)})"
+        # through json_member: of duplicate names the last, as attribution reads them
+        return f"json_extract_string({self.json_member(doc, key)}, '$')"
 
     def json_number(self, doc: str, key: str) -> str:
-        path = self._path(key)
-        return (f"(CASE WHEN json_type({doc}, {path}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
-                f"THEN CAST(json_extract({doc}, {path}) AS DOUBLE) END)")
+        member = self.json_member(doc, key)
+        return (f"(CASE WHEN json_type({member}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
+                f"THEN CAST({member} AS DOUBLE) END)")
 
     def json_present(self, doc: str, key: str) -> str:
-        return f"(json_extract({doc}, {self._path(key)}) IS NOT NULL)"
+        return f"({self.json_member(doc, key)} IS NOT NULL)"
 
 
 class PostgreSQL(Dialect):
@@ -218,8 +222,14 @@ class PostgreSQL(Dialect):
         return f"({doc} ->> {key})"
 
     def json_number(self, doc: str, key: str) -> str:
-        return (f"(CASE WHEN jsonb_typeof({doc} -> {key}) = 'number' "
-                f"THEN ({doc} ->> {key})::double precision END)")
+        # as DuckDB reads a number: a double, beyond its range an infinity (a cast of
+        # 1e400 would raise), below half the least subnormal 0 (a cast would raise)
+        n = f"CAST({doc} -> {key} AS numeric)"
+        return (f"(CASE WHEN jsonb_typeof({doc} -> {key}) = 'number' THEN CASE "  # noqa: S608 - our template expressions
+                f"WHEN {n} > {_DOUBLE_MAX} THEN CAST('Infinity' AS float8) "
+                f"WHEN {n} < -{_DOUBLE_MAX} THEN CAST('-Infinity' AS float8) "
+                f"WHEN abs({n}) * {2 ** 1075} <= 1 THEN CAST(0 AS float8) "
+                f"ELSE CAST({n} AS float8) END END)")
 
     def json_present(self, doc: str, key: str) -> str:
         return f"(({doc} -> {key}) IS NOT NULL)"

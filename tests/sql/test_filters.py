@@ -73,3 +73,38 @@ def test_compiled_filters_select_the_same_rows_on_both_engines(documents, text: 
     with documents.begin() as conn:
         assert list(conn.execute(sql_clause(sql, params), params).scalars()) == ids
         assert conn.execute(sa.text("SELECT count(*) FROM filter_rows")).scalar() == len(DOCUMENTS)
+
+
+# Written as raw text: a duplicate name, and numbers beyond a double's range.
+EDGE_DOCUMENTS = {
+    1: '{"dup": "a", "n": 1, "dup": "b"}',
+    2: '{"big": 1e400, "tiny": 1e-400}',
+    3: '{"big": -1e400, "dup": "a"}',
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [
+        ('dup == "b"', [1]),  # of duplicate names the last, as attribution reads them
+        ('dup == "a"', [3]),
+        ('dup contains "a"', [3]),
+        ("dup is set", [1, 3]),
+        ("big > 1e300", [2]),  # beyond a double: an infinity on both engines, never an error
+        ("big < -1e300", [3]),
+        ("big == 0", []),
+        ("tiny == 0", [2]),  # below the least double: 0
+        ("n > 0", [1]),
+    ],
+)
+def test_duplicate_names_and_huge_numbers_filter_alike(warehouse, text: str, ids: list[int]) -> None:  # noqa: ANN001
+    json_type = dialect_for(warehouse.dialect).json
+    with warehouse.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE filter_edge (id INTEGER NOT NULL, properties {json_type} NOT NULL)"))
+        conn.execute(sa.text(f"INSERT INTO filter_edge VALUES (:id, CAST(:doc AS {json_type}))"),  # noqa: S608
+                     [{"id": n, "doc": doc} for n, doc in EDGE_DOCUMENTS.items()])
+    params: dict = {}
+    condition = SqlCompiler(warehouse.dialect, params).compile(parse(text), lambda _ref: "r.properties")
+    sql = f"SELECT r.id FROM filter_edge AS r WHERE {condition} ORDER BY r.id"  # noqa: S608 - compiled, values bound
+    with warehouse.begin() as conn:
+        assert list(conn.execute(sql_clause(sql, params), params).scalars()) == ids

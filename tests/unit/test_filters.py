@@ -176,24 +176,42 @@ def duck_path(key: str) -> str:
     return f"""('$."' || replace(replace({key}, '\\', '\\\\'), '"', '\\"') || '"')"""
 
 
+def duck_member(column: str, key: str) -> str:
+    """The member named by `key`; of duplicate names the last (the check for a second
+    occurrence of the quoted name runs only where the name is present)."""
+    plain = f"json_extract({column}, {duck_path(key)})"
+    needle = f"CAST(to_json({key}) AS VARCHAR)"
+    return (f"CASE WHEN {plain} IS NULL THEN NULL "
+            f"WHEN strlen({column}) - strlen(replace({column}, {needle}, '')) > strlen({needle}) "
+            f"THEN json_extract({column}, '$.*')[len(json_keys({column})) + 1 "
+            f"- list_position(list_reverse(json_keys({column})), {key})] ELSE {plain} END")
+
+
 def duck_text(column: str, key: str) -> str:
-    return f"json_extract_string({column}, {duck_path(key)})"
+    return f"json_extract_string({duck_member(column, key)}, '$')"
 
 
 def duck_number(column: str, key: str) -> str:
-    path = duck_path(key)
-    return (f"(CASE WHEN json_type({column}, {path}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
-            f"THEN CAST(json_extract({column}, {path}) AS DOUBLE) END)")
+    member = duck_member(column, key)
+    return f"(CASE WHEN json_type({member}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST({member} AS DOUBLE) END)"
 
 
 def pg_number(column: str, key: str) -> str:
-    return f"(CASE WHEN jsonb_typeof({column} -> {key}) = 'number' THEN ({column} ->> {key})::double precision END)"
+    n = f"CAST({column} -> {key} AS numeric)"
+    big = "179769313486231570" + "0" * 291
+    return (f"(CASE WHEN jsonb_typeof({column} -> {key}) = 'number' THEN CASE "
+            f"WHEN {n} > {big} THEN CAST('Infinity' AS float8) WHEN {n} < -{big} THEN CAST('-Infinity' AS float8) "
+            f"WHEN abs({n}) * {2 ** 1075} <= 1 THEN CAST(0 AS float8) ELSE CAST({n} AS float8) END END)")
 
 
 def test_the_duckdb_path_fragment_spelled_out() -> None:
     sql, params = compile_for("duckdb", 'plan == "pro"')
-    assert sql == ("(json_extract_string(e.properties, ('$.\"' || replace(replace(:f0, '\\', '\\\\'), "
-                   "'\"', '\\\"') || '\"')) = :f1)")
+    path = "('$.\"' || replace(replace(:f0, '\\', '\\\\'), '\"', '\\\"') || '\"')"
+    assert sql == (f"(json_extract_string(CASE WHEN json_extract(e.properties, {path}) IS NULL THEN NULL "
+                   "WHEN strlen(e.properties) - strlen(replace(e.properties, CAST(to_json(:f0) AS VARCHAR), '')) "
+                   "> strlen(CAST(to_json(:f0) AS VARCHAR)) THEN json_extract(e.properties, '$.*')"
+                   "[len(json_keys(e.properties)) + 1 - list_position(list_reverse(json_keys(e.properties)), :f0)] "
+                   f"ELSE json_extract(e.properties, {path}) END, '$') = :f1)")
     assert params == {"f0": "plan", "f1": "pro"}
 
 
@@ -224,11 +242,11 @@ def test_the_duckdb_path_fragment_spelled_out() -> None:
          {"f0": "n", "f1": 0.0}),
         # == null: present, with a JSON null
         ("plan == null",
-         f"((json_extract(e.properties, {duck_path(':f0')}) IS NOT NULL) AND ({duck_text('e.properties', ':f1')} IS NULL))",
+         f"(({duck_member('e.properties', ':f0')} IS NOT NULL) AND ({duck_text('e.properties', ':f1')} IS NULL))",
          "(((e.properties -> :f0) IS NOT NULL) AND ((e.properties ->> :f1) IS NULL))",
          {"f0": "plan", "f1": "plan"}),
         ("plan != null",
-         f"(NOT ((json_extract(e.properties, {duck_path(':f0')}) IS NOT NULL) "
+         f"(NOT (({duck_member('e.properties', ':f0')} IS NOT NULL) "
          f"AND ({duck_text('e.properties', ':f1')} IS NULL)))",
          "(NOT (((e.properties -> :f0) IS NOT NULL) AND ((e.properties ->> :f1) IS NULL)))",
          {"f0": "plan", "f1": "plan"}),
@@ -240,9 +258,9 @@ def test_the_duckdb_path_fragment_spelled_out() -> None:
         ("plan in []", "false", "false", {}),
         ('plan contains "ro"', f"(strpos({duck_text('e.properties', ':f0')}, :f1) > 0)",
          "(strpos((e.properties ->> :f0), :f1) > 0)", {"f0": "plan", "f1": "ro"}),
-        ("plan is set", f"(json_extract(e.properties, {duck_path(':f0')}) IS NOT NULL)",
+        ("plan is set", f"({duck_member('e.properties', ':f0')} IS NOT NULL)",
          "((e.properties -> :f0) IS NOT NULL)", {"f0": "plan"}),
-        ("plan is not set", f"(NOT (json_extract(e.properties, {duck_path(':f0')}) IS NOT NULL))",
+        ("plan is not set", f"(NOT ({duck_member('e.properties', ':f0')} IS NOT NULL))",
          "(NOT ((e.properties -> :f0) IS NOT NULL))", {"f0": "plan"}),
         # each reference reads the column its scope names; names and values stay parameters
         ('user.tier == "gold"', f"({duck_text('up.properties', ':f0')} = :f1)", "((up.properties ->> :f0) = :f1)",
@@ -291,7 +309,7 @@ def test_logical_operators_compile_null_safe(text: str, postgresql: str, params:
 def test_logical_operators_on_duckdb_spelled_out() -> None:
     assert compile_for("duckdb", 'not (a == "1" or b is set)') == (
         f"(NOT coalesce((coalesce(({duck_text('e.properties', ':f0')} = :f1), false) OR "
-        f"coalesce((json_extract(e.properties, {duck_path(':f2')}) IS NOT NULL), false)), false))",
+        f"coalesce(({duck_member('e.properties', ':f2')} IS NOT NULL), false)), false))",
         {"f0": "a", "f1": "1", "f2": "b"},
     )
 

@@ -62,10 +62,40 @@ def test_sessions_expire_after_24_hours_and_the_next_session_deletes_them(store:
     kept = store.create([ROWS[3:6]])
     day_ago = time.time() - 24 * 3600 - 60
     os.utime(store.folder / f"{old}.parquet", (day_ago, day_ago))
-    (store.folder / "interrupted.parquet.tmp").write_bytes(b"x")
-    os.utime(store.folder / "interrupted.parquet.tmp", (day_ago, day_ago))
+    interrupted = "f" * 32 + ".parquet.tmp"
+    (store.folder / interrupted).write_bytes(b"x")
+    os.utime(store.folder / interrupted, (day_ago, day_ago))
     with pytest.raises(EtlError, match="is unknown or expired"):
         store.read(old, 0, 10)
     new = store.create([ROWS[6:9]])
     assert sorted(p.name for p in store.folder.iterdir()) == sorted([f"{kept}.parquet", f"{new}.parquet"])
     assert store.read(kept, 0, None) == (3, ROWS[3:6])
+
+
+def test_expiry_deletes_only_session_files(store: SessionStore) -> None:
+    """A folder shared with other files (a mistyped GROUP_ETL_SESSION_DIR) loses none of them."""
+    store.folder.mkdir(parents=True)
+    day_ago = time.time() - 24 * 3600 - 60
+    for name in ("my-analysis.parquet", "notes.parquet.bak", "A" * 32 + ".parquet"):
+        (store.folder / name).write_bytes(b"keep")
+        os.utime(store.folder / name, (day_ago, day_ago))
+    new = store.create([ROWS[:2]])
+    assert sorted(p.name for p in store.folder.iterdir()) == sorted(
+        ["my-analysis.parquet", "notes.parquet.bak", "A" * 32 + ".parquet", f"{new}.parquet"])
+
+
+def test_an_open_folder_is_made_private(store: SessionStore) -> None:
+    store.folder.mkdir(mode=0o777, parents=True)
+    os.chmod(store.folder, 0o777)
+    store.create([ROWS[:2]])
+    assert stat.S_IMODE(store.folder.stat().st_mode) == 0o700
+
+
+def test_a_folder_of_another_user_is_refused(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.folder.mkdir(parents=True)
+    monkeypatch.setattr(sessions.os, "getuid", lambda: os.stat(store.folder).st_uid + 1)
+    with pytest.raises(EtlError) as caught:
+        store.create([ROWS[:2]])
+    assert str(caught.value) == (f"export session folder {store.folder} belongs to another user: "
+                                 "set GROUP_ETL_SESSION_DIR to a folder of your own")
+    assert list(store.folder.iterdir()) == []
