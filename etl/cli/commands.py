@@ -384,7 +384,7 @@ def report_retention(
 def cohorts_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="letters, digits, - and _")],
-    definition: Annotated[str, typer.Option("--definition", help="JSON; see README, Cohorts")],
+    definition: Annotated[str, typer.Option("--definition", help="JSON; see docs/cohorts.md")],
 ) -> None:
     """Save a cohort of groups (with a group_key) or users; validated before it is saved."""
     from etl.serve.cohorts import add_cohort

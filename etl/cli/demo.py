@@ -19,8 +19,22 @@ from etl.days import day_range
 from etl.errors import EtlError
 from etl.model.keys import add_key, list_keys
 from etl.model.uploads import apply_new_uploads
-from etl.store.lake import open_lake
+from etl.store.lake import INPUT_PREFIXES, open_lake
 from etl.store.warehouse import Warehouse, safe_url
+
+# The demo rewrites the lake's inputs: only a lake it wrote itself (this marker) or an empty one.
+DEMO_MARKER = "demo/written-by-group-etl-demo"
+LAKE_INPUTS = tuple(f"{prefix}/" for prefix in INPUT_PREFIXES)
+
+
+def replace_sample_lake(lake) -> None:  # noqa: ANN001
+    """Clear the inputs of a lake the demo wrote before; refuse any other lake with data."""
+    if not lake.list(DEMO_MARKER) and any(lake.list(prefix) for prefix in LAKE_INPUTS):
+        raise EtlError(f"the lake at {lake.url} holds data that `group-etl demo` did not write, and the demo "
+                       "replaces events/, groups/ and people/: point GROUP_ETL_LAKE_URL (or --lake-url) at an "
+                       "empty folder")
+    for prefix in LAKE_INPUTS:
+        lake.delete_prefix(prefix)
 
 
 def run_demo(settings: Settings, first_day: date, days: int) -> None:
@@ -28,9 +42,11 @@ def run_demo(settings: Settings, first_day: date, days: int) -> None:
 
     console = Console()
     lake = open_lake(settings.lake_url)
-    for kind in ("events", "groups", "people"):
-        lake.delete_prefix(f"{kind}/")
+    with Warehouse(settings) as warehouse:
+        warehouse.migrate()  # a warehouse it cannot use stops the demo before the lake is touched
+    replace_sample_lake(lake)
     written = write_sample_lake(lake, first_day, days=days)
+    lake.write(DEMO_MARKER, b"written by group-etl demo: it may replace events/, groups/ and people/\n")
     console.print(
         f"sample lake at {lake.url}: {written['events']} events (with duplicate deliveries), "
         f"{written['bad_lines']} bad lines, {written['groups']} group and {written['people']} user updates"
@@ -56,7 +72,7 @@ def run_demo(settings: Settings, first_day: date, days: int) -> None:
                       "running the pipeline directly")
         run_days(settings, days)
     else:
-        console.print("airflow is not installed (pip install -e '.[airflow]'): running the pipeline directly")
+        console.print("airflow is not installed (the \\[airflow] extra): running the pipeline directly")
         run_days(settings, days)
     with Warehouse(settings) as warehouse:
         for upload in apply_new_uploads(warehouse, lake, max_profiles=settings.max_group_profiles,

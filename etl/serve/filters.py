@@ -212,7 +212,7 @@ def parse(text: str, option: str = "--where") -> Compare | Logical:
         raise
     except LarkError as error:
         raise EtlError(f"{option}: cannot parse {text!r}: {_problem(text, error)}; "
-                       "see README, Filter expressions") from None
+                       "see docs/reports.md, Filter expressions") from None
 
 
 def refs(node: Compare | Logical) -> list[Ref]:

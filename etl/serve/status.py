@@ -14,11 +14,11 @@ from datetime import date
 import sqlalchemy as sa
 
 from etl.ingest.records import input_fingerprint
-from etl.store.lake import Lake, partition_prefix
+from etl.store.lake import INPUT_PREFIXES, Lake, partition_prefix
 from etl.store.warehouse import Warehouse
 
-_DAY = re.compile(r"^(events|groups|people)/dt=(\d{4}-\d{2}-\d{2})/")
-STAGES = ("events", "groups", "people")
+STAGES = INPUT_PREFIXES
+_DAY = re.compile(rf"^({'|'.join(STAGES)})/dt=(\d{{4}}-\d{{2}}-\d{{2}})/")
 
 
 def lake_days(lake: Lake) -> set[date]:

@@ -39,6 +39,11 @@ class Lake(Protocol):
     def delete_prefix(self, prefix: str) -> None: ...
 
 
+# The lake's input prefixes, one a kind of dump (docs/lake.md); each is a stage of a day
+# (etl.run.day.STAGES, tested to match) and of load_audit.
+INPUT_PREFIXES = ("events", "groups", "people")
+
+
 def open_lake(url: str) -> Lake:
     if url.startswith("s3://"):
         bucket, _, prefix = url[len("s3://"):].partition("/")

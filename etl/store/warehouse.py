@@ -90,7 +90,11 @@ class Warehouse:
             connect_args = {"read_only": True} if self.read_only else {}
             engine = sa.create_engine(url, poolclass=StaticPool, connect_args=connect_args)
         else:
-            engine = sa.create_engine(url, pool_pre_ping=True)
+            try:
+                engine = sa.create_engine(url, pool_pre_ping=True)
+            except (ModuleNotFoundError, sa.exc.NoSuchModuleError):  # the driver is an optional extra
+                raise EtlError(f"warehouse {safe_url(url)} needs the PostgreSQL driver psycopg: "
+                               "pip install 'group-analytics-etl[postgres]'") from None
         schema = quote_ident(self.schema)
 
         @sa.event.listens_for(engine, "connect")

@@ -47,3 +47,29 @@ def test_a_password_in_a_bad_url_is_never_echoed() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(environ={"GROUP_ETL_WAREHOUSE_URL": "oracle://scott:s3cr3t-pw@db/x"})
     assert "s3cr3t-pw" not in str(caught.value)
+
+
+def test_a_postgresql_url_without_its_driver_is_a_one_line_error(monkeypatch) -> None:  # noqa: ANN001
+    """The postgres extra is optional: without psycopg, a clear message, never a traceback
+    (and never the password)."""
+    import builtins
+
+    import pytest
+
+    from etl.errors import EtlError
+    from etl.store.warehouse import Warehouse
+
+    real_import = builtins.__import__
+
+    def without_psycopg(name, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if name.split(".")[0] == "psycopg":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    for module in [m for m in __import__("sys").modules if m.startswith(("psycopg", "sqlalchemy.dialects.postgresql"))]:
+        monkeypatch.delitem(__import__("sys").modules, module)
+    monkeypatch.setattr(builtins, "__import__", without_psycopg)
+    with pytest.raises(EtlError) as caught:
+        Warehouse(load_settings(environ={"GROUP_ETL_WAREHOUSE_URL": "postgresql+psycopg://u:secret@h/db"}))
+    assert str(caught.value) == ("warehouse postgresql+psycopg://u:***@h/db needs the PostgreSQL driver psycopg: "
+                                 "pip install 'group-analytics-etl[postgres]'")

@@ -97,7 +97,7 @@ def test_refs_lists_every_reference_in_order() -> None:
 
 # --- errors -----------------------------------------------------------------------
 
-SEE = "; see README, Filter expressions"
+SEE = "; see docs/reports.md, Filter expressions"
 OPERATORS = "(operators: ==, !=, >, >=, <, <=, in, contains, is set, is not set)"
 ESCAPES = r'(escapes: \" \\ \/ \b \f \n \r \t \uXXXX)'
 

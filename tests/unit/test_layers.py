@@ -84,3 +84,12 @@ def test_no_import_cycle() -> None:
 def test_the_cycle_search_finds_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert find_cycles(graph) == [["a", "b", "c", "a"]]
+
+
+def test_the_days_stages_read_the_lakes_input_prefixes() -> None:
+    """status (serve) and the demo name the lake's inputs by etl.store.lake.INPUT_PREFIXES;
+    the day-runner declares its stages in etl.run.day: the two lists must agree."""
+    from etl.run.day import audited_stages
+    from etl.store.lake import INPUT_PREFIXES
+
+    assert audited_stages() == list(INPUT_PREFIXES)
