@@ -110,6 +110,22 @@ def fill_lake(lake_url: str) -> None:
             {"$distinct_id": "u1", "$time": t, "$set": {"company_id": "c1", "n": n}}])
 
 
+def keyed_dagbag(monkeypatch: pytest.MonkeyPatch, warehouse_url: tuple[str, str], lake_url: str):  # noqa: ANN201
+    """Settings of a warehouse with company_id set up, the lake filled, and the DagBag
+    whose DAGs run on them (no retries)."""
+    from etl.model.keys import add_key
+
+    url, schema = warehouse_url
+    settings = make_settings(url, lake_url, schema)
+    with Warehouse(settings) as warehouse:
+        warehouse.init()
+        add_key(warehouse, "company_id", max_keys=6, setup_at=datetime.fromisoformat(SETUP))
+    fill_lake(lake_url)
+    bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL=url, GROUP_ETL_LAKE_URL=lake_url,
+                 GROUP_ETL_SCHEMA=schema, GROUP_ETL_TASK_RETRIES="0")
+    return settings, bag
+
+
 def run_dag(dag, day: date):  # noqa: ANN001, ANN201
     """dag.test() for day D: the logical date whose data interval starts at D."""
     return dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1))
@@ -159,15 +175,7 @@ def test_three_days_through_the_dag_twice_give_identical_tables(
     airflow_db, monkeypatch, moto_endpoint, warehouse_url,  # noqa: ANN001
 ) -> None:
     url, schema = warehouse_url
-    settings = make_settings(url, moto_endpoint, schema)
-    with Warehouse(settings) as warehouse:
-        warehouse.init()
-        from etl.model.keys import add_key
-
-        add_key(warehouse, "company_id", max_keys=6, setup_at=datetime.fromisoformat(SETUP))
-    fill_lake(moto_endpoint)
-    bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL=url, GROUP_ETL_LAKE_URL=moto_endpoint,
-                 GROUP_ETL_SCHEMA=schema, GROUP_ETL_TASK_RETRIES="0")
+    settings, bag = keyed_dagbag(monkeypatch, warehouse_url, moto_endpoint)
     daily = bag.get_dag("group_analytics_daily")
     seen = reader_before_audit(monkeypatch)
     with direct_warehouse(url, schema, moto_endpoint) as direct:
@@ -241,17 +249,10 @@ def test_a_day_that_fails_midway_leaves_readers_the_previous_day(
     from dataclasses import replace
 
     from etl.errors import EtlError
-    from etl.model.keys import add_key
     from etl.run import day as day_module
 
     url, schema = warehouse_url
-    settings = make_settings(url, moto_endpoint, schema)
-    with Warehouse(settings) as warehouse:
-        warehouse.init()
-        add_key(warehouse, "company_id", max_keys=6, setup_at=datetime.fromisoformat(SETUP))
-    fill_lake(moto_endpoint)
-    bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL=url, GROUP_ETL_LAKE_URL=moto_endpoint,
-                 GROUP_ETL_SCHEMA=schema, GROUP_ETL_TASK_RETRIES="0")
+    settings, bag = keyed_dagbag(monkeypatch, warehouse_url, moto_endpoint)
     daily = bag.get_dag("group_analytics_daily")
     complete = run_dag(daily, DAYS[0])
     assert complete.state == "success"
