@@ -26,6 +26,8 @@ DEFAULTS: dict[str, str] = {
     "GROUP_ETL_MAX_GROUP_PROFILES": "1000000",
     "GROUP_ETL_HOT_SHARD_LIMIT": "1000000",
     "GROUP_ETL_SESSION_DIR": "",
+    "GROUP_ETL_SHRINK_LIMIT": "0.5",
+    "GROUP_ETL_LANDING_MARKER": "",
 }
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -42,6 +44,10 @@ class Settings:
     max_group_profiles: int
     hot_shard_limit: int
     session_dir: str | None = None
+    #: a re-run may remove at most this share of a loaded day's events without --allow-shrink
+    shrink_limit: float = 0.5
+    #: when set, a day has landed once events/dt=D/<marker> exists (the marker is no record)
+    landing_marker: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -78,8 +84,21 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         max_group_profiles=_positive_int("GROUP_ETL_MAX_GROUP_PROFILES", raw),
         hot_shard_limit=_positive_int("GROUP_ETL_HOT_SHARD_LIMIT", raw),
         session_dir=raw["GROUP_ETL_SESSION_DIR"] or None,
+        shrink_limit=_share("GROUP_ETL_SHRINK_LIMIT", raw),
+        landing_marker=raw["GROUP_ETL_LANDING_MARKER"] or None,
     )
     return _validated(settings)
+
+
+def _share(name: str, raw: Mapping[str, str]) -> float:
+    value = raw[name]
+    try:
+        share = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a share between 0 and 1, such as 0.5, got {value!r}") from None
+    if not 0 <= share <= 1:
+        raise ConfigError(f"{name}: must be between 0 and 1, got {value}")
+    return share
 
 
 def _positive_int(name: str, raw: Mapping[str, str]) -> int:
@@ -113,6 +132,10 @@ def _validated(settings: Settings) -> Settings:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"GROUP_ETL_TIMEZONE: unknown time zone {settings.timezone!r}") from None
+    if settings.landing_marker is not None and ("/" in settings.landing_marker
+                                                or settings.landing_marker in (".", "..")):
+        raise ConfigError("GROUP_ETL_LANDING_MARKER: a file name such as _SUCCESS, without '/', "
+                          f"got {settings.landing_marker!r}")
     if settings.schema is not None and not _SCHEMA_NAME.match(settings.schema):
         raise ConfigError(
             "GROUP_ETL_SCHEMA: use letters, digits and underscores, starting with a letter "

@@ -15,3 +15,9 @@ class DataError(EtlError):
 
 class StorageError(EtlError):
     """The lake could not be read or written after retries."""
+
+
+class NotLandedError(StorageError):
+    """Day D has no input in the lake yet (or no landing marker): loading it would
+    replace the day with nothing. A storage error, so Airflow retries it: the dump
+    may still land."""

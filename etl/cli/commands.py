@@ -117,6 +117,12 @@ def run(
     day: Annotated[str | None, typer.Option("--date", help="one load date, YYYY-MM-DD")] = None,
     first: Annotated[str | None, typer.Option("--from", help="first load date of a range")] = None,
     last: Annotated[str | None, typer.Option("--to", help="last load date of a range")] = None,
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="load a day with no input in the lake as an empty day "
+        "(refused by default: a missing dump must not replace a loaded day)")] = False,
+    allow_shrink: Annotated[bool, typer.Option(
+        "--allow-shrink", help="accept a re-run that drops more than GROUP_ETL_SHRINK_LIMIT "
+        "of a day's loaded events")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Run the daily pipeline for one day or a range, in date order; idempotent."""
@@ -135,7 +141,7 @@ def run(
         raise typer.BadParameter("give --date D, or --from D1 --to D2")
     from etl.cli.runs import run_days
 
-    results = run_days(_settings(ctx), days)
+    results = run_days(_settings(ctx), days, allow_empty=allow_empty, allow_shrink=allow_shrink)
     rows = [
         {"date": r.day.isoformat(), "input_records": r.input_records, "loaded": r.loaded,
          "rejected": r.rejected, "duplicates": r.duplicates, "invalid_group_id": r.invalid_group_id,

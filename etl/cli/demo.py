@@ -29,6 +29,8 @@ LAKE_INPUTS = tuple(f"{prefix}/" for prefix in INPUT_PREFIXES)
 
 def replace_sample_lake(lake) -> None:  # noqa: ANN001
     """Clear the inputs of a lake the demo wrote before; refuse any other lake with data."""
+    if not lake.exists():
+        return
     if not lake.list(DEMO_MARKER) and any(lake.list(prefix) for prefix in LAKE_INPUTS):
         raise EtlError(f"the lake at {lake.url} holds data that `group-etl demo` did not write, and the demo "
                        "replaces events/, groups/ and people/: point GROUP_ETL_LAKE_URL (or --lake-url) at an "

@@ -12,9 +12,11 @@ from etl.config import Settings
 err = Console(stderr=True)
 
 
-def run_days(settings: Settings, days: list[date]) -> list:
+def run_days(settings: Settings, days: list[date], allow_empty: bool = False,
+             allow_shrink: bool = False) -> list:
     """Run days in order, each through the same `run_day` as the daily DAG's task, with
-    a progress bar on a terminal (bytes read per day)."""
+    a progress bar on a terminal (bytes read per day). Every day of a range must have
+    landed before the first one runs: a mistyped range stops before it writes anything."""
     from etl.run.day import open_stores, run_day
     from etl.store.lake import partition_prefix
 
@@ -23,12 +25,32 @@ def run_days(settings: Settings, days: list[date]) -> list:
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
         console=err, disable=not err.is_terminal, transient=True,
     ) as progress:
+        if not allow_empty and len(days) > 1:
+            _refuse_days_not_landed(settings, lake, days)
         for day in days:
             total = sum(o.size for o in lake.list(partition_prefix("events", day.isoformat())))
             task = progress.add_task(f"load {day}", total=total or None)
             results.append(
                 run_day(settings, warehouse, lake, day,
-                        progress=lambda n, task=task: progress.advance(task, n))
+                        progress=lambda n, task=task: progress.advance(task, n),
+                        allow_empty=allow_empty, allow_shrink=allow_shrink)
             )
             progress.remove_task(task)
     return results
+
+
+def _refuse_days_not_landed(settings: Settings, lake, days: list[date]) -> None:  # noqa: ANN001
+    from etl.errors import NotLandedError
+    from etl.run.day import check_landed, lake_listings
+
+    missing = []
+    for day in days:
+        try:
+            check_landed(settings, lake, day, lake_listings(settings, lake, day))
+        except NotLandedError:
+            missing.append(day.isoformat())
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise NotLandedError(f"{len(missing)} of the {len(days)} days have not landed in the lake {lake.url} "
+                             f"({shown}); nothing was run: check the range, or run with --allow-empty "
+                             "to load them as empty days")

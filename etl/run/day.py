@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
-from etl.errors import EtlError
+from etl.errors import EtlError, NotLandedError
 from etl.ingest.events import parse_day
 from etl.ingest.records import ParsedPartition, input_fingerprint
 from etl.ingest.updates import parse_updates
@@ -74,6 +74,7 @@ class DayRun:
     day: date
     hook: StageHook
     progress: Callable[[int], None] | None = None
+    allow_shrink: bool = False
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     listings: dict[str, list[LakeObject]] = field(default_factory=dict)
     parsed: dict[str, ParsedPartition] = field(default_factory=dict)
@@ -108,6 +109,8 @@ def _parse_events(run: DayRun, engine: Engine) -> ParsedPartition:
 
 def _write_events(run: DayRun, conn: Connection) -> None:
     parsed = run.parsed["events"]
+    if not run.allow_shrink:
+        refuse_shrink(conn, run.day, parsed.loaded, run.settings.shrink_limit)
     result = run.result = DayResult(run.day, parsed.loaded + parsed.rejected, parsed.loaded, parsed.rejected)
     result.touched_dates = replace_event_partition(conn, run.warehouse, run.day, parsed, run.hook)
     result.duplicates = count_duplicates(conn, run.warehouse.dialect, run.day, result.touched_dates)
@@ -162,6 +165,45 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
+def refuse_shrink(conn: Connection, day: date, loaded: int, limit: float) -> None:
+    """A re-run that would drop more than `limit` of the events day D has loaded stops
+    before writing: dumps that expired or were half-copied must not replace a good day."""
+    before = conn.execute(
+        sa.text("SELECT loaded FROM load_audit WHERE stage = 'events' AND load_date = :d"), {"d": day}
+    ).scalar()
+    if before and (before - loaded) / before > limit:
+        raise EtlError(
+            f"{day}: this run would load {loaded} events where {before} are loaded now "
+            f"(a loss of {(before - loaded) / before:.0%}, over GROUP_ETL_SHRINK_LIMIT={limit:g}): "
+            "check the lake, or run again with --allow-shrink")
+
+
+def lake_listings(settings: Settings, lake: Lake, day: date) -> dict[str, list[LakeObject]]:
+    """The input objects of day D, by stage source; the landing marker is never a record."""
+    listings = {s.source: lake.list(partition_prefix(s.source, day.isoformat())) for s in STAGES if s.source}
+    marker = settings.landing_marker
+    if marker:
+        listings = {source: [o for o in objects if o.key.rsplit("/", 1)[-1] != marker]
+                    for source, objects in listings.items()}
+    return listings
+
+
+def check_landed(settings: Settings, lake: Lake, day: date, listings: dict[str, list[LakeObject]]) -> None:
+    """Raise NotLandedError unless day D's dump is there: its landing marker when one is
+    set, else at least one input object (an empty listing is a missing dump far more
+    often than an empty day: a mistyped range, a late or expired dump)."""
+    if settings.landing_marker:
+        key = partition_prefix("events", day.isoformat()) + settings.landing_marker
+        if not lake.list(key):
+            raise NotLandedError(f"{day} has not landed: no {key} in the lake {lake.url} "
+                                 "(GROUP_ETL_LANDING_MARKER); run with --allow-empty to load it as empty")
+        return
+    if not any(listings.values()):
+        prefixes = ", ".join(partition_prefix(source, day.isoformat()) for source in listings)
+        raise NotLandedError(f"{day} has not landed: no objects under {prefixes} in the lake {lake.url}; "
+                             "run with --allow-empty to load it as an empty day")
+
+
 def audited_stages() -> list[str]:
     """The load_audit stages a complete day D has: one per stage that reads the lake."""
     return [stage.source for stage in STAGES if stage.source]
@@ -184,11 +226,19 @@ def run_day(
     day: date,
     progress: Callable[[int], None] | None = None,
     hook: StageHook | None = None,
+    allow_empty: bool = False,
+    allow_shrink: bool = False,
 ) -> DayResult:
-    """Every stage of day D: the lake parsed first, then every write in one transaction."""
+    """Every stage of day D: the lake parsed first, then every write in one transaction.
+
+    A day that has not landed (check_landed) is refused unless `allow_empty`; a run
+    that would drop more than GROUP_ETL_SHRINK_LIMIT of the day's loaded events is
+    refused unless `allow_shrink`. Both stop before anything is written."""
     timer = StageTimer(hook or (lambda _mark: None))
-    run = DayRun(settings, warehouse, lake, day, timer.mark, progress)
-    run.listings = {s.source: lake.list(partition_prefix(s.source, day.isoformat())) for s in STAGES if s.source}
+    run = DayRun(settings, warehouse, lake, day, timer.mark, progress, allow_shrink)
+    run.listings = lake_listings(settings, lake, day)
+    if not allow_empty:
+        check_landed(settings, lake, day, run.listings)
     with columnar_engine() as engine:
         run.registered = registered_keys(warehouse)
         run.parsed = {s.source: s.parse(run, engine) for s in STAGES if s.parse}

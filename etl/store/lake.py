@@ -32,6 +32,10 @@ class Lake(Protocol):
 
     def list(self, prefix: str) -> list[LakeObject]: ...
 
+    def exists(self) -> bool:
+        """False for a local lake whose folder is missing (listing it is an error)."""
+        ...
+
     def iter_bytes(self, key: str) -> Iterator[bytes]: ...
 
     def write(self, key: str, data: bytes) -> None: ...
@@ -69,6 +73,10 @@ class LocalLake:
         return path
 
     def list(self, prefix: str) -> list[LakeObject]:
+        if not self.root.is_dir():
+            # never read as "no objects": an empty listing would replace loaded days with nothing
+            raise StorageError(f"lake {self.url} does not exist (a mistyped GROUP_ETL_LAKE_URL, "
+                               "or a volume not mounted)")
         base = self._path(prefix)
         folder = base if prefix.endswith("/") or base.is_dir() else base.parent
         if not folder.is_dir():
@@ -91,6 +99,9 @@ class LocalLake:
                     yield chunk
         except FileNotFoundError:
             raise StorageError(f"{key}: object vanished between listing and reading") from None
+
+    def exists(self) -> bool:
+        return self.root.is_dir()
 
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -153,6 +164,9 @@ class S3Lake:
             raise self._fail(f"reading {key}", error) from None
         except BotoCoreError as error:
             raise self._fail(f"reading {key}", error) from None
+
+    def exists(self) -> bool:
+        return True  # a missing bucket or prefix is the listing's error or an empty day's
 
     def write(self, key: str, data: bytes) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

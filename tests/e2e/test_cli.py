@@ -153,3 +153,18 @@ def test_export_to_a_file_writes_the_pinned_session(group_etl, tmp_path) -> None
         {"$distinct_id": "c2", "$properties": {"plan": "pro"}}]
     code, _, err = group_etl("export", "profiles", "--data-group-id", data_group_id, "--to", str(tmp_path / "x.txt"))
     assert (code, err.strip()) == (1, f"error: --to {tmp_path / 'x.txt'}: use a .jsonl, .json, .csv or .parquet name")
+
+
+def test_a_mistyped_range_runs_nothing_and_an_empty_day_needs_allow_empty(group_etl, lake) -> None:  # noqa: ANN001
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Open", "u1", T, "a")])
+    code, out, err = group_etl("run", "--from", "2023-06-30", "--to", str(D1))
+    assert (code, out) == (1, "")
+    assert err.replace("\n", " ").startswith(
+        f"error: 367 of the 368 days have not landed in the lake {lake.url} (2023-06-30, 2023-07-01, "
+        "2023-07-02, 2023-07-03, 2023-07-04 and 362 more); nothing was run: check the range, or run with "
+        "--allow-empty to load them as empty days")
+    assert json.loads(group_etl("status", "--format", "json")[1])["rows"][0]["state"] == "not loaded"
+    code, _, err = group_etl("run", "--date", "2024-07-02")
+    assert code == 1 and "2024-07-02 has not landed: no objects under events/dt=2024-07-02/" in err.replace("\n", " ")
+    code, out, _ = group_etl("run", "--date", "2024-07-02", "--allow-empty", "--format", "json")
+    assert code == 0 and json.loads(out)["rows"][0]["input_records"] == 0

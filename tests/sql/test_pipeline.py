@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
 
 from etl.days import day_range
+from etl.errors import EtlError, NotLandedError, StorageError
 from etl.run.day import run_day
-from tests.support import event, snapshot, write_jsonl
+from etl.store.lake import open_lake
+from tests.support import event, make_settings, snapshot, write_jsonl
 
 D1, D2 = date(2024, 5, 1), date(2024, 5, 2)
 T1 = int(datetime(2024, 5, 1, 10, tzinfo=UTC).timestamp())
@@ -103,10 +107,64 @@ def test_a_crash_inside_the_run_leaves_the_previous_state(settings, warehouse, l
     assert run_day(settings, warehouse, lake, D1).loaded == 2
 
 
-def test_an_empty_day_loads_nothing_and_is_audited(settings, warehouse, lake) -> None:  # noqa: ANN001
-    result = run_day(settings, warehouse, lake, D1)
+def test_an_empty_day_loads_only_when_allowed_and_is_audited(settings, warehouse, lake) -> None:  # noqa: ANN001
+    with pytest.raises(NotLandedError) as caught:
+        run_day(settings, warehouse, lake, D1)
+    assert str(caught.value) == (
+        f"{D1} has not landed: no objects under events/dt={D1}/, groups/dt={D1}/, people/dt={D1}/ in the lake "
+        f"{lake.url}; run with --allow-empty to load it as an empty day")
+    assert rows(warehouse, "SELECT count(*) FROM load_audit") == [(0,)]
+    result = run_day(settings, warehouse, lake, D1, allow_empty=True)
     assert (result.input_records, result.loaded, result.touched_dates) == (0, 0, [])
     assert rows(warehouse, "SELECT input_records, loaded, rejected FROM load_audit") == [(0, 0, 0)] * 3
+
+
+def test_an_empty_listing_never_replaces_a_loaded_day(settings, warehouse, lake, tmp_path) -> None:  # noqa: ANN001
+    """A dump that expired, a mistyped or unmounted lake: the loaded day stays as it was."""
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("E", f"u{n}", T1 + n, str(n)) for n in range(4)])
+    run_day(settings, warehouse, lake, D1)
+    before = snapshot(warehouse)
+    for name in os.listdir(lake.url):
+        shutil.rmtree(os.path.join(lake.url, name))
+    with pytest.raises(NotLandedError, match=f"^{D1} has not landed: no objects under events/dt={D1}/"):
+        run_day(settings, warehouse, lake, D1)
+    missing = open_lake(str(tmp_path / "not-mounted"))
+    with pytest.raises(StorageError) as caught:
+        run_day(settings, warehouse, missing, D1)
+    assert str(caught.value) == (f"lake {tmp_path / 'not-mounted'} does not exist (a mistyped GROUP_ETL_LAKE_URL, "
+                                 "or a volume not mounted)")
+    assert snapshot(warehouse) == before
+
+
+def test_a_rerun_that_drops_most_of_a_day_is_refused_unless_allowed(settings, warehouse, lake) -> None:  # noqa: ANN001
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("E", f"u{n}", T1 + n, str(n)) for n in range(10)])
+    write_jsonl(lake, f"events/dt={D1}/b.jsonl", [event("E", f"v{n}", T1 + n, f"b{n}") for n in range(10)])
+    run_day(settings, warehouse, lake, D1)
+    before = snapshot(warehouse)
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("E", "u0", T1, "0")])
+    write_jsonl(lake, f"events/dt={D1}/b.jsonl", [])  # an empty object: 20 events -> 1
+    with pytest.raises(EtlError) as caught:
+        run_day(settings, warehouse, lake, D1)
+    assert str(caught.value) == (
+        f"{D1}: this run would load 1 events where 20 are loaded now (a loss of 95%, over "
+        "GROUP_ETL_SHRINK_LIMIT=0.5): check the lake, or run again with --allow-shrink")
+    assert snapshot(warehouse) == before
+    assert run_day(settings, warehouse, lake, D1, allow_shrink=True).loaded == 1
+    write_jsonl(lake, f"events/dt={D1}/b.jsonl", [event("E", f"v{n}", T1 + n, f"b{n}") for n in range(9)])
+    assert run_day(settings, warehouse, lake, D1).loaded == 10  # growing is always fine
+
+
+def test_a_landing_marker_gates_the_day_and_is_never_a_record(warehouse_url, lake_path, warehouse, lake) -> None:  # noqa: ANN001
+    url, schema = warehouse_url
+    marked = make_settings(url, str(lake_path), schema, GROUP_ETL_LANDING_MARKER="_SUCCESS")
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("E", "u1", T1, "1")])
+    with pytest.raises(NotLandedError) as caught:
+        run_day(marked, warehouse, lake, D1)
+    assert str(caught.value) == (f"{D1} has not landed: no events/dt={D1}/_SUCCESS in the lake {lake.url} "
+                                 "(GROUP_ETL_LANDING_MARKER); run with --allow-empty to load it as empty")
+    lake.write(f"events/dt={D1}/_SUCCESS", b"")
+    result = run_day(marked, warehouse, lake, D1)
+    assert (result.input_records, result.loaded, result.rejected) == (1, 1, 0)
 
 
 def test_input_records_equal_loaded_plus_rejected(settings, warehouse, lake) -> None:  # noqa: ANN001

@@ -73,3 +73,24 @@ def test_a_postgresql_url_without_its_driver_is_a_one_line_error(monkeypatch) ->
         Warehouse(load_settings(environ={"GROUP_ETL_WAREHOUSE_URL": "postgresql+psycopg://u:secret@h/db"}))
     assert str(caught.value) == ("warehouse postgresql+psycopg://u:***@h/db needs the PostgreSQL driver psycopg: "
                                  "pip install 'group-analytics-etl[postgres]'")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("GROUP_ETL_SHRINK_LIMIT", "half", "GROUP_ETL_SHRINK_LIMIT: expected a share between 0 and 1, such as 0.5, got 'half'"),
+        ("GROUP_ETL_SHRINK_LIMIT", "1.5", "GROUP_ETL_SHRINK_LIMIT: must be between 0 and 1, got 1.5"),
+        ("GROUP_ETL_LANDING_MARKER", "../_SUCCESS",
+         "GROUP_ETL_LANDING_MARKER: a file name such as _SUCCESS, without '/', got '../_SUCCESS'"),
+    ],
+)
+def test_the_safety_settings_are_checked(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={name: value})
+    assert str(caught.value) == message
+
+
+def test_the_safety_settings_defaults() -> None:
+    settings = load_settings(environ={})
+    assert (settings.shrink_limit, settings.landing_marker) == (0.5, None)
+    assert load_settings(environ={"GROUP_ETL_LANDING_MARKER": "_SUCCESS"}).landing_marker == "_SUCCESS"
