@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 import duckdb
 
+from etl.errors import ConfigError
+
 # Bounded memory for each DuckDB we open (the parsing engine and an embedded
 # warehouse): DuckDB spills to disk past it.
 MEMORY_LIMIT = os.environ.get("GROUP_ETL_ENGINE_MEMORY", "768MB")
 if not MEMORY_LIMIT.replace(".", "").rstrip("KMGTBkmgtbi").isdigit():
-    raise ValueError(f"GROUP_ETL_ENGINE_MEMORY: expected a size such as 768MB, got {MEMORY_LIMIT!r}")
+    raise ConfigError(f"GROUP_ETL_ENGINE_MEMORY: expected a size such as 768MB, got {MEMORY_LIMIT!r}")
 
 
 MAX_NESTING = 100  # deeper JSON is rejected: PostgreSQL's JSONB refuses very deep documents

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,10 +40,18 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# query parameters that may carry a secret (?password=..., ?sslkey=..., ?token=...)
+_SECRET_PARAMETER = re.compile(r"pass|secret|token|key|auth|cred", re.IGNORECASE)
+
+
 def safe_url(url: str | URL) -> str:
-    """The URL with its password masked, for messages and logs."""
+    """The URL with its password masked, in the user part and in query parameters,
+    for messages and logs."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        hidden = {name: "***" for name in parsed.query if _SECRET_PARAMETER.search(name)}
+        rendered = parsed.update_query_dict(hidden).render_as_string(hide_password=True)
+        return rendered.replace("=%2A%2A%2A", "=***")
     except Exception:  # noqa: BLE001 - never echo something unparseable
         return "<warehouse URL>"
 

@@ -94,3 +94,23 @@ def test_the_safety_settings_defaults() -> None:
     settings = load_settings(environ={})
     assert (settings.shrink_limit, settings.landing_marker) == (0.5, None)
     assert load_settings(environ={"GROUP_ETL_LANDING_MARKER": "_SUCCESS"}).landing_marker == "_SUCCESS"
+
+
+def test_a_password_is_masked_wherever_it_is_in_the_url() -> None:
+    from etl.store.warehouse import safe_url
+
+    assert safe_url("postgresql+psycopg://u:pw1@h/db?password=pw2&sslmode=require&sslkey=/k") == (
+        "postgresql+psycopg://u:***@h/db?password=***&sslkey=***&sslmode=require")
+    assert safe_url("duckdb:///data/warehouse.duckdb") == "duckdb:///data/warehouse.duckdb"
+
+
+def test_a_wrong_engine_memory_is_a_one_line_setting_error() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    group_etl = str(Path(sys.executable).parent / "group-etl")
+    done = subprocess.run([group_etl, "status"], capture_output=True, text=True,
+                          env={**__import__("os").environ, "GROUP_ETL_ENGINE_MEMORY": "lots"}, timeout=120)
+    assert (done.returncode, done.stderr.strip()) == (
+        1, "error: GROUP_ETL_ENGINE_MEMORY: expected a size such as 768MB, got 'lots'")
