@@ -22,7 +22,7 @@ EVENT_COLUMNS = [
 
 
 def event_kind() -> RecordKind:
-    return RecordKind("event", load_sql("ingest/parse_events", "duckdb"))
+    return RecordKind("event", load_sql("ingest/parse_events"))
 
 
 def parse_day(

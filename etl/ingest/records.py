@@ -220,7 +220,7 @@ def parse_partition(
 ) -> ParsedPartition:
     """Parse every object of a partition into parts under the engine's folder: one
     query per batch of lines, one part per batch holding every record."""
-    split_sql = load_sql("ingest/split_records", "duckdb")
+    split_sql = load_sql("ingest/split_records")
     # our own SQL files, composed: the split is the validation's input_records
     columns = "$kind AS kind, $load_date::DATE AS load_date, $source_object AS source_object, *"
     parts = f"WITH input_records AS ({split_sql}) SELECT * FROM ({kind.validate_sql}) AS validated"  # noqa: S608

@@ -198,20 +198,16 @@ class PostgreSQL(Dialect):
 
     def json_int64_text(self, value: str) -> str:
         # An integer literal: exact range check. Otherwise the value DuckDB would read,
-        # a double (so 12345678901234567.0 gives ...568 on both engines): whole and in
-        # range. The 2^1075 product sends magnitudes at most half the least subnormal to
-        # 0, as a double read does (PostgreSQL's float8 cast raises on underflow).
+        # a double (so 12345678901234567.0 gives ...568 on both engines): whole and in range.
         v = value
         n = f"CAST({v} AS numeric)"
         return (f"CASE WHEN jsonb_typeof({v}) = 'number' THEN CASE "  # noqa: S608 - our template expressions
                 f"WHEN ({v} #>> '{{}}') ~ '^-?[0-9]+$' "
                 f"THEN CASE WHEN {n} BETWEEN -9223372036854775808 AND 9223372036854775807 "
                 f"THEN {v} #>> '{{}}' END "
-                f"WHEN abs({n}) < 1e19 "
-                f"THEN (SELECT CASE WHEN d = trunc(d) AND d >= CAST(-9223372036854775808 AS float8) "
+                f"ELSE (SELECT CASE WHEN d = trunc(d) AND d >= CAST(-9223372036854775808 AS float8) "
                 f"AND d < CAST(9223372036854775808 AS float8) THEN CAST(CAST(d AS BIGINT) AS TEXT) END "
-                f"FROM (SELECT CASE WHEN abs({n}) * {2 ** 1075} <= 1 THEN CAST(0 AS float8) "
-                f"ELSE CAST({n} AS float8) END AS d) AS rounded) "
+                f"FROM (SELECT {self._as_double(n)} AS d) AS rounded) "
                 f"END END")
 
     def json_has_other_case_key(self, doc: str, key: str) -> str:
@@ -222,14 +218,18 @@ class PostgreSQL(Dialect):
         return f"({doc} ->> {key})"
 
     def json_number(self, doc: str, key: str) -> str:
-        # as DuckDB reads a number: a double, beyond its range an infinity (a cast of
-        # 1e400 would raise), below half the least subnormal 0 (a cast would raise)
-        n = f"CAST({doc} -> {key} AS numeric)"
-        return (f"(CASE WHEN jsonb_typeof({doc} -> {key}) = 'number' THEN CASE "  # noqa: S608 - our template expressions
-                f"WHEN {n} > {_DOUBLE_MAX} THEN CAST('Infinity' AS float8) "
+        return (f"(CASE WHEN jsonb_typeof({doc} -> {key}) = 'number' "
+                f"THEN {self._as_double(f'CAST({doc} -> {key} AS numeric)')} END)")
+
+    @staticmethod
+    def _as_double(n: str) -> str:
+        """Numeric `n` as DuckDB reads a JSON number: a double; beyond its range an
+        infinity, and 0 at most half the least subnormal, where PostgreSQL's float8
+        cast would raise (the 2^1075 product finds those without underflowing)."""
+        return (f"CASE WHEN {n} > {_DOUBLE_MAX} THEN CAST('Infinity' AS float8) "
                 f"WHEN {n} < -{_DOUBLE_MAX} THEN CAST('-Infinity' AS float8) "
                 f"WHEN abs({n}) * {2 ** 1075} <= 1 THEN CAST(0 AS float8) "
-                f"ELSE CAST({n} AS float8) END END)")
+                f"ELSE CAST({n} AS float8) END")
 
     def json_present(self, doc: str, key: str) -> str:
         return f"(({doc} -> {key}) IS NOT NULL)"

@@ -1,9 +1,10 @@
 """The warehouse's SQL files: found inside the installed package (`etl.sql`, the
 top-level `sql/` folder of the checkout) and run statement by statement.
 
-A file is `<layer>/<name>.sql`, or `<layer>/<dialect>/<name>.sql` where the
-engines must differ. Found with `importlib.resources`, so a wheel installed
-anywhere reads the same files as a checkout.
+A file is `<layer>/<name>.sql`, one text for every engine: a Jinja template
+whose engine parts come from etl.store.dialects. Found with
+`importlib.resources`, so a wheel installed anywhere reads the same files as a
+checkout.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from etl.store.dialects import dialect_for
 def _shared_template(name: str) -> str:
     """A template imported by another (`{% import 'model/_rules.sql' as rules with context %}`):
     the rules several SQL files share, written once."""
-    path = resources.files("etl.sql").joinpath(name)
-    if not path.is_file():
-        raise jinja2.TemplateNotFound(name)
-    return path.read_text(encoding="utf-8")
+    try:
+        return load_sql(name.removesuffix(".sql"))
+    except FileNotFoundError:
+        raise jinja2.TemplateNotFound(name) from None
 
 
 # Templates are our own files; StrictUndefined makes a misspelt name an error, not ''.
@@ -35,13 +36,9 @@ _JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newl
 
 
 @cache
-def load_sql(name: str, dialect: str) -> str:
-    """The text of `sql/<layer>/<dialect>/<name>.sql` when one exists for the dialect,
-    else `sql/<layer>/<name>.sql`; `name` is `<layer>/<name>`."""
-    root = resources.files("etl.sql")
-    layer, _, base = name.rpartition("/")
-    specific = root.joinpath(layer, dialect, f"{base}.sql") if layer else root.joinpath(dialect, f"{base}.sql")
-    path = specific if specific.is_file() else root.joinpath(f"{name}.sql")
+def load_sql(name: str) -> str:
+    """The text of `sql/<name>.sql`; `name` is `<layer>/<name>`."""
+    path = resources.files("etl.sql").joinpath(f"{name}.sql")
     if not path.is_file():
         raise FileNotFoundError(f"no SQL file {name}.sql in the etl.sql package")
     return path.read_text(encoding="utf-8")
@@ -51,7 +48,7 @@ def render_sql(name: str, dialect: str, **context: object) -> str:
     """A SQL file rendered as a Jinja template for one engine: `{{ dialect.json }}` and
     the other members of etl.store.dialects give the engine's fragments; `context`
     gives the pieces a caller composes (never values from users: those are bound)."""
-    return _render(_template(name, dialect), dialect, context)
+    return _render(_template(name), dialect, context)
 
 
 def render_text(text: str, dialect: str, **context: object) -> str:
@@ -64,8 +61,9 @@ def _render(template: jinja2.Template, dialect: str, context: dict) -> str:
 
 
 @cache
-def _template(name: str, dialect: str) -> jinja2.Template:
-    return _JINJA.from_string(load_sql(name, dialect))
+def _template(name: str) -> jinja2.Template:
+    """A file's template, compiled once: the engine is given when it renders."""
+    return _JINJA.from_string(load_sql(name))
 
 
 def strip_comments(sql: str) -> str:
