@@ -17,8 +17,7 @@ def run_days(settings: Settings, days: list[date], allow_empty: bool = False,
     """Run days in order, each through the same `run_day` as the daily DAG's task, with
     a progress bar on a terminal (bytes read per day). Every day of a range must have
     landed before the first one runs: a mistyped range stops before it writes anything."""
-    from etl.run.day import open_stores, run_day
-    from etl.store.lake import partition_prefix
+    from etl.run.day import lake_listings, open_stores, run_day
 
     results = []
     with open_stores(settings) as (warehouse, lake), Progress(
@@ -28,12 +27,13 @@ def run_days(settings: Settings, days: list[date], allow_empty: bool = False,
         if not allow_empty and len(days) > 1:
             _refuse_days_not_landed(settings, lake, days)
         for day in days:
-            total = sum(o.size for o in lake.list(partition_prefix("events", day.isoformat())))
+            listings = lake_listings(settings, lake, day)  # listed once: the bar's total and the run
+            total = sum(o.size for o in listings["events"])
             task = progress.add_task(f"load {day}", total=total or None)
             results.append(
                 run_day(settings, warehouse, lake, day,
                         progress=lambda n, task=task: progress.advance(task, n),
-                        allow_empty=allow_empty, allow_shrink=allow_shrink)
+                        allow_empty=allow_empty, allow_shrink=allow_shrink, listings=listings)
             )
             progress.remove_task(task)
     return results

@@ -228,15 +228,17 @@ def run_day(
     hook: StageHook | None = None,
     allow_empty: bool = False,
     allow_shrink: bool = False,
+    listings: dict[str, list[LakeObject]] | None = None,
 ) -> DayResult:
     """Every stage of day D: the lake parsed first, then every write in one transaction.
 
     A day that has not landed (check_landed) is refused unless `allow_empty`; a run
     that would drop more than GROUP_ETL_SHRINK_LIMIT of the day's loaded events is
-    refused unless `allow_shrink`. Both stop before anything is written."""
+    refused unless `allow_shrink`. Both stop before anything is written. `listings`
+    are the day's input objects (lake_listings) when the caller has just listed them."""
     timer = StageTimer(hook or (lambda _mark: None))
     run = DayRun(settings, warehouse, lake, day, timer.mark, progress, allow_shrink)
-    run.listings = lake_listings(settings, lake, day)
+    run.listings = listings if listings is not None else lake_listings(settings, lake, day)
     if not allow_empty:
         check_landed(settings, lake, day, run.listings)
     with columnar_engine() as engine:

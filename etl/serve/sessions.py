@@ -32,7 +32,7 @@ ROW_GROUP = 10_000
 SCHEMA = pa.schema([("profile_id", pa.string()), ("properties", pa.string())])
 _SESSION_ID = re.compile(r"[0-9a-f]{32}")
 # what expire() may delete: our own session files and interrupted writes, nothing else
-_OWN_FILE = re.compile(r"[0-9a-f]{32}\.parquet(\.tmp)?")
+_OWN_FILE = re.compile(rf"{_SESSION_ID.pattern}\.parquet(\.tmp)?")
 
 
 class SessionStore:

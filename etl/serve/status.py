@@ -17,13 +17,12 @@ from etl.ingest.records import input_fingerprint
 from etl.store.lake import INPUT_PREFIXES, Lake, partition_prefix
 from etl.store.warehouse import Warehouse
 
-STAGES = INPUT_PREFIXES
-_DAY = re.compile(rf"^({'|'.join(STAGES)})/dt=(\d{{4}}-\d{{2}}-\d{{2}})/")
+_DAY = re.compile(rf"^({'|'.join(INPUT_PREFIXES)})/dt=(\d{{4}}-\d{{2}}-\d{{2}})/")
 
 
 def lake_days(lake: Lake) -> set[date]:
     days = set()
-    for stage in STAGES:
+    for stage in INPUT_PREFIXES:
         for obj in lake.list(f"{stage}/"):
             match = _DAY.match(obj.key)
             if match:
@@ -57,7 +56,7 @@ def day_status(warehouse: Warehouse, lake: Lake, first: date | None, last: date 
         changed = any(
             fingerprints.get((stage, day))
             != input_fingerprint(lake.list(partition_prefix(stage, day.isoformat())))
-            for stage in STAGES
+            for stage in INPUT_PREFIXES
         )
         if audit is None:
             state = "not loaded"
