@@ -29,6 +29,7 @@ ORCHESTRATION_VARIABLES = {
     "GROUP_ETL_RETRY_DELAY_SECONDS": "first retry delay, doubled each time (default 60)",
     "GROUP_ETL_UPLOAD_SCHEDULE": "schedule of group_profile_upload (default @hourly)",
     "GROUP_ETL_ENGINE_MEMORY": "memory limit of each DuckDB group-etl opens (default 768MB)",
+    "GROUP_ETL_MAX_RECORD_BYTES": "a longer record is rejected as oversized_record (default 1048576)",
 }
 WAREHOUSE_CONNECTION = "group_etl_warehouse"
 # The Asset the daily DAG publishes when a day completes; its event carries {"day": D}.

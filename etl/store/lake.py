@@ -294,21 +294,23 @@ def iter_decompressed(lake: Lake, obj: LakeObject, state: DecodeState | None = N
     try:
         while True:
             while pending:
-                out = inflater.decompress(pending)
+                # at most CHUNK out per call: a small gzip may inflate to gigabytes
+                out = inflater.decompress(pending, CHUNK)
                 if out:
                     yield out
                 if inflater.eof:  # concatenated gzip members
                     pending = inflater.unused_data
                     inflater = zlib.decompressobj(wbits=31) if pending else inflater
                 else:
-                    pending = b""
+                    pending = inflater.unconsumed_tail
             nxt = next(raw, None)
             if nxt is None:
                 break
             pending = nxt
-        tail = inflater.flush()
-        if tail:
-            yield tail
+        while not inflater.eof and (rest := inflater.decompress(b"", CHUNK)):
+            yield rest
+        if rest := inflater.flush():
+            yield rest
         if not inflater.eof and state is not None:
             state.truncated = True
     except zlib.error:

@@ -32,11 +32,18 @@ batch_lines AS (
     WHERE text IS NOT NULL AND flag IS NULL AND regexp_matches(text, '^[ \t\r]*\[')
 ),
 objects AS (
-    SELECT source_line, 0 AS source_index, text AS raw, bytes,
+    -- a line over $max_record_bytes keeps `truncated:<bytes>:` and its first $raw_prefix
+    -- characters (or bytes, in base64, when it is not UTF-8) as its raw text
+    SELECT source_line, 0 AS source_index,
+           CASE WHEN flag IS NULL AND size > $max_record_bytes
+                THEN 'truncated:' || size || ':' || coalesce(left(text, $raw_prefix),
+                                                             'base64:' || to_base64(bytes[1:$raw_prefix]))
+                ELSE text END AS raw,
+           CASE WHEN flag IS NULL AND size > $max_record_bytes THEN NULL ELSE bytes END AS bytes,
            CASE
                WHEN flag IS NOT NULL THEN flag
+               WHEN size > $max_record_bytes THEN 'oversized_record'
                WHEN text IS NULL THEN 'invalid_utf8'
-               WHEN size > 1048576 THEN 'oversized_record'
                WHEN NOT json_valid(text) THEN 'invalid_json'
                -- valid JSON starting with { is an object: no second parse (json_type) needed
                WHEN NOT regexp_matches(text, '^[ \t\r\n]*\{') THEN 'not_an_object'
@@ -49,19 +56,25 @@ objects AS (
 batches AS (
     SELECT source_line, text, size,
            CASE
-               WHEN size > 1048576 AND NOT json_valid(text) THEN 'oversized_record'
+               WHEN size > $max_record_bytes AND NOT json_valid(text) THEN 'oversized_record'
                WHEN NOT json_valid(text) THEN 'invalid_json'
                WHEN json_array_length(text) = 0 THEN 'empty_batch'
            END AS line_reason
     FROM batch_lines
 ),
 elements AS (
-    SELECT source_line, 0 AS source_index, rtrim(text, chr(10)) AS raw, line_reason AS reason
+    SELECT source_line, 0 AS source_index,
+           CASE WHEN line_reason = 'oversized_record'
+                THEN 'truncated:' || size || ':' || left(text, $raw_prefix)
+                ELSE rtrim(text, chr(10)) END AS raw,
+           line_reason AS reason
     FROM batches WHERE line_reason IS NOT NULL
     UNION ALL
-    SELECT source_line, source_index - 1, raw,
+    SELECT source_line, source_index - 1,
+           CASE WHEN strlen(raw) > $max_record_bytes
+                THEN 'truncated:' || strlen(raw) || ':' || left(raw, $raw_prefix) ELSE raw END,
            CASE WHEN json_type(raw) <> 'OBJECT' THEN 'not_an_object'
-                WHEN strlen(raw) > 1048576 THEN 'oversized_record' END
+                WHEN strlen(raw) > $max_record_bytes THEN 'oversized_record' END
     FROM (
         SELECT source_line,
                unnest(json_extract(text, '$[*]'))::VARCHAR AS raw,

@@ -120,7 +120,8 @@ def test_each_bad_record_is_rejected_with_its_reason_and_raw_text(tmp_path: Path
     good = line(ev(insert_id="good"))
     events, rejects = parse(tmp_path, f"{good}\n{text}\n{good}\n".encode())
     assert [(r["source_line"], r["reason"]) for r in rejects] == [(2, reason)]
-    assert rejects[0]["raw"] == text
+    # an oversized record keeps its length and first 1024 characters
+    assert rejects[0]["raw"] == (f"truncated:{len(text)}:{text[:1024]}" if reason == "oversized_record" else text)
     assert [e["source_line"] for e in events] == [1, 3]
 
 
@@ -194,3 +195,17 @@ def test_copies_share_an_event_id_and_records_without_insert_id_never_do(tmp_pat
     assert ids[0] == ids[1]
     assert len(set(ids)) == 4
     assert [e["insert_id"] for e in events[3:]] == [None, None]
+
+
+def test_the_record_limit_applies_to_lines_and_batch_elements(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("GROUP_ETL_MAX_RECORD_BYTES", "2048")
+    small, big = line(ev(insert_id="s", blob="y" * 1500)), line(ev(insert_id="b", blob="z" * 3000))
+    batch = f"[{small}, {big}]"
+    compact = json.dumps(json.loads(big), separators=(",", ":"))
+    events, rejects = parse(tmp_path, f"{small}\n{big}\n{batch}\n[{big}, {{]\n".encode())
+    assert [(e["source_line"], e["source_index"]) for e in events] == [(1, 0), (3, 0)]
+    assert [(r["source_line"], r["source_index"], r["reason"], r["raw"]) for r in rejects] == [
+        (2, 0, "oversized_record", f"truncated:{len(big)}:{big[:1024]}"),
+        (3, 1, "oversized_record", f"truncated:{len(compact)}:{compact[:1024]}"),  # an element as DuckDB writes it
+        (4, 0, "oversized_record", f"truncated:{len(big) + 5}:[{big[:1023]}"),
+    ]
