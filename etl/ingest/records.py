@@ -293,22 +293,22 @@ def parse_partition(
     progress: Callable[[int], None] | None = None,
 ) -> ParsedPartition:
     """Parse every object of a partition into parts under the engine's folder: one
-    query per batch of lines, one part per batch holding every record."""
+    query per batch of lines (the lines of many small objects share one batch),
+    one part per batch holding every record."""
     split_sql = load_sql("ingest/split_records")
     # our own SQL files, composed: the split is the validation's input_records
-    columns = "$kind AS kind, $load_date::DATE AS load_date, $source_object AS source_object, *"
+    columns = "$kind AS kind, $load_date::DATE AS load_date, *"
     parts = f"WITH input_records AS ({split_sql}) SELECT * FROM ({kind.validate_sql}) AS validated"  # noqa: S608
     query = f"SELECT {columns} FROM ({parts}) AS parsed"  # noqa: S608
     parsed = ParsedPartition()
     out = Path(engine.temp_dir)
     con = engine.con
     limit = max_record_bytes()
-    batches = _object_batches(lake, objects, progress, max(limit, MAX_LINE_BYTES))
-    for number, part, raw_lines in prefetched(batches):
-        obj = objects[number]
-        path = out / f"{kind.name}-{number:06d}-{part:04d}.arrow"
-        batch_params = {**params, "kind": kind.name, "source_object": obj.key, "max_nesting": MAX_NESTING,
-                        "max_record_bytes": limit, "raw_prefix": RAW_PREFIX_BYTES}
+    batch_params = {**params, "kind": kind.name, "max_nesting": MAX_NESTING,
+                    "max_record_bytes": limit, "raw_prefix": RAW_PREFIX_BYTES}
+    batches = _gathered(_object_batches(lake, objects, progress, max(limit, MAX_LINE_BYTES)), objects)
+    for number, raw_lines in enumerate(prefetched(batches)):
+        path = out / f"{kind.name}-{number:06d}.arrow"
         con.register("raw_lines", raw_lines)
         # materialized, not streamed: a streaming result leaves fewer threads at work
         table = con.sql(query, params=used_params(query, batch_params)).to_arrow_table(PART_BATCH_ROWS)
@@ -318,6 +318,36 @@ def parse_partition(
         parsed.rejected += rejected
         parsed.files.append(path)
     return parsed
+
+
+def _gathered(batches: Iterator[tuple[int, pa.Table]], objects: list[LakeObject]) -> Iterator[pa.Table]:
+    """raw_lines with their `source_object`, the batches of consecutive objects gathered
+    up to BATCH_BYTES: a query costs a few milliseconds whatever its size, so a day
+    of thousands of small objects runs a few queries, not one per object."""
+    pending: list[tuple[int, pa.Table]] = []
+    size = 0
+    for number, raw_lines in batches:
+        pending.append((number, raw_lines))
+        size += pc.sum(raw_lines.column("size")).as_py() or 0
+        if size >= BATCH_BYTES:
+            yield _with_objects(pending, objects)
+            pending, size = [], 0
+    if pending:
+        yield _with_objects(pending, objects)
+
+
+def _with_objects(pending: list[tuple[int, pa.Table]], objects: list[LakeObject]) -> pa.Table:
+    numbers = [number for number, _ in pending]
+    keys = sorted(set(numbers))
+    position = {number: n for n, number in enumerate(keys)}
+    indices = np.repeat(np.array([position[n] for n in numbers], np.int32), [t.num_rows for _, t in pending])
+    source_object = pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), [objects[n].key for n in keys])
+    if len(pending) == 1:
+        table = pending[0][1]
+    else:  # many small tables become chunks of LINES_PER_CHUNK rows, as one object's lines are
+        table = pa.concat_tables([t for _, t in pending]).combine_chunks()
+        table = pa.Table.from_batches(table.to_batches(max_chunksize=LINES_PER_CHUNK))
+    return table.add_column(0, "source_object", pa.chunked_array([source_object]))
 
 
 def write_part(table: pa.Table, path: Path) -> tuple[int, int]:
@@ -330,14 +360,13 @@ def write_part(table: pa.Table, path: Path) -> tuple[int, int]:
 
 def _object_batches(
     lake: Lake, objects: list[LakeObject], progress: Callable[[int], None] | None, line_limit: int
-) -> Iterator[tuple[int, int, pa.Table]]:
-    """(object number, batch number, raw_lines) for every batch of every object;
-    `progress` gets each object's size once it is read (from the reading thread)."""
+) -> Iterator[tuple[int, pa.Table]]:
+    """(object number, raw_lines) for every batch of every object; `progress` gets
+    each object's size once it is read (from the reading thread)."""
     for number, obj in enumerate(objects):
         state = DecodeState()
-        lines = iter_line_batches(iter_decompressed(lake, obj, state), state, line_limit)
-        for part, raw_lines in enumerate(lines):
-            yield number, part, raw_lines
+        for raw_lines in iter_line_batches(iter_decompressed(lake, obj, state), state, line_limit):
+            yield number, raw_lines
         if progress is not None:
             progress(obj.size)
 
