@@ -159,14 +159,27 @@ def apply_uploads(settings: Settings) -> list[dict]:
 
 
 def run_upload_task() -> list[dict]:
+    """Apply the uploads; the good files always apply. The task fails (no retry) when a
+    file failed in this run, naming each; a bad file that stayed unchanged since it
+    failed is not retried, only named in a warning, so the next runs succeed."""
     from airflow.sdk.exceptions import AirflowFailException
 
     try:
-        return apply_uploads(task_settings())
+        results = apply_uploads(task_settings())
     except StorageError:
         raise
     except EtlError as error:
         raise AirflowFailException(str(error)) from None
+    for r in results:
+        if r["status"] == "failed_unchanged":
+            log.warning("upload %s is unchanged since it failed, not retried: %s", r["source"], r["error"])
+    failed = [r["error"] for r in results if r["status"] == "failed"]
+    if failed:
+        applied = sum(r["status"] == "applied" for r in results)
+        raise AirflowFailException(
+            f"{len(failed)} upload(s) failed ({applied} applied; a failed file is retried once it changes): "
+            + "; ".join(failed))
+    return results
 
 
 def publish_day(outlet_events, asset, summary: dict) -> None:  # noqa: ANN001
