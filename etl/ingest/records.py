@@ -327,11 +327,12 @@ def _gathered(batches: Iterator[tuple[int, pa.Table]], objects: list[LakeObject]
     pending: list[tuple[int, pa.Table]] = []
     size = 0
     for number, raw_lines in batches:
-        pending.append((number, raw_lines))
-        size += pc.sum(raw_lines.column("size")).as_py() or 0
-        if size >= BATCH_BYTES:
+        lines = pc.sum(raw_lines.column("size")).as_py() or 0
+        if pending and size + lines > BATCH_BYTES:  # never more than a batch's worth in one query
             yield _with_objects(pending, objects)
             pending, size = [], 0
+        pending.append((number, raw_lines))
+        size += lines
     if pending:
         yield _with_objects(pending, objects)
 

@@ -209,3 +209,30 @@ def test_the_record_limit_applies_to_lines_and_batch_elements(tmp_path: Path, mo
         (3, 1, "oversized_record", f"truncated:{len(compact)}:{compact[:1024]}"),  # an element as DuckDB writes it
         (4, 0, "oversized_record", f"truncated:{len(big) + 5}:[{big[:1023]}"),
     ]
+
+
+@pytest.mark.parametrize("batch_bytes", [64 * 1024 * 1024, 150])  # one query for all objects, or several
+def test_the_lines_of_many_objects_share_a_query_and_keep_their_object(tmp_path: Path, monkeypatch,  # noqa: ANN001
+                                                                         batch_bytes: int) -> None:
+    monkeypatch.setattr("etl.ingest.records.BATCH_BYTES", batch_bytes)
+    lake = LocalLake(tmp_path)
+    prefix = f"events/dt={DAY}/"
+    lake.write(prefix + "a.jsonl", f"{line(ev(insert_id='a1'))}\n{line(ev(insert_id='a2'))}\n".encode())
+    lake.write(prefix + "b.jsonl", f"\ufeff{line(ev(insert_id='b1'))}\n{{bad\n".encode())
+    lake.write(prefix + "c.jsonl", b"")
+    lake.write(prefix + "d.jsonl.gz", gzip.compress(line(ev(insert_id="no-id", distinct_id="u2")).encode()))
+    lake.write(prefix + "e.jsonl", line(ev(insert_id=None)).encode())
+    with columnar_engine() as engine:
+        parsed = parse_day(engine, lake, lake.list(prefix), DAY, ZoneInfo("UTC"), None)
+        events = _rows(engine, parsed, ACCEPTED, EVENT_COLUMNS)
+        rejects = _rows(engine, parsed, REJECTED, REJECT_COLUMNS)
+    assert sorted((e["source_object"], e["source_line"], e["insert_id"]) for e in events) == [
+        (prefix + "a.jsonl", 1, "a1"), (prefix + "a.jsonl", 2, "a2"), (prefix + "b.jsonl", 1, "b1"),
+        (prefix + "d.jsonl.gz", 1, "no-id"), (prefix + "e.jsonl", 1, None)]
+    assert sorted((r["source_object"], r["source_line"], r["reason"]) for r in rejects) == [
+        (prefix + "b.jsonl", 2, "invalid_json"), (prefix + "c.jsonl", 1, "empty_object")]
+    # a record without $insert_id is identified by its object and line: never a duplicate of another
+    [no_id] = [e for e in events if e["insert_id"] is None]
+    assert no_id["event_id"] not in {e["event_id"] for e in events if e is not no_id}
+    assert (parsed.loaded, parsed.rejected) == (5, 2)
+    assert len(parsed.files) == (1 if batch_bytes > 1000 else 4)
