@@ -210,10 +210,14 @@ def apply_new_uploads(
 
     A bad file does not stop the others: it is reported (`status` failed, `error`)
     and remembered in `upload_failures` with its ETag; while it stays unchanged it
-    is not read again (`failed_unchanged`); once it changes it is retried."""
+    is not read again (`failed_unchanged`); once it changes it is retried, and once
+    it is gone it is forgotten."""
     results = []
     failures = _failures(warehouse)
-    for obj in lake.list(UPLOAD_PREFIX):
+    listed = lake.list(UPLOAD_PREFIX)
+    for source in set(failures) - {obj.key for obj in listed}:
+        _forget_failure(warehouse, source)
+    for obj in listed:
         parts = obj.key[len(UPLOAD_PREFIX):].split("/")
         if len(parts) != 2 or not parts[1].lower().endswith(".csv"):
             continue

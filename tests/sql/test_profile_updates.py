@@ -355,3 +355,6 @@ def test_a_bad_file_among_good_ones_is_reported_and_retried_only_when_it_changes
     assert [(r.source, r.status) for r in third if r.source.endswith("b.csv")] == [(folder + "b.csv", "applied")]
     assert profiles(keyed)["c2"] == {"plan": "fixed"}
     assert rows(keyed, "SELECT source_object FROM upload_failures") == [("uploads/groups/account_id/d.csv",)]
+    lake.delete("uploads/groups/account_id/d.csv")  # a bad file removed is forgotten
+    assert [r.status for r in apply_new_uploads(keyed, lake, max_profiles=10, now=NOW)] == ["already_applied"] * 3
+    assert rows(keyed, "SELECT count(*) FROM upload_failures") == [(0,)]
