@@ -123,6 +123,9 @@ def stack_env(tmp_path: Path, metadata_url: str, celery: bool, lake_url: str) ->
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:6379/5",
+        # a queue of this test's own: other stacks on the same broker (parallel test
+        # sessions) never take its tasks, nor it theirs (signed with another JWT secret)
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": f"group-etl-{uuid.uuid4().hex[:12]}",
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url,
         "GROUP_ETL_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'airflow-warehouse.duckdb'}",
         "GROUP_ETL_LAKE_URL": lake_url,
@@ -138,6 +141,9 @@ def stack_env(tmp_path: Path, metadata_url: str, celery: bool, lake_url: str) ->
 def backfill_through_airflow(tmp_path: Path, metadata_url: str, celery: bool) -> dict:
     lake_url = str(tmp_path / "lake")
     write_sample_lake(open_lake(lake_url), datetime.fromisoformat(FIRST).date(), days=2, companies=10, users=60)
+    # group_profile_upload is unpaused on creation and would apply the sample's CSV
+    # upload, which a direct `group-etl run` does not: this test is about the days
+    open_lake(lake_url).delete_prefix("uploads/")
     home, env = stack_env(tmp_path, metadata_url, celery, lake_url)
     settings = load_settings(environ=env)
     with Warehouse(settings) as warehouse:
