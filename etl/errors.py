@@ -21,3 +21,14 @@ class NotLandedError(StorageError):
     """Day D has no input in the lake yet (or no landing marker): loading it would
     replace the day with nothing. A storage error, so Airflow retries it: the dump
     may still land."""
+
+
+class WarehouseBusyError(StorageError):
+    """The warehouse stayed locked by another process past GROUP_ETL_LOCK_TIMEOUT
+    (DuckDB admits one writer, and no writer while a reader holds the file). A
+    storage error, so Airflow retries it: the other process will finish."""
+
+
+class WarehouseUnavailableError(StorageError):
+    """The warehouse could not be reached, or dropped the connection (a server restart,
+    a lost network): transient, so Airflow retries it."""

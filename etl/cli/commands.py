@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 wrong data or request (one line on stderr), 2 usage.
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import date
 from typing import Annotated
@@ -503,8 +504,20 @@ def expand_steps(argv: list[str]) -> list[str]:
     return out
 
 
+def _log_to_stderr() -> None:
+    """group-etl's warnings (a writer waiting for the warehouse, a day with many rejects)
+    go to stderr, one line each; Airflow's task logs get them through logging."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("group_etl")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
 def main() -> None:
     sys.argv[1:] = expand_steps(sys.argv[1:])
+    _log_to_stderr()
     try:
         app()
     except EtlError as error:
