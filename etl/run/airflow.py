@@ -5,19 +5,21 @@ The DAG files in `dags/` stay thin: they declare schedules and order and call
 environment; when GROUP_ETL_WAREHOUSE_URL is unset, the Airflow connection
 `group_etl_warehouse` is used (its URI is never logged). S3 credentials come
 from boto3's chain, or from the `aws_default` connection's login/password.
-Storage errors propagate, so Airflow retries them with back-off; wrong data or
-settings fail the task at once (retrying cannot help).
+Storage errors and transient warehouse errors propagate, so Airflow retries them
+(etl.run.retries: the delay doubles per try of the current run, capped); wrong
+data or settings fail the task at once (retrying cannot help).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 
 from etl.config import Settings, load_settings
-from etl.errors import EtlError, StorageError
+from etl.errors import EtlError, StorageError, WarehouseUnavailableError
 
 log = logging.getLogger("group_etl")
 
@@ -26,7 +28,8 @@ ORCHESTRATION_VARIABLES = {
     "GROUP_ETL_START_DATE": "first day the daily DAG schedules (default 2026-01-01)",
     "GROUP_ETL_CATCHUP": "false: the daily DAG does not catch up from its start date (default true)",
     "GROUP_ETL_TASK_RETRIES": "retries of a task on storage errors (default 3)",
-    "GROUP_ETL_RETRY_DELAY_SECONDS": "first retry delay, doubled each time (default 60)",
+    "GROUP_ETL_RETRY_DELAY_SECONDS": "first retry delay of a run, doubled each try of that run (default 60)",
+    "GROUP_ETL_MAX_RETRY_DELAY_SECONDS": "longest retry delay (default 1800)",
     "GROUP_ETL_UPLOAD_SCHEDULE": "schedule of group_profile_upload (default @hourly)",
     "GROUP_ETL_ENGINE_MEMORY": "memory limit of each DuckDB group-etl opens (default 768MB)",
 }
@@ -43,14 +46,20 @@ def pool_for(environ: dict | None = None) -> str:
 
 
 def task_defaults() -> dict:
-    """default_args of every group-etl DAG: retries with exponential back-off, the pool."""
+    """default_args of every group-etl DAG: retries whose delay doubles per try of the
+    current run up to a cap (etl.run.retries; never with the try count of earlier runs),
+    the pool."""
     from datetime import timedelta
 
+    from etl.run.retries import RunRetryPolicy
+
+    first = float(os.environ.get("GROUP_ETL_RETRY_DELAY_SECONDS", "60"))
+    cap = float(os.environ.get("GROUP_ETL_MAX_RETRY_DELAY_SECONDS", "1800"))
     return {
         "retries": int(os.environ.get("GROUP_ETL_TASK_RETRIES", "3")),
-        "retry_delay": timedelta(seconds=float(os.environ.get("GROUP_ETL_RETRY_DELAY_SECONDS", "60"))),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=30),
+        "retry_delay": timedelta(seconds=first),
+        "retry_policy": RunRetryPolicy(first, cap),
+        "max_retry_delay": timedelta(seconds=cap),
         "pool": pool_for(),
     }
 
@@ -113,18 +122,37 @@ def run_task(name: str, data_interval_start: datetime | None) -> dict:
     """Run one named task for the run's day; returns a small summary (kept as XCom)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    settings = task_settings()
+    with failing_at_once_on_wrong_input(f"{name}: "):
+        settings = task_settings()
     if data_interval_start is None:
         raise AirflowFailException("this task needs a data interval (a scheduled or backfill run)")
     day = day_of(data_interval_start, settings)
-    try:
+    with failing_at_once_on_wrong_input(f"{name} {day}: "):
         summary = TASKS[name](settings, day)
-    except StorageError:
-        raise  # Airflow retries these with exponential back-off
-    except EtlError as error:
-        raise AirflowFailException(f"{name} {day}: {error}") from None
     log.info("%s %s: %s", name, day, summary)
     return {"day": day.isoformat(), **summary}
+
+
+@contextlib.contextmanager
+def failing_at_once_on_wrong_input(prefix: str = "") -> Iterator[None]:
+    """Storage errors and transient warehouse errors (a lock, a lost connection, a server
+    restart: etl.store.warehouse.transient_error) propagate as StorageError, which Airflow
+    retries; wrong data or settings fail the task at once (retrying cannot help)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from etl.store.warehouse import transient_error
+
+    try:
+        yield
+    except StorageError:
+        raise
+    except EtlError as error:
+        raise AirflowFailException(f"{prefix}{error}") from None
+    except Exception as error:
+        if transient_error(error):
+            raise WarehouseUnavailableError(f"{prefix}{type(error).__name__}: "
+                                            f"{str(error).strip().splitlines()[0]}") from None
+        raise
 
 
 def run_day_task(settings: Settings, day: date) -> dict:
@@ -158,14 +186,8 @@ def apply_uploads(settings: Settings) -> list[dict]:
 
 
 def run_upload_task() -> list[dict]:
-    from airflow.sdk.exceptions import AirflowFailException
-
-    try:
+    with failing_at_once_on_wrong_input():
         return apply_uploads(task_settings())
-    except StorageError:
-        raise
-    except EtlError as error:
-        raise AirflowFailException(str(error)) from None
 
 
 def publish_day(outlet_events, asset, summary: dict) -> None:  # noqa: ANN001
@@ -192,15 +214,11 @@ def run_export_task(triggering_asset_events, conf: dict | None) -> list[dict]:  
     days = days_to_export(triggering_asset_events, conf)
     if not days:
         raise AirflowFailException('no day to export: trigger with conf {"day": "YYYY-MM-DD"}')
-    settings = task_settings()
-    try:
-        with Warehouse(settings) as warehouse:
-            warehouse.migrate()
-            return [row for day in days for row in run_exports(warehouse, open_lake(settings.lake_url), day)]
-    except StorageError:
-        raise
-    except EtlError as error:
-        raise AirflowFailException(str(error)) from None
+    with failing_at_once_on_wrong_input():
+        settings = task_settings()
+    with failing_at_once_on_wrong_input(), Warehouse(settings) as warehouse:
+        warehouse.migrate()
+        return [row for day in days for row in run_exports(warehouse, open_lake(settings.lake_url), day)]
 
 
 # The daily DAG's tasks: the day itself (every stage, one transaction), then its audit.

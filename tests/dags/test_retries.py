@@ -1,0 +1,60 @@
+"""Retry delays per try of the current run (etl.run.retries) and the classification
+of task errors: retried (storage, transient warehouse errors) or failed at once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from tests.dags import test_dags  # noqa: E402, F401 - its throwaway AIRFLOW_HOME, set before airflow loads
+
+pytest.importorskip("airflow", reason="the airflow extra is not installed")
+
+import psycopg  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from airflow.sdk import RetryDecision  # noqa: E402
+from airflow.sdk.exceptions import AirflowFailException  # noqa: E402
+
+from etl.errors import ConfigError, NotLandedError, StorageError, WarehouseBusyError  # noqa: E402
+from etl.run.airflow import failing_at_once_on_wrong_input  # noqa: E402
+from etl.run.retries import RunRetryPolicy, retry_delay, run_attempt  # noqa: E402
+
+
+def test_the_delay_doubles_per_try_of_the_run_up_to_the_cap() -> None:
+    assert [retry_delay(n, 60, 1800) for n in range(1, 8)] == [60, 120, 240, 480, 960, 1800, 1800]
+    assert retry_delay(10_000, 60, 1800) == 1800  # no overflow
+
+
+def test_the_try_of_the_current_run_ignores_tries_before_a_clear() -> None:
+    # a first run with 3 retries: max_tries = 3, tries 1..4
+    assert [run_attempt(t, 3, 3) for t in (1, 2, 3, 4)] == [1, 2, 3, 4]
+    # cleared after try 4: Airflow sets max_tries = 4 + 3; the next try (5) is this run's first
+    assert [run_attempt(t, 7, 3) for t in (5, 6, 7, 8)] == [1, 2, 3, 4]
+    # cleared again after try 6 (max_tries = 9)
+    assert run_attempt(7, 9, 3) == 1
+
+
+def test_the_policy_retries_after_the_delay_of_this_runs_try() -> None:
+    policy = RunRetryPolicy(first=60, cap=1800)
+    context = {"ti": SimpleNamespace(task=SimpleNamespace(retries=3))}
+    decision = policy.evaluate(StorageError("s3 down"), try_number=5, max_tries=7, context=context)
+    assert decision == RetryDecision.retry(timedelta(seconds=60), reason="try 1 of this run failed: retry in 60s")
+    decision = policy.evaluate(StorageError("s3 down"), try_number=7, max_tries=7, context=context)
+    assert (decision.retry_delay.total_seconds(), decision.reason) == (240, "try 3 of this run failed: retry in 240s")
+
+
+def test_wrong_input_fails_at_once_and_transient_faults_are_retried() -> None:
+    with pytest.raises(AirflowFailException, match="^run_day 2026-03-01: GROUP_ETL_TIMEZONE: bad$"), \
+            failing_at_once_on_wrong_input("run_day 2026-03-01: "):
+        raise ConfigError("GROUP_ETL_TIMEZONE: bad")
+    for retried in (NotLandedError("late"), WarehouseBusyError("locked")):
+        with pytest.raises(type(retried)), failing_at_once_on_wrong_input():
+            raise retried
+    # a lost connection raised past the warehouse's own translation is retried too
+    lost = sa.exc.OperationalError("SELECT 1", {}, psycopg.OperationalError("server closed the connection"))
+    with pytest.raises(StorageError, match="^audit: OperationalError: "), failing_at_once_on_wrong_input("audit: "):
+        raise lost
+    with pytest.raises(KeyError), failing_at_once_on_wrong_input():
+        raise KeyError("a bug is raised as is")
