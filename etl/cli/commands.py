@@ -159,19 +159,26 @@ def status(
     ctx: typer.Context,
     first: Annotated[str | None, typer.Option("--from")] = None,
     last: Annotated[str | None, typer.Option("--to")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="exit 1 when a day is stale, not loaded, or has rejects over "
+        "GROUP_ETL_REJECT_WARN, one line a day on stderr (for cron)")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Per load date: counts, rejects by reason, and stale days whose inputs changed."""
-    from etl.serve.status import day_status
+    from etl.serve.status import day_status, problems
 
+    start = _date(first, "--from") if first else None
+    end = _date(last, "--to") if last else None
     with _reader(ctx) as warehouse:
-        rows = day_status(
-            warehouse, _lake(ctx),
-            _date(first, "--from") if first else None, _date(last, "--to") if last else None,
-        )
+        rows = day_status(warehouse, _lake(ctx), start, end)
     columns = ["date", "state", "input_records", "loaded", "rejected", "duplicates",
                "invalid_group_id", "rejected_by_reason"]
     print_rows(rows, columns, fmt, title="load status")
+    found = problems(rows, _settings(ctx).reject_warn, start, end) if check else []
+    for line in found:
+        err.print(f"check: {line}", markup=False, highlight=False, soft_wrap=True)
+    if found:
+        raise typer.Exit(1)
 
 
 @keys_app.command("add")
@@ -504,15 +511,27 @@ def expand_steps(argv: list[str]) -> list[str]:
     return out
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is logged."""
+
+    @property
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
+
+
 def _log_to_stderr() -> None:
     """group-etl's warnings (a writer waiting for the warehouse, a day with many rejects)
     go to stderr, one line each; Airflow's task logs get them through logging."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("group_etl")
-    logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
-    logger.propagate = False
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setLevel(logging.WARNING)
+        logger.addHandler(handler)
 
 
 def main() -> None:
