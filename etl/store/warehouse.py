@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool, StaticPool
 
 from etl.config import Settings
-from etl.errors import EtlError, WarehouseBusyError, WarehouseUnavailableError
+from etl.errors import ConfigError, EtlError, WarehouseBusyError, WarehouseUnavailableError
 from etl.store.columnar import MEMORY_LIMIT
 from etl.store.migrations import latest_version, pending
 
@@ -284,7 +284,30 @@ class Warehouse:
                     conn.exec_driver_sql(statement)
                 conn.execute(sa.text("INSERT INTO schema_version (version, applied_at) VALUES (:v, :at)"),
                              {"v": migration.version, "at": datetime.now(UTC)})
+            self._check_timezone(conn, fresh=current is None)
         return max(current or 0, latest)
+
+    def _check_timezone(self, conn: Connection, fresh: bool) -> None:
+        """The warehouse keeps the project time zone it was built in: event dates and days
+        are calendar days of that zone, so a writer with another one is refused (it would
+        re-date events silently). A warehouse from before version 7 records the writer's."""
+        wanted = self.settings.timezone
+        recorded = conn.execute(sa.text("SELECT value FROM project_settings WHERE name = 'timezone'")).scalar()
+        if recorded is None:
+            conn.execute(sa.text("INSERT INTO project_settings (name, value, recorded_at) "
+                                 "VALUES ('timezone', :v, :at)"), {"v": wanted, "at": datetime.now(UTC)})
+            if not fresh:
+                log.warning("warehouse %s: recorded the project time zone %s (GROUP_ETL_TIMEZONE); "
+                            "writers with another time zone are refused from now on", self._where(), wanted)
+        elif recorded != wanted:
+            raise ConfigError(f"GROUP_ETL_TIMEZONE is {wanted} but warehouse {self._where()} was built in "
+                              f"{recorded}: its event dates and days are in {recorded}; "
+                              f"set GROUP_ETL_TIMEZONE={recorded}")
+
+    def recorded_timezone(self) -> str | None:
+        """The project time zone the warehouse records (None before its first writer)."""
+        with self.begin() as conn:
+            return conn.execute(sa.text("SELECT value FROM project_settings WHERE name = 'timezone'")).scalar()
 
     def init(self) -> int:
         """Create the schema, or bring it up to date: `migrate()`, under the name of `group-etl init`."""

@@ -58,3 +58,25 @@ def test_wrong_input_fails_at_once_and_transient_faults_are_retried() -> None:
         raise lost
     with pytest.raises(KeyError), failing_at_once_on_wrong_input():
         raise KeyError("a bug is raised as is")
+
+
+def test_a_task_whose_time_zone_differs_from_the_warehouses_fails_at_once(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from datetime import UTC, datetime
+
+    from etl.run.airflow import run_task
+    from etl.store.warehouse import Warehouse
+    from tests.support import make_settings
+
+    (tmp_path / "lake").mkdir()
+    env = {"GROUP_ETL_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'w.duckdb'}",
+           "GROUP_ETL_LAKE_URL": str(tmp_path / "lake"), "GROUP_ETL_SCHEMA": "analytics"}
+    with Warehouse(make_settings(*env.values(), GROUP_ETL_TIMEZONE="Asia/Tokyo")) as warehouse:
+        warehouse.init()
+    for name, value in {**env, "GROUP_ETL_TIMEZONE": "UTC"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(AirflowFailException) as failed:
+        run_task("run_day", datetime(2026, 3, 1, tzinfo=UTC))
+    assert str(failed.value) == (
+        f"run_day 2026-03-01: GROUP_ETL_TIMEZONE is UTC but warehouse duckdb:///{tmp_path / 'w.duckdb'} "
+        "(schema analytics) was built in Asia/Tokyo: its event dates and days are in Asia/Tokyo; "
+        "set GROUP_ETL_TIMEZONE=Asia/Tokyo")
