@@ -18,8 +18,8 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 
-from etl.config import Settings, load_settings
-from etl.errors import EtlError, StorageError, WarehouseUnavailableError
+from etl.config import DEFAULTS, Settings, load_settings
+from etl.errors import ConfigError, EtlError, StorageError, WarehouseUnavailableError
 
 log = logging.getLogger("group_etl")
 
@@ -40,9 +40,23 @@ DUCKDB_POOL = "group_etl_duckdb"
 
 
 def pool_for(environ: dict | None = None) -> str:
-    """An embedded DuckDB allows one writer: its tasks share a one-slot pool."""
-    url = (environ if environ is not None else os.environ).get("GROUP_ETL_WAREHOUSE_URL", "duckdb:")
-    return DUCKDB_POOL if url.startswith("duckdb") else "default_pool"
+    """An embedded DuckDB allows one writer: its tasks share a one-slot pool. The
+    warehouse is the effective one (the environment, else the Airflow connection),
+    read when the DAG file is parsed."""
+    return DUCKDB_POOL if warehouse_url(environ).startswith("duckdb") else "default_pool"
+
+
+def warehouse_url(environ: dict | None = None) -> str:
+    """GROUP_ETL_WAREHOUSE_URL, else the URI of the Airflow connection group_etl_warehouse
+    (Airflow writes PostgreSQL's as postgres://), else the default DuckDB file."""
+    url = (environ if environ is not None else os.environ).get("GROUP_ETL_WAREHOUSE_URL")
+    if url:
+        return url
+    uri = _connection_uri(WAREHOUSE_CONNECTION)
+    if not uri:
+        return DEFAULTS["GROUP_ETL_WAREHOUSE_URL"]
+    scheme, rest = uri.split("://", 1) if "://" in uri else (uri, "")
+    return f"postgresql+psycopg://{rest}" if scheme in ("postgres", "postgresql") else uri
 
 
 def task_defaults() -> dict:
@@ -65,7 +79,17 @@ def task_defaults() -> dict:
 
 
 def start_date() -> datetime:
-    return datetime.fromisoformat(os.environ.get("GROUP_ETL_START_DATE", "2026-01-01"))
+    """GROUP_ETL_START_DATE at midnight in the project time zone. A naive datetime is UTC
+    to Airflow: east of UTC, the first day's interval would start before the start date
+    and never be scheduled."""
+    from zoneinfo import ZoneInfo
+
+    value = os.environ.get("GROUP_ETL_START_DATE", "2026-01-01")
+    try:
+        start = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"GROUP_ETL_START_DATE: expected YYYY-MM-DD, got {value!r}") from None
+    return start if start.tzinfo else start.replace(tzinfo=ZoneInfo(load_settings().timezone))
 
 
 def dag_defaults(catchup: bool = False) -> dict:
@@ -80,11 +104,7 @@ def dag_defaults(catchup: bool = False) -> dict:
 
 
 def task_settings() -> Settings:
-    overrides: dict[str, str] = {}
-    if not os.environ.get("GROUP_ETL_WAREHOUSE_URL"):
-        uri = _connection_uri(WAREHOUSE_CONNECTION)
-        if uri:
-            overrides["warehouse_url"] = uri
+    overrides = {"warehouse_url": warehouse_url()} if not os.environ.get("GROUP_ETL_WAREHOUSE_URL") else {}
     _aws_from_connection()
     return load_settings(**overrides)
 

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.dags import test_dags  # noqa: E402, F401 - its throwaway AIRFLOW_HOME, set before airflow loads
+from tests.dags.test_dags import airflow_db  # noqa: E402, F401 - the migrated metadata DB
 
 pytest.importorskip("airflow", reason="the airflow extra is not installed")
 
@@ -80,3 +81,38 @@ def test_a_task_whose_time_zone_differs_from_the_warehouses_fails_at_once(tmp_pa
         f"run_day 2026-03-01: GROUP_ETL_TIMEZONE is UTC but warehouse duckdb:///{tmp_path / 'w.duckdb'} "
         "(schema analytics) was built in Asia/Tokyo: its event dates and days are in Asia/Tokyo; "
         "set GROUP_ETL_TIMEZONE=Asia/Tokyo")
+
+
+@pytest.mark.parametrize("timezone", ["Asia/Tokyo", "America/New_York", "UTC"])
+def test_the_first_scheduled_day_is_the_start_date_in_the_project_time_zone(airflow_db, monkeypatch, timezone) -> None:  # noqa: ANN001, F811
+    """As the scheduler computes it (from the serialized DAG): a naive start date was
+    UTC to Airflow, and with Asia/Tokyo the first interval began on the day after."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+
+    from etl.config import load_settings
+    from etl.run.airflow import day_of
+
+    bag = test_dags.dagbag(monkeypatch, GROUP_ETL_TIMEZONE=timezone, GROUP_ETL_START_DATE="2026-03-01",
+                           GROUP_ETL_WAREHOUSE_URL="duckdb:///x.duckdb")
+    daily = bag.get_dag("group_analytics_daily")
+    first = LazyDeserializedDAG.from_dag(daily).next_dagrun_info(last_automated_run_info=None)
+    assert first.data_interval.start == datetime(2026, 3, 1, tzinfo=ZoneInfo(timezone))
+    assert first.data_interval.end == datetime(2026, 3, 2, tzinfo=ZoneInfo(timezone))
+    assert day_of(first.data_interval.start, load_settings()) == date(2026, 3, 1)
+
+
+def test_the_pool_follows_the_warehouse_of_the_airflow_connection(airflow_db, monkeypatch) -> None:  # noqa: ANN001, F811
+    from etl.run.airflow import task_settings
+
+    monkeypatch.delenv("GROUP_ETL_WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_GROUP_ETL_WAREHOUSE", "postgresql://etl:s3cret@db.internal:5432/analytics")
+    bag = test_dags.dagbag(monkeypatch)
+    assert {t.pool for dag in bag.dags.values() for t in dag.tasks} == {"default_pool"}
+    assert task_settings().warehouse_url == "postgresql+psycopg://etl:s3cret@db.internal:5432/analytics"
+
+    monkeypatch.delenv("AIRFLOW_CONN_GROUP_ETL_WAREHOUSE")  # neither: the default DuckDB file
+    bag = test_dags.dagbag(monkeypatch)
+    assert {t.pool for dag in bag.dags.values() for t in dag.tasks} == {"group_etl_duckdb"}
