@@ -1,6 +1,11 @@
 """The errors the command line turns into exit code 1 with a one-line reason."""
 
 
+class Interrupted(BaseException):  # noqa: N818 - a signal, like KeyboardInterrupt
+    """Ctrl-C (SIGINT) while a command runs: the message says what was (not) written.
+    Not a KeyboardInterrupt, which click turns into "Aborted!" and exit 1."""
+
+
 class EtlError(Exception):
     """A wrong request or wrong data: the message is shown to the user as is."""
 

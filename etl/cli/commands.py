@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 wrong data or request (one line on stderr), 2 usage.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from datetime import date
 from typing import Annotated
@@ -15,7 +16,7 @@ from rich.console import Console
 
 from etl.cli.output import Format, print_json, print_rows
 from etl.config import Settings, load_settings
-from etl.errors import EtlError
+from etl.errors import EtlError, Interrupted
 
 # pretty_exceptions off: its tracebacks print local variables, which may hold secrets.
 app = typer.Typer(
@@ -534,14 +535,26 @@ def _log_to_stderr() -> None:
         logger.addHandler(handler)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise Interrupted("interrupted")
+
+
 def main() -> None:
     sys.argv[1:] = expand_steps(sys.argv[1:])
     _log_to_stderr()
+    # Ctrl-C as our own Interrupted: click would print "Aborted!" and exit 1. A transaction
+    # it stops rolls back (`run` says which day); the exit code is the shell's 128 + SIGINT.
+    previous = signal.signal(signal.SIGINT, _interrupt)
     try:
         app()
     except EtlError as error:
         err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
+    except Interrupted as stop:
+        err.print(str(stop), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":
