@@ -116,3 +116,33 @@ def test_the_pool_follows_the_warehouse_of_the_airflow_connection(airflow_db, mo
     monkeypatch.delenv("AIRFLOW_CONN_GROUP_ETL_WAREHOUSE")  # neither: the default DuckDB file
     bag = test_dags.dagbag(monkeypatch)
     assert {t.pool for dag in bag.dags.values() for t in dag.tasks} == {"group_etl_duckdb"}
+
+
+@pytest.mark.slow
+def test_a_duckdb_file_held_by_a_reader_is_retried_not_failed_at_once(airflow_db, monkeypatch, tmp_path) -> None:  # noqa: ANN001, F811
+    import subprocess
+    import sys
+
+    from etl.store.warehouse import Warehouse
+    from tests.support import make_settings
+
+    path = tmp_path / "w.duckdb"
+    (tmp_path / "lake").mkdir()
+    with Warehouse(make_settings(f"duckdb:///{path}", str(tmp_path / "lake"), "analytics")) as warehouse:
+        warehouse.init()
+    reader = subprocess.Popen(  # an analyst's read-only connection, open all along
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+                               "print('ready', flush=True); sys.stdin.read()", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline() == "ready\n"
+        bag = test_dags.dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL=f"duckdb:///{path}",
+                               GROUP_ETL_LAKE_URL=str(tmp_path / "lake"), GROUP_ETL_SCHEMA="analytics",
+                               GROUP_ETL_LOCK_TIMEOUT="0", GROUP_ETL_TASK_RETRIES="1",
+                               GROUP_ETL_RETRY_DELAY_SECONDS="0.1")
+        run = test_dags.run_dag(bag.get_dag("group_analytics_daily"), test_dags.DAYS[0])
+    finally:
+        reader.stdin.close()
+        reader.wait(timeout=60)
+    [load] = [ti for ti in run.get_task_instances() if ti.task_id == "run_day"]
+    assert (run.state, load.state, load.try_number) == ("failed", "failed", 2)  # retried once, as configured
