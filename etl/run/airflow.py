@@ -89,7 +89,8 @@ def start_date() -> datetime:
         start = datetime.fromisoformat(value)
     except ValueError:
         raise ConfigError(f"GROUP_ETL_START_DATE: expected YYYY-MM-DD, got {value!r}") from None
-    return start if start.tzinfo else start.replace(tzinfo=ZoneInfo(load_settings().timezone))
+    zone = os.environ.get("GROUP_ETL_TIMEZONE") or DEFAULTS["GROUP_ETL_TIMEZONE"]  # the timetable's zone
+    return start if start.tzinfo else start.replace(tzinfo=ZoneInfo(zone))
 
 
 def dag_defaults(catchup: bool = False) -> dict:
