@@ -1,5 +1,7 @@
-"""Retry delays per try of the current run (etl.run.retries) and the classification
-of task errors: retried (storage, transient warehouse errors) or failed at once."""
+"""Operating the DAGs: retry delays per try of the current run (etl.run.retries); task
+errors retried (storage, transient warehouse errors, a held DuckDB file) or failed at
+once (wrong settings such as another time zone); the first scheduled day in the
+project time zone; the pool of the Airflow connection's warehouse."""
 
 from __future__ import annotations
 
