@@ -5,19 +5,27 @@ The DAG files in `dags/` stay thin: they declare schedules and order and call
 environment; when GROUP_ETL_WAREHOUSE_URL is unset, the Airflow connection
 `group_etl_warehouse` is used (its URI is never logged). S3 credentials come
 from boto3's chain, or from the `aws_default` connection's login/password.
-Storage errors propagate, so Airflow retries them with back-off; wrong data or
-settings fail the task at once (retrying cannot help).
+Storage errors and transient warehouse errors propagate, so Airflow retries them
+(etl.run.retries: the delay doubles per try of the current run, capped); wrong
+data or settings fail the task at once (retrying cannot help).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 
-from etl.config import Settings, load_settings
-from etl.errors import ConfigError, EtlError, NotLandedError, StorageError
+from etl.config import DEFAULTS, Settings, load_settings
+from etl.errors import (
+    ConfigError,
+    EtlError,
+    NotLandedError,
+    StorageError,
+    WarehouseUnavailableError,
+)
 
 log = logging.getLogger("group_etl")
 
@@ -26,7 +34,8 @@ ORCHESTRATION_VARIABLES = {
     "GROUP_ETL_START_DATE": "first day the daily DAG schedules (default 2026-01-01)",
     "GROUP_ETL_CATCHUP": "false: the daily DAG does not catch up from its start date (default true)",
     "GROUP_ETL_TASK_RETRIES": "retries of a task on storage errors (default 3)",
-    "GROUP_ETL_RETRY_DELAY_SECONDS": "first retry delay, doubled each time (default 60)",
+    "GROUP_ETL_RETRY_DELAY_SECONDS": "first retry delay of a run, doubled each try of that run (default 60)",
+    "GROUP_ETL_MAX_RETRY_DELAY_SECONDS": "longest retry delay (default 1800)",
     "GROUP_ETL_UPLOAD_SCHEDULE": "schedule of group_profile_upload (default @hourly)",
     "GROUP_ETL_LANDING_TIMEOUT_SECONDS": "how long the daily DAG waits for day D's dump before failing "
                                          "(default 21600: 6 hours)",
@@ -40,26 +49,57 @@ DUCKDB_POOL = "group_etl_duckdb"
 
 
 def pool_for(environ: dict | None = None) -> str:
-    """An embedded DuckDB allows one writer: its tasks share a one-slot pool."""
-    url = (environ if environ is not None else os.environ).get("GROUP_ETL_WAREHOUSE_URL", "duckdb:")
-    return DUCKDB_POOL if url.startswith("duckdb") else "default_pool"
+    """An embedded DuckDB allows one writer: its tasks share a one-slot pool. The
+    warehouse is the effective one (the environment, else the Airflow connection),
+    read when the DAG file is parsed."""
+    return DUCKDB_POOL if warehouse_url(environ).startswith("duckdb") else "default_pool"
+
+
+def warehouse_url(environ: dict | None = None) -> str:
+    """GROUP_ETL_WAREHOUSE_URL, else the URI of the Airflow connection group_etl_warehouse
+    (Airflow writes PostgreSQL's as postgres://), else the default DuckDB file."""
+    url = (environ if environ is not None else os.environ).get("GROUP_ETL_WAREHOUSE_URL")
+    if url:
+        return url
+    uri = _connection_uri(WAREHOUSE_CONNECTION)
+    if not uri:
+        return DEFAULTS["GROUP_ETL_WAREHOUSE_URL"]
+    scheme, rest = uri.split("://", 1) if "://" in uri else (uri, "")
+    return f"postgresql+psycopg://{rest}" if scheme in ("postgres", "postgresql") else uri
 
 
 def task_defaults() -> dict:
-    """default_args of every group-etl DAG: retries with exponential back-off, the pool."""
+    """default_args of every group-etl DAG: retries whose delay doubles per try of the
+    current run up to a cap (etl.run.retries; never with the try count of earlier runs),
+    the pool."""
     from datetime import timedelta
 
+    from etl.run.retries import RunRetryPolicy
+
+    first = float(os.environ.get("GROUP_ETL_RETRY_DELAY_SECONDS", "60"))
+    cap = float(os.environ.get("GROUP_ETL_MAX_RETRY_DELAY_SECONDS", "1800"))
     return {
         "retries": int(os.environ.get("GROUP_ETL_TASK_RETRIES", "3")),
-        "retry_delay": timedelta(seconds=float(os.environ.get("GROUP_ETL_RETRY_DELAY_SECONDS", "60"))),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=30),
+        "retry_delay": timedelta(seconds=first),
+        "retry_policy": RunRetryPolicy(first, cap),
+        "max_retry_delay": timedelta(seconds=cap),
         "pool": pool_for(),
     }
 
 
 def start_date() -> datetime:
-    return datetime.fromisoformat(os.environ.get("GROUP_ETL_START_DATE", "2026-01-01"))
+    """GROUP_ETL_START_DATE at midnight in the project time zone. A naive datetime is UTC
+    to Airflow: east of UTC, the first day's interval would start before the start date
+    and never be scheduled."""
+    from zoneinfo import ZoneInfo
+
+    value = os.environ.get("GROUP_ETL_START_DATE", "2026-01-01")
+    try:
+        start = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"GROUP_ETL_START_DATE: expected YYYY-MM-DD, got {value!r}") from None
+    zone = os.environ.get("GROUP_ETL_TIMEZONE") or DEFAULTS["GROUP_ETL_TIMEZONE"]  # the timetable's zone
+    return start if start.tzinfo else start.replace(tzinfo=ZoneInfo(zone))
 
 
 def dag_defaults(catchup: bool = False, paused: bool = False) -> dict:
@@ -140,11 +180,7 @@ def wait_for_landing(data_interval_start: datetime | None) -> bool:
 
 
 def task_settings() -> Settings:
-    overrides: dict[str, str] = {}
-    if not os.environ.get("GROUP_ETL_WAREHOUSE_URL"):
-        uri = _connection_uri(WAREHOUSE_CONNECTION)
-        if uri:
-            overrides["warehouse_url"] = uri
+    overrides = {"warehouse_url": warehouse_url()} if not os.environ.get("GROUP_ETL_WAREHOUSE_URL") else {}
     _aws_from_connection()
     return load_settings(**overrides)
 
@@ -182,18 +218,37 @@ def run_task(name: str, data_interval_start: datetime | None) -> dict:
     """Run one named task for the run's day; returns a small summary (kept as XCom)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    settings = task_settings()
+    with failing_at_once_on_wrong_input(f"{name}: "):
+        settings = task_settings()
     if data_interval_start is None:
         raise AirflowFailException("this task needs a data interval (a scheduled or backfill run)")
     day = day_of(data_interval_start, settings)
-    try:
+    with failing_at_once_on_wrong_input(f"{name} {day}: "):
         summary = TASKS[name](settings, day)
-    except StorageError:
-        raise  # Airflow retries these with exponential back-off
-    except EtlError as error:
-        raise AirflowFailException(f"{name} {day}: {error}") from None
     log.info("%s %s: %s", name, day, summary)
     return {"day": day.isoformat(), **summary}
+
+
+@contextlib.contextmanager
+def failing_at_once_on_wrong_input(prefix: str = "") -> Iterator[None]:
+    """Storage errors and transient warehouse errors (a lock, a lost connection, a server
+    restart: etl.store.warehouse.transient_error) propagate as StorageError, which Airflow
+    retries; wrong data or settings fail the task at once (retrying cannot help)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from etl.store.warehouse import transient_error
+
+    try:
+        yield
+    except StorageError:
+        raise
+    except EtlError as error:
+        raise AirflowFailException(f"{prefix}{error}") from None
+    except Exception as error:
+        if transient_error(error):
+            raise WarehouseUnavailableError(f"{prefix}{type(error).__name__}: "
+                                            f"{str(error).strip().splitlines()[0]}") from None
+        raise
 
 
 def run_day_task(settings: Settings, day: date) -> dict:
@@ -227,14 +282,8 @@ def apply_uploads(settings: Settings) -> list[dict]:
 
 
 def run_upload_task() -> list[dict]:
-    from airflow.sdk.exceptions import AirflowFailException
-
-    try:
+    with failing_at_once_on_wrong_input():
         return apply_uploads(task_settings())
-    except StorageError:
-        raise
-    except EtlError as error:
-        raise AirflowFailException(str(error)) from None
 
 
 def publish_day(outlet_events, asset, summary: dict) -> None:  # noqa: ANN001
@@ -253,20 +302,16 @@ def run_export_task(conf: dict | None) -> list[dict]:
     from etl.store.lake import open_lake
     from etl.store.warehouse import Warehouse
 
-    settings = task_settings()
     try:
         day = date.fromisoformat(conf["day"]) if conf and conf.get("day") else None
     except (TypeError, ValueError):
         raise AirflowFailException(f'conf {{"day": ...}} must be YYYY-MM-DD, got {conf["day"]!r}') from None
-    try:
-        with Warehouse(settings) as warehouse:
-            warehouse.migrate()
-            lake = open_lake(settings.lake_url)
-            return run_pending_exports(warehouse, lake) if day is None else run_exports(warehouse, lake, day)
-    except StorageError:
-        raise
-    except EtlError as error:
-        raise AirflowFailException(str(error)) from None
+    with failing_at_once_on_wrong_input():
+        settings = task_settings()
+    with failing_at_once_on_wrong_input(), Warehouse(settings) as warehouse:
+        warehouse.migrate()
+        lake = open_lake(settings.lake_url)
+        return run_pending_exports(warehouse, lake) if day is None else run_exports(warehouse, lake, day)
 
 
 # The daily DAG's tasks: the day itself (every stage, one transaction), then its audit.

@@ -82,7 +82,8 @@ def test_dags_import_with_the_designed_shape(airflow_db, monkeypatch) -> None:  
     assert {n: t.pool for n, t in tasks.items()} == {
         "wait_for_dump": "default_pool", "run_day": "group_etl_duckdb", "audit": "group_etl_duckdb"}
     assert {t.retries for t in daily.tasks} == {3}
-    assert all(t.retry_exponential_backoff == 2.0 for t in daily.tasks)
+    assert all(t.retry_exponential_backoff == 0 for t in daily.tasks)  # the delay: etl.run.retries
+    assert {type(t.retry_policy).__name__ for t in daily.tasks} == {"RunRetryPolicy"}
     assert [n for n, t in tasks.items() if t.depends_on_past] == ["run_day"]
     assert [o.name for o in tasks["audit"].outlets] == ["group_analytics_daily"]
     sensor = tasks["wait_for_dump"]
@@ -260,6 +261,14 @@ def test_an_unreachable_store_fails_the_task_after_its_retries(airflow_db, monke
     states = {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
     assert states == {"wait_for_dump": ("failed", 2), "run_day": ("upstream_failed", 0),
                       "audit": ("upstream_failed", 0)}
+    from airflow.models.taskinstancehistory import TaskInstanceHistory
+    from airflow.utils.session import create_session
+
+    with create_session() as session:  # the first try's retry waited the first delay
+        [first] = session.query(TaskInstanceHistory).filter_by(
+            dag_id="group_analytics_daily", run_id=run.run_id, task_id="wait_for_dump").all()
+        assert (first.try_number, first.retry_delay_override) == (1, 0.1)
+        assert first.retry_reason == "try 1 of this run failed: retry in 0.1s"
 
 
 @pytest.mark.slow
