@@ -189,14 +189,17 @@ class DecodeState:
 
 
 def iter_decompressed(lake: Lake, obj: LakeObject, state: DecodeState | None = None) -> Iterator[bytes]:
-    """Yield the object's content, un-gzipped when its name or magic bytes say gzip.
+    """Yield the object's content, un-gzipped when its magic bytes (1f 8b) say gzip,
+    whatever its name: a plain-text object named `.gz` is read as plain text.
 
     A truncated or corrupt gzip yields what could be recovered and sets
     `state.truncated`, so the loader can keep the good lines and record the rest.
     """
     raw = lake.iter_bytes(obj.key)
     first = next(raw, b"")
-    if not (obj.key.endswith(".gz") or first.startswith(GZIP_MAGIC)):
+    while len(first) < len(GZIP_MAGIC) and (more := next(raw, None)) is not None:
+        first += more  # a stream may hand out a first chunk shorter than the magic bytes
+    if not first.startswith(GZIP_MAGIC):
         if first:
             yield first
         yield from raw

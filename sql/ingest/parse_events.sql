@@ -1,8 +1,9 @@
+{% import 'ingest/_rules.sql' as ids with context -%}
 -- Validate event records (input_records, from split_records.sql) in one
 -- streaming pass (runs in the in-process DuckDB engine). One row per input
 -- record: `reason` NULL for an event that loads (with its columns), else the
 -- reject reason and the record's raw text. Parameters: $load_date,
--- $source_object, $latest_epoch (end of the dump's day + 1 hour),
+-- $source_object, $future_tolerance (seconds allowed after the end of the dump's day),
 -- $earliest_epoch (1971-01-01), $token (NULL: any), $timezone, $placeholders.
 -- Each record is parsed once for the values checked here; the small values
 -- extracted are typed without parsing the record again.
@@ -44,11 +45,11 @@ checked AS (
                WHEN properties_type <> 'OBJECT' THEN 'invalid_properties'
                WHEN distinct_id_type IS NULL OR distinct_id_type = 'NULL' THEN 'missing_distinct_id'
                WHEN distinct_id_type NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT')
-                    OR list_contains($placeholders, lower(trim(distinct_id))) THEN 'invalid_distinct_id'
+                    OR {{ ids.is_placeholder('distinct_id') }} THEN 'invalid_distinct_id'
                WHEN time_type IS NULL OR time_type = 'NULL' THEN 'missing_time'
                WHEN time_type NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE') OR NOT isfinite(time_raw) THEN 'invalid_time'
                WHEN time_seconds < $earliest_epoch THEN 'time_before_1971'
-               WHEN time_seconds > $latest_epoch THEN 'time_in_future'
+               WHEN time_seconds > {{ ids.end_of_day_epoch() }} + $future_tolerance THEN 'time_in_future'
                WHEN $token IS NOT NULL AND token IS DISTINCT FROM $token THEN 'wrong_token'
                -- a cheap count of colons first: json_keys runs only where 255 keys are possible
                WHEN strlen(properties) - strlen(replace(properties, ':', '')) > 255
