@@ -61,7 +61,14 @@ SELECT source_line, source_index, final_reason AS reason,
        CASE WHEN final_reason IS NOT NULL THEN rtrim(raw, chr(10)) END AS raw,
        CASE WHEN final_reason IS NOT NULL THEN NULL
             -- copies of one event share this identity (docs/rules.md);
-            -- without $insert_id a record is never anyone's duplicate
+            -- without $insert_id a record is never anyone's duplicate.
+            -- The fields joined by U+001F; when a field holds U+001F itself, length-prefixed
+            -- (bytes) after the tag event2, so no two different events share a text (and
+            -- events stored before keep their identity: migration 0009)
+            WHEN insert_id_type IN ('VARCHAR', 'BIGINT', 'UBIGINT')
+                 AND contains(event || distinct_id || insert_id, chr(31)) THEN
+                md5('event2:' || strlen(event) || ':' || event || strlen(distinct_id) || ':' || distinct_id
+                    || CAST(floor(time_seconds) AS BIGINT) || ':' || strlen(insert_id) || ':' || insert_id)
             WHEN insert_id_type IN ('VARCHAR', 'BIGINT', 'UBIGINT') THEN
                 md5(concat_ws(chr(31), 'event', event, distinct_id,
                               CAST(floor(time_seconds) AS BIGINT), insert_id))
