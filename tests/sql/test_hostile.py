@@ -87,3 +87,29 @@ def test_a_rerun_keeps_invalid_group_id_after_a_later_day_replaced_its_event(set
         assert rows(warehouse, "SELECT invalid_group_id FROM load_audit WHERE stage = 'events' AND load_date = :d",
                     d=D1) == [(1,)]
     assert rows(warehouse, "SELECT group_id FROM event_groups ORDER BY group_id") == [("late",), ("ok",)]
+
+
+def test_a_re_added_key_may_not_overlap_its_removed_registration(settings, warehouse, lake) -> None:  # noqa: ANN001
+    """Re-adding with a setup time before the old removal would attribute its events twice."""
+    from datetime import timedelta
+
+    import pytest
+
+    from etl.errors import EtlError
+    from etl.model.keys import list_keys, remove_key
+
+    add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
+    until = SETUP + timedelta(days=200)
+    remove_key(warehouse, "company_id", removed_at=until)
+    for setup in (SETUP, SETUP - timedelta(days=1), until - timedelta(seconds=1)):
+        with pytest.raises(EtlError) as refused:
+            add_key(warehouse, "company_id", max_keys=6, setup_at=setup)
+        assert str(refused.value) == (
+            f"group key 'company_id' was set up until {until.isoformat()}: a new registration may not overlap it "
+            f"(setup at {setup.isoformat()}); set it up at {until.isoformat()} or later")
+    assert len(list_keys(warehouse)) == 1
+    again = add_key(warehouse, "company_id", max_keys=6, setup_at=until)  # touching is not overlapping
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [ev("x", company_id="c1")])
+    run_day(settings, warehouse, lake, D1)
+    assert rows(warehouse, "SELECT count(*) FROM event_groups") == [(1,)]
+    assert again.setup_at == until
