@@ -113,3 +113,15 @@ def test_a_re_added_key_may_not_overlap_its_removed_registration(settings, wareh
     run_day(settings, warehouse, lake, D1)
     assert rows(warehouse, "SELECT count(*) FROM event_groups") == [(1,)]
     assert again.setup_at == until
+
+
+def test_set_of_true_over_1_is_a_change_on_both_engines(settings, warehouse, lake) -> None:  # noqa: ANN001
+    add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
+    updates = [{"$group_key": "company_id", "$group_id": "c1", "$time": T + n, op: value}
+               for n, (op, value) in enumerate([("$set", {"a": 1, "b": 0, "l": [1, True]}),
+                                                ("$set", {"a": True, "b": False}), ("$remove", {"l": 1})])]
+    write_jsonl(lake, f"groups/dt={D1}/a.jsonl", updates)
+    run_day(settings, warehouse, lake, D1)
+    history = rows(warehouse, "SELECT CAST(properties AS VARCHAR) FROM group_profile_history ORDER BY valid_from")
+    assert [json.loads(p) for (p,) in history] == [{"a": 1, "b": 0, "l": [1, True]}, {"a": True, "b": False,
+                                                   "l": [1, True]}, {"a": True, "b": False, "l": [True]}]
