@@ -86,6 +86,9 @@ class LocalLake:
             for name in files:
                 path = Path(dirpath) / name
                 key = path.relative_to(self.root).as_posix()
+                if not _is_utf8(key):  # the name could not be stored (source_object) nor shown
+                    shown = os.fsencode(key).decode("utf-8", "backslashreplace")
+                    raise StorageError(f"lake object name is not UTF-8: {shown} (rename it)")
                 if not key.startswith(prefix):
                     continue
                 stat = path.stat()
@@ -113,6 +116,15 @@ class LocalLake:
     def delete_prefix(self, prefix: str) -> None:
         for obj in self.list(prefix):
             self._path(obj.key).unlink(missing_ok=True)
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a file name whose bytes are not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class S3Lake:
