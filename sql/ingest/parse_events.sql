@@ -7,13 +7,28 @@
 -- $earliest_epoch (1971-01-01), $token (NULL: any), $timezone, $placeholders.
 -- Each record is parsed once for the values checked here; the small values
 -- extracted are typed without parsing the record again.
-WITH fields AS (
+WITH first_parts AS (
     SELECT source_line, source_index, raw, reason,
            CASE WHEN reason IS NULL THEN
                json_extract(raw, ['$.event', '$.properties', '$.properties.distinct_id', '$.properties.time',
                                   '$.properties."$insert_id"', '$.properties.token'])
-           END AS parts
+           END AS parts,
+           -- json_extract reads the FIRST of repeated names; of repeated names the LAST wins
+           -- (docs/rules.md, as JSONB reads them), so a record naming one of these twice
+           -- (`suspect`, split_records.sql) reads them one by one, the last of each
+           reason IS NULL AND suspect AS repeats
     FROM input_records
+),
+fields AS (
+    SELECT source_line, source_index, raw, reason,
+           CASE WHEN repeats THEN
+               [{{ dialect.json_member('raw', "'event'") }}, {{ dialect.json_member('raw', "'properties'") }},
+                {{ dialect.json_member(dialect.json_member('raw', "'properties'"), "'distinct_id'") }},
+                {{ dialect.json_member(dialect.json_member('raw', "'properties'"), "'time'") }},
+                {{ dialect.json_member(dialect.json_member('raw', "'properties'"), "'$insert_id'") }},
+                {{ dialect.json_member(dialect.json_member('raw', "'properties'"), "'token'") }}]
+           ELSE parts END AS parts
+    FROM first_parts
 ),
 typed AS (
     SELECT source_line, source_index, raw, reason,

@@ -14,21 +14,30 @@ WITH fields AS (
                                                  AND NOT list_contains($meta_keys, k)) AS unknown
     FROM input_records WHERE reason IS NULL
 ),
+members AS (
+    -- of repeated names the last wins (docs/rules.md), as JSONB reads them
+    SELECT *,
+           {{ dialect.json_member('raw', "'$time'") }} AS time_value,
+           {{ dialect.json_member('raw', "'$group_key'") }} AS group_key_value,
+           {{ dialect.json_member('raw', "'$group_id'") }} AS group_id_value,
+           {{ dialect.json_member('raw', "'$distinct_id'") }} AS distinct_id_value,
+           {{ dialect.json_member('raw', "'$token'") }} AS token_value
+    FROM fields
+),
 shaped AS (
     SELECT *,
            operations[1] AS operation,
            -- operation names come from our own list, so this path is safe
            json_extract(raw, '$."' || operations[1] || '"') AS value,
-           json_type(raw, '$."$time"') AS time_type,
-           TRY_CAST(json_extract(raw, '$."$time"') AS DOUBLE) AS time_raw,
-           json_type(raw, '$."$group_key"') AS group_key_type,
-           json_extract_string(raw, '$."$group_key"') AS group_key,
-           json_type(raw, '$."$group_id"') AS group_id_type,
-           json_extract(raw, '$."$group_id"') AS group_id_value,
-           json_type(raw, '$."$distinct_id"') AS distinct_id_type,
-           json_extract_string(raw, '$."$distinct_id"') AS distinct_id,
-           json_extract_string(raw, '$."$token"') AS token
-    FROM fields
+           json_type(time_value) AS time_type,
+           TRY_CAST(time_value AS DOUBLE) AS time_raw,
+           json_type(group_key_value) AS group_key_type,
+           json_extract_string(group_key_value, '$') AS group_key,
+           json_type(group_id_value) AS group_id_type,
+           json_type(distinct_id_value) AS distinct_id_type,
+           json_extract_string(distinct_id_value, '$') AS distinct_id,
+           json_extract_string(token_value, '$') AS token
+    FROM members
 ),
 measured AS (
     SELECT *,

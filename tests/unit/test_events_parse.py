@@ -257,3 +257,23 @@ def test_event_date_and_future_check_use_one_zone_data(tmp_path: Path) -> None:
     events, rejects = parse(tmp_path, content, tz="America/Sao_Paulo")
     assert [(e["insert_id"], e["event_date"]) for e in events] == [("a", date(2024, 3, 11))]
     assert [r["reason"] for r in rejects] == ["time_in_future"]
+
+
+def test_of_repeated_names_the_last_wins(tmp_path: Path) -> None:
+    """As PostgreSQL's JSONB and JSON.parse read them; nested or string copies do not count."""
+    lines = [
+        '{"event":"first","event":"last","properties":{"distinct_id":"a","time":1710072000,"$insert_id":"1"}}',
+        '{"event":"E","properties":{"distinct_id":"a","distinct_id":"b","time":1,"time":1710072000,'
+        '"$insert_id":"x","$insert_id":"2","token":"t","token":"mine"}}',
+        '{"event":"E","properties":{"distinct_id":"c","o":{"distinct_id":"d"},"s":"\\"distinct_id\\"",'
+        '"time":1710072000,"$insert_id":"3","token":"mine"}}',
+        '{"event":"E","properties":{"time":1710072000,"distinct_id":"x"},'
+        '"properties":{"distinct_id":"e","time":1710072000,"$insert_id":"4"}}',
+    ]
+    events, rejects = parse(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert rejects == []
+    assert [(e["event"], e["distinct_id"], e["insert_id"]) for e in events] == [
+        ("last", "a", "1"), ("E", "b", "2"), ("E", "c", "3"), ("E", "e", "4")]
+    assert json.loads(events[3]["properties"]) == {"distinct_id": "e", "time": 1710072000, "$insert_id": "4"}
+    _, rejects = parse(tmp_path / "t", (lines[1] + "\n").encode(), token="t")
+    assert [r["reason"] for r in rejects] == ["wrong_token"]
