@@ -277,3 +277,10 @@ def test_of_repeated_names_the_last_wins(tmp_path: Path) -> None:
     assert json.loads(events[3]["properties"]) == {"distinct_id": "e", "time": 1710072000, "$insert_id": "4"}
     _, rejects = parse(tmp_path / "t", (lines[1] + "\n").encode(), token="t")
     assert [r["reason"] for r in rejects] == ["wrong_token"]
+
+
+def test_a_lone_surrogate_escape_is_invalid_json(tmp_path: Path) -> None:
+    """PostgreSQL's JSONB refuses it, so it must never reach the warehouse."""
+    bad = line(ev(v=1)).replace('"v": 1', '"v": "\\ud800"')
+    events, rejects = parse(tmp_path, f"{bad}\n".encode())
+    assert [(r["reason"], r["raw"]) for r in rejects] == [("invalid_json", bad)] and events == []
