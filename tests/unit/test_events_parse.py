@@ -284,3 +284,21 @@ def test_a_lone_surrogate_escape_is_invalid_json(tmp_path: Path) -> None:
     bad = line(ev(v=1)).replace('"v": 1', '"v": "\\ud800"')
     events, rejects = parse(tmp_path, f"{bad}\n".encode())
     assert [(r["reason"], r["raw"]) for r in rejects] == [("invalid_json", bad)] and events == []
+
+
+def test_a_zone_whose_data_differs_between_duckdb_and_python(tmp_path: Path) -> None:
+    """Africa/Casablanca on 2026-10-15: Python's tzdata (this venv) puts midnight at UTC+1,
+    DuckDB's ICU data at UTC+0. The future-time check and event_date both follow DuckDB."""
+    import duckdb
+
+    day, tz = date(2026, 10, 14), "Africa/Casablanca"
+    end = duckdb.sql(f"SELECT epoch(timezone('{tz}', TIMESTAMP '2026-10-15 00:00:00'))").fetchall()[0][0]
+    lake = LocalLake(tmp_path)
+    lake.write(f"events/dt={day}/a.jsonl", "".join(
+        line(ev(time=int(end) + 3600 + n, insert_id=str(n))) + "\n" for n in (0, 1)).encode())
+    with columnar_engine() as engine:
+        parsed = parse_day(engine, lake, lake.list(f"events/dt={day}/"), day, ZoneInfo(tz), None)
+        events = _rows(engine, parsed, ACCEPTED, EVENT_COLUMNS)
+        rejects = _rows(engine, parsed, REJECTED, REJECT_COLUMNS)
+    assert [(e["insert_id"], e["event_date"]) for e in events] == [("0", date(2026, 10, 15))]
+    assert [r["reason"] for r in rejects] == ["time_in_future"]
