@@ -464,15 +464,23 @@ def export_profiles_command(
 @export_app.command("run")
 def export_run(
     ctx: typer.Context,
-    day: Annotated[str, typer.Option("--date", help="the day D: exports/<cohort>/dt=D/")],
+    day: Annotated[str | None, typer.Option("--date", help="export day D now: exports/<cohort>/dt=D/")] = None,
+    pending: Annotated[bool, typer.Option("--pending", help="every day loaded since its last export "
+                                                            "(the default without --date)")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Write every cohort saved with "export": true to the lake, replacing day D's partition."""
-    from etl.serve.export import run_exports
+    """Write every cohort saved with "export": true to the lake, replacing day D's partition
+    (--date D), or that of every day loaded since its last export (the default)."""
+    from etl.serve.export import run_exports, run_pending_exports
 
+    if day is not None and pending:
+        raise typer.BadParameter("give --date D or --pending, not both", param_hint="--pending")
     with _warehouse(ctx) as warehouse:
         warehouse.migrate()
-        rows = run_exports(warehouse, _lake(ctx), _date(day, "--date"))
+        if day is None:
+            rows = run_pending_exports(warehouse, _lake(ctx))
+        else:
+            rows = run_exports(warehouse, _lake(ctx), _date(day, "--date"))
     print_rows(rows, ["cohort", "date", "profiles", "object"], fmt, title="cohort exports")
 
 

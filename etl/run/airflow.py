@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from etl.config import Settings, load_settings
-from etl.errors import EtlError, StorageError
+from etl.errors import ConfigError, EtlError, NotLandedError, StorageError
 
 log = logging.getLogger("group_etl")
 
@@ -28,6 +28,9 @@ ORCHESTRATION_VARIABLES = {
     "GROUP_ETL_TASK_RETRIES": "retries of a task on storage errors (default 3)",
     "GROUP_ETL_RETRY_DELAY_SECONDS": "first retry delay, doubled each time (default 60)",
     "GROUP_ETL_UPLOAD_SCHEDULE": "schedule of group_profile_upload (default @hourly)",
+    "GROUP_ETL_LANDING_TIMEOUT_SECONDS": "how long the daily DAG waits for day D's dump before failing "
+                                         "(default 21600: 6 hours)",
+    "GROUP_ETL_LANDING_POKE_SECONDS": "how often it looks for the dump while waiting (default 300)",
     "GROUP_ETL_ENGINE_MEMORY": "memory limit of each DuckDB group-etl opens (default 768MB)",
 }
 WAREHOUSE_CONNECTION = "group_etl_warehouse"
@@ -59,15 +62,81 @@ def start_date() -> datetime:
     return datetime.fromisoformat(os.environ.get("GROUP_ETL_START_DATE", "2026-01-01"))
 
 
-def dag_defaults(catchup: bool = False) -> dict:
-    """Arguments every group-etl DAG shares: start date, one run at a time, task defaults, tag."""
+def dag_defaults(catchup: bool = False, paused: bool = False) -> dict:
+    """Arguments every group-etl DAG shares: start date, one run at a time, task defaults, tag.
+
+    Unpaused on creation (a fresh deployment exports and applies uploads) unless `paused`:
+    the daily DAG waits for the operator, who sets up group keys before days load."""
     return {
         "start_date": start_date(),
         "catchup": catchup,
+        "is_paused_upon_creation": paused,
         "max_active_runs": 1,
         "default_args": task_defaults(),
         "tags": ["group-etl"],
     }
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ConfigError(f"{name}: a number of seconds, 0 or more, got {raw!r}")
+    return value
+
+
+def landing_sensor_args() -> dict:
+    """Arguments of the daily DAG's first task, which waits for day D's dump.
+
+    Reschedule mode: between pokes the task is up_for_reschedule and holds no worker
+    slot. It needs no DuckDB slot either (it reads only the lake), so it runs in the
+    default pool. `wait_for_landing` fails it once GROUP_ETL_LANDING_TIMEOUT_SECONDS
+    have passed, naming the prefix; Airflow's own timeout (one poke later) is a backstop."""
+    timeout = _seconds("GROUP_ETL_LANDING_TIMEOUT_SECONDS", 6 * 3600)
+    poke = _seconds("GROUP_ETL_LANDING_POKE_SECONDS", 300)
+    return {"mode": "reschedule", "poke_interval": poke, "timeout": timeout + poke, "pool": "default_pool"}
+
+
+def wait_for_landing(data_interval_start: datetime | None) -> bool:
+    """One poke of the sensor: has day D landed (etl.run.day.check_landed, the rule
+    `group-etl run` applies: its landing marker when one is set, else any input object)?
+
+    Past the timeout, counted from the first poke, the task fails for good
+    (AirflowSensorTimeout is not retried) with the reason, which names the prefix. Other
+    storage errors (a missing lake root, an unreachable endpoint) propagate, so Airflow
+    retries the task with back-off like any task's."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+
+    from etl.run.day import check_landed, lake_listings
+    from etl.store.lake import open_lake
+
+    if data_interval_start is None:
+        raise AirflowFailException("this task needs a data interval (a scheduled or backfill run)")
+    context = get_current_context()
+    first_poke = context["ti"].get_first_reschedule_date(context)
+    waited = (datetime.now(UTC) - first_poke).total_seconds() if first_poke else 0.0
+    try:
+        settings = task_settings()
+        day = day_of(data_interval_start, settings)
+        lake = open_lake(settings.lake_url)
+        check_landed(settings, lake, day, lake_listings(settings, lake, day))
+    except NotLandedError as not_yet:
+        timeout = _seconds("GROUP_ETL_LANDING_TIMEOUT_SECONDS", 6 * 3600)
+        if waited >= timeout:
+            raise AirflowSensorTimeout(f"gave up waiting for {day} after {waited:.0f}s "
+                                       f"(GROUP_ETL_LANDING_TIMEOUT_SECONDS={timeout:g}): {not_yet}") from None
+        log.info("waiting for %s (%.0fs so far): %s", day, waited, not_yet)
+        return False
+    except StorageError:
+        raise  # retried with back-off
+    except EtlError as error:  # wrong settings: retrying cannot help
+        raise AirflowFailException(f"wait_for_dump: {error}") from None
+    log.info("%s has landed", day)
+    return True
 
 
 def task_settings() -> Settings:
@@ -169,34 +238,31 @@ def run_upload_task() -> list[dict]:
 
 
 def publish_day(outlet_events, asset, summary: dict) -> None:  # noqa: ANN001
-    """Put the finished day on the daily Asset's event, for the cohort exports DAG."""
+    """Put the finished day on the daily Asset's event (for people reading the events: the
+    cohort exports DAG reads which days to export from the warehouse)."""
     outlet_events[asset].extra = {"day": summary["day"]}
 
 
-def days_to_export(triggering_asset_events, conf: dict | None) -> list[date]:  # noqa: ANN001
-    """The days of the asset events that triggered this run, or conf {"day": D} when triggered by hand."""
-    days = {e.extra["day"] for events in (triggering_asset_events or {}).values() for e in events
-            if e.extra and "day" in e.extra}
-    if not days and conf and conf.get("day"):
-        days = {conf["day"]}
-    return sorted(date.fromisoformat(d) for d in days)
-
-
-def run_export_task(triggering_asset_events, conf: dict | None) -> list[dict]:  # noqa: ANN001
+def run_export_task(conf: dict | None) -> list[dict]:
+    """The cohort exports of every day loaded since its last export (the warehouse's
+    export_days), whatever Asset events triggered the run: events queued while a run
+    is active are consumed by no run. Triggered by hand with conf {"day": D}: day D."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from etl.serve.export import run_exports
+    from etl.serve.export import run_exports, run_pending_exports
     from etl.store.lake import open_lake
     from etl.store.warehouse import Warehouse
 
-    days = days_to_export(triggering_asset_events, conf)
-    if not days:
-        raise AirflowFailException('no day to export: trigger with conf {"day": "YYYY-MM-DD"}')
     settings = task_settings()
+    try:
+        day = date.fromisoformat(conf["day"]) if conf and conf.get("day") else None
+    except (TypeError, ValueError):
+        raise AirflowFailException(f'conf {{"day": ...}} must be YYYY-MM-DD, got {conf["day"]!r}') from None
     try:
         with Warehouse(settings) as warehouse:
             warehouse.migrate()
-            return [row for day in days for row in run_exports(warehouse, open_lake(settings.lake_url), day)]
+            lake = open_lake(settings.lake_url)
+            return run_pending_exports(warehouse, lake) if day is None else run_exports(warehouse, lake, day)
     except StorageError:
         raise
     except EtlError as error:

@@ -165,9 +165,9 @@ class Warehouse:
     # -- schema -----------------------------------------------------------------
 
     def migrate(self) -> int:
-        """Apply every migration newer than the warehouse's schema version, all in one
-        transaction, recording each in schema_version; safe to repeat. Returns the
-        version. A warehouse newer than this code is refused, untouched."""
+        """Apply every migration the warehouse has not recorded, all in one transaction,
+        recording each in schema_version; safe to repeat. Returns the version. A
+        warehouse newer than this code is refused, untouched."""
         if self.read_only:
             raise EtlError(f"warehouse {safe_url(self.url)} is open read-only: it cannot be migrated")
         with self.begin() as conn:
@@ -175,11 +175,12 @@ class Warehouse:
                 conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
                 # Serialise concurrent migrations (the lock `init` always took): DDL races otherwise.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.lock_id("init")})
-            current = self._version(conn)
+            applied = self._applied(conn)
+            current = max(applied, default=None)
             latest = latest_version()
             if current is not None and current > latest:
                 raise EtlError(self._newer(current, latest))
-            for migration in pending(current):
+            for migration in pending(applied):
                 for statement in migration.statements(self.dialect):
                     conn.exec_driver_sql(statement)
                 conn.execute(sa.text("INSERT INTO schema_version (version, applied_at) VALUES (:v, :at)"),
@@ -197,27 +198,37 @@ class Warehouse:
 
     def check_version(self) -> int:
         """The schema version, when it is this code's; otherwise a clear EtlError saying what to run."""
-        current = self.schema_version()
+        with self.begin() as conn:
+            applied = self._applied(conn)
+        current = max(applied, default=None)
         latest = latest_version()
         where = self._where()
         if current is None:
             raise EtlError(f"warehouse {where} is not initialised: run `group-etl init`")
+        if current > latest:
+            raise EtlError(self._newer(current, latest))
         if current < latest:
             raise EtlError(f"warehouse {where}: schema version {current} is older than this group-etl's "
                            f"{latest}: run `group-etl migrate`")
-        if current > latest:
-            raise EtlError(self._newer(current, latest))
+        missing = [m.version for m in pending(applied)]
+        if missing:  # an earlier-numbered migration that landed after a later one
+            raise EtlError(f"warehouse {where}: schema version {current} lacks migration "
+                           f"{', '.join(map(str, missing))} of this group-etl: run `group-etl migrate`")
         return current
 
     def _version(self, conn: Connection) -> int | None:
         """max(version) of schema_version, or None when the table is absent (read, never created)."""
+        return max(self._applied(conn), default=None)
+
+    def _applied(self, conn: Connection) -> set[int]:
+        """The versions schema_version records; empty when the table is absent (read, never created)."""
         exists = conn.execute(sa.text(
             "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
             "AND table_schema = :s AND table_name = 'schema_version'"), {"s": self.schema}).scalar()
         if not exists:
-            return None
+            return set()
         table = f"{quote_ident(self.schema)}.schema_version"
-        return conn.execute(sa.text(f"SELECT max(version) FROM {table}")).scalar()  # noqa: S608 - quoted
+        return set(conn.execute(sa.text(f"SELECT version FROM {table}")).scalars())  # noqa: S608 - quoted
 
     def _where(self) -> str:
         return f"{safe_url(self.url)} (schema {self.schema})"
