@@ -12,6 +12,9 @@ one version; an update that changes nothing makes no version. Rules:
 - `$unset`, `$remove` and `$delete` on a missing profile do nothing;
   the others create it. A scalar under `$union`/`$append` first becomes a
   one-element list.
+
+Values compare as JSON does (`json_equal`), not as Python does: `true` is not
+`1` and `false` is not `0`; numbers compare by value (`1` equals `1.0`).
 """
 
 from __future__ import annotations
@@ -61,12 +64,13 @@ def apply_update(state: dict | None, operation: str, value: Any) -> dict | None:
     elif operation == "$union":
         for name, items in value.items():
             current = _as_list(new.get(name))
-            current.extend(v for v in _distinct(items) if v not in current)
+            seen = {json_key(v) for v in current}
+            current.extend(v for v in _distinct(items) if json_key(v) not in seen)
             new[name] = current
     elif operation == "$remove":
         for name, item in value.items():
             if isinstance(new.get(name), list):
-                new[name] = [v for v in new[name] if v != item]
+                new[name] = [v for v in new[name] if not json_equal(v, item)]
     elif operation == "$add":
         for name, amount in value.items():
             base = new.get(name)
@@ -85,13 +89,13 @@ def fold_profile(updates: Iterable[Update]) -> list[Version]:
     state: dict | None = None
     for update in updates:
         new = apply_update(state, update.operation, update.value)
-        if new == state:
+        if json_equal(new, state):
             continue
         state = new
         if versions and versions[-1].valid_from == update.time:
             versions.pop()  # same instant: one version holds the end state
         previous = versions[-1].properties if versions else None
-        if state == previous:
+        if json_equal(state, previous):
             continue  # collapsing brought it back to where it was
         versions.append(Version(update.time, copy.deepcopy(state)))
     return [
@@ -119,11 +123,32 @@ def _as_list(value: Any) -> list:
 
 def _distinct(items: list) -> list:
     out: list = []
+    seen: set = set()
     for item in items:
-        if item not in out:
+        if (key := json_key(item)) not in seen:
+            seen.add(key)
             out.append(item)
     return out
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def json_key(value: Any) -> object:
+    """A hashable key equal for two values exactly when they are equal as JSON: a
+    boolean is never a number (Python has True == 1), numbers by value, objects
+    whatever their member order."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", value)
+    if isinstance(value, list):
+        return ("list", tuple(json_key(v) for v in value))
+    if isinstance(value, dict):
+        return ("object", frozenset((k, json_key(v)) for k, v in value.items()))
+    return ("other", value)  # strings and null
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    return json_key(a) == json_key(b)

@@ -9,6 +9,7 @@ carries over from day to day: re-run from D to the last day); `not loaded`.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date, timedelta
 
@@ -18,16 +19,25 @@ from etl.ingest.records import input_fingerprint
 from etl.store.lake import INPUT_PREFIXES, Lake, partition_prefix
 from etl.store.warehouse import Warehouse
 
+log = logging.getLogger("group_etl")
 _DAY = re.compile(rf"^({'|'.join(INPUT_PREFIXES)})/dt=(\d{{4}}-\d{{2}}-\d{{2}})/")
 
 
 def lake_days(lake: Lake) -> set[date]:
+    """The days with input in the lake. A folder named like a day that is no date
+    (`dt=2026-02-30`) is no day's input: it is left out, with a warning."""
     days = set()
+    bad = set()
     for stage in INPUT_PREFIXES:
         for obj in lake.list(f"{stage}/"):
             match = _DAY.match(obj.key)
             if match:
-                days.add(date.fromisoformat(match.group(2)))
+                try:
+                    days.add(date.fromisoformat(match.group(2)))
+                except ValueError:
+                    bad.add(match.group(0))
+    for folder in sorted(bad):
+        log.warning("warning: lake folder %s is not a date; ignored", folder)
     return days
 
 
