@@ -1,7 +1,9 @@
 """Cohort exports: when a day of group_analytics_daily completes (its Asset),
-write every cohort saved with "export": true to exports/<cohort>/dt=D/.
+write every cohort saved with "export": true to exports/<cohort>/dt=D/ for
+every day loaded since its last export (kept in the warehouse, so no day is
+missed whichever Asset events a run consumed).
 
-Triggered by hand, give the day as conf {"day": "YYYY-MM-DD"}.
+Triggered by hand with conf {"day": "YYYY-MM-DD"}: that day only.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ with DAG(
 ):
 
     @task
-    def export_cohorts(triggering_asset_events=None, dag_run=None):  # noqa: ANN001, ANN201
+    def export_cohorts(dag_run=None):  # noqa: ANN001, ANN201
         from etl.run.airflow import run_export_task
 
-        return run_export_task(triggering_asset_events, dag_run.conf if dag_run else None)
+        return run_export_task(dag_run.conf if dag_run else None)
 
     export_cohorts()

@@ -1,6 +1,9 @@
 """Daily Group Analytics: day D is the run's data_interval_start.
 
-run_day -> audit. `run_day` runs every stage of D (load events, attribute,
+wait_for_dump -> run_day -> audit. `wait_for_dump` waits (reschedule mode: no
+worker slot held) until D's dump has landed in the lake, or its landing marker
+with GROUP_ETL_LANDING_MARKER, and fails after GROUP_ETL_LANDING_TIMEOUT_SECONDS.
+`run_day` runs every stage of D (load events, attribute,
 group profiles, user profiles) through the same `etl.run.day.run_day` as
 `group-etl run`, in one transaction: a reader sees day D whole or not at all.
 It waits for the previous day's success (profile state carries over). Storage
@@ -14,7 +17,7 @@ import os
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
 
-from etl.run.airflow import DAILY_ASSET, dag_defaults
+from etl.run.airflow import DAILY_ASSET, dag_defaults, landing_sensor_args
 
 TIMEZONE = os.environ.get("GROUP_ETL_TIMEZONE", "UTC")
 DAILY = Asset(**DAILY_ASSET)
@@ -23,8 +26,14 @@ with DAG(
     dag_id="group_analytics_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TIMEZONE),
     doc_md=__doc__,
-    **dag_defaults(catchup=os.environ.get("GROUP_ETL_CATCHUP", "true").lower() != "false"),
+    **dag_defaults(catchup=os.environ.get("GROUP_ETL_CATCHUP", "true").lower() != "false", paused=True),
 ):
+
+    @task.sensor(**landing_sensor_args())
+    def wait_for_dump(data_interval_start=None):  # noqa: ANN001, ANN201
+        from etl.run.airflow import wait_for_landing
+
+        return wait_for_landing(data_interval_start)
 
     @task(depends_on_past=True)
     def run_day(data_interval_start=None):  # noqa: ANN001, ANN201
@@ -40,4 +49,4 @@ with DAG(
         publish_day(outlet_events, DAILY, summary)
         return summary
 
-    run_day() >> audit()
+    wait_for_dump() >> run_day() >> audit()

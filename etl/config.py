@@ -28,6 +28,8 @@ DEFAULTS: dict[str, str] = {
     "GROUP_ETL_SESSION_DIR": "",
     "GROUP_ETL_SHRINK_LIMIT": "0.5",
     "GROUP_ETL_LANDING_MARKER": "",
+    "GROUP_ETL_LOCK_TIMEOUT": "300",
+    "GROUP_ETL_REJECT_WARN": "0.01",
 }
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -48,6 +50,10 @@ class Settings:
     shrink_limit: float = 0.5
     #: when set, a day has landed once events/dt=D/<marker> exists (the marker is no record)
     landing_marker: str | None = None
+    #: seconds a writer waits for a DuckDB file another process holds (0: fail at once)
+    lock_timeout: float = 300.0
+    #: a day whose rejected share of event records is above this is flagged (run, status --check)
+    reject_warn: float = 0.01
 
     @property
     def tz(self) -> ZoneInfo:
@@ -86,6 +92,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         session_dir=raw["GROUP_ETL_SESSION_DIR"] or None,
         shrink_limit=_share("GROUP_ETL_SHRINK_LIMIT", raw),
         landing_marker=raw["GROUP_ETL_LANDING_MARKER"] or None,
+        lock_timeout=_seconds("GROUP_ETL_LOCK_TIMEOUT", raw),
+        reject_warn=_share("GROUP_ETL_REJECT_WARN", raw),
     )
     return _validated(settings)
 
@@ -99,6 +107,17 @@ def _share(name: str, raw: Mapping[str, str]) -> float:
     if not 0 <= share <= 1:
         raise ConfigError(f"{name}: must be between 0 and 1, got {value}")
     return share
+
+
+def _seconds(name: str, raw: Mapping[str, str]) -> float:
+    value = raw[name]
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number of seconds, such as 300, got {value!r}") from None
+    if not 0 <= seconds < float("inf"):
+        raise ConfigError(f"{name}: must be 0 or more seconds, got {value}")
+    return seconds
 
 
 def _positive_int(name: str, raw: Mapping[str, str]) -> int:

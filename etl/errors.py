@@ -1,6 +1,11 @@
 """The errors the command line turns into exit code 1 with a one-line reason."""
 
 
+class Interrupted(BaseException):  # noqa: N818 - a signal, like KeyboardInterrupt
+    """Ctrl-C (SIGINT) while a command runs: the message says what was (not) written.
+    Not a KeyboardInterrupt, which click turns into "Aborted!" and exit 1."""
+
+
 class EtlError(Exception):
     """A wrong request or wrong data: the message is shown to the user as is."""
 
@@ -21,3 +26,14 @@ class NotLandedError(StorageError):
     """Day D has no input in the lake yet (or no landing marker): loading it would
     replace the day with nothing. A storage error, so Airflow retries it: the dump
     may still land."""
+
+
+class WarehouseBusyError(StorageError):
+    """The warehouse stayed locked by another process past GROUP_ETL_LOCK_TIMEOUT
+    (DuckDB admits one writer, and no writer while a reader holds the file). A
+    storage error, so Airflow retries it: the other process will finish."""
+
+
+class WarehouseUnavailableError(StorageError):
+    """The warehouse could not be reached, or dropped the connection (a server restart,
+    a lost network): transient, so Airflow retries it."""

@@ -5,6 +5,8 @@ Exit codes: 0 success, 1 wrong data or request (one line on stderr), 2 usage.
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
 from datetime import date
 from typing import Annotated
@@ -14,7 +16,7 @@ from rich.console import Console
 
 from etl.cli.output import Format, print_json, print_rows
 from etl.config import Settings, load_settings
-from etl.errors import EtlError
+from etl.errors import EtlError, Interrupted
 
 # pretty_exceptions off: its tracebacks print local variables, which may hold secrets.
 app = typer.Typer(
@@ -158,19 +160,26 @@ def status(
     ctx: typer.Context,
     first: Annotated[str | None, typer.Option("--from")] = None,
     last: Annotated[str | None, typer.Option("--to")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="exit 1 when a day is stale, not loaded, or has rejects over "
+        "GROUP_ETL_REJECT_WARN, one line a day on stderr (for cron)")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Per load date: counts, rejects by reason, and stale days whose inputs changed."""
-    from etl.serve.status import day_status
+    from etl.serve.status import day_status, problems
 
+    start = _date(first, "--from") if first else None
+    end = _date(last, "--to") if last else None
     with _reader(ctx) as warehouse:
-        rows = day_status(
-            warehouse, _lake(ctx),
-            _date(first, "--from") if first else None, _date(last, "--to") if last else None,
-        )
+        rows = day_status(warehouse, _lake(ctx), start, end)
     columns = ["date", "state", "input_records", "loaded", "rejected", "duplicates",
                "invalid_group_id", "rejected_by_reason"]
     print_rows(rows, columns, fmt, title="load status")
+    found = problems(rows, _settings(ctx).reject_warn, start, end) if check else []
+    for line in found:
+        err.print(f"check: {line}", markup=False, highlight=False, soft_wrap=True)
+    if found:
+        raise typer.Exit(1)
 
 
 @keys_app.command("add")
@@ -467,15 +476,23 @@ def export_profiles_command(
 @export_app.command("run")
 def export_run(
     ctx: typer.Context,
-    day: Annotated[str, typer.Option("--date", help="the day D: exports/<cohort>/dt=D/")],
+    day: Annotated[str | None, typer.Option("--date", help="export day D now: exports/<cohort>/dt=D/")] = None,
+    pending: Annotated[bool, typer.Option("--pending", help="every day loaded since its last export "
+                                                            "(the default without --date)")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Write every cohort saved with "export": true to the lake, replacing day D's partition."""
-    from etl.serve.export import run_exports
+    """Write every cohort saved with "export": true to the lake, replacing day D's partition
+    (--date D), or that of every day loaded since its last export (the default)."""
+    from etl.serve.export import run_exports, run_pending_exports
 
+    if day is not None and pending:
+        raise typer.BadParameter("give --date D or --pending, not both", param_hint="--pending")
     with _warehouse(ctx) as warehouse:
         warehouse.migrate()
-        rows = run_exports(warehouse, _lake(ctx), _date(day, "--date"))
+        if day is None:
+            rows = run_pending_exports(warehouse, _lake(ctx))
+        else:
+            rows = run_exports(warehouse, _lake(ctx), _date(day, "--date"))
     print_rows(rows, ["cohort", "date", "profiles", "object"], fmt, title="cohort exports")
 
 
@@ -506,13 +523,49 @@ def expand_steps(argv: list[str]) -> list[str]:
     return out
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is logged."""
+
+    @property
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
+
+
+def _log_to_stderr() -> None:
+    """group-etl's warnings (a writer waiting for the warehouse, a day with many rejects)
+    go to stderr, one line each; Airflow's task logs get them through logging."""
+    logger = logging.getLogger("group_etl")
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setLevel(logging.WARNING)
+        logger.addHandler(handler)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise Interrupted("interrupted")
+
+
 def main() -> None:
     sys.argv[1:] = expand_steps(sys.argv[1:])
+    _log_to_stderr()
+    # Ctrl-C as our own Interrupted: click would print "Aborted!" and exit 1. A transaction
+    # it stops rolls back (`run` says which day); the exit code is the shell's 128 + SIGINT.
+    previous = signal.signal(signal.SIGINT, _interrupt)
     try:
         app()
     except EtlError as error:
         err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
+    except Interrupted as stop:
+        err.print(str(stop), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from etl.ingest.records import ParsedPartition, RecordKind, common_params, parse_partition
 from etl.store.columnar import Engine
 from etl.store.lake import Lake, LakeObject
-from etl.store.sql import load_sql
+from etl.store.sql import render_sql
 
 EVENT_COLUMNS = [
     "load_date", "source_object", "source_line", "source_index", "event_id", "insert_id",
@@ -22,7 +22,7 @@ EVENT_COLUMNS = [
 
 
 def event_kind() -> RecordKind:
-    return RecordKind("event", load_sql("ingest/parse_events"))
+    return RecordKind("event", render_sql("ingest/parse_events", "duckdb"))
 
 
 def parse_day(

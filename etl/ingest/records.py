@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -105,23 +105,12 @@ def input_fingerprint(objects: list[LakeObject]) -> str:
     return digest.hexdigest()
 
 
-def latest_allowed_epoch(day: date, tz: ZoneInfo) -> float:
-    """End of the dump's day in the project time zone, plus one hour.
-
-    Fixed by the day, not by the clock, so a re-run gives the same answer.
-    """
-    return end_of_day(day, tz).timestamp() + FUTURE_TOLERANCE_SECONDS
-
-
-def end_of_day(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
-
-
 def common_params(day: date, tz: ZoneInfo, token: str | None) -> dict:
-    """Parameters every validation query may use."""
+    """Parameters every validation query may use. The end of the day is computed in the
+    query (sql/ingest/_rules.sql), by the zone data that gives events their date."""
     return {
         "load_date": day,
-        "latest_epoch": latest_allowed_epoch(day, tz),
+        "future_tolerance": FUTURE_TOLERANCE_SECONDS,
         "earliest_epoch": EARLIEST_EPOCH,
         "token": token,
         "timezone": tz.key,

@@ -10,7 +10,6 @@ from etl.ingest.records import (
     ParsedPartition,
     RecordKind,
     common_params,
-    end_of_day,
     parse_partition,
 )
 from etl.store.columnar import Engine
@@ -48,7 +47,6 @@ def parse_updates(
         "all_operations": list(USER_OPERATIONS),
         "meta_keys": META_KEYS,
         "registered_keys": registered_keys,
-        "end_of_day_epoch": end_of_day(day, tz).timestamp(),
         "max_properties": MAX_PROPERTIES,
         "max_name_length": MAX_NAME_LENGTH,
     }

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from datetime import date
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
-from etl.store.sql import render_sql, run_script
+from etl.store.sql import render_sql, run_script, sql_clause
 from etl.store.warehouse import Warehouse
 
 MAX_GROUP_IDS_PER_EVENT = 300  # the cap's one value: events and user profiles (:max_ids)
@@ -25,7 +24,8 @@ def attribute(
 ) -> int:
     """Rebuild event_groups, hot_shards and group_daily_metrics for the touched dates.
 
-    Returns the number of invalid group id values on this load's events.
+    Returns the number of invalid group id values on this load's own event records
+    (`sql/model/count_invalid_group_ids.sql`): later loads never change it.
     """
     if not dates:
         return 0
@@ -39,10 +39,8 @@ def attribute(
         warehouse.drop_temp(conn, temp)
     run_script(conn, render_sql("model/group_values", warehouse.dialect), params, warehouse.analyze)
     run_script(conn, render_sql("model/attribute_events", warehouse.dialect), params, warehouse.analyze)
-    invalid = conn.execute(
-        sa.text("SELECT count(*) FROM group_values WHERE group_id IS NULL AND load_date = :d"),
-        params,
-    ).scalar()
+    invalid = conn.execute(sql_clause(render_sql("model/count_invalid_group_ids", warehouse.dialect), params),
+                           params).scalar()
     for temp in TEMP_TABLES:
         warehouse.drop_temp(conn, temp)
     return invalid

@@ -1,7 +1,9 @@
 """Group keys: the project settings that say which event property names a group.
 
 A key applies to events from its `setup_at` (to the second) until
-`removed_at`; registering a property again makes a new key with a new id.
+`removed_at`; registering a property again makes a new key with a new id, and
+may not start before the previous registration's `removed_at` (no event is
+attributed twice).
 """
 
 from __future__ import annotations
@@ -94,6 +96,15 @@ def add_key(
                 f"group key {group_key!r}: the project already has {len(active)} group keys, "
                 f"the limit (GROUP_ETL_MAX_GROUP_KEYS) is {max_keys}"
             )
+        # registrations of one property may not overlap in time: each event is attributed once
+        overlapping = conn.execute(
+            sa.text("SELECT max(removed_at) FROM group_keys WHERE group_key = :k AND removed_at > :setup"),
+            {"k": group_key, "setup": setup},
+        ).scalar()
+        if overlapping is not None:
+            until = _utc(overlapping).isoformat()
+            raise EtlError(f"group key {group_key!r} was set up until {until}: a new registration may not "
+                           f"overlap it (setup at {setup.isoformat()}); set it up at {until} or later")
         taken = conn.execute(
             sa.text("SELECT count(*) FROM group_keys WHERE data_group_id = :id"),
             {"id": key.data_group_id},

@@ -12,12 +12,14 @@ one version; an update that changes nothing makes no version. Rules:
 - `$unset`, `$remove` and `$delete` on a missing profile do nothing;
   the others create it. A scalar under `$union`/`$append` first becomes a
   one-element list.
+
+Values compare as JSON does (`json_equal`), not as Python does: `true` is not
+`1` and `false` is not `0`; numbers compare by value (`1` equals `1.0`).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,7 +79,7 @@ def fold_profile(updates: Iterable[Update]) -> list[Version]:
 def _close(versions: list[Version], instant: datetime, state: dict | None) -> None:
     """The end state of an instant becomes a version, unless it is where the last one was."""
     previous = versions[-1].properties if versions else None
-    if state != previous:
+    if not json_equal(state, previous):
         versions.append(Version(instant, copy.deepcopy(state)))
 
 
@@ -190,16 +192,14 @@ _OPERATIONS = {
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Whether two property values are equal: the one comparison `$set` and `$remove` use."""
-    return a == b
+    """Whether two property values are equal: JSON equality (`true` is not `1`), the one
+    comparison `$set` and `$remove` use."""
+    return json_equal(a, b)
 
 
-def _member(value: Any) -> Any:
-    """A hashable stand-in for a list member, equal when `_same` holds for scalars
-    (a list or object by its JSON text)."""
-    if isinstance(value, dict | list):
-        return ("json", json.dumps(value, sort_keys=True))
-    return value
+def _member(value: Any) -> object:
+    """A hashable stand-in for a list member, equal exactly when `_same` holds."""
+    return json_key(value)
 
 
 def created_at(versions: list[Version]) -> datetime | None:
@@ -215,3 +215,22 @@ def created_at(versions: list[Version]) -> datetime | None:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def json_key(value: Any) -> object:
+    """A hashable key equal for two values exactly when they are equal as JSON: a
+    boolean is never a number (Python has True == 1), numbers by value, objects
+    whatever their member order."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", value)
+    if isinstance(value, list):
+        return ("list", tuple(json_key(v) for v in value))
+    if isinstance(value, dict):
+        return ("object", frozenset((k, json_key(v)) for k, v in value.items()))
+    return ("other", value)  # strings and null
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    return json_key(a) == json_key(b)

@@ -13,6 +13,7 @@ started_at/finished_at aside).
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from etl.store.columnar import Engine, columnar_engine
 from etl.store.lake import Lake, LakeObject, open_lake, partition_prefix
 from etl.store.warehouse import Warehouse
 
+log = logging.getLogger("group_etl.run")
+
 # Called between stages with a mark's name; tests inject faults here.
 StageHook = Callable[[str], None]
 
@@ -51,6 +54,7 @@ class DayResult:
     group_updates: tuple[int, int] = (0, 0)  # (applied, rejected)
     user_updates: tuple[int, int] = (0, 0)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)  # every kind of record of D
 
     def summary(self) -> dict:
         """The result as plain JSON values (a `run --format json` row, an Airflow XCom)."""
@@ -250,10 +254,34 @@ def run_day(
             for stage in STAGES:
                 stage.write(run, conn)
                 run.hook(stage.done)
+            run.result.rejected_by_reason = rejects_by_reason(conn, day)
             run.hook("audited")
     run.hook("committed")
     run.result.seconds = timer.seconds
+    for line in day_warnings(run.result, settings.reject_warn):
+        log.warning("warning: %s", line)
     return run.result
+
+
+def rejects_by_reason(conn: Connection, day: date) -> dict[str, int]:
+    return {row.reason: row.n for row in conn.execute(sa.text(
+        "SELECT reason, count(*) AS n FROM rejected_records WHERE load_date = :d GROUP BY reason "
+        "ORDER BY reason"), {"d": day})}
+
+
+def day_warnings(result: DayResult, reject_warn: float) -> list[str]:
+    """What stands out in a loaded day, as one line (or none): a rejected share of its
+    events over GROUP_ETL_REJECT_WARN, a gzip object cut short (`truncated_gzip`)."""
+    from etl.serve.status import rejected_share, rejects_over
+
+    parts = []
+    if rejects_over(result.rejected, result.input_records, reject_warn):
+        parts.append(rejected_share(result.rejected, result.input_records, reject_warn))
+    cut = result.rejected_by_reason.get("truncated_gzip", 0)
+    if cut:
+        parts.append(f"{cut} record{'s' if cut > 1 else ''} rejected as truncated_gzip "
+                     "(a .gz object was cut short: check the dump)")
+    return [f"{result.day}: " + "; ".join(parts)] if parts else []
 
 
 def check_day(warehouse: Warehouse, day: date) -> dict:

@@ -198,8 +198,29 @@ def export_partition(name: str, day: date) -> str:
     return f"exports/{check_name(name)}/dt={day.isoformat()}/"
 
 
-def run_exports(warehouse: Warehouse, lake: Lake, day: date) -> list[dict]:
-    """Write each cohort saved with "export": true to exports/<cohort>/dt=D/, replacing it whole."""
+def pending_export_days(warehouse: Warehouse) -> list[tuple[date, datetime]]:
+    """(day, when its load finished) of every day loaded since the exports last wrote it,
+    oldest first: the work of `export run` and the cohort_exports DAG, read from the
+    warehouse rather than from the Asset events a run happened to consume."""
+    with warehouse.begin() as conn:
+        return [(_as_date(day), loaded_at) for day, loaded_at in
+                conn.execute(sa.text(render_sql("serve/pending_exports", warehouse.dialect)))]
+
+
+def run_pending_exports(warehouse: Warehouse, lake: Lake) -> list[dict]:
+    """run_exports for every pending day, oldest first; each day is recorded once written."""
+    return [row for day, loaded_at in pending_export_days(warehouse)
+            for row in run_exports(warehouse, lake, day, loaded_at=loaded_at)]
+
+
+def run_exports(warehouse: Warehouse, lake: Lake, day: date, *, loaded_at: datetime | None = None) -> list[dict]:
+    """Write each cohort saved with "export": true to exports/<cohort>/dt=D/, replacing it whole,
+    then record in export_days which load of D was exported (`loaded_at`: read here when not
+    given). A load of D finishing meanwhile leaves D pending, so it is exported again."""
+    if loaded_at is None:
+        with warehouse.begin() as conn:
+            loaded_at = conn.execute(sa.text("SELECT max(finished_at) FROM load_audit WHERE load_date = :d"),
+                                     {"d": day}).scalar()
     written = []
     for cohort in list_cohorts(warehouse):
         if not cohort.exported:
@@ -216,4 +237,17 @@ def run_exports(warehouse: Warehouse, lake: Lake, day: date) -> list[dict]:
         replace_partition(lake, prefix, key, encode(results, "jsonl"))
         written.append({"cohort": cohort.name, "date": day.isoformat(), "profiles": len(results),
                         "object": prefix + "part-0000.jsonl"})
+    if loaded_at is not None:  # a day never loaded has no load to record
+        _record_export(warehouse, day, loaded_at)
     return written
+
+
+def _record_export(warehouse: Warehouse, day: date, loaded_at: datetime) -> None:
+    with warehouse.begin() as conn:
+        conn.execute(sa.text("DELETE FROM export_days WHERE day = :d"), {"d": day})
+        conn.execute(sa.text("INSERT INTO export_days (day, loaded_at, exported_at) VALUES (:d, :l, :e)"),
+                     {"d": day, "l": loaded_at, "e": datetime.now(UTC)})
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)

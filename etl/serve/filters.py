@@ -98,10 +98,10 @@ class Logical:
 @v_args(inline=True)
 class _Tree(Transformer):
     def event_ref(self, _props: Token, name: Token) -> Ref:
-        return Ref(None, _unquote(name))
+        return Ref(None, _property_name(name))
 
     def scoped_ref(self, scope: Token, name: Token) -> Ref:
-        return Ref(str(scope), _unquote(name) if name.type == "STRING" else str(name))
+        return Ref(str(scope), _property_name(name) if name.type == "STRING" else str(name))
 
     def bare_ref(self, name: Token) -> Ref:
         return Ref(None, str(name))
@@ -149,6 +149,15 @@ class _Tree(Transformer):
 
     def negation(self, part: Any) -> Logical:
         return Logical("not", (part,))
+
+
+def _property_name(token: Token) -> str:
+    """A quoted property name: never empty (no JSON path names the empty member alike on
+    every engine, and no event needs it)."""
+    name = _unquote(token)
+    if not name:
+        raise EtlError(f"empty property name at column {token.column}")
+    return name
 
 
 def _unquote(token: Token) -> str:

@@ -13,8 +13,9 @@ DataFrame holds its rows; the rest of its document (report, unit, event, ...)
 is kept in `df.attrs`. JSON columns arrive decoded (dicts and lists), times
 as `datetime64[us, UTC]`, dates as `datetime64[us]`.
 
-Close what you open (`close()`, or a `with` block): on DuckDB an open
-Analytics holds the warehouse file, and the pipeline cannot write meanwhile.
+Close what you open (`close()`, or a `with` block). On DuckDB an Analytics
+opens the warehouse file only while a method reads: the pipeline's writer
+waits for a query, never for an idle Analytics.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Analytics:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.warehouse = Warehouse(settings, read_only=True)  # analysts read; never blocks a run
+        self.warehouse = Warehouse(settings, read_only=True)  # the file is held per query only
 
     def close(self) -> None:
         self.warehouse.close()

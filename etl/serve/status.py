@@ -4,12 +4,14 @@ lake partitions changed since they were loaded.
 States: `ok`; `stale` (its own events/, groups/ or people/ objects changed:
 re-run it); `stale after D` (an earlier day D changed, and profile state
 carries over from day to day: re-run from D to the last day); `not loaded`.
+`problems` says, one line a day, what `status --check` alerts on.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -17,16 +19,25 @@ from etl.ingest.records import input_fingerprint
 from etl.store.lake import INPUT_PREFIXES, Lake, partition_prefix
 from etl.store.warehouse import Warehouse
 
+log = logging.getLogger("group_etl")
 _DAY = re.compile(rf"^({'|'.join(INPUT_PREFIXES)})/dt=(\d{{4}}-\d{{2}}-\d{{2}})/")
 
 
 def lake_days(lake: Lake) -> set[date]:
+    """The days with input in the lake. A folder named like a day that is no date
+    (`dt=2026-02-30`) is no day's input: it is left out, with a warning."""
     days = set()
+    bad = set()
     for stage in INPUT_PREFIXES:
         for obj in lake.list(f"{stage}/"):
             match = _DAY.match(obj.key)
             if match:
-                days.add(date.fromisoformat(match.group(2)))
+                try:
+                    days.add(date.fromisoformat(match.group(2)))
+                except ValueError:
+                    bad.add(match.group(0))
+    for folder in sorted(bad):
+        log.warning("warning: lake folder %s is not a date; ignored", folder)
     return days
 
 
@@ -84,3 +95,41 @@ def day_status(warehouse: Warehouse, lake: Lake, first: date | None, last: date 
             }
         )
     return rows
+
+
+def rejects_over(rejected: int | None, input_records: int | None, limit: float) -> bool:
+    """A day's rejected share of its event records is above GROUP_ETL_REJECT_WARN."""
+    return bool(input_records) and rejected / input_records > limit
+
+
+def rejected_share(rejected: int, input_records: int, limit: float) -> str:
+    return (f"{rejected} of {input_records} event records rejected ({rejected / input_records:.1%}, "
+            f"over GROUP_ETL_REJECT_WARN={limit:g})")
+
+
+def problems(rows: list[dict], reject_warn: float, first: date | None = None,
+             last: date | None = None) -> list[str]:
+    """What needs an operator, one line a day: stale days, days in the lake never loaded,
+    days whose rejected share is over `reject_warn`, and (given a whole range) days of
+    the range with nothing anywhere."""
+    lines = []
+    for row in rows:
+        state = row["state"]
+        if state == "stale":
+            lines.append(f"{row['date']}: stale (its lake input changed since it was loaded): re-run it")
+        elif state.startswith("stale after "):
+            lines.append(f"{row['date']}: {state} (profile state carries over): re-run from "
+                         f"{state.removeprefix('stale after ')}")
+        elif state == "not loaded":
+            lines.append(f"{row['date']}: not loaded (in the lake, never run)")
+        elif rejects_over(row["rejected"], row["input_records"], reject_warn):
+            lines.append(f"{row['date']}: {rejected_share(row['rejected'], row['input_records'], reject_warn)}")
+    if first and last:
+        known = {row["date"] for row in rows}
+        day = first
+        while day <= last:
+            if day.isoformat() not in known:
+                lines.append(f"{day}: missing (nothing in the lake, never loaded)")
+            day += timedelta(days=1)
+        lines.sort()
+    return lines

@@ -92,6 +92,9 @@ class LocalLake:
             for name in files:
                 path = Path(dirpath) / name
                 key = path.relative_to(self.root).as_posix()
+                if not _is_utf8(key):  # the name could not be stored (source_object) nor shown
+                    shown = os.fsencode(key).decode("utf-8", "backslashreplace")
+                    raise StorageError(f"lake object name is not UTF-8: {shown} (rename it)")
                 if not key.startswith(prefix):
                     continue
                 info = path.stat()
@@ -183,6 +186,15 @@ def write_new_file(folder: int, name: str, data: bytes, what: str) -> None:
         raise StorageError(f"refusing to write {what!r}: cannot create {name!r}: {error.strerror}") from None
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a file name whose bytes are not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class S3Lake:
@@ -277,14 +289,17 @@ class DecodeState:
 
 
 def iter_decompressed(lake: Lake, obj: LakeObject, state: DecodeState | None = None) -> Iterator[bytes]:
-    """Yield the object's content, un-gzipped when its name or magic bytes say gzip.
+    """Yield the object's content, un-gzipped when its magic bytes (1f 8b) say gzip,
+    whatever its name: a plain-text object named `.gz` is read as plain text.
 
     A truncated or corrupt gzip yields what could be recovered and sets
     `state.truncated`, so the loader can keep the good lines and record the rest.
     """
     raw = lake.iter_bytes(obj.key)
     first = next(raw, b"")
-    if not (obj.key.endswith(".gz") or first.startswith(GZIP_MAGIC)):
+    while len(first) < len(GZIP_MAGIC) and (more := next(raw, None)) is not None:
+        first += more  # a stream may hand out a first chunk shorter than the magic bytes
+    if not first.startswith(GZIP_MAGIC):
         if first:
             yield first
         yield from raw

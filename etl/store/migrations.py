@@ -10,7 +10,8 @@ Version 5 is the baseline (the old code wrote versions up to 5 into
 `schema_version`): it is the whole schema of that time, written with IF NOT
 EXISTS forms so that it also upgrades a warehouse made by versions 1-4. A
 shipped migration is never edited; a change is the next number.
-`Warehouse.migrate` applies them; readers only compare versions.
+`Warehouse.migrate` applies every one not recorded in schema_version (see
+`pending`); readers only check that none is missing.
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def latest_version() -> int:
     return migrations()[-1].version
 
 
-def pending(current: int | None) -> list[Migration]:
-    """The migrations newer than a warehouse at `current` (None: no schema yet)."""
-    return [m for m in migrations() if current is None or m.version > current]
+def pending(applied: set[int]) -> list[Migration]:
+    """The shipped migrations a warehouse has not recorded, oldest first.
+
+    By recorded version, not by "newer than the highest": migrations numbered apart on
+    parallel branches (0007 and 0008) may land in either order, and a warehouse
+    migrated with 0008 first still gets 0007. Versions below the baseline's (1-4) are
+    covered by the baseline: a warehouse that recorded them gets the baseline."""
+    return [m for m in migrations() if m.version not in applied]

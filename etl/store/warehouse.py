@@ -9,6 +9,13 @@ Readers (`Warehouse(settings, read_only=True)`) never write and never run DDL:
 DuckDB opens the file read-only (several readers may share it, and a reader
 never takes the single writer's lock), PostgreSQL sessions are read-only, and
 the schema version is checked when the reader opens.
+
+DuckDB admits one writing process, and no writer while any reader holds the
+file. So a reader opens the file for each transaction and closes it after,
+and a writer that finds the file held waits with back-off up to
+GROUP_ETL_LOCK_TIMEOUT before it gives up with WarehouseBusyError.
+`transient_error` is the one place that tells a fault worth retrying (a lock,
+a lost connection, a server restarting) from wrong data or settings.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import re
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,11 +33,11 @@ from pathlib import Path
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool, StaticPool
 
 from etl.config import Settings
-from etl.errors import EtlError
+from etl.errors import ConfigError, EtlError, WarehouseBusyError, WarehouseUnavailableError
 from etl.store.columnar import MEMORY_LIMIT
 from etl.store.migrations import latest_version, pending
 
@@ -54,6 +63,56 @@ def safe_url(url: str | URL) -> str:
         return rendered.replace("=%2A%2A%2A", "=***")
     except Exception:  # noqa: BLE001 - never echo something unparseable
         return "<warehouse URL>"
+
+
+log = logging.getLogger("group_etl.warehouse")
+
+# PostgreSQL SQLSTATEs worth a retry: connection exceptions (08...), the server shutting
+# down or starting (57P01-57P03), too many connections, serialization failures, deadlocks.
+_TRANSIENT_SQLSTATE = re.compile(r"^(08...|57P0[123]|53300|40001|40P01)$")
+# A refused login carries no SQLSTATE in psycopg: these say the settings are wrong.
+_WRONG_LOGIN = re.compile(r"does not exist|authentication failed|no pg_hba\.conf entry|permission denied"
+                          r"|password", re.IGNORECASE)
+# the longest pause between two attempts on a locked DuckDB file
+_MAX_LOCK_PAUSE = 5.0
+
+
+def lock_conflict(error: BaseException) -> bool:
+    """DuckDB's "Could not set lock on file": another process holds the file."""
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).lower()
+    return type(orig).__module__.startswith(("duckdb", "_duckdb")) and (
+        "could not set lock" in text or "conflicting lock" in text)
+
+
+def transient_error(error: BaseException) -> bool:
+    """A warehouse error that a later attempt may not meet: a DuckDB file locked by
+    another process, a connection refused, lost or invalidated (a PostgreSQL restart,
+    a terminated backend), too many connections, a serialization failure or deadlock.
+    Wrong SQL, wrong data, a wrong password or database name are not: retrying cannot help."""
+    if isinstance(error, WarehouseBusyError | WarehouseUnavailableError):
+        return True
+    if lock_conflict(error):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    orig = getattr(error, "orig", None) or error
+    if type(orig).__module__.startswith("psycopg"):
+        import psycopg
+
+        if isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError):
+            state = getattr(orig, "sqlstate", None)
+            if state is None:  # refused, reset or closed before a query: unless the login was wrong
+                return not _WRONG_LOGIN.search(str(orig))
+            return bool(_TRANSIENT_SQLSTATE.match(state))
+        state = getattr(orig, "sqlstate", None)
+        return bool(state and _TRANSIENT_SQLSTATE.match(state))
+    return False
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _duckdb_file_exists(url: URL) -> bool:
@@ -83,6 +142,8 @@ class Warehouse:
         if read_only and self.dialect == "duckdb" and not _duckdb_file_exists(url):
             raise EtlError(f"warehouse {safe_url(url)} does not exist: run `group-etl init`")
         self.engine = self._create_engine(url)
+        if self.dialect == "duckdb" and not read_only:
+            self._wait_for_file(settings.lock_timeout)
         if read_only:
             try:
                 self.check_version()
@@ -94,10 +155,12 @@ class Warehouse:
         if self.dialect == "duckdb":
             if not self.read_only and url.database and url.database != ":memory:":
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-            # One connection per process: DuckDB allows a single writer per file.
-            # A reader opens the file read-only: readers share it, and never take the writer's lock.
+            # A writer keeps one connection: DuckDB allows a single writer per file.
+            # A reader opens the file read-only (readers share it, and never take the writer's
+            # lock) for each transaction only: a writer waits for no reader longer than it reads.
             connect_args = {"read_only": True} if self.read_only else {}
-            engine = sa.create_engine(url, poolclass=StaticPool, connect_args=connect_args)
+            engine = sa.create_engine(url, poolclass=NullPool if self.read_only else StaticPool,
+                                      connect_args=connect_args)
         else:
             try:
                 engine = sa.create_engine(url, pool_pre_ping=True)
@@ -138,20 +201,57 @@ class Warehouse:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except OperationalError as error:
-            raise EtlError(self._describe(error)) from None
+        except DBAPIError as error:
+            if isinstance(error, sa.exc.OperationalError) or transient_error(error):
+                raise self._translated(error) from None
+            raise  # wrong SQL or data: the caller's error, as raised
+        except EtlError:
+            raise
+        except Exception as error:
+            if not transient_error(error):  # a driver's own error, raised past SQLAlchemy
+                raise
+            raise WarehouseUnavailableError(f"warehouse {safe_url(self.url)}: {_first_line(error)}") from None
 
-    def _describe(self, error: DBAPIError) -> str:
-        text = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        if self.dialect == "duckdb" and ("could not set lock" in text.lower() or "conflicting lock" in text.lower()):
+    def _wait_for_file(self, timeout: float) -> None:
+        """Open the DuckDB file for writing; while another process holds it, wait with
+        back-off up to `timeout` seconds (saying so once), then raise WarehouseBusyError.
+        The connection stays open (StaticPool): from here on the file is this writer's."""
+        deadline = time.monotonic() + timeout
+        pause = 0.05
+        waiting = False
+        while True:
+            try:
+                with self.engine.connect():
+                    return
+            except DBAPIError as error:
+                remaining = deadline - time.monotonic()
+                if not lock_conflict(error) or remaining <= 0:
+                    self.engine.dispose()
+                    raise self._translated(error, waited=timeout) from None
+                if not waiting:
+                    log.warning("warehouse %s is in use by another process: waiting up to %gs for it "
+                                "(GROUP_ETL_LOCK_TIMEOUT)", self._file(), timeout)
+                    waiting = True
+                time.sleep(min(pause, remaining))
+                pause = min(pause * 2, _MAX_LOCK_PAUSE)
+
+    def _file(self) -> str:
+        return str(self.url.database)
+
+    def _translated(self, error: DBAPIError, waited: float | None = None) -> Exception:
+        """The error to raise for a database error: retryable (a StorageError) when it is
+        transient, else an EtlError with a one-line reason; never the URL's password."""
+        text = _first_line(error.orig if error.orig else error)
+        if lock_conflict(error):
             if self.read_only:
-                return (f"warehouse {safe_url(self.url)} is in use by another process that writes it "
-                        "(DuckDB lets readers in only while nobody writes; try again when it finishes): " + text)
-            return (
-                f"warehouse {safe_url(self.url)} is in use by another process "
-                "(DuckDB allows one writer at a time): " + text
-            )
-        return f"warehouse {safe_url(self.url)}: {text}"
+                return WarehouseBusyError(
+                    f"warehouse {safe_url(self.url)} is in use by another process that writes it "
+                    "(DuckDB lets readers in only while nobody writes; try again when it finishes): " + text)
+            waits = f"; waited {waited:g}s (GROUP_ETL_LOCK_TIMEOUT)" if waited is not None else ""
+            return WarehouseBusyError(f"warehouse {safe_url(self.url)} is in use by another process "
+                                      f"(DuckDB allows one writer at a time{waits}): " + text)
+        described = f"warehouse {safe_url(self.url)}: {text}"
+        return WarehouseUnavailableError(described) if transient_error(error) else EtlError(described)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -165,9 +265,9 @@ class Warehouse:
     # -- schema -----------------------------------------------------------------
 
     def migrate(self) -> int:
-        """Apply every migration newer than the warehouse's schema version, all in one
-        transaction, recording each in schema_version; safe to repeat. Returns the
-        version. A warehouse newer than this code is refused, untouched."""
+        """Apply every migration the warehouse has not recorded, all in one transaction,
+        recording each in schema_version; safe to repeat. Returns the version. A
+        warehouse newer than this code is refused, untouched."""
         if self.read_only:
             raise EtlError(f"warehouse {safe_url(self.url)} is open read-only: it cannot be migrated")
         with self.begin() as conn:
@@ -175,16 +275,40 @@ class Warehouse:
                 conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
                 # Serialise concurrent migrations (the lock `init` always took): DDL races otherwise.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.lock_id("init")})
-            current = self._version(conn)
+            applied = self._applied(conn)
+            current = max(applied, default=None)
             latest = latest_version()
             if current is not None and current > latest:
                 raise EtlError(self._newer(current, latest))
-            for migration in pending(current):
+            for migration in pending(applied):
                 for statement in migration.statements(self.dialect):
                     conn.exec_driver_sql(statement)
                 conn.execute(sa.text("INSERT INTO schema_version (version, applied_at) VALUES (:v, :at)"),
                              {"v": migration.version, "at": datetime.now(UTC)})
+            self._check_timezone(conn, fresh=current is None)
         return max(current or 0, latest)
+
+    def _check_timezone(self, conn: Connection, fresh: bool) -> None:
+        """The warehouse keeps the project time zone it was built in: event dates and days
+        are calendar days of that zone, so a writer with another one is refused (it would
+        re-date events silently). A warehouse from before version 7 records the writer's."""
+        wanted = self.settings.timezone
+        recorded = conn.execute(sa.text("SELECT value FROM project_settings WHERE name = 'timezone'")).scalar()
+        if recorded is None:
+            conn.execute(sa.text("INSERT INTO project_settings (name, value, recorded_at) "
+                                 "VALUES ('timezone', :v, :at)"), {"v": wanted, "at": datetime.now(UTC)})
+            if not fresh:
+                log.warning("warehouse %s: recorded the project time zone %s (GROUP_ETL_TIMEZONE); "
+                            "writers with another time zone are refused from now on", self._where(), wanted)
+        elif recorded != wanted:
+            raise ConfigError(f"GROUP_ETL_TIMEZONE is {wanted} but warehouse {self._where()} was built in "
+                              f"{recorded}: its event dates and days are in {recorded}; "
+                              f"set GROUP_ETL_TIMEZONE={recorded}")
+
+    def recorded_timezone(self) -> str | None:
+        """The project time zone the warehouse records (None before its first writer)."""
+        with self.begin() as conn:
+            return conn.execute(sa.text("SELECT value FROM project_settings WHERE name = 'timezone'")).scalar()
 
     def init(self) -> int:
         """Create the schema, or bring it up to date: `migrate()`, under the name of `group-etl init`."""
@@ -197,27 +321,37 @@ class Warehouse:
 
     def check_version(self) -> int:
         """The schema version, when it is this code's; otherwise a clear EtlError saying what to run."""
-        current = self.schema_version()
+        with self.begin() as conn:
+            applied = self._applied(conn)
+        current = max(applied, default=None)
         latest = latest_version()
         where = self._where()
         if current is None:
             raise EtlError(f"warehouse {where} is not initialised: run `group-etl init`")
+        if current > latest:
+            raise EtlError(self._newer(current, latest))
         if current < latest:
             raise EtlError(f"warehouse {where}: schema version {current} is older than this group-etl's "
                            f"{latest}: run `group-etl migrate`")
-        if current > latest:
-            raise EtlError(self._newer(current, latest))
+        missing = [m.version for m in pending(applied)]
+        if missing:  # an earlier-numbered migration that landed after a later one
+            raise EtlError(f"warehouse {where}: schema version {current} lacks migration "
+                           f"{', '.join(map(str, missing))} of this group-etl: run `group-etl migrate`")
         return current
 
     def _version(self, conn: Connection) -> int | None:
         """max(version) of schema_version, or None when the table is absent (read, never created)."""
+        return max(self._applied(conn), default=None)
+
+    def _applied(self, conn: Connection) -> set[int]:
+        """The versions schema_version records; empty when the table is absent (read, never created)."""
         exists = conn.execute(sa.text(
             "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
             "AND table_schema = :s AND table_name = 'schema_version'"), {"s": self.schema}).scalar()
         if not exists:
-            return None
+            return set()
         table = f"{quote_ident(self.schema)}.schema_version"
-        return conn.execute(sa.text(f"SELECT max(version) FROM {table}")).scalar()  # noqa: S608 - quoted
+        return set(conn.execute(sa.text(f"SELECT version FROM {table}")).scalars())  # noqa: S608 - quoted
 
     def _where(self) -> str:
         return f"{safe_url(self.url)} (schema {self.schema})"

@@ -12,3 +12,20 @@
 CASE WHEN {{ dialect.json_is_string(element) }} THEN nullif({{ dialect.json_string(element) }}, '')
      ELSE {{ dialect.json_int64_text(element) }} END
 {%- endmacro %}
+
+{#- A distinct_id placeholder Mixpanel refuses ($placeholders, etl.ingest.records):
+    compared lower-cased, with the whitespace Unicode names (White_Space: tabs, line
+    ends, spaces, NBSP, ideographic space...) trimmed from both ends. One rule for
+    events and user updates. -#}
+{% macro is_placeholder(value) -%}
+list_contains($placeholders, lower(regexp_replace({{ value }},
+    '^[\t\n\x{0b}\f\r \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+|[\t\n\x{0b}\f\r \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+$',
+    '', 'g')))
+{%- endmacro %}
+
+{#- Epoch seconds of the end of the dump's day ($load_date) in the project time zone
+    ($timezone), by DuckDB's zone data: the same data that gives each event its
+    event_date, so the date and the future-time check never disagree. -#}
+{% macro end_of_day_epoch() -%}
+epoch(timezone($timezone, CAST(CAST($load_date AS DATE) + 1 AS TIMESTAMP)))
+{%- endmacro %}

@@ -1,18 +1,34 @@
+{% import 'ingest/_rules.sql' as ids with context -%}
 -- Validate event records (input_records, from split_records.sql) in one
 -- streaming pass (runs in the in-process DuckDB engine). One row per input
 -- record: `reason` NULL for an event that loads (with its columns), else the
 -- reject reason and the record's raw text. Parameters: $load_date,
--- $latest_epoch (end of the dump's day + 1 hour),
+-- $future_tolerance (seconds allowed after the end of the dump's day),
 -- $earliest_epoch (1971-01-01), $token (NULL: any), $timezone, $placeholders.
 -- Each record is parsed once for the values checked here; the small values
 -- extracted are typed without parsing the record again.
-WITH fields AS (
+WITH first_parts AS (
     SELECT source_object, source_line, source_index, raw, reason,
            CASE WHEN reason IS NULL THEN
                json_extract(raw, ['$.event', '$.properties', '$.properties.distinct_id', '$.properties.time',
                                   '$.properties."$insert_id"', '$.properties.token'])
-           END AS parts
+           END AS parts,
+           -- json_extract reads the FIRST of repeated names; of repeated names the LAST wins
+           -- (docs/rules.md, as JSONB reads them), so a record naming one of these twice
+           -- (`suspect`, split_records.sql) reads them one by one, the last of each
+           reason IS NULL AND suspect AS repeats
     FROM input_records
+),
+fields AS (
+    SELECT source_object, source_line, source_index, raw, reason,
+           CASE WHEN repeats THEN
+               [{{ dialect.json_member('raw', "'event'") }}, {{ dialect.json_member('raw', "'properties'") }},
+                {{ dialect.json_member(dialect.json_member('raw', "'properties'"), "'distinct_id'") }},
+                {{ dialect.json_member(dialect.json_member('raw', "'properties'"), "'time'") }},
+                {{ dialect.json_member(dialect.json_member('raw', "'properties'"), "'$insert_id'") }},
+                {{ dialect.json_member(dialect.json_member('raw', "'properties'"), "'token'") }}]
+           ELSE parts END AS parts
+    FROM first_parts
 ),
 typed AS (
     SELECT source_object, source_line, source_index, raw, reason,
@@ -44,11 +60,11 @@ checked AS (
                WHEN properties_type <> 'OBJECT' THEN 'invalid_properties'
                WHEN distinct_id_type IS NULL OR distinct_id_type = 'NULL' THEN 'missing_distinct_id'
                WHEN distinct_id_type NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT')
-                    OR list_contains($placeholders, lower(trim(distinct_id))) THEN 'invalid_distinct_id'
+                    OR {{ ids.is_placeholder('distinct_id') }} THEN 'invalid_distinct_id'
                WHEN time_type IS NULL OR time_type = 'NULL' THEN 'missing_time'
                WHEN time_type NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE') OR NOT isfinite(time_raw) THEN 'invalid_time'
                WHEN time_seconds < $earliest_epoch THEN 'time_before_1971'
-               WHEN time_seconds > $latest_epoch THEN 'time_in_future'
+               WHEN time_seconds > {{ ids.end_of_day_epoch() }} + $future_tolerance THEN 'time_in_future'
                WHEN $token IS NOT NULL AND token IS DISTINCT FROM $token THEN 'wrong_token'
                -- a cheap count of colons first: json_keys runs only where 255 keys are possible
                WHEN strlen(properties) - strlen(replace(properties, ':', '')) > 255
@@ -60,7 +76,14 @@ SELECT source_object, source_line, source_index, final_reason AS reason,
        CASE WHEN final_reason IS NOT NULL THEN rtrim(raw, chr(10)) END AS raw,
        CASE WHEN final_reason IS NOT NULL THEN NULL
             -- copies of one event share this identity (docs/rules.md);
-            -- without $insert_id a record is never anyone's duplicate
+            -- without $insert_id a record is never anyone's duplicate.
+            -- The fields joined by U+001F; when a field holds U+001F itself, length-prefixed
+            -- (bytes) after the tag event2, so no two different events share a text (and
+            -- events stored before keep their identity: migration 0009)
+            WHEN insert_id_type IN ('VARCHAR', 'BIGINT', 'UBIGINT')
+                 AND contains(event || distinct_id || insert_id, chr(31)) THEN
+                md5('event2:' || strlen(event) || ':' || event || strlen(distinct_id) || ':' || distinct_id
+                    || CAST(floor(time_seconds) AS BIGINT) || ':' || strlen(insert_id) || ':' || insert_id)
             WHEN insert_id_type IN ('VARCHAR', 'BIGINT', 'UBIGINT') THEN
                 md5(concat_ws(chr(31), 'event', event, distinct_id,
                               CAST(floor(time_seconds) AS BIGINT), insert_id))

@@ -4,8 +4,7 @@
 -- per input record, `reason` NULL for an update that applies; every row keeps
 -- its raw text (profile_updates stores it).
 -- Parameters: those of parse_events.sql plus $operations (allowed for the
--- kind), $all_operations, $meta_keys, $registered_keys, $end_of_day_epoch
--- (the effective time of an update without $time), $max_properties,
+-- kind), $all_operations, $meta_keys, $registered_keys, $max_properties,
 -- $max_name_length. A $group_id is valid by the rule events follow
 -- (sql/ingest/_rules.sql): 1e3 names group '1000'.
 WITH fields AS (
@@ -15,21 +14,30 @@ WITH fields AS (
                                                  AND NOT list_contains($meta_keys, k)) AS unknown
     FROM input_records WHERE reason IS NULL
 ),
+members AS (
+    -- of repeated names the last wins (docs/rules.md), as JSONB reads them
+    SELECT *,
+           {{ dialect.json_member('raw', "'$time'") }} AS time_value,
+           {{ dialect.json_member('raw', "'$group_key'") }} AS group_key_value,
+           {{ dialect.json_member('raw', "'$group_id'") }} AS group_id_value,
+           {{ dialect.json_member('raw', "'$distinct_id'") }} AS distinct_id_value,
+           {{ dialect.json_member('raw', "'$token'") }} AS token_value
+    FROM fields
+),
 shaped AS (
     SELECT *,
            operations[1] AS operation,
            -- operation names come from our own list, so this path is safe
            json_extract(raw, '$."' || operations[1] || '"') AS value,
-           json_type(raw, '$."$time"') AS time_type,
-           TRY_CAST(json_extract(raw, '$."$time"') AS DOUBLE) AS time_raw,
-           json_type(raw, '$."$group_key"') AS group_key_type,
-           json_extract_string(raw, '$."$group_key"') AS group_key,
-           json_type(raw, '$."$group_id"') AS group_id_type,
-           json_extract(raw, '$."$group_id"') AS group_id_value,
-           json_type(raw, '$."$distinct_id"') AS distinct_id_type,
-           json_extract_string(raw, '$."$distinct_id"') AS distinct_id,
-           json_extract_string(raw, '$."$token"') AS token
-    FROM fields
+           json_type(time_value) AS time_type,
+           TRY_CAST(time_value AS DOUBLE) AS time_raw,
+           json_type(group_key_value) AS group_key_type,
+           json_extract_string(group_key_value, '$') AS group_key,
+           json_type(group_id_value) AS group_id_type,
+           json_type(distinct_id_value) AS distinct_id_type,
+           json_extract_string(distinct_id_value, '$') AS distinct_id,
+           json_extract_string(token_value, '$') AS token
+    FROM members
 ),
 measured AS (
     SELECT *,
@@ -57,14 +65,14 @@ checked AS (
                WHEN $kind = 'user' AND (distinct_id_type IS NULL OR distinct_id_type = 'NULL')
                    THEN 'missing_distinct_id'
                WHEN $kind = 'user' AND (distinct_id_type NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT')
-                                        OR list_contains($placeholders, lower(trim(distinct_id))))
+                                        OR {{ ids.is_placeholder('distinct_id') }})
                    THEN 'invalid_distinct_id'
                WHEN $token IS NOT NULL AND token IS DISTINCT FROM $token THEN 'wrong_token'
                WHEN time_type IS NOT NULL AND time_type <> 'NULL'
                     AND (time_type NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE') OR NOT isfinite(time_raw))
                    THEN 'invalid_time'
                WHEN time_seconds < $earliest_epoch THEN 'time_before_1971'
-               WHEN time_seconds > $latest_epoch THEN 'time_in_future'
+               WHEN time_seconds > {{ ids.end_of_day_epoch() }} + $future_tolerance THEN 'time_in_future'
                WHEN operation IN ('$set', '$set_once', '$union', '$remove', '$add', '$append')
                     AND value_type IS DISTINCT FROM 'OBJECT' THEN 'invalid_value'
                WHEN operation = '$unset' AND (value_type IS DISTINCT FROM 'ARRAY'
@@ -88,7 +96,7 @@ UNION ALL
 SELECT source_object, source_line, source_index, record_reason, rtrim(raw, chr(10)),
        CASE WHEN $kind = 'group' THEN group_key END,
        CASE WHEN $kind = 'group' THEN group_id ELSE distinct_id END,
-       CASE WHEN record_reason IS NULL THEN to_timestamp(coalesce(time_seconds, $end_of_day_epoch)) END,
+       CASE WHEN record_reason IS NULL THEN to_timestamp(coalesce(time_seconds, {{ ids.end_of_day_epoch() }})) END,
        time_seconds IS NOT NULL,
        operation, value
 FROM checked

@@ -65,17 +65,39 @@ def test_dags_import_with_the_designed_shape(airflow_db, monkeypatch) -> None:  
     daily = bag.get_dag("group_analytics_daily")
     assert type(daily.timetable).__name__ == "CronDataIntervalTimetable"
     assert (daily.timetable.expression, str(daily.timetable.timezone)) == ("0 0 * * *", "Europe/Paris")
+    # `airflow dags test group_analytics_daily 2026-10-02` (and a trigger later that day)
+    # processes 2026-10-01: a manual run's data interval ends at the logical date
+    from zoneinfo import ZoneInfo
+
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    timetable = coerce_to_core_timetable(daily.timetable)  # what dag.test and the scheduler use
+    for logical in (datetime(2026, 10, 2, tzinfo=UTC), datetime(2026, 10, 2, 15, tzinfo=UTC)):
+        interval = timetable.infer_manual_data_interval(run_after=logical)
+        assert interval.start.astimezone(ZoneInfo("Europe/Paris")).date() == date(2026, 10, 1)
     assert daily.catchup is True and daily.max_active_runs == 1
     assert daily.tags == {"group-etl"}
-    assert [t.task_id for t in daily.topological_sort()] == ["run_day", "audit"]
+    assert [t.task_id for t in daily.topological_sort()] == ["wait_for_dump", "run_day", "audit"]
     tasks = {t.task_id: t for t in daily.tasks}
-    assert {t.pool for t in daily.tasks} == {"group_etl_duckdb"}
+    assert {n: t.pool for n, t in tasks.items()} == {
+        "wait_for_dump": "default_pool", "run_day": "group_etl_duckdb", "audit": "group_etl_duckdb"}
     assert {t.retries for t in daily.tasks} == {3}
-    assert all(t.retry_exponential_backoff == 2.0 for t in daily.tasks)
+    assert all(t.retry_exponential_backoff == 0 for t in daily.tasks)  # the delay: etl.run.retries
+    assert {type(t.retry_policy).__name__ for t in daily.tasks} == {"RunRetryPolicy"}
     assert [n for n, t in tasks.items() if t.depends_on_past] == ["run_day"]
     assert [o.name for o in tasks["audit"].outlets] == ["group_analytics_daily"]
-    bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL="postgresql+psycopg://u@h/db")
-    assert {t.pool for t in bag.get_dag("group_analytics_daily").tasks} == {"default_pool"}
+    sensor = tasks["wait_for_dump"]
+    # waits in reschedule mode (no worker slot held), 6 hours by default, looking every 5 minutes
+    assert (sensor.mode, sensor.poke_interval, sensor.timeout) == ("reschedule", 300, 6 * 3600 + 300)
+    # a fresh deployment exports and applies uploads; the daily DAG waits for its operator
+    assert {d: bag.get_dag(d).is_paused_upon_creation for d in bag.dag_ids} == {
+        "cohort_exports": False, "group_analytics_daily": True, "group_profile_upload": False}
+    bag = dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL="postgresql+psycopg://u@h/db",
+                 GROUP_ETL_LANDING_TIMEOUT_SECONDS="60", GROUP_ETL_LANDING_POKE_SECONDS="5")
+    daily = bag.get_dag("group_analytics_daily")
+    assert {t.pool for t in daily.tasks} == {"default_pool"}
+    sensor = daily.get_task("wait_for_dump")
+    assert (sensor.poke_interval, sensor.timeout) == (5, 65)
 
 
 @pytest.fixture
@@ -234,9 +256,19 @@ def test_an_unreachable_store_fails_the_task_after_its_retries(airflow_db, monke
                  GROUP_ETL_RETRY_DELAY_SECONDS="0.1")
     run = run_dag(bag.get_dag("group_analytics_daily"), DAYS[0])
     assert run.state == "failed"
-    [load] = [ti for ti in run.get_task_instances() if ti.task_id == "run_day"]
-    assert (load.state, load.try_number) == ("failed", 2)
-    assert {ti.task_id: ti.state for ti in run.get_task_instances()}["audit"] == "upstream_failed"
+    # the first task to reach the lake is the sensor: an unreachable store is not "not
+    # landed yet", it is a storage error, retried with back-off like any task's
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
+    assert states == {"wait_for_dump": ("failed", 2), "run_day": ("upstream_failed", 0),
+                      "audit": ("upstream_failed", 0)}
+    from airflow.models.taskinstancehistory import TaskInstanceHistory
+    from airflow.utils.session import create_session
+
+    with create_session() as session:  # the first try's retry waited the first delay
+        [first] = session.query(TaskInstanceHistory).filter_by(
+            dag_id="group_analytics_daily", run_id=run.run_id, task_id="wait_for_dump").all()
+        assert (first.try_number, first.retry_delay_override) == (1, 0.1)
+        assert first.retry_reason == "try 1 of this run failed: retry in 0.1s"
 
 
 @pytest.mark.slow
@@ -272,7 +304,7 @@ def test_a_day_that_fails_midway_leaves_readers_the_previous_day(
     assert run.state == "failed"
     assert attributed == [DAYS[1]]  # the fault came after the events and attribution were written
     assert {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()} == {
-        "run_day": ("failed", 1), "audit": ("upstream_failed", 0)}
+        "wait_for_dump": ("success", 1), "run_day": ("failed", 1), "audit": ("upstream_failed", 0)}
     with Warehouse(settings) as warehouse:
         after = snapshot(warehouse)
     assert after == before
@@ -313,3 +345,57 @@ def test_a_bad_upload_fails_its_run_once_and_never_blocks_the_good_ones(
     lake.write("uploads/groups/company_id/b.csv", b"$group_id,tier\nc2,bronze\n")
     assert uploads.test().state == "success"
     assert tiers() == {"c1": "gold", "c2": "bronze", "c3": "silver"}
+
+
+def remove_day(lake_path: Path, day: date) -> None:
+    import shutil
+
+    for kind in ("events", "groups", "people"):
+        shutil.rmtree(lake_path / kind / f"dt={day}")
+
+
+@pytest.mark.slow
+def test_the_dag_waits_for_the_dump_and_gives_up_naming_it(
+    airflow_db, monkeypatch, warehouse_url, tmp_path, capsys,  # noqa: ANN001
+) -> None:
+    """wait_for_dump pokes (reschedule mode) until the day has landed, then run_day and
+    audit run; past GROUP_ETL_LANDING_TIMEOUT_SECONDS it fails, naming what it waited
+    for, once (no retry), and nothing of the day is written."""
+    monkeypatch.setenv("GROUP_ETL_LANDING_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("GROUP_ETL_LANDING_POKE_SECONDS", "0.2")
+    lake_path = tmp_path / "lake"
+    settings, bag = keyed_dagbag(monkeypatch, warehouse_url, str(lake_path))
+    daily = bag.get_dag("group_analytics_daily")
+    remove_day(lake_path, DAYS[1])
+    assert run_dag(daily, DAYS[0]).state == "success"  # a landed day goes through
+    with Warehouse(settings) as warehouse:
+        before = snapshot(warehouse)
+
+    def gives_up(day: date, waited_for: str) -> None:
+        capsys.readouterr()
+        run = run_dag(daily, day)
+        assert run.state == "failed"
+        assert {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()} == {
+            "wait_for_dump": ("failed", 1), "run_day": ("upstream_failed", 0), "audit": ("upstream_failed", 0)}
+        # the task's log ends with the exception it failed with
+        [reason] = {line.split(": ", 1)[1] for line in capsys.readouterr().out.splitlines()
+                    if line.startswith("airflow.sdk.exceptions.AirflowSensorTimeout: ")}
+        assert reason.startswith(f"gave up waiting for {day} after ")
+        assert f"(GROUP_ETL_LANDING_TIMEOUT_SECONDS=1): {day} has not landed: {waited_for}" in reason
+        with Warehouse(settings) as warehouse:
+            assert snapshot(warehouse) == before
+
+    gives_up(DAYS[1], f"no objects under events/dt={DAYS[1]}/, groups/dt={DAYS[1]}/, people/dt={DAYS[1]}/ "
+                      f"in the lake {lake_path}")
+    # with a landing marker, the dump's objects are not enough: the marker is waited for
+    fill_lake(str(lake_path))
+    monkeypatch.setenv("GROUP_ETL_LANDING_MARKER", "_SUCCESS")
+    gives_up(DAYS[1], f"no events/dt={DAYS[1]}/_SUCCESS in the lake {lake_path} (GROUP_ETL_LANDING_MARKER)")
+    (lake_path / "events" / f"dt={DAYS[1]}" / "_SUCCESS").write_bytes(b"")
+    assert run_dag(daily, DAYS[1]).state == "success"
+    with Warehouse(settings) as warehouse, warehouse.begin() as conn:
+        from sqlalchemy import text
+
+        audit = conn.execute(text("SELECT load_date, input_records FROM load_audit WHERE stage = 'events' "
+                                  "ORDER BY load_date")).all()
+    assert [tuple(r) for r in audit] == [(DAYS[0], 3), (DAYS[1], 3)]  # the marker is no record

@@ -97,6 +97,21 @@ def test_groups_show_json_document(group_etl, lake) -> None:  # noqa: ANN001
         ("Open", "u1", "2024-07-01T12:00:00+00:00")]
 
 
+def test_export_run_writes_the_days_loaded_since_their_last_export(group_etl, lake) -> None:  # noqa: ANN001
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Open", "u1", T, "a")])
+    write_jsonl(lake, f"people/dt={D1}/a.jsonl", [{"$distinct_id": "u1", "$time": T, "$set": {"n": 1}}])
+    assert group_etl("run", "--date", str(D1))[0] == 0
+    assert group_etl("cohorts", "add", "all", "--definition", '{"export": true}')[0] == 0
+    code, out, _ = group_etl("export", "run", "--format", "json")
+    assert (code, json.loads(out)) == (0, {"rows": [
+        {"cohort": "all", "date": "2024-07-01", "profiles": 1, "object": "exports/all/dt=2024-07-01/part-0000.jsonl"}]})
+    assert json.loads(group_etl("export", "run", "--pending", "--format", "json")[1]) == {"rows": []}
+    assert group_etl("run", "--date", str(D1))[0] == 0  # loaded again: pending again
+    assert [r["date"] for r in json.loads(group_etl("export", "run", "--format", "json")[1])["rows"]] == ["2024-07-01"]
+    code, out, _ = group_etl("export", "run", "--date", "2024-06-30", "--format", "json")  # by hand, any day
+    assert (code, [r["date"] for r in json.loads(out)["rows"]]) == (0, ["2024-06-30"])
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -104,6 +119,7 @@ def test_groups_show_json_document(group_etl, lake) -> None:  # noqa: ANN001
         (("run",), "give --date D, or --from D1 --to D2"),
         (("run", "--from", "2024-07-02", "--to", "2024-07-01"), "--to is before --from"),
         (("nonsense",), "No such command"),
+        (("export", "run", "--date", "2024-07-01", "--pending"), "give --date D or --pending, not both"),
     ],
 )
 def test_usage_errors_exit_2(group_etl, args, message) -> None:  # noqa: ANN001

@@ -80,9 +80,10 @@ def test_whole_numbers_in_64_bits_are_ids_as_written_in_decimal(settings, wareho
         "1e3": "1000", "1.0": "1", "-0": "0", "1000.000": "1000", "1.5e1": "15",
         "9223372036854775807": "9223372036854775807", "-9223372036854775808": "-9223372036854775808",
         "9007199254740993": "9007199254740993", "12345678901234567.0": "12345678901234568",
-        "9223372036854775808": None, "18446744073709551616": None, "1e19": None, "1e400": None,
+        "9223372036854775808": None, "18446744073709551616": None, "1e19": None,
         "1.5": None, '"1e3"': "1e3", '" 1"': " 1", '""': None,
     }
+    # (1e400 is no longer an invalid id: no double holds it, so its record is rejected, number_out_of_range)
     lines = [f'{{"event":"E","properties":{{"distinct_id":"u1","time":{T},"$insert_id":"v{n}","company_id":{v}}}}}'
              for n, v in enumerate(values)]
     lake.write(f"events/dt={D1}/a.jsonl", ("\n".join(lines) + "\n").encode())
@@ -91,7 +92,7 @@ def test_whole_numbers_in_64_bits_are_ids_as_written_in_decimal(settings, wareho
     run_day(settings, warehouse, lake, D1)
     expected = sorted((f"v{n}", "company_id", gid) for n, gid in enumerate(values.values()) if gid is not None)
     assert attributed(warehouse) == expected
-    assert audit_invalid(warehouse, D1) == 6
+    assert audit_invalid(warehouse, D1) == 5
     assert rows(warehouse, "SELECT distinct_id, group_key, group_id FROM user_groups ORDER BY distinct_id") == sorted(
         (f"p{n}", "company_id", gid) for n, gid in enumerate(values.values()) if gid is not None)
 

@@ -21,7 +21,9 @@ from etl.serve.export import (
     encode,
     export_partition,
     export_profiles,
+    pending_export_days,
     run_exports,
+    run_pending_exports,
 )
 from etl.store.lake import open_lake
 from etl.store.warehouse import Warehouse
@@ -173,6 +175,58 @@ def test_scheduled_export_replaces_its_partition(world, warehouse, lake) -> None
     assert [json.loads(line)["$distinct_id"] for line in body.splitlines()] == ["c1", "c2"]
     remove_cohort(warehouse, "ent")
     assert [c.name for c in list_cohorts(warehouse)] == ["not-exported"]
+
+
+def exported(lake, prefix: str = "exports/") -> dict[str, list[str]]:  # noqa: ANN001
+    """{object key: the exported ids}, for every export object under `prefix`."""
+    return {o.key: [json.loads(line)["$distinct_id"] for line in b"".join(lake.iter_bytes(o.key)).splitlines()]
+            for o in lake.list(prefix)}
+
+
+def test_export_run_writes_every_day_loaded_since_its_last_export(world, settings, warehouse, lake) -> None:  # noqa: ANN001
+    """Pending days come from the warehouse: every loaded day once, a re-run day again,
+    a cohort saved later from the next pending day on (and by hand for an earlier one)."""
+    add_cohort(warehouse, "ent", '{"group_key": "company_id", "export": true, '
+                                 '"properties": [{"property": "plan", "op": "eq", "value": "enterprise"}]}')
+    assert [day for day, _ in pending_export_days(warehouse)] == DAYS
+    rows = run_pending_exports(warehouse, lake)
+    assert [(r["cohort"], r["date"], r["profiles"]) for r in rows] == [("ent", d.isoformat(), 2) for d in DAYS]
+    assert exported(lake) == {f"exports/ent/dt={d}/part-0000.jsonl": ["c1", "c2"] for d in DAYS}
+    assert pending_export_days(warehouse) == []
+    assert run_pending_exports(warehouse, lake) == []  # nothing loaded since: nothing written
+
+    add_cohort(warehouse, "buyers", '{"group_key": "company_id", "export": true, '
+                                    '"behaviors": [{"event": "Purchase", "at_least": 1, "last_days": 1}]}')
+    assert pending_export_days(warehouse) == []  # a new cohort does not rewrite past days
+    run_day(settings, warehouse, lake, DAYS[6])  # a re-run: its load finished after its export
+    run_day(settings, warehouse, lake, DAYS[7])
+    assert [day for day, _ in pending_export_days(warehouse)] == [DAYS[6], DAYS[7]]
+    rows = run_pending_exports(warehouse, lake)
+    assert [(r["cohort"], r["date"], r["profiles"]) for r in rows] == [
+        ("buyers", DAYS[6].isoformat(), 1), ("ent", DAYS[6].isoformat(), 2),
+        ("buyers", DAYS[7].isoformat(), 3), ("ent", DAYS[7].isoformat(), 2)]
+    assert exported(lake, "exports/buyers/") == {
+        f"exports/buyers/dt={DAYS[6]}/part-0000.jsonl": ["c3"],
+        f"exports/buyers/dt={DAYS[7]}/part-0000.jsonl": ["c1", "c3", "c4"]}
+    assert pending_export_days(warehouse) == []
+    # by hand, any day: written now, and recorded like a pending one
+    assert [(r["cohort"], r["profiles"]) for r in run_exports(warehouse, lake, DAYS[1])] == [("buyers", 1), ("ent", 2)]
+    assert exported(lake, f"exports/buyers/dt={DAYS[1]}/") == {
+        f"exports/buyers/dt={DAYS[1]}/part-0000.jsonl": ["c2"]}
+    assert pending_export_days(warehouse) == []
+
+
+def test_a_day_loaded_again_while_it_exports_stays_pending(world, settings, warehouse, lake) -> None:  # noqa: ANN001
+    """The export records the load it read, not the time it finished: a load of D that
+    commits while D exports leaves D pending for the next export run."""
+    [(day, loaded_at)] = [p for p in pending_export_days(warehouse) if p[0] == DAYS[2]]
+    run_day(settings, warehouse, lake, DAYS[2])  # finishes after `loaded_at` was read
+    run_exports(warehouse, lake, day, loaded_at=loaded_at)
+    assert DAYS[2] in [d for d, _ in pending_export_days(warehouse)]
+    run_exports(warehouse, lake, DAYS[2])
+    assert DAYS[2] not in [d for d, _ in pending_export_days(warehouse)]
+    assert run_exports(warehouse, lake, date(2030, 1, 1)) == []  # never loaded: nothing recorded
+    assert date(2030, 1, 1) not in [d for d, _ in pending_export_days(warehouse)]
 
 
 @pytest.mark.parametrize(

@@ -43,12 +43,15 @@ NUMBER_TEXTS = [
     "18446744073709551615", "18446744073709551616", "1e18", "1e19", "1e400", "-1e400", "1e-400",
     "12345678901234567.0", "9007199254740993", "9007199254740993.0", "0.1e1", "1.5e1",
     "9223372036854775807.0", "-9223372036854775808.0", "1e308",
+    "1e5000", "9" * 2000, "0." + "0" * 400 + "1", "-1e-400",  # no double holds them: the record is rejected
 ]
 STRING_TEXTS = [
     '""', '"a"', '"1"', '"1e3"', '"1000"', '"1.0"', '" 1"', '"-0"', '"c1"', '"C1"', '"с1"',  # Cyrillic с
     '"\\u0031"', '"é"', '"é"', '"a\\"b"', '"١"',  # Arabic-Indic one
+    '"a\\u0000b"', '"\\\\u0000"', '"a\x00b"', '"a\x1fb"', '"\\u001f"',  # NUL escaped, a literal backslash, raw NUL, U+001F
 ]
-OTHER_TEXTS = ["true", "false", "null", "{}", '{"id": "x"}', "[]", "[[1]]", '[{"a": 1}]']
+OTHER_TEXTS = ["true", "false", "null", "{}", '{"id": "x"}', "[]", "[[1]]", '[{"a": 1}]',
+               "[1,]", '{"a": 1,}', '{"a": 1, "a": true}']  # trailing commas: invalid JSON
 
 scalar = st.one_of(
     st.sampled_from(NUMBER_TEXTS + STRING_TEXTS + OTHER_TEXTS),
@@ -161,11 +164,31 @@ DRIFT = {
 }
 
 
+# Hostile input (issue 16): fields that held the character joining the duplicate identity,
+# padded placeholders, repeated names the parse reads, true over 1 in a profile.
+HOSTILE = {
+    "day1": [line('"company_id":"a"').replace('"event":"E"', '"event":"a\\u001fb"').replace('"u1"', '"c"'),
+             line('"company_id":"b"').replace('"u1"', '"b\\u001fc"').replace('"event":"E"', '"event":"a"'),
+             line('"company_id":"c"').replace('"u1"', '"\\tanon\\t"').replace('"x"', '"p1"'),
+             line('"company_id":"d"').replace('"u1"', '" anon "').replace('"x"', '"p2"'),
+             line('"company_id":"e","company_id":"f"').replace('"x"', '"x","$insert_id":"y"')
+             .replace('"event":"E"', '"event":"E","event":"F"')],
+    "day1_late": [line('"company_id":[1,]').replace('"x"', '"z"'), line('"company_id":"\\\\u0000"')],
+    "day2": [line('"company_id":1e400').replace('"x"', '"w"')],
+    "updates": (['{"$group_key":"company_id","$group_id":"g","$time":' + str(T) + ',"$set":{"a":1,"l":[1,true]}}',
+                 '{"$group_key":"company_id","$group_id":"g","$time":' + str(T + 1) + ',"$set":{"a":true}}',
+                 '{"$group_key":"company_id","$group_id":"g","$time":' + str(T + 2) + ',"$remove":{"l":1}}'],
+                ['{"$distinct_id":"u1","$time":' + str(T) + ',"$set":{"n":0}}',
+                 '{"$distinct_id":"u1","$time":' + str(T + 1) + ',"$set":{"n":false}}']),
+}
+
+
 # No shrinking: a failure reports the generated days as drawn, within the time budget.
 @hypothesis_settings(max_examples=12, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(day1=events_of(1), day1_late=events_of(1), day2=events_of(2), updates=updates_of())
 @example(**DRIFT)
+@example(**HOSTILE)
 def test_duckdb_and_postgresql_give_identical_tables(postgres_url: str, day1, day1_late, day2, updates) -> None:  # noqa: ANN001
     groups, users = updates
     with tempfile.TemporaryDirectory() as tmp:

@@ -128,13 +128,14 @@ def test_a_second_duckdb_writer_gets_a_clear_message(tmp_path) -> None:  # noqa:
     holder = duckdb.connect(str(path))  # another process's writer, as far as the CLI knows
     try:
         script = Path(sys.executable).parent / "group-etl"
-        done = subprocess.run([str(script), "run", "--date", DAY.isoformat()], env=env_for(settings),
+        done = subprocess.run([str(script), "run", "--date", DAY.isoformat()],
+                              env={**env_for(settings), "GROUP_ETL_LOCK_TIMEOUT": "0"},  # waiting: test_readers.py
                               capture_output=True, text=True, timeout=120, check=False)
     finally:
         holder.close()
     assert done.returncode == 1
     assert done.stderr.startswith(f"error: warehouse duckdb:///{path} is in use by another process "
-                                  "(DuckDB allows one writer at a time)")
+                                  "(DuckDB allows one writer at a time; waited 0s (GROUP_ETL_LOCK_TIMEOUT))")
 
 
 # --- properties ------------------------------------------------------------------

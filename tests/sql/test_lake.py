@@ -45,13 +45,20 @@ def test_write_list_and_read(any_lake: Lake) -> None:
     assert any_lake.list("events/dt=2024-01-09/") == []
 
 
-def test_gzip_detected_by_extension_and_by_magic_bytes(any_lake: Lake) -> None:
+def test_gzip_detected_by_magic_bytes(any_lake: Lake) -> None:
     body = b"x" * 10_000 + b"\n"
     any_lake.write("a/one.jsonl.gz", gzip.compress(body))
     any_lake.write("a/two.jsonl", gzip.compress(body))
     any_lake.write("a/three.jsonl.gz", gzip.compress(body[:5000]) + gzip.compress(body[5000:]))
     for key in ("a/one.jsonl.gz", "a/two.jsonl", "a/three.jsonl.gz"):
         assert read_all(any_lake, key) == (body, False)
+
+
+def test_plain_text_named_gz_is_read_as_plain_text(any_lake: Lake) -> None:
+    """The magic bytes decide, not the name: three lines named .gz stay three lines."""
+    body = b'{"a": 1}\n{"a": 2}\n{"a": 3}\n'
+    any_lake.write("a/plain.jsonl.gz", body)
+    assert read_all(any_lake, "a/plain.jsonl.gz") == (body, False)
 
 
 def test_truncated_gzip_is_flagged_with_what_could_be_read(any_lake: Lake) -> None:

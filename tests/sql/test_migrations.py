@@ -54,7 +54,9 @@ def old_baseline(warehouse: Warehouse, *, version: int = 5, skip: str | None = N
 
 
 def test_the_shipped_migrations_are_numbered_from_the_baseline() -> None:
-    assert [(m.version, m.name) for m in migrations()] == [(5, "baseline"), (6, "drop_export_sessions"), (10, "upload_failures")]
+    assert [(m.version, m.name) for m in migrations()] == [(5, "baseline"), (6, "drop_export_sessions"),
+                                                             (7, "project_settings"), (8, "export_days"), (9, "event_identity"),
+                                                             (10, "upload_failures")]
     assert latest_version() == LATEST
     baseline = migrations()[0]
     assert [only for only, _ in baseline.parts] == [None, "duckdb", "postgresql"]
@@ -68,8 +70,8 @@ def test_a_fresh_warehouse_migrates_to_the_latest_version(settings) -> None:  # 
     with Warehouse(settings) as warehouse:
         assert warehouse.schema_version() is None
         assert warehouse.migrate() == LATEST
-        assert [v for v, _ in versions(warehouse)] == [5, 6, 10]
-        assert tables(warehouse) == {*TABLES, "schema_version", "events_deduped"}
+        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10]
+        assert tables(warehouse) == {*TABLES, "schema_version", "events_deduped", "export_days", "project_settings"}
     with Warehouse(settings, read_only=True) as reader:
         assert reader.check_version() == LATEST
 
@@ -82,7 +84,7 @@ def test_init_twice_is_a_no_op(settings) -> None:  # noqa: ANN001
         assert warehouse.init() == LATEST
         assert warehouse.migrate() == LATEST
         assert versions(warehouse) == first
-        assert len(first) == 3
+        assert len(first) == 6
 
 
 def test_a_version_5_warehouse_made_by_the_old_code_is_upgraded_and_keeps_its_data(settings) -> None:  # noqa: ANN001
@@ -98,7 +100,7 @@ def test_a_version_5_warehouse_made_by_the_old_code_is_upgraded_and_keeps_its_da
                                   f"group-etl's {LATEST}: run `group-etl migrate`")
     with Warehouse(settings) as warehouse:
         assert warehouse.migrate() == LATEST
-        assert [v for v, _ in versions(warehouse)] == [5, 6, 10]
+        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10]
         assert "export_sessions" not in tables(warehouse)
         assert list_keys(warehouse) == [key]
         # and the pipeline runs on it as on a fresh one
@@ -121,11 +123,49 @@ def test_a_version_3_warehouse_gets_the_baseline_it_lacks(settings) -> None:  # 
                 "AND table_name = 'load_audit'"), {"s": warehouse.schema}).scalars())
         assert "touched_dates" not in columns
         assert warehouse.migrate() == LATEST
-        assert [v for v, _ in versions(warehouse)] == [3, 5, 6, 10]
+        assert [v for v, _ in versions(warehouse)] == [3, 5, 6, 7, 8, 9, 10]
         with warehouse.begin() as conn:
             assert conn.execute(sa.text(
                 "SELECT count(*) FROM information_schema.columns WHERE table_schema = :s "
                 "AND table_name = 'load_audit' AND column_name = 'touched_dates'"), {"s": warehouse.schema}).scalar() == 1
+
+
+def test_a_migration_recorded_after_a_later_one_is_still_applied(settings) -> None:  # noqa: ANN001
+    """Migrations numbered on parallel branches land in either order: a warehouse that
+    recorded 8 without 6 (as one with 0008 will lack 0007) gets 6, and readers refuse it until then."""
+    with Warehouse(settings) as warehouse:
+        warehouse.migrate()
+        with warehouse.begin() as conn:
+            conn.execute(sa.text("DELETE FROM schema_version WHERE version = 6"))
+    with pytest.raises(EtlError) as refused:
+        Warehouse(settings, read_only=True)
+    assert str(refused.value) == (f"warehouse {where(settings)}: schema version {LATEST} lacks migration 6 "
+                                  "of this group-etl: run `group-etl migrate`")
+    with Warehouse(settings) as warehouse:
+        assert warehouse.migrate() == LATEST
+        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10]
+    with Warehouse(settings, read_only=True) as reader:
+        assert reader.check_version() == LATEST
+
+
+def test_upgrading_counts_the_days_loaded_before_as_exported(settings) -> None:  # noqa: ANN001
+    """Before version 8, exports followed Asset events: the days loaded by then are not all
+    exported again (each past partition rewritten) by the first `export run`."""
+    from etl.serve.export import pending_export_days
+
+    with Warehouse(settings) as warehouse:
+        old_baseline(warehouse)
+        # a day loaded by the old code (load_audit as it wrote it), then the upgrade
+        with warehouse.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO load_audit (stage, load_date, input_fingerprint, input_records, loaded, rejected, "
+                "duplicates, started_at, finished_at) VALUES ('events', :d, 'f', 1, 1, 0, 0, :at, :at)"),
+                {"d": D1, "at": datetime(2025, 1, 3, tzinfo=UTC)})
+        assert warehouse.migrate() == LATEST
+        with warehouse.begin() as conn:
+            assert [tuple(r) for r in conn.execute(sa.text("SELECT day, loaded_at, exported_at FROM export_days"))] \
+                == [(D1, datetime(2025, 1, 3, tzinfo=UTC), datetime(2025, 1, 3, tzinfo=UTC))]
+        assert pending_export_days(warehouse) == []
 
 
 def test_a_newer_warehouse_is_refused_by_readers_and_writers(settings) -> None:  # noqa: ANN001

@@ -114,3 +114,20 @@ def test_a_wrong_engine_memory_is_a_one_line_setting_error() -> None:
                           env={**__import__("os").environ, "GROUP_ETL_ENGINE_MEMORY": "lots"}, timeout=120)
     assert (done.returncode, done.stderr.strip()) == (
         1, "error: GROUP_ETL_ENGINE_MEMORY: expected a size such as 768MB, got 'lots'")
+
+
+def test_the_sensor_settings_are_seconds(monkeypatch) -> None:  # noqa: ANN001
+    from etl.run.airflow import landing_sensor_args
+
+    monkeypatch.delenv("GROUP_ETL_LANDING_TIMEOUT_SECONDS", raising=False)
+    monkeypatch.delenv("GROUP_ETL_LANDING_POKE_SECONDS", raising=False)
+    assert landing_sensor_args() == {"mode": "reschedule", "poke_interval": 300, "timeout": 21900,
+                                     "pool": "default_pool"}
+    monkeypatch.setenv("GROUP_ETL_LANDING_POKE_SECONDS", "ten")
+    with pytest.raises(ConfigError) as caught:
+        landing_sensor_args()
+    assert str(caught.value) == "GROUP_ETL_LANDING_POKE_SECONDS: a number of seconds, 0 or more, got 'ten'"
+    monkeypatch.setenv("GROUP_ETL_LANDING_POKE_SECONDS", "1")
+    monkeypatch.setenv("GROUP_ETL_LANDING_TIMEOUT_SECONDS", "-5")
+    with pytest.raises(ConfigError, match="GROUP_ETL_LANDING_TIMEOUT_SECONDS: a number of seconds, 0 or more, got '-5'"):
+        landing_sensor_args()

@@ -236,3 +236,111 @@ def test_the_lines_of_many_objects_share_a_query_and_keep_their_object(tmp_path:
     assert no_id["event_id"] not in {e["event_id"] for e in events if e is not no_id}
     assert (parsed.loaded, parsed.rejected) == (5, 2)
     assert len(parsed.files) == (1 if batch_bytes > 1000 else 4)
+
+
+# Hostile input (issue 16): misclassifications and records no warehouse could store.
+HOSTILE_LINES = [
+    ('{"event": "x", "properties": {"distinct_id": "u", "time": 1710072000, "a": 1,}}', "invalid_json"),
+    ('{"event": "x", "properties": {"distinct_id": "u", "time": 1710072000, "a": [1,]}}', "invalid_json"),
+    (line(ev(v=1)).replace('"v": 1', '"v": 1e400'), "number_out_of_range"),
+    (line(ev(v=1)).replace('"v": 1', '"v": -1e400'), "number_out_of_range"),
+    (line(ev(v=1)).replace('"v": 1', '"v": 1e-400'), "number_out_of_range"),
+    (line(ev(v=1)).replace('"v": 1', '"v": ' + "9" * 2000), "number_out_of_range"),
+    (line(ev(v=1)).replace('"v": 1', '"v": 0.' + "0" * 400 + "1"), "number_out_of_range"),
+    (line(ev(v="\\\\\u0000")), "nul_character"),  # an escaped backslash, then the NUL escape
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), HOSTILE_LINES, ids=[f"{r}-{n}" for n, (_, r) in enumerate(HOSTILE_LINES)])
+def test_hostile_records_are_rejected_with_their_reason(tmp_path: Path, text: str, reason: str) -> None:
+    good = line(ev(insert_id="good"))
+    events, rejects = parse(tmp_path, f"{good}\n{text}\n{good}\n".encode())
+    assert [(r["source_line"], r["reason"], r["raw"]) for r in rejects] == [(2, reason, text)]
+    assert len(events) == 2
+
+
+@pytest.mark.parametrize("value", ["1e308", "-1e308", "1e-300", "0e999", "0.0", "1" + "0" * 300, "1.5e-07"])
+def test_numbers_a_double_holds_load(tmp_path: Path, value: str) -> None:
+    text = line(ev(v=1)).replace('"v": 1', f'"v": {value}')
+    events, rejects = parse(tmp_path, f"{text}\n".encode())
+    assert rejects == [] and len(events) == 1
+
+
+def test_strings_that_look_like_hostile_values_load(tmp_path: Path) -> None:
+    """A literal backslash before u0000, a comma before } and a long number, all inside strings."""
+    records = [ev(insert_id="a", v="\\u0000"), ev(insert_id="b", v="x,}"), ev(insert_id="c", v="1e400" + "9" * 400),
+               ev(insert_id="d", **{"k,]": 1})]
+    events, rejects = parse(tmp_path, "".join(line(r) + "\n" for r in records).encode())
+    assert rejects == [] and [e["insert_id"] for e in events] == ["a", "b", "c", "d"]
+
+
+def test_a_raw_nul_byte_is_rejected_and_kept_as_base64(tmp_path: Path) -> None:
+    bad = line(ev(v="a")).replace('"a"', '"a\x00b"')
+    events, rejects = parse(tmp_path, f"{bad}\n{line(ev(insert_id='ok'))}\n".encode())
+    assert [(r["reason"], r["raw"]) for r in rejects] == [
+        ("nul_character", "base64:" + base64.b64encode(bad.encode()).decode())]
+    assert len(events) == 1
+
+
+@pytest.mark.parametrize("padded", [" anon ", "\tanon\t", "\nnull", "undefined\u00a0", "\u3000none", "\u2003N/A\r"])
+def test_a_placeholder_is_refused_whatever_whitespace_pads_it(tmp_path: Path, padded: str) -> None:
+    events, rejects = parse(tmp_path, (line(ev(distinct_id=padded)) + "\n").encode())
+    assert [r["reason"] for r in rejects] == ["invalid_distinct_id"] and events == []
+
+
+def test_event_date_and_future_check_use_one_zone_data(tmp_path: Path) -> None:
+    """Both come from the query (DuckDB's zone data): the last allowed second of the day
+    gets the next day's date there, and one second more is in the future."""
+    from etl.ingest.records import common_params
+
+    assert "latest_epoch" not in common_params(DAY, ZoneInfo("America/Sao_Paulo"), None)
+    last = int(datetime(2024, 3, 11, 4, tzinfo=UTC).timestamp())  # 2024-03-11 00:00 -03:00, plus one hour
+    content = f"{line(ev(time=last, insert_id='a'))}\n{line(ev(time=last + 1, insert_id='b'))}\n".encode()
+    events, rejects = parse(tmp_path, content, tz="America/Sao_Paulo")
+    assert [(e["insert_id"], e["event_date"]) for e in events] == [("a", date(2024, 3, 11))]
+    assert [r["reason"] for r in rejects] == ["time_in_future"]
+
+
+def test_of_repeated_names_the_last_wins(tmp_path: Path) -> None:
+    """As PostgreSQL's JSONB and JSON.parse read them; nested or string copies do not count."""
+    lines = [
+        '{"event":"first","event":"last","properties":{"distinct_id":"a","time":1710072000,"$insert_id":"1"}}',
+        '{"event":"E","properties":{"distinct_id":"a","distinct_id":"b","time":1,"time":1710072000,'
+        '"$insert_id":"x","$insert_id":"2","token":"t","token":"mine"}}',
+        '{"event":"E","properties":{"distinct_id":"c","o":{"distinct_id":"d"},"s":"\\"distinct_id\\"",'
+        '"time":1710072000,"$insert_id":"3","token":"mine"}}',
+        '{"event":"E","properties":{"time":1710072000,"distinct_id":"x"},'
+        '"properties":{"distinct_id":"e","time":1710072000,"$insert_id":"4"}}',
+    ]
+    events, rejects = parse(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert rejects == []
+    assert [(e["event"], e["distinct_id"], e["insert_id"]) for e in events] == [
+        ("last", "a", "1"), ("E", "b", "2"), ("E", "c", "3"), ("E", "e", "4")]
+    assert json.loads(events[3]["properties"]) == {"distinct_id": "e", "time": 1710072000, "$insert_id": "4"}
+    _, rejects = parse(tmp_path / "t", (lines[1] + "\n").encode(), token="t")
+    assert [r["reason"] for r in rejects] == ["wrong_token"]
+
+
+def test_a_lone_surrogate_escape_is_invalid_json(tmp_path: Path) -> None:
+    """PostgreSQL's JSONB refuses it, so it must never reach the warehouse."""
+    bad = line(ev(v=1)).replace('"v": 1', '"v": "\\ud800"')
+    events, rejects = parse(tmp_path, f"{bad}\n".encode())
+    assert [(r["reason"], r["raw"]) for r in rejects] == [("invalid_json", bad)] and events == []
+
+
+def test_a_zone_whose_data_differs_between_duckdb_and_python(tmp_path: Path) -> None:
+    """Africa/Casablanca on 2026-10-15: Python's tzdata (this venv) puts midnight at UTC+1,
+    DuckDB's ICU data at UTC+0. The future-time check and event_date both follow DuckDB."""
+    import duckdb
+
+    day, tz = date(2026, 10, 14), "Africa/Casablanca"
+    end = duckdb.sql(f"SELECT epoch(timezone('{tz}', TIMESTAMP '2026-10-15 00:00:00'))").fetchall()[0][0]
+    lake = LocalLake(tmp_path)
+    lake.write(f"events/dt={day}/a.jsonl", "".join(
+        line(ev(time=int(end) + 3600 + n, insert_id=str(n))) + "\n" for n in (0, 1)).encode())
+    with columnar_engine() as engine:
+        parsed = parse_day(engine, lake, lake.list(f"events/dt={day}/"), day, ZoneInfo(tz), None)
+        events = _rows(engine, parsed, ACCEPTED, EVENT_COLUMNS)
+        rejects = _rows(engine, parsed, REJECTED, REJECT_COLUMNS)
+    assert [(e["insert_id"], e["event_date"]) for e in events] == [("0", date(2026, 10, 15))]
+    assert [r["reason"] for r in rejects] == ["time_in_future"]

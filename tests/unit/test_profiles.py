@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from etl.model.profiles import Update, Version, apply_update, created_at, fold_profile
+from etl.model.profiles import Update, Version, apply_update, created_at, fold_profile, json_equal
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -168,3 +168,20 @@ def test_folding_twenty_thousand_updates_to_one_profile_is_linear() -> None:
     assert len(versions) == n
     assert versions[-1] == Version(at(n), {"n": n - 1}, None)
     assert versions[0] == Version(at(1), {"n": 0}, at(2))
+
+
+def test_values_compare_as_json_true_is_not_1() -> None:
+    """$set of true over 1 (false over 0) changes the profile; $remove of 1 leaves true;
+    numbers compare by value, so 1.0 over 1 changes nothing."""
+
+    t0, t1, t2 = (datetime(2024, 1, 1, h, tzinfo=UTC) for h in (1, 2, 3))
+    versions = fold_profile([Update(t0, "$set", {"a": 1, "b": 0}), Update(t1, "$set", {"a": True, "b": False}),
+                             Update(t2, "$set", {"a": 1.0})])
+    assert [v.properties for v in versions] == [{"a": 1, "b": 0}, {"a": True, "b": False}, {"a": 1.0, "b": False}]
+    no_op = fold_profile([Update(t0, "$set", {"a": 1}), Update(t1, "$set", {"a": 1.0})])
+    assert [v.properties for v in no_op] == [{"a": 1}]
+    assert apply_update({"l": [True, 1, False, 0]}, "$remove", {"l": 1}) == {"l": [True, False, 0]}
+    assert apply_update({"l": [True, 1.0]}, "$remove", {"l": True}) == {"l": [1.0]}
+    assert apply_update({"l": [1]}, "$union", {"l": [True, 1.0, 0, False, False]}) == {"l": [1, True, 0, False]}
+    assert apply_update({"l": [{"x": 1}]}, "$union", {"l": [{"x": True}, {"x": 1.0}]}) == {"l": [{"x": 1}, {"x": True}]}
+    assert not json_equal([True], [1]) and json_equal({"a": [1, "x"]}, {"a": [1.0, "x"]})

@@ -75,6 +75,18 @@ EVENTS: dict[str, tuple[bytes, list[str]]] = {
     "time_over_an_hour_in_future": (around(bad_event(time=T + 86_400)), ["time_in_future"]),
     "too_many_properties": (around(bad_event(**{f"p{n}": n for n in range(252)})), ["too_many_properties"]),
     "wrong_token": (around(bad_event(token="someone-else")), ["wrong_token"]),
+    # hostile input (issue 16): records no warehouse could store, and misclassifications
+    "raw_nul_byte": (around(bad_event(note="a").replace(b'"a"', b'"a\x00b"')), ["nul_character"]),
+    "number_1e400": (around(bad_event(v=0).replace(b'"v": 0', b'"v": 1e400')), ["number_out_of_range"]),
+    "number_minus_1e400": (around(bad_event(v=0).replace(b'"v": 0', b'"v": -1e400')), ["number_out_of_range"]),
+    "number_1e_minus_400": (around(bad_event(v=0).replace(b'"v": 0', b'"v": 1e-400')), ["number_out_of_range"]),
+    "number_2000_digits": (around(bad_event(v=0).replace(b'"v": 0', b'"v": ' + b"9" * 2000)),
+                           ["number_out_of_range"]),
+    "trailing_comma": (around(bad_event(v=0).replace(b'"v": 0', b'"v": 0,')), ["invalid_json"]),
+    "trailing_comma_in_list": (around(bad_event(v=[1]).replace(b"[1]", b"[1,]")), ["invalid_json"]),
+    "distinct_id_tab_padded": (around(bad_event(distinct_id="\tanon\t")), ["invalid_distinct_id"]),
+    "distinct_id_nbsp_padded": (around(bad_event(distinct_id="\u00a0null ")), ["invalid_distinct_id"]),
+    "escaped_backslash_u0000": (around(bad_event(note="\\u0000")), []),
 }
 
 
@@ -82,7 +94,7 @@ def write() -> None:
     manifest: dict[str, dict] = {}
     for name, (content, reasons) in EVENTS.items():
         (HERE / f"events_{name}.jsonl").write_bytes(content)
-        manifest[f"events_{name}.jsonl"] = {"kind": "events", "loaded": 2 + name.startswith("batch"),
+        manifest[f"events_{name}.jsonl"] = {"kind": "events", "loaded": 3 - len(reasons) + name.startswith("batch"),
                                             "reasons": reasons}
     # binary and large cases
     whole = gzip.compress(GOOD_A + b"\n" + GOOD_B + b"\n" + line(ev("cut", pad="x" * 2000)) + b"\n", mtime=0)
@@ -91,6 +103,9 @@ def write() -> None:
     (HERE / "events_line_over_1mb.jsonl.gz").write_bytes(
         gzip.compress(around(bad_event(blob="x" * 1_100_000)), mtime=0))
     manifest["events_line_over_1mb.jsonl.gz"] = {"kind": "events", "loaded": 2, "reasons": ["oversized_record"]}
+    # plain text named .gz: the magic bytes decide, so its three lines load
+    (HERE / "events_plain_text_named.jsonl.gz").write_bytes(around(line(ev("plain"))))
+    manifest["events_plain_text_named.jsonl.gz"] = {"kind": "events", "loaded": 3, "reasons": []}
     (HERE / "events_zero_bytes.jsonl").write_bytes(b"")
     manifest["events_zero_bytes.jsonl"] = {"kind": "events", "loaded": 0, "reasons": ["empty_object"]}
     # tolerated, not rejected (README): a byte-order mark, blank lines
@@ -114,11 +129,14 @@ def write() -> None:
         "unset_not_a_list": ({**{k: v for k, v in good_group.items() if k != "$set"}, "$unset": "a"}, "invalid_value"),
         "union_not_lists": ({**{k: v for k, v in good_group.items() if k != "$set"}, "$union": {"tags": "x"}},
                             "invalid_value"),
+        # a number that would become an integer of 5,001 digits (over Python's int-string limit)
+        "set_number_1e5000": ({**good_group, "$set": {"a": "HUGE"}}, "number_out_of_range"),
     }
     for name, (record, reason) in groups.items():
         record = {k: v for k, v in record.items() if v is not None}
         (HERE / f"groups_{name}.jsonl").write_bytes(
-            line(good_group) + b"\n" + line(record) + b"\n" + line({**good_group, "$group_id": "c2"}) + b"\n")
+            line(good_group) + b"\n" + line(record).replace(b'"HUGE"', b"1e5000") + b"\n"
+            + line({**good_group, "$group_id": "c2"}) + b"\n")
         manifest[f"groups_{name}.jsonl"] = {"kind": "groups", "loaded": 2, "reasons": [reason]}
     good_user = {"$token": "tok", "$distinct_id": "u1", "$time": T, "$add": {"n": 1}}
     (HERE / "people_add_not_a_number.jsonl").write_bytes(
