@@ -130,7 +130,9 @@ def test_a_duckdb_file_held_by_a_reader_is_retried_not_failed_at_once(airflow_db
     from tests.support import make_settings
 
     path = tmp_path / "w.duckdb"
-    (tmp_path / "lake").mkdir()
+    landed = tmp_path / "lake" / "events" / f"dt={test_dags.DAYS[0]}"  # the sensor lets run_day start
+    landed.mkdir(parents=True)
+    (landed / "part-0.jsonl").write_text('{"event": "e", "properties": {"distinct_id": "u", "time": 1}}\n')
     with Warehouse(make_settings(f"duckdb:///{path}", str(tmp_path / "lake"), "analytics")) as warehouse:
         warehouse.init()
     reader = subprocess.Popen(  # an analyst's read-only connection, open all along
@@ -142,7 +144,7 @@ def test_a_duckdb_file_held_by_a_reader_is_retried_not_failed_at_once(airflow_db
         bag = test_dags.dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL=f"duckdb:///{path}",
                                GROUP_ETL_LAKE_URL=str(tmp_path / "lake"), GROUP_ETL_SCHEMA="analytics",
                                GROUP_ETL_LOCK_TIMEOUT="0", GROUP_ETL_TASK_RETRIES="1",
-                               GROUP_ETL_RETRY_DELAY_SECONDS="0.1")
+                               GROUP_ETL_RETRY_DELAY_SECONDS="0.1", GROUP_ETL_LANDING_TIMEOUT_SECONDS="5")
         run = test_dags.run_dag(bag.get_dag("group_analytics_daily"), test_dags.DAYS[0])
     finally:
         reader.stdin.close()
