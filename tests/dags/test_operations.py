@@ -46,6 +46,8 @@ def test_the_policy_retries_after_the_delay_of_this_runs_try() -> None:
     assert decision == RetryDecision.retry(timedelta(seconds=60), reason="try 1 of this run failed: retry in 60s")
     decision = policy.evaluate(StorageError("s3 down"), try_number=7, max_tries=7, context=context)
     assert (decision.retry_delay.total_seconds(), decision.reason) == (240, "try 3 of this run failed: retry in 240s")
+    decision = policy.evaluate(StorageError("s3 down"), try_number=8, max_tries=7, context=context)
+    assert decision == RetryDecision.fail(reason="try 4 of this run failed: no retry left")
 
 
 def test_wrong_input_fails_at_once_and_transient_faults_are_retried() -> None:
