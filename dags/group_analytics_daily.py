@@ -17,9 +17,9 @@ import os
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
 
-from etl.run.airflow import DAILY_ASSET, dag_defaults, landing_sensor_args
+from etl.run.airflow import DAILY_ASSET, dag_defaults, landing_sensor_args, project_timezone
 
-TIMEZONE = os.environ.get("GROUP_ETL_TIMEZONE", "UTC")
+TIMEZONE = project_timezone()
 DAILY = Asset(**DAILY_ASSET)
 
 with DAG(

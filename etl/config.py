@@ -86,13 +86,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         schema=raw["GROUP_ETL_SCHEMA"] or None,
         timezone=raw["GROUP_ETL_TIMEZONE"],
         project_token=raw["GROUP_ETL_PROJECT_TOKEN"] or None,
-        max_group_keys=_positive_int("GROUP_ETL_MAX_GROUP_KEYS", raw),
-        max_group_profiles=_positive_int("GROUP_ETL_MAX_GROUP_PROFILES", raw),
-        hot_shard_limit=_positive_int("GROUP_ETL_HOT_SHARD_LIMIT", raw),
+        max_group_keys=count_setting("GROUP_ETL_MAX_GROUP_KEYS", raw),
+        max_group_profiles=count_setting("GROUP_ETL_MAX_GROUP_PROFILES", raw),
+        hot_shard_limit=count_setting("GROUP_ETL_HOT_SHARD_LIMIT", raw),
         session_dir=raw["GROUP_ETL_SESSION_DIR"] or None,
         shrink_limit=_share("GROUP_ETL_SHRINK_LIMIT", raw),
         landing_marker=raw["GROUP_ETL_LANDING_MARKER"] or None,
-        lock_timeout=_seconds("GROUP_ETL_LOCK_TIMEOUT", raw),
+        lock_timeout=seconds_setting("GROUP_ETL_LOCK_TIMEOUT", raw),
         reject_warn=_share("GROUP_ETL_REJECT_WARN", raw),
     )
     return _validated(settings)
@@ -109,7 +109,8 @@ def _share(name: str, raw: Mapping[str, str]) -> float:
     return share
 
 
-def _seconds(name: str, raw: Mapping[str, str]) -> float:
+def seconds_setting(name: str, raw: Mapping[str, str]) -> float:
+    """A number of seconds, 0 or more (also for the variables the DAG files read)."""
     value = raw[name]
     try:
         seconds = float(value)
@@ -120,23 +121,28 @@ def _seconds(name: str, raw: Mapping[str, str]) -> float:
     return seconds
 
 
-def _positive_int(name: str, raw: Mapping[str, str]) -> int:
+def count_setting(name: str, raw: Mapping[str, str], least: int = 1) -> int:
+    """A whole number, at least `least` (also for the variables the DAG files read)."""
     value = raw[name]
     try:
         number = int(value)
     except ValueError:
         raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise ConfigError(f"{name}: must be at least 1, got {number}")
+    if number < least:
+        raise ConfigError(f"{name}: must be at least {least}, got {number}")
     return number
 
 
 def _validated(settings: Settings) -> Settings:
+    # Never echo the URL in these messages: it may carry a password.
+    if settings.warehouse_url.partition("://")[2].split("/", 1)[0].count("@") > 1:
+        raise ConfigError("GROUP_ETL_WAREHOUSE_URL: the user or password holds '@': "
+                          "write it percent-encoded, as %40")
     try:
         url = make_url(settings.warehouse_url)
-    except ArgumentError:
-        # Never echo the URL: it may carry a password.
-        raise ConfigError("GROUP_ETL_WAREHOUSE_URL: not a valid SQLAlchemy URL") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ConfigError("GROUP_ETL_WAREHOUSE_URL: not a valid SQLAlchemy URL "
+                          "(dialect+driver://user:password@host:port/database)") from None
     if url.get_backend_name() not in ("duckdb", "postgresql"):
         raise ConfigError(
             "GROUP_ETL_WAREHOUSE_URL: unsupported database "

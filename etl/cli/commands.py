@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from etl.cli.interrupts import on_sigint, stopped_by_ctrl_c
 from etl.cli.output import Format, print_json, print_rows
 from etl.config import Settings, load_settings
 from etl.errors import EtlError, Interrupted
@@ -546,24 +547,23 @@ def _log_to_stderr() -> None:
         logger.addHandler(handler)
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise Interrupted("interrupted")
-
-
 def main() -> None:
     sys.argv[1:] = expand_steps(sys.argv[1:])
     _log_to_stderr()
     # Ctrl-C as our own Interrupted: click would print "Aborted!" and exit 1. A transaction
     # it stops rolls back (`run` says which day); the exit code is the shell's 128 + SIGINT.
-    previous = signal.signal(signal.SIGINT, _interrupt)
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         app()
-    except EtlError as error:
+    except BaseException as error:
+        if stopped_by_ctrl_c(error):  # first: a driver's error after Ctrl-C is the interrupt
+            err.print(str(error) if isinstance(error, Interrupted) else "interrupted",
+                      markup=False, highlight=False, soft_wrap=True)
+            sys.exit(130)
+        if not isinstance(error, EtlError):
+            raise
         err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
-    except Interrupted as stop:
-        err.print(str(stop), markup=False, highlight=False, soft_wrap=True)
-        sys.exit(130)
     finally:
         signal.signal(signal.SIGINT, previous)
 

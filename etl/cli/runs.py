@@ -7,6 +7,7 @@ from datetime import date
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from etl.cli.interrupts import stopped_by_ctrl_c
 from etl.config import Settings
 from etl.errors import Interrupted
 
@@ -23,7 +24,9 @@ def run_days(settings: Settings, days: list[date], allow_empty: bool = False,
     written: list[date] = []
     try:
         _run_days(settings, days, allow_empty, allow_shrink, results, written)
-    except Interrupted:
+    except BaseException as error:
+        if not stopped_by_ctrl_c(error):
+            raise
         raise Interrupted(interrupted_message(days, written)) from None
     return results
 

@@ -17,8 +17,9 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from etl.config import DEFAULTS, Settings, load_settings
+from etl.config import DEFAULTS, Settings, count_setting, load_settings, seconds_setting
 from etl.errors import (
     ConfigError,
     EtlError,
@@ -77,10 +78,10 @@ def task_defaults() -> dict:
 
     from etl.run.retries import RunRetryPolicy
 
-    first = float(os.environ.get("GROUP_ETL_RETRY_DELAY_SECONDS", "60"))
-    cap = float(os.environ.get("GROUP_ETL_MAX_RETRY_DELAY_SECONDS", "1800"))
+    first = _seconds("GROUP_ETL_RETRY_DELAY_SECONDS", 60)
+    cap = _seconds("GROUP_ETL_MAX_RETRY_DELAY_SECONDS", 1800)
     return {
-        "retries": int(os.environ.get("GROUP_ETL_TASK_RETRIES", "3")),
+        "retries": _count("GROUP_ETL_TASK_RETRIES", 3),
         "retry_delay": timedelta(seconds=first),
         "retry_policy": RunRetryPolicy(first, cap),
         "max_retry_delay": timedelta(seconds=cap),
@@ -92,14 +93,12 @@ def start_date() -> datetime:
     """GROUP_ETL_START_DATE at midnight in the project time zone. A naive datetime is UTC
     to Airflow: east of UTC, the first day's interval would start before the start date
     and never be scheduled."""
-    from zoneinfo import ZoneInfo
-
     value = os.environ.get("GROUP_ETL_START_DATE", "2026-01-01")
     try:
         start = datetime.fromisoformat(value)
     except ValueError:
         raise ConfigError(f"GROUP_ETL_START_DATE: expected YYYY-MM-DD, got {value!r}") from None
-    zone = os.environ.get("GROUP_ETL_TIMEZONE") or DEFAULTS["GROUP_ETL_TIMEZONE"]  # the timetable's zone
+    zone = project_timezone()  # the timetable's zone
     return start if start.tzinfo else start.replace(tzinfo=ZoneInfo(zone))
 
 
@@ -119,14 +118,22 @@ def dag_defaults(catchup: bool = False, paused: bool = False) -> dict:
 
 
 def _seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
+    """A DAG-file variable in seconds, checked like every setting (one line naming it)."""
+    return seconds_setting(name, {name: os.environ.get(name) or str(default)})
+
+
+def _count(name: str, default: int) -> int:
+    return count_setting(name, {name: os.environ.get(name) or str(default)}, least=0)
+
+
+def project_timezone() -> str:
+    """GROUP_ETL_TIMEZONE for the DAG files' timetables, checked (one line naming it)."""
+    zone = os.environ.get("GROUP_ETL_TIMEZONE") or DEFAULTS["GROUP_ETL_TIMEZONE"]
     try:
-        value = float(raw) if raw else default
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise ConfigError(f"{name}: a number of seconds, 0 or more, got {raw!r}")
-    return value
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"GROUP_ETL_TIMEZONE: unknown time zone {zone!r}") from None
+    return zone
 
 
 def landing_sensor_args() -> dict:

@@ -40,6 +40,8 @@ class RunRetryPolicy(RetryPolicy):
         ti = (context or {}).get("ti")
         retries = getattr(getattr(ti, "task", None), "retries", None)
         attempt = run_attempt(try_number, max_tries, retries) if isinstance(retries, int) else 1
+        if try_number > max_tries:  # Airflow fails this try for good: say so, not "retry in"
+            return RetryDecision.fail(reason=f"try {attempt} of this run failed: no retry left")
         delay = retry_delay(attempt, self.first, self.cap)
         return RetryDecision.retry(timedelta(seconds=delay),
                                    reason=f"try {attempt} of this run failed: retry in {delay:g}s")

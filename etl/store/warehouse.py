@@ -202,7 +202,8 @@ class Warehouse:
             with self.engine.begin() as conn:
                 yield conn
         except DBAPIError as error:
-            if isinstance(error, sa.exc.OperationalError) or transient_error(error):
+            # no statement: refused while connecting (a bad URL parameter, a wrong login)
+            if error.statement is None or isinstance(error, sa.exc.OperationalError) or transient_error(error):
                 raise self._translated(error) from None
             raise  # wrong SQL or data: the caller's error, as raised
         except EtlError:

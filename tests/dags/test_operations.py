@@ -46,6 +46,8 @@ def test_the_policy_retries_after_the_delay_of_this_runs_try() -> None:
     assert decision == RetryDecision.retry(timedelta(seconds=60), reason="try 1 of this run failed: retry in 60s")
     decision = policy.evaluate(StorageError("s3 down"), try_number=7, max_tries=7, context=context)
     assert (decision.retry_delay.total_seconds(), decision.reason) == (240, "try 3 of this run failed: retry in 240s")
+    decision = policy.evaluate(StorageError("s3 down"), try_number=8, max_tries=7, context=context)
+    assert decision == RetryDecision.fail(reason="try 4 of this run failed: no retry left")
 
 
 def test_wrong_input_fails_at_once_and_transient_faults_are_retried() -> None:
@@ -130,7 +132,9 @@ def test_a_duckdb_file_held_by_a_reader_is_retried_not_failed_at_once(airflow_db
     from tests.support import make_settings
 
     path = tmp_path / "w.duckdb"
-    (tmp_path / "lake").mkdir()
+    landed = tmp_path / "lake" / "events" / f"dt={test_dags.DAYS[0]}"  # the sensor lets run_day start
+    landed.mkdir(parents=True)
+    (landed / "part-0.jsonl").write_text('{"event": "e", "properties": {"distinct_id": "u", "time": 1}}\n')
     with Warehouse(make_settings(f"duckdb:///{path}", str(tmp_path / "lake"), "analytics")) as warehouse:
         warehouse.init()
     reader = subprocess.Popen(  # an analyst's read-only connection, open all along
@@ -142,7 +146,7 @@ def test_a_duckdb_file_held_by_a_reader_is_retried_not_failed_at_once(airflow_db
         bag = test_dags.dagbag(monkeypatch, GROUP_ETL_WAREHOUSE_URL=f"duckdb:///{path}",
                                GROUP_ETL_LAKE_URL=str(tmp_path / "lake"), GROUP_ETL_SCHEMA="analytics",
                                GROUP_ETL_LOCK_TIMEOUT="0", GROUP_ETL_TASK_RETRIES="1",
-                               GROUP_ETL_RETRY_DELAY_SECONDS="0.1")
+                               GROUP_ETL_RETRY_DELAY_SECONDS="0.1", GROUP_ETL_LANDING_TIMEOUT_SECONDS="5")
         run = test_dags.run_dag(bag.get_dag("group_analytics_daily"), test_dags.DAYS[0])
     finally:
         reader.stdin.close()

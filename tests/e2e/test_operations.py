@@ -59,6 +59,7 @@ def test_a_warehouse_from_before_version_7_records_the_time_zone_of_its_first_wr
 # not committed), or inside `status`, says "inside" and waits on stdin: the test sends
 # SIGINT then, never after a sleep.
 PAUSING = """
+import os
 import sys
 import etl.run.day as day_module
 import etl.serve.status as status_module
@@ -68,7 +69,12 @@ run_day, day_status = day_module.run_day, status_module.day_status
 
 def wait():
     print("inside", flush=True)
-    sys.stdin.readline()
+    try:
+        sys.stdin.readline()
+    except BaseException:
+        if os.environ.get("PAUSE_IN_QUERY"):  # as DuckDB does when SIGINT stops a query
+            raise RuntimeError("Query interrupted") from None
+        raise
 
 def pausing_run_day(*positional, hook=None, **named):
     def paused(mark):
@@ -89,8 +95,8 @@ main()
 """
 
 
-def interrupted(settings, pause_day: str, *args: str) -> tuple[int, str, str]:  # noqa: ANN001
-    env = {**os.environ, "GROUP_ETL_WAREHOUSE_URL": settings.warehouse_url, "GROUP_ETL_LAKE_URL": settings.lake_url,
+def interrupted(settings, pause_day: str, *args: str, in_query: bool = False) -> tuple[int, str, str]:  # noqa: ANN001
+    env = {**os.environ, **({"PAUSE_IN_QUERY": "1"} if in_query else {}), "GROUP_ETL_WAREHOUSE_URL": settings.warehouse_url, "GROUP_ETL_LAKE_URL": settings.lake_url,
            "GROUP_ETL_SCHEMA": settings.schema}
     process = subprocess.Popen([sys.executable, "-c", PAUSING, pause_day, *args], env=env, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -124,3 +130,17 @@ def test_ctrl_c_inside_a_day_writes_nothing_of_it_and_exits_130(group_etl, setti
 def test_ctrl_c_in_another_command_says_interrupted(group_etl, settings) -> None:  # noqa: ANN001, F811
     assert group_etl("init")[0] == 0
     assert interrupted(settings, "-", "status") == (130, "", "interrupted\n")
+
+
+def test_ctrl_c_inside_a_duckdb_query_is_the_same_one_line(group_etl, settings, lake) -> None:  # noqa: ANN001, F811
+    """DuckDB stops a query on SIGINT with its own RuntimeError("Query interrupted")
+    in place of the handler's exception: still one line, exit 130, nothing of the day written."""
+    write_jsonl(lake, "events/dt=2024-07-01/a.jsonl", [event("Open", "u1", T, "a")])
+    assert group_etl("init")[0] == 0
+    with Warehouse(settings) as warehouse:
+        before = snapshot(warehouse)
+    assert interrupted(settings, "2024-07-01", "run", "--date", "2024-07-01", in_query=True) == (
+        130, "", "interrupted; nothing of day 2024-07-01 was written\n")
+    with Warehouse(settings) as warehouse:
+        assert snapshot(warehouse) == before
+    assert interrupted(settings, "-", "status", in_query=True) == (130, "", "interrupted\n")

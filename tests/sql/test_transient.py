@@ -53,6 +53,15 @@ def test_a_wrong_database_name_fails_at_once(postgres_url, tmp_path) -> None:  #
     assert 'database "no_such_database" does not exist' in str(caught.value)
 
 
+def test_a_bad_connection_parameter_is_one_line_without_the_password(postgres_url, tmp_path) -> None:  # noqa: ANN001
+    url = postgres_url.replace("postgres@", "postgres:s3cret@") + "?connect_timeout=x"
+    with Warehouse(make_settings(url, str(tmp_path), "x")) as warehouse, pytest.raises(EtlError) as caught:
+        warehouse.migrate()
+    assert not isinstance(caught.value, StorageError)
+    masked = url.replace(":s3cret@", ":***@").replace("postgresql://", "postgresql+psycopg://")
+    assert str(caught.value) == f"warehouse {masked}: bad value for connect_timeout: 'x'"
+
+
 @pytest.mark.parametrize("warehouse_url", ENGINES, indirect=True)
 def test_wrong_sql_or_data_is_not_transient(warehouse) -> None:  # noqa: ANN001
     with pytest.raises(sa.exc.DBAPIError) as caught, warehouse.begin() as conn:

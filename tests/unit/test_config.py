@@ -28,6 +28,10 @@ def test_environment_then_overrides() -> None:
     ("env", "message"),
     [
         ({"GROUP_ETL_WAREHOUSE_URL": "not a url"}, "GROUP_ETL_WAREHOUSE_URL: not a valid SQLAlchemy URL"),
+        ({"GROUP_ETL_WAREHOUSE_URL": "postgresql+psycopg://u@h:notaport/db"},
+         "GROUP_ETL_WAREHOUSE_URL: not a valid SQLAlchemy URL (dialect+driver://user:password@host:port/database)"),
+        ({"GROUP_ETL_WAREHOUSE_URL": "postgresql+psycopg://postgres:p@ss1234@127.0.0.1:5433/test"},
+         "GROUP_ETL_WAREHOUSE_URL: the user or password holds '@': write it percent-encoded, as %40"),
         ({"GROUP_ETL_WAREHOUSE_URL": "mysql://x/y"}, "GROUP_ETL_WAREHOUSE_URL: unsupported database 'mysql'"),
         ({"GROUP_ETL_TIMEZONE": "Mars/Olympus"}, "GROUP_ETL_TIMEZONE: unknown time zone 'Mars/Olympus'"),
         ({"GROUP_ETL_LAKE_URL": "ftp://host/x"}, "GROUP_ETL_LAKE_URL: expected a folder path"),
@@ -126,8 +130,26 @@ def test_the_sensor_settings_are_seconds(monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setenv("GROUP_ETL_LANDING_POKE_SECONDS", "ten")
     with pytest.raises(ConfigError) as caught:
         landing_sensor_args()
-    assert str(caught.value) == "GROUP_ETL_LANDING_POKE_SECONDS: a number of seconds, 0 or more, got 'ten'"
+    assert str(caught.value) == "GROUP_ETL_LANDING_POKE_SECONDS: expected a number of seconds, such as 300, got 'ten'"
     monkeypatch.setenv("GROUP_ETL_LANDING_POKE_SECONDS", "1")
     monkeypatch.setenv("GROUP_ETL_LANDING_TIMEOUT_SECONDS", "-5")
-    with pytest.raises(ConfigError, match="GROUP_ETL_LANDING_TIMEOUT_SECONDS: a number of seconds, 0 or more, got '-5'"):
+    with pytest.raises(ConfigError, match="GROUP_ETL_LANDING_TIMEOUT_SECONDS: must be 0 or more seconds, got -5"):
         landing_sensor_args()
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("GROUP_ETL_TASK_RETRIES", "x", "GROUP_ETL_TASK_RETRIES: expected a whole number, got 'x'"),
+    ("GROUP_ETL_TASK_RETRIES", "-1", "GROUP_ETL_TASK_RETRIES: must be at least 0, got -1"),
+    ("GROUP_ETL_RETRY_DELAY_SECONDS", "abc", "GROUP_ETL_RETRY_DELAY_SECONDS: expected a number of seconds, "
+                                             "such as 300, got 'abc'"),
+    ("GROUP_ETL_MAX_RETRY_DELAY_SECONDS", "-5", "GROUP_ETL_MAX_RETRY_DELAY_SECONDS: must be 0 or more seconds, got -5"),
+    ("GROUP_ETL_TIMEZONE", "Mars/Base", "GROUP_ETL_TIMEZONE: unknown time zone 'Mars/Base'"),
+])
+def test_the_dag_file_variables_are_checked_like_settings(monkeypatch, name: str, value: str, message: str) -> None:  # noqa: ANN001
+    from etl.run.airflow import dag_defaults, project_timezone
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        project_timezone()
+        dag_defaults()
+    assert str(caught.value) == message
