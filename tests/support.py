@@ -15,7 +15,7 @@ from etl.store.warehouse import Warehouse
 TABLES = [
     "group_keys", "events", "event_groups", "group_profiles", "group_profile_history",
     "user_profiles", "user_groups", "group_daily_metrics", "cohorts", "rejected_records",
-    "load_audit", "hot_shards", "profile_updates", "profile_uploads",
+    "load_audit", "hot_shards", "profile_updates", "profile_uploads", "upload_failures",
 ]
 RUN_TIME_COLUMNS = {"load_audit": {"started_at", "finished_at"}}
 

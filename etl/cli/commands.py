@@ -302,8 +302,11 @@ def upload_csv_command(
                                   max_profiles=settings.max_group_profiles,
                                   infer_types=infer_types, tz=settings.tz)]
     rows = [r.as_dict() for r in results]
-    print_rows(rows, ["source", "group_key", "rows", "profiles", "duplicates", "refused", "already_applied"],
+    print_rows(rows, ["source", "group_key", "status", "rows", "profiles", "duplicates", "refused", "error"],
                fmt, title="CSV uploads")
+    failed = [r.source for r in results if r.status == "failed"]
+    if failed:  # the good files are applied; a failed one is retried once it changes
+        raise EtlError(f"{len(failed)} upload(s) failed: {', '.join(failed)} (see the error column)")
 
 
 ByOption = Annotated[str | None, typer.Option("--by", help="count groups of this key instead of users")]

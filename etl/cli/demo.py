@@ -79,7 +79,7 @@ def run_demo(settings: Settings, first_day: date, days: int) -> None:
     with Warehouse(settings) as warehouse:
         for upload in apply_new_uploads(warehouse, lake, max_profiles=settings.max_group_profiles,
                                         infer_types=True, tz=settings.tz):
-            state = "already applied" if upload.already_applied else f"{upload.profiles} profiles set"
+            state = upload.error or ("already applied" if upload.already_applied else f"{upload.profiles} profiles set")
             console.print(f"CSV upload {upload.source}: {state}")
     with Warehouse(settings) as warehouse, warehouse.begin() as conn:
         results = conn.execute(sa.text(

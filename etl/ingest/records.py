@@ -9,7 +9,9 @@ is bounded by the batch, not the size of a day.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from etl.errors import ConfigError
 from etl.store.columnar import MAX_NESTING, Engine
 from etl.store.lake import DecodeState, Lake, LakeObject, iter_decompressed
 from etl.store.sql import load_sql
@@ -34,6 +37,12 @@ PART_BATCH_ROWS = 16_384  # rows per record batch of a part: what a reader holds
 # DuckDB hands each chunk of an Arrow table to one thread: a batch of lines in chunks
 # of this many keeps both cores busy (a single chunk made the parse query ~30% slower)
 LINES_PER_CHUNK = 32_768
+# A record longer than GROUP_ETL_MAX_RECORD_BYTES is rejected (oversized_record), its raw text
+# kept as its first RAW_PREFIX_BYTES and its length. A line is held whole up to MAX_LINE_BYTES
+# (a batch line of a /import request is up to 10 MB); a longer one is only counted.
+DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
+MAX_LINE_BYTES = 16 * 1024 * 1024
+RAW_PREFIX_BYTES = 1024
 EARLIEST_EPOCH = 31_536_000  # 1971-01-01T00:00:00Z
 FUTURE_TOLERANCE_SECONDS = 3600
 
@@ -109,32 +118,74 @@ def common_params(day: date, tz: ZoneInfo, token: str | None) -> dict:
     }
 
 
-def iter_line_batches(chunks: Iterator[bytes], state: DecodeState) -> Iterator[pa.Table]:
+def max_record_bytes(environ: dict | None = None) -> int:
+    """GROUP_ETL_MAX_RECORD_BYTES (docs/configuration.md): a longer record is rejected."""
+    value = (os.environ if environ is None else environ).get("GROUP_ETL_MAX_RECORD_BYTES", "")
+    if not value:
+        return DEFAULT_MAX_RECORD_BYTES
+    if not value.isdigit() or not 1024 <= int(value) <= MAX_LINE_BYTES:
+        raise ConfigError(f"GROUP_ETL_MAX_RECORD_BYTES: expected a whole number of bytes from 1024 to "
+                          f"{MAX_LINE_BYTES}, got {value!r}")
+    return int(value)
+
+
+def iter_line_batches(
+    chunks: Iterator[bytes], state: DecodeState, line_limit: int = MAX_LINE_BYTES
+) -> Iterator[pa.Table]:
     """Arrow tables of raw_lines (see `split_records.sql`): the object's lines, numbered from 1.
 
     `flag` is NULL for an ordinary line, `truncated_gzip` for the tail of a cut
-    gzip stream, `empty_object` for an object with no bytes at all.
+    gzip stream, `empty_object` for an object with no bytes at all, and
+    `oversized_record` for a line longer than `line_limit`: such a line is never
+    held whole (its first RAW_PREFIX_BYTES are kept, the rest only counted), so
+    what is held is at most about BATCH_BYTES + line_limit whatever the input.
     """
     pending: list[bytes] = []
-    size = 0
+    size = 0  # bytes in pending
+    tail = 0  # bytes of pending after its last newline: the line being read
     next_line = 1
     seen_bytes = False
+    long_line: list = []  # [first bytes, length so far] of a line past line_limit, being skipped
     for chunk in chunks:
         seen_bytes = seen_bytes or bool(chunk)
+        if long_line:
+            end = chunk.find(b"\n")
+            if end < 0:
+                long_line[1] += len(chunk)
+                continue
+            long_line[1] += end
+            yield _oversized_table(next_line, *long_line)
+            next_line += 1
+            long_line = []
+            chunk = chunk[end + 1:]
         pending.append(chunk)
         size += len(chunk)
+        cut = chunk.rfind(b"\n")
+        tail = tail + len(chunk) if cut < 0 else len(chunk) - cut - 1
+        if tail > line_limit:  # the line being read is too long: lines before it go, it is skipped
+            data = b"".join(pending)
+            start = len(data) - tail
+            if start:
+                batch = _lines_table(data[:start], next_line)
+                next_line += batch.num_rows
+                yield batch
+            long_line = [data[start:start + RAW_PREFIX_BYTES], tail]
+            pending, size, tail = [], 0, 0
+            continue
         if size < BATCH_BYTES:
             continue
         data = b"".join(pending)
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            pending, size = [data], len(data)
+        cut = len(data) - tail  # just after the last newline
+        if cut == 0:
+            pending = [data]
             continue
-        batch = _lines_table(data[:cut + 1], next_line)
+        batch = _lines_table(data[:cut], next_line)
         next_line += batch.num_rows
         yield batch
-        pending = [data[cut + 1:]]
-        size = len(pending[0])
+        pending, size = [data[cut:]], tail
+    if long_line:
+        yield _oversized_table(next_line, *long_line)
+        next_line += 1
     data = b"".join(pending)
     if state.truncated:
         cut = data.rfind(b"\n")
@@ -147,6 +198,29 @@ def iter_line_batches(chunks: Iterator[bytes], state: DecodeState) -> Iterator[p
         yield _flag_table(next_line, b"", "empty_object")
     elif data:
         yield _lines_table(data, next_line)
+
+
+def truncated_raw(prefix: bytes, size: int) -> str:
+    """What rejected_records.raw keeps of an oversized record: `truncated:<bytes>:` and
+    its first bytes as text (cut at a character), or `base64:` of them when they are
+    not UTF-8 or hold a NUL (which PostgreSQL cannot store)."""
+    try:
+        text = prefix.decode()
+    except UnicodeDecodeError as error:
+        text = prefix[:error.start].decode() if error.start >= len(prefix) - 3 else None
+    if text is None or "\x00" in text:
+        text = "base64:" + base64.b64encode(prefix).decode()
+    return f"truncated:{size}:{text}"
+
+
+def _oversized_table(line: int, prefix: bytes, size: int) -> pa.Table:
+    return pa.table({
+        "source_line": pa.array([line], pa.int64()),
+        "text": pa.array([truncated_raw(prefix, size)], pa.large_string()),
+        "bytes": pa.nulls(1, pa.large_binary()),
+        "flag": pa.array(["oversized_record"], pa.string()),
+        "size": pa.array([size], pa.int64()),
+    })
 
 
 def _lines_table(data: bytes, first_line: int) -> pa.Table:
@@ -208,19 +282,22 @@ def parse_partition(
     progress: Callable[[int], None] | None = None,
 ) -> ParsedPartition:
     """Parse every object of a partition into parts under the engine's folder: one
-    query per batch of lines, one part per batch holding every record."""
+    query per batch of lines (the lines of many small objects share one batch),
+    one part per batch holding every record."""
     split_sql = load_sql("ingest/split_records")
     # our own SQL files, composed: the split is the validation's input_records
-    columns = "$kind AS kind, $load_date::DATE AS load_date, $source_object AS source_object, *"
+    columns = "$kind AS kind, $load_date::DATE AS load_date, *"
     parts = f"WITH input_records AS ({split_sql}) SELECT * FROM ({kind.validate_sql}) AS validated"  # noqa: S608
     query = f"SELECT {columns} FROM ({parts}) AS parsed"  # noqa: S608
     parsed = ParsedPartition()
     out = Path(engine.temp_dir)
     con = engine.con
-    for number, part, raw_lines in prefetched(_object_batches(lake, objects, progress)):
-        obj = objects[number]
-        path = out / f"{kind.name}-{number:06d}-{part:04d}.arrow"
-        batch_params = {**params, "kind": kind.name, "source_object": obj.key, "max_nesting": MAX_NESTING}
+    limit = max_record_bytes()
+    batch_params = {**params, "kind": kind.name, "max_nesting": MAX_NESTING,
+                    "max_record_bytes": limit, "raw_prefix": RAW_PREFIX_BYTES}
+    batches = _gathered(_object_batches(lake, objects, progress, max(limit, MAX_LINE_BYTES)), objects)
+    for number, raw_lines in enumerate(prefetched(batches)):
+        path = out / f"{kind.name}-{number:06d}.arrow"
         con.register("raw_lines", raw_lines)
         # materialized, not streamed: a streaming result leaves fewer threads at work
         table = con.sql(query, params=used_params(query, batch_params)).to_arrow_table(PART_BATCH_ROWS)
@@ -232,6 +309,37 @@ def parse_partition(
     return parsed
 
 
+def _gathered(batches: Iterator[tuple[int, pa.Table]], objects: list[LakeObject]) -> Iterator[pa.Table]:
+    """raw_lines with their `source_object`, the batches of consecutive objects gathered
+    up to BATCH_BYTES: a query costs a few milliseconds whatever its size, so a day
+    of thousands of small objects runs a few queries, not one per object."""
+    pending: list[tuple[int, pa.Table]] = []
+    size = 0
+    for number, raw_lines in batches:
+        lines = pc.sum(raw_lines.column("size")).as_py() or 0
+        if pending and size + lines > BATCH_BYTES:  # never more than a batch's worth in one query
+            yield _with_objects(pending, objects)
+            pending, size = [], 0
+        pending.append((number, raw_lines))
+        size += lines
+    if pending:
+        yield _with_objects(pending, objects)
+
+
+def _with_objects(pending: list[tuple[int, pa.Table]], objects: list[LakeObject]) -> pa.Table:
+    numbers = [number for number, _ in pending]
+    keys = sorted(set(numbers))
+    position = {number: n for n, number in enumerate(keys)}
+    indices = np.repeat(np.array([position[n] for n in numbers], np.int32), [t.num_rows for _, t in pending])
+    source_object = pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), [objects[n].key for n in keys])
+    if len(pending) == 1:
+        table = pending[0][1]
+    else:  # many small tables become chunks of LINES_PER_CHUNK rows, as one object's lines are
+        table = pa.concat_tables([t for _, t in pending]).combine_chunks()
+        table = pa.Table.from_batches(table.to_batches(max_chunksize=LINES_PER_CHUNK))
+    return table.add_column(0, "source_object", pa.chunked_array([source_object]))
+
+
 def write_part(table: pa.Table, path: Path) -> tuple[int, int]:
     """Write a parsed batch as an Arrow IPC file; (records kept, records rejected)."""
     with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
@@ -241,14 +349,14 @@ def write_part(table: pa.Table, path: Path) -> tuple[int, int]:
 
 
 def _object_batches(
-    lake: Lake, objects: list[LakeObject], progress: Callable[[int], None] | None
-) -> Iterator[tuple[int, int, pa.Table]]:
-    """(object number, batch number, raw_lines) for every batch of every object;
-    `progress` gets each object's size once it is read (from the reading thread)."""
+    lake: Lake, objects: list[LakeObject], progress: Callable[[int], None] | None, line_limit: int
+) -> Iterator[tuple[int, pa.Table]]:
+    """(object number, raw_lines) for every batch of every object; `progress` gets
+    each object's size once it is read (from the reading thread)."""
     for number, obj in enumerate(objects):
         state = DecodeState()
-        for part, raw_lines in enumerate(iter_line_batches(iter_decompressed(lake, obj, state), state)):
-            yield number, part, raw_lines
+        for raw_lines in iter_line_batches(iter_decompressed(lake, obj, state), state, line_limit):
+            yield number, raw_lines
         if progress is not None:
             progress(obj.size)
 

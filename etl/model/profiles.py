@@ -47,61 +47,159 @@ class Version:
 
 
 def apply_update(state: dict | None, operation: str, value: Any) -> dict | None:
-    """One operation on a profile's properties (None: no profile). Returns the new state."""
-    if operation == "$delete":
-        return None
-    if state is None and operation in ("$unset", "$remove"):
-        return None
-    new = {} if state is None else copy.deepcopy(state)
-    if operation == "$set":
-        new.update(value)
-    elif operation == "$set_once":
-        for name, item in value.items():
-            new.setdefault(name, item)
-    elif operation == "$unset":
-        for name in value:
-            new.pop(name, None)
-    elif operation == "$union":
-        for name, items in value.items():
-            current = _as_list(new.get(name))
-            seen = {json_key(v) for v in current}
-            current.extend(v for v in _distinct(items) if json_key(v) not in seen)
-            new[name] = current
-    elif operation == "$remove":
-        for name, item in value.items():
-            if isinstance(new.get(name), list):
-                new[name] = [v for v in new[name] if not json_equal(v, item)]
-    elif operation == "$add":
-        for name, amount in value.items():
-            base = new.get(name)
-            new[name] = (base if _is_number(base) else 0) + amount
-    elif operation == "$append":
-        for name, item in value.items():
-            new[name] = [*_as_list(new.get(name)), item]
-    else:
-        raise ValueError(f"unknown profile operation {operation!r}")
-    return new
+    """One operation on a profile's properties (None: no profile). Returns the new state;
+    neither `state` nor `value` is changed."""
+    return _Fold(copy.deepcopy(state)).apply(operation, value)[0]
 
 
 def fold_profile(updates: Iterable[Update]) -> list[Version]:
-    """Versions of one profile from its ordered updates, each closed by the next."""
+    """Versions of one profile from its ordered updates, each closed by the next.
+
+    Linear in the updates: operations change one working state in place and say
+    whether they changed it; the state is copied (and compared with the last
+    version) once per instant that changed something, not once per update."""
     versions: list[Version] = []
-    state: dict | None = None
+    fold = _Fold(None)
+    instant, dirty = None, False
     for update in updates:
-        new = apply_update(state, update.operation, update.value)
-        if json_equal(new, state):
-            continue
-        state = new
-        if versions and versions[-1].valid_from == update.time:
-            versions.pop()  # same instant: one version holds the end state
-        previous = versions[-1].properties if versions else None
-        if json_equal(state, previous):
-            continue  # collapsing brought it back to where it was
-        versions.append(Version(update.time, copy.deepcopy(state)))
+        if dirty and update.time != instant:
+            _close(versions, instant, fold.state)
+            dirty = False
+        _, changed = fold.apply(update.operation, update.value)
+        if changed:
+            instant, dirty = update.time, True
+    if dirty:
+        _close(versions, instant, fold.state)
     return [
         Version(v.valid_from, v.properties, versions[n + 1].valid_from if n + 1 < len(versions) else None)
         for n, v in enumerate(versions)
     ]
+
+
+def _close(versions: list[Version], instant: datetime, state: dict | None) -> None:
+    """The end state of an instant becomes a version, unless it is where the last one was."""
+    previous = versions[-1].properties if versions else None
+    if not json_equal(state, previous):
+        versions.append(Version(instant, copy.deepcopy(state)))
+
+
+class _Fold:
+    """A profile's working state, changed in place by each operation.
+
+    Values taken from an update are copied in, so nothing mutable is shared with
+    the updates. `$union` keeps a set of each list's members (by `_member`), so a
+    list that grows by N unions costs N, not N squared."""
+
+    def __init__(self, state: dict | None) -> None:
+        self.state = state
+        self._members: dict[str, tuple[list, set]] = {}  # name -> (the list, its members)
+
+    def apply(self, operation: str, value: Any) -> tuple[dict | None, bool]:
+        """(new state, whether it may have changed)."""
+        if operation == "$delete":
+            changed, self.state = self.state is not None, None
+            self._members.clear()
+            return None, changed
+        if self.state is None and operation in ("$unset", "$remove"):
+            return None, False
+        if operation not in _OPERATIONS:
+            raise ValueError(f"unknown profile operation {operation!r}")
+        created = self.state is None
+        if created:
+            self.state = {}
+        changed = _OPERATIONS[operation](self, self.state, value)
+        return self.state, changed or created
+
+    def _set(self, state: dict, value: dict) -> bool:
+        changed = False
+        for name, item in value.items():
+            if name not in state or not _same(state[name], item):
+                state[name] = copy.deepcopy(item)
+                changed = True
+        return changed
+
+    def _set_once(self, state: dict, value: dict) -> bool:
+        missing = [name for name in value if name not in state]
+        for name in missing:
+            state[name] = copy.deepcopy(value[name])
+        return bool(missing)
+
+    def _unset(self, state: dict, value: list) -> bool:
+        present = [name for name in value if name in state]
+        for name in present:
+            del state[name]
+        return bool(present)
+
+    def _union(self, state: dict, value: dict) -> bool:
+        changed = False
+        for name, items in value.items():
+            changed = changed or not isinstance(state.get(name), list)  # it becomes a list
+            current, members = self._list_members(state, name)
+            for item in items:
+                key = _member(item)
+                if key not in members:
+                    members.add(key)
+                    current.append(copy.deepcopy(item))
+                    changed = True
+        return changed
+
+    def _list_members(self, state: dict, name: str) -> tuple[list, set]:
+        """The list under `name` (a scalar or nothing becomes a list) and its members."""
+        current = state.get(name)
+        cached = self._members.get(name)
+        if cached is not None and cached[0] is current:
+            return cached
+        if not isinstance(current, list):
+            current = [] if current is None else [current]
+            state[name] = current
+        cached = (current, {_member(item) for item in current})
+        self._members[name] = cached
+        return cached
+
+    def _remove(self, state: dict, value: dict) -> bool:
+        changed = False
+        for name, item in value.items():
+            current = state.get(name)
+            if isinstance(current, list):
+                kept = [v for v in current if not _same(v, item)]
+                if len(kept) != len(current):
+                    state[name] = kept
+                    changed = True
+        return changed
+
+    def _add(self, state: dict, value: dict) -> bool:
+        for name, amount in value.items():
+            base = state.get(name)
+            state[name] = (base if _is_number(base) else 0) + amount
+        return bool(value)
+
+    def _append(self, state: dict, value: dict) -> bool:
+        for name, item in value.items():
+            current = state.get(name)
+            if not isinstance(current, list):
+                state[name] = current = [] if current is None else [current]
+            current.append(copy.deepcopy(item))
+            cached = self._members.get(name)
+            if cached is not None and cached[0] is current:
+                cached[1].add(_member(item))
+        return bool(value)
+
+
+_OPERATIONS = {
+    "$set": _Fold._set, "$set_once": _Fold._set_once, "$unset": _Fold._unset, "$union": _Fold._union,
+    "$remove": _Fold._remove, "$add": _Fold._add, "$append": _Fold._append,
+}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two property values are equal: JSON equality (`true` is not `1`), the one
+    comparison `$set` and `$remove` use."""
+    return json_equal(a, b)
+
+
+def _member(value: Any) -> object:
+    """A hashable stand-in for a list member, equal exactly when `_same` holds."""
+    return json_key(value)
 
 
 def created_at(versions: list[Version]) -> datetime | None:
@@ -113,22 +211,6 @@ def created_at(versions: list[Version]) -> datetime | None:
         elif start is None:
             start = version.valid_from
     return start
-
-
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
-def _distinct(items: list) -> list:
-    out: list = []
-    seen: set = set()
-    for item in items:
-        if (key := json_key(item)) not in seen:
-            seen.add(key)
-            out.append(item)
-    return out
 
 
 def _is_number(value: Any) -> bool:

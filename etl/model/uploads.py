@@ -1,9 +1,11 @@
 """CSV uploads of group profiles: one `$set` a row, at upload time.
 
 A file is checked whole before anything applies: a missing header or
-`$group_id` column, a ragged row, an empty id or bytes that are not UTF-8 stop
-it with the line named. A file (by location and content) is applied once;
-applying it again changes nothing.
+`$group_id` column, a repeated column, a ragged row, an empty id or bytes that
+are not UTF-8 stop it with the line named. A file (by location and content) is
+applied once; applying it again changes nothing. Ids are kept as they are,
+never trimmed, as events' group ids are. Of the files in the lake, a bad one
+is reported and remembered (by ETag) while the others apply.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import csv
 import hashlib
 import io
 import json
+import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +23,10 @@ from pathlib import Path
 import pyarrow as pa
 import sqlalchemy as sa
 
-from etl.errors import DataError, EtlError
+from etl.errors import DataError, EtlError, StorageError
 from etl.ingest.updates import MAX_NAME_LENGTH, MAX_PROPERTIES, UPDATE_COLUMNS
 from etl.model.profile_updates import enforce_profile_limit, rebuild_profiles
-from etl.store.lake import Lake, open_lake
+from etl.store.lake import Lake, LakeObject, open_lake
 from etl.store.warehouse import Warehouse
 
 MAX_ROWS = 1_000_000
@@ -38,6 +42,9 @@ class UploadResult:
     duplicates: int = 0
     refused: int = 0  # new profiles past GROUP_ETL_MAX_GROUP_PROFILES
     already_applied: bool = False
+    #: applied, already_applied, failed (now), failed_unchanged (failed before, not retried)
+    status: str = "applied"
+    error: str | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -66,6 +73,10 @@ def read_csv_profiles(data: bytes, source: str, infer_types: bool) -> CsvProfile
         raise DataError(f"{source} line 1: no header row")
     if "$group_id" not in header:
         raise DataError(f"{source} line 1: the header has no $group_id column (is the delimiter a comma?)")
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise DataError(f"{source} line 1: repeated column(s) {', '.join(map(repr, repeated))}: "
+                        "each property must have one column")
     if len(header) - 1 > MAX_PROPERTIES:
         raise DataError(f"{source} line 1: more than {MAX_PROPERTIES} properties")
     for name in header:
@@ -83,7 +94,7 @@ def read_csv_profiles(data: bytes, source: str, infer_types: bool) -> CsvProfile
             raise DataError(f"{source} line {line}: more than {MAX_ROWS} rows")
         if len(row) != len(header):
             raise DataError(f"{source} line {line}: expected {len(header)} fields, found {len(row)}")
-        group_id = row[id_column].strip()
+        group_id = row[id_column]  # as is, like events' group ids: ' c1' is not 'c1'
         if not group_id:
             raise DataError(f"{source} line {line}: empty $group_id")
         props = {name: _value(cell, infer_types) for name, cell in zip(header, row, strict=True)
@@ -94,17 +105,26 @@ def read_csv_profiles(data: bytes, source: str, infer_types: bool) -> CsvProfile
                        rows, rows - len(latest))
 
 
+# JSON's number syntax, ASCII digits only: no '1_000', no '٣', no ' 12', no '012' (an id
+# or a zip code keeps its leading zero), no '+1', '.5', 'inf' or 'nan'.
+JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)
+INT64 = range(-(2**63), 2**63)
+
+
 def _value(cell: str, infer_types: bool) -> object:
+    """A cell's value: the string, or with --infer-types true/false and numbers written
+    exactly as JSON writes them (an integer in the signed 64-bit range, a finite decimal)."""
     if not infer_types:
         return cell
     if cell in ("true", "false"):
         return cell == "true"
-    for kind in (int, float):
-        try:
-            return kind(cell)
-        except ValueError:
-            continue
-    return cell
+    number = JSON_NUMBER.fullmatch(cell)
+    if number is None:
+        return cell
+    if number.group(1) is None and number.group(2) is None:
+        return int(cell) if int(cell) in INT64 else cell
+    value = float(cell)
+    return value if math.isfinite(value) else cell
 
 
 def read_source(source: str, lake: Lake | None = None) -> bytes:
@@ -144,7 +164,7 @@ def upload_csv(
             {"s": source, "f": fingerprint},
         ).scalar_one()  # fetched to the end: DuckDB refuses the bulk insert beside an open result
         if done:
-            result.already_applied = True
+            result.already_applied, result.status = True, "already_applied"
             return result
         count = len(profiles.ids)
         rows = pa.table({
@@ -184,13 +204,56 @@ def upload_csv(
 
 def apply_new_uploads(
     warehouse: Warehouse, lake: Lake, *, max_profiles: int, infer_types: bool = False, tz=UTC,  # noqa: ANN001
+    now: datetime | None = None,
 ) -> list[UploadResult]:
-    """Apply each file under `uploads/groups/<key>/` not applied yet (by key and content)."""
+    """Apply each file under `uploads/groups/<key>/` not applied yet (by key and content).
+
+    A bad file does not stop the others: it is reported (`status` failed, `error`)
+    and remembered in `upload_failures` with its ETag; while it stays unchanged it
+    is not read again (`failed_unchanged`); once it changes it is retried, and once
+    it is gone it is forgotten."""
     results = []
-    for obj in lake.list(UPLOAD_PREFIX):
+    failures = _failures(warehouse)
+    listed = lake.list(UPLOAD_PREFIX)
+    for source in set(failures) - {obj.key for obj in listed}:
+        _forget_failure(warehouse, source)
+    for obj in listed:
         parts = obj.key[len(UPLOAD_PREFIX):].split("/")
         if len(parts) != 2 or not parts[1].lower().endswith(".csv"):
             continue
-        results.append(upload_csv(warehouse, parts[0], obj.key, read_source(obj.key, lake),
-                                  max_profiles=max_profiles, infer_types=infer_types, tz=tz))
+        known = failures.get(obj.key)
+        if known is not None and known[0] == obj.etag:
+            results.append(UploadResult(obj.key, parts[0], status="failed_unchanged", error=known[1]))
+            continue
+        try:
+            result = upload_csv(warehouse, parts[0], obj.key, read_source(obj.key, lake),
+                                max_profiles=max_profiles, infer_types=infer_types, now=now, tz=tz)
+        except StorageError:
+            raise  # the store, not the file: the caller retries
+        except EtlError as error:
+            _remember_failure(warehouse, obj, str(error), now)
+            results.append(UploadResult(obj.key, parts[0], status="failed", error=str(error)))
+            continue
+        if known is not None:
+            _forget_failure(warehouse, obj.key)
+        results.append(result)
     return results
+
+
+def _failures(warehouse: Warehouse) -> dict[str, tuple[str, str]]:
+    with warehouse.begin() as conn:
+        rows = conn.execute(sa.text("SELECT source_object, etag, error FROM upload_failures")).all()
+    return {source: (etag, error) for source, etag, error in rows}
+
+
+def _remember_failure(warehouse: Warehouse, obj: LakeObject, error: str, now: datetime | None) -> None:
+    with warehouse.begin() as conn:
+        conn.execute(sa.text("DELETE FROM upload_failures WHERE source_object = :s"), {"s": obj.key})
+        conn.execute(sa.text("INSERT INTO upload_failures (source_object, etag, error, failed_at) "
+                             "VALUES (:s, :e, :m, :at)"),
+                     {"s": obj.key, "e": obj.etag, "m": error, "at": (now or datetime.now(UTC)).astimezone(UTC)})
+
+
+def _forget_failure(warehouse: Warehouse, source: str) -> None:
+    with warehouse.begin() as conn:
+        conn.execute(sa.text("DELETE FROM upload_failures WHERE source_object = :s"), {"s": source})

@@ -42,6 +42,7 @@ ORCHESTRATION_VARIABLES = {
                                          "(default 21600: 6 hours)",
     "GROUP_ETL_LANDING_POKE_SECONDS": "how often it looks for the dump while waiting (default 300)",
     "GROUP_ETL_ENGINE_MEMORY": "memory limit of each DuckDB group-etl opens (default 768MB)",
+    "GROUP_ETL_MAX_RECORD_BYTES": "a longer record is rejected as oversized_record (default 1048576)",
 }
 WAREHOUSE_CONNECTION = "group_etl_warehouse"
 # The Asset the daily DAG publishes when a day completes; its event carries {"day": D}.
@@ -289,8 +290,23 @@ def apply_uploads(settings: Settings) -> list[dict]:
 
 
 def run_upload_task() -> list[dict]:
+    """Apply the uploads; the good files always apply. The task fails (no retry) when a
+    file failed in this run, naming each; a bad file that stayed unchanged since it
+    failed is not retried, only named in a warning, so the next runs succeed."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     with failing_at_once_on_wrong_input():
-        return apply_uploads(task_settings())
+        results = apply_uploads(task_settings())
+    for r in results:
+        if r["status"] == "failed_unchanged":
+            log.warning("upload %s is unchanged since it failed, not retried: %s", r["source"], r["error"])
+    failed = [r["error"] for r in results if r["status"] == "failed"]
+    if failed:
+        applied = sum(r["status"] == "applied" for r in results)
+        raise AirflowFailException(
+            f"{len(failed)} upload(s) failed ({applied} applied; a failed file is retried once it changes): "
+            + "; ".join(failed))
+    return results
 
 
 def publish_day(outlet_events, asset, summary: dict) -> None:  # noqa: ANN001

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -27,7 +28,7 @@ from etl.errors import EtlError
 from etl.serve.cohorts import Cohort, check_name, get_cohort, list_cohorts, member_conditions
 from etl.serve.filters import Ref, SqlCompiler, parse
 from etl.serve.sessions import ROW_GROUP, SessionStore
-from etl.store.lake import Lake, open_lake
+from etl.store.lake import Lake, open_lake, replace_partition, write_new_file
 from etl.store.sql import render_sql, sql_clause
 from etl.store.warehouse import Warehouse, json_value
 
@@ -141,9 +142,9 @@ def encode(results: list[dict], fmt: str) -> bytes:
         names = sorted({n for r in results for n in r["$properties"]})
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["$distinct_id", *names])
+        writer.writerow(["$distinct_id", *map(_neutral, names)])
         for r in results:
-            writer.writerow([r["$distinct_id"], *[_cell(r["$properties"].get(n)) for n in names]])
+            writer.writerow([_neutral(r["$distinct_id"]), *[_cell(r["$properties"].get(n)) for n in names]])
         return out.getvalue().encode()
     table = pa.table({"$distinct_id": [r["$distinct_id"] for r in results],
                       "$properties": [json.dumps(r["$properties"], ensure_ascii=False) for r in results]})
@@ -152,10 +153,19 @@ def encode(results: list[dict], fmt: str) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+# OWASP's CSV injection advice: a cell a spreadsheet would read as a formula gets a leading '
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: object) -> str:
     if value is None:
         return ""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return _neutral(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+
+
+def _neutral(cell: str) -> str:
+    """The cell as text a spreadsheet shows, never runs: `=1+1` is written `'=1+1`."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def write_target(target: str, data: bytes) -> None:
@@ -168,9 +178,12 @@ def write_target(target: str, data: bytes) -> None:
         return
     path = Path(target[len("file://"):] if target.startswith("file://") else target)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:  # through <name>.tmp, created anew: a link placed at that name cannot redirect the write
+        write_new_file(folder, path.name + ".tmp", data, target)
+        os.replace(path.name + ".tmp", path.name, src_dir_fd=folder, dst_dir_fd=folder)
+    finally:
+        os.close(folder)
 
 
 def format_of(target: str) -> str:
@@ -221,10 +234,7 @@ def run_exports(warehouse: Warehouse, lake: Lake, day: date, *, loaded_at: datet
         results = all_results(warehouse, Selection(data_group_id, cohort.name), None, day)
         prefix = export_partition(cohort.name, day)
         key = prefix + "part-0000.jsonl"
-        lake.write(key, encode(results, "jsonl"))  # replaces atomically; then drop any other part
-        for obj in lake.list(prefix):
-            if obj.key != key:
-                lake.delete_prefix(obj.key)
+        replace_partition(lake, prefix, key, encode(results, "jsonl"))
         written.append({"cohort": cohort.name, "date": day.isoformat(), "profiles": len(results),
                         "object": prefix + "part-0000.jsonl"})
     if loaded_at is not None:  # a day never loaded has no load to record

@@ -6,7 +6,9 @@ objects; none of them cares which store is behind it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,10 @@ class Lake(Protocol):
     def iter_bytes(self, key: str) -> Iterator[bytes]: ...
 
     def write(self, key: str, data: bytes) -> None: ...
+
+    def delete(self, key: str) -> None:
+        """Delete exactly this object (no other key that starts like it)."""
+        ...
 
     def delete_prefix(self, prefix: str) -> None: ...
 
@@ -91,8 +97,8 @@ class LocalLake:
                     raise StorageError(f"lake object name is not UTF-8: {shown} (rename it)")
                 if not key.startswith(prefix):
                     continue
-                stat = path.stat()
-                found.append(LakeObject(key, stat.st_size, f"{stat.st_mtime_ns:x}-{stat.st_size:x}"))
+                info = path.stat()
+                found.append(LakeObject(key, info.st_size, f"{info.st_mtime_ns:x}-{info.st_size:x}"))
         return sorted(found, key=lambda o: o.key)
 
     def iter_bytes(self, key: str) -> Iterator[bytes]:
@@ -107,15 +113,79 @@ class LocalLake:
         return self.root.is_dir()
 
     def write(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        """Write through `<name>.tmp` and rename, never following a symbolic link: each
+        folder is opened relative to the last with O_NOFOLLOW, the temporary file is
+        created with O_EXCL, so a link placed anywhere on the way cannot redirect it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._folder(key, create=True) as (folder, name):
+            self._refuse_link(key, name, folder)
+            write_new_file(folder, name + ".tmp", data, key)
+            os.replace(name + ".tmp", name, src_dir_fd=folder, dst_dir_fd=folder)
+
+    @contextlib.contextmanager
+    def _folder(self, key: str, *, create: bool) -> Iterator[tuple[int, str]]:
+        """(open folder of the key, its last segment), reached one folder at a time."""
+        *folders, name = self._segments(key)
+        fds = [os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)]
+        try:
+            for folder in folders:
+                if create:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(folder, 0o777, dir_fd=fds[-1])
+                fds.append(self._open_folder(key, folder, fds[-1]))
+            yield fds[-1], name
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _segments(self, key: str) -> list[str]:
+        parts = key.split("/")
+        if key.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            raise StorageError(f"refusing a key outside the lake: {key!r}")
+        return parts
+
+    @staticmethod
+    def _open_folder(key: str, folder: str, parent: int) -> int:
+        try:
+            return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+        except FileNotFoundError:
+            raise
+        except OSError as error:  # ELOOP: a symbolic link; ENOTDIR: a file
+            raise StorageError(f"refusing to write {key!r}: {folder!r} is not a folder of the lake "
+                               f"(a symbolic link or a file): {error.strerror}") from None
+
+    @staticmethod
+    def _refuse_link(key: str, name: str, folder: int) -> None:
+        for candidate in (name, name + ".tmp"):
+            try:
+                is_link = stat.S_ISLNK(os.lstat(candidate, dir_fd=folder).st_mode)
+            except FileNotFoundError:
+                continue
+            if is_link:
+                raise StorageError(f"refusing to write {key!r}: {candidate!r} is a symbolic link")
+
+    def delete(self, key: str) -> None:
+        """The object itself: a link is removed, never the file it points to."""
+        with contextlib.suppress(FileNotFoundError), self._folder(key, create=False) as (folder, name):
+            os.unlink(name, dir_fd=folder)
 
     def delete_prefix(self, prefix: str) -> None:
         for obj in self.list(prefix):
-            self._path(obj.key).unlink(missing_ok=True)
+            self.delete(obj.key)
+
+
+def write_new_file(folder: int, name: str, data: bytes, what: str) -> None:
+    """Create `name` in the open folder and write `data`: a stale file of that name is
+    removed first (a link is removed, not followed), then O_EXCL | O_NOFOLLOW makes
+    sure the file written is the one just created."""
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=folder)
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=folder)
+    except OSError as error:
+        raise StorageError(f"refusing to write {what!r}: cannot create {name!r}: {error.strerror}") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def _is_utf8(name: str) -> bool:
@@ -188,9 +258,27 @@ class S3Lake:
         except (BotoCoreError, ClientError) as error:
             raise self._fail(f"writing {key}", error) from None
 
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+        except (BotoCoreError, ClientError) as error:
+            raise self._fail(f"deleting {key}", error) from None
+
     def delete_prefix(self, prefix: str) -> None:
         for obj in self.list(prefix):
-            self.client.delete_object(Bucket=self.bucket, Key=self.prefix + obj.key)
+            self.delete(obj.key)
+
+
+def replace_partition(lake: Lake, prefix: str, key: str, data: bytes) -> None:
+    """Make `key` the only object under `prefix`: write it (atomically), then delete the
+    others, each by its exact name, so a neighbour whose name starts like `key`
+    (`part-0000` beside `part-0000.jsonl`) never takes the fresh object with it."""
+    lake.write(key, data)
+    for obj in lake.list(prefix):
+        if obj.key != key:
+            lake.delete(obj.key)
 
 
 @dataclass
@@ -221,21 +309,23 @@ def iter_decompressed(lake: Lake, obj: LakeObject, state: DecodeState | None = N
     try:
         while True:
             while pending:
-                out = inflater.decompress(pending)
+                # at most CHUNK out per call: a small gzip may inflate to gigabytes
+                out = inflater.decompress(pending, CHUNK)
                 if out:
                     yield out
                 if inflater.eof:  # concatenated gzip members
                     pending = inflater.unused_data
                     inflater = zlib.decompressobj(wbits=31) if pending else inflater
                 else:
-                    pending = b""
+                    pending = inflater.unconsumed_tail
             nxt = next(raw, None)
             if nxt is None:
                 break
             pending = nxt
-        tail = inflater.flush()
-        if tail:
-            yield tail
+        while not inflater.eof and (rest := inflater.decompress(b"", CHUNK)):
+            yield rest
+        if rest := inflater.flush():
+            yield rest
         if not inflater.eof and state is not None:
             state.truncated = True
     except zlib.error:

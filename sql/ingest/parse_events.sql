@@ -3,12 +3,12 @@
 -- streaming pass (runs in the in-process DuckDB engine). One row per input
 -- record: `reason` NULL for an event that loads (with its columns), else the
 -- reject reason and the record's raw text. Parameters: $load_date,
--- $source_object, $future_tolerance (seconds allowed after the end of the dump's day),
+-- $future_tolerance (seconds allowed after the end of the dump's day),
 -- $earliest_epoch (1971-01-01), $token (NULL: any), $timezone, $placeholders.
 -- Each record is parsed once for the values checked here; the small values
 -- extracted are typed without parsing the record again.
 WITH first_parts AS (
-    SELECT source_line, source_index, raw, reason,
+    SELECT source_object, source_line, source_index, raw, reason,
            CASE WHEN reason IS NULL THEN
                json_extract(raw, ['$.event', '$.properties', '$.properties.distinct_id', '$.properties.time',
                                   '$.properties."$insert_id"', '$.properties.token'])
@@ -20,7 +20,7 @@ WITH first_parts AS (
     FROM input_records
 ),
 fields AS (
-    SELECT source_line, source_index, raw, reason,
+    SELECT source_object, source_line, source_index, raw, reason,
            CASE WHEN repeats THEN
                [{{ dialect.json_member('raw', "'event'") }}, {{ dialect.json_member('raw', "'properties'") }},
                 {{ dialect.json_member(dialect.json_member('raw', "'properties'"), "'distinct_id'") }},
@@ -31,7 +31,7 @@ fields AS (
     FROM first_parts
 ),
 typed AS (
-    SELECT source_line, source_index, raw, reason,
+    SELECT source_object, source_line, source_index, raw, reason,
            json_type(parts[1]) AS event_type,
            json_extract_string(parts[1], '$') AS event,
            -- parts[2] is JSON only when it is an object (json_type of a scalar is its type name)
@@ -72,7 +72,7 @@ checked AS (
            END AS final_reason
     FROM timed
 )
-SELECT source_line, source_index, final_reason AS reason,
+SELECT source_object, source_line, source_index, final_reason AS reason,
        CASE WHEN final_reason IS NOT NULL THEN rtrim(raw, chr(10)) END AS raw,
        CASE WHEN final_reason IS NOT NULL THEN NULL
             -- copies of one event share this identity (docs/rules.md);
@@ -87,7 +87,7 @@ SELECT source_line, source_index, final_reason AS reason,
             WHEN insert_id_type IN ('VARCHAR', 'BIGINT', 'UBIGINT') THEN
                 md5(concat_ws(chr(31), 'event', event, distinct_id,
                               CAST(floor(time_seconds) AS BIGINT), insert_id))
-            ELSE md5(concat_ws(chr(31), 'record', $load_date, $source_object, source_line, source_index))
+            ELSE md5(concat_ws(chr(31), 'record', $load_date, source_object, source_line, source_index))
        END AS event_id,
        CASE WHEN final_reason IS NULL AND insert_id_type IN ('VARCHAR', 'BIGINT', 'UBIGINT') THEN insert_id END
            AS insert_id,

@@ -88,12 +88,12 @@ checked AS (
            END AS record_reason
     FROM measured
 )
-SELECT source_line, source_index, reason, rtrim(raw, chr(10)) AS raw,
+SELECT source_object, source_line, source_index, reason, rtrim(raw, chr(10)) AS raw,
        NULL::VARCHAR AS group_key, NULL::VARCHAR AS profile_id, NULL::TIMESTAMPTZ AS update_time,
        NULL::BOOLEAN AS timed, NULL::VARCHAR AS operation, NULL::JSON AS value
 FROM input_records WHERE reason IS NOT NULL
 UNION ALL
-SELECT source_line, source_index, record_reason, rtrim(raw, chr(10)),
+SELECT source_object, source_line, source_index, record_reason, rtrim(raw, chr(10)),
        CASE WHEN $kind = 'group' THEN group_key END,
        CASE WHEN $kind = 'group' THEN group_id ELSE distinct_id END,
        CASE WHEN record_reason IS NULL THEN to_timestamp(coalesce(time_seconds, {{ ids.end_of_day_epoch() }})) END,

@@ -1,6 +1,7 @@
 -- Split one batch of raw lines of a dump into records (runs in the in-process
 -- DuckDB engine, as the CTE `input_records` of a kind's validation query; see
--- etl.ingest.records). Input: raw_lines(source_line, text, bytes, flag, size): `text`
+-- etl.ingest.records). Input: raw_lines(source_object, source_line, text, bytes, flag,
+-- size), the lines of one or more objects (one query for many small objects): `text`
 -- is the line (with its newline) when the batch is valid UTF-8, else NULL and
 -- `bytes` holds the line; `flag` marks a truncated gzip tail or an empty
 -- object; `size` is the line's length in bytes. Output: one row per record (a
@@ -11,9 +12,9 @@
 -- The decoded lines are written twice, once per branch: a CTE read by both
 -- branches is buffered, which made the whole split 2.5x slower (measured).
 WITH object_lines AS (
-    SELECT source_line, flag, size, bytes, text
+    SELECT source_object, source_line, flag, size, bytes, text
     FROM (
-        SELECT source_line, flag, size, bytes,
+        SELECT source_object, source_line, flag, size, bytes,
                -- a UTF-8 byte-order mark before an object's first line is tolerated
                CASE WHEN source_line = 1 THEN ltrim(coalesce(text, try(decode(bytes))), chr(65279))
                     ELSE coalesce(text, try(decode(bytes))) END AS text
@@ -22,9 +23,9 @@ WITH object_lines AS (
     WHERE text IS NULL OR flag IS NOT NULL OR NOT regexp_matches(text, '^[ \t\r]*\[')
 ),
 batch_lines AS (
-    SELECT source_line, size, text
+    SELECT source_object, source_line, size, text
     FROM (
-        SELECT source_line, flag, size,
+        SELECT source_object, source_line, flag, size,
                CASE WHEN source_line = 1 THEN ltrim(coalesce(text, try(decode(bytes))), chr(65279))
                     ELSE coalesce(text, try(decode(bytes))) END AS text
         FROM raw_lines
@@ -32,11 +33,18 @@ batch_lines AS (
     WHERE text IS NOT NULL AND flag IS NULL AND regexp_matches(text, '^[ \t\r]*\[')
 ),
 objects AS (
-    SELECT source_line, 0 AS source_index, text AS raw, bytes,
+    -- a line over $max_record_bytes keeps `truncated:<bytes>:` and its first $raw_prefix
+    -- characters (or bytes, in base64, when it is not UTF-8) as its raw text
+    SELECT source_object, source_line, 0 AS source_index,
+           CASE WHEN flag IS NULL AND size > $max_record_bytes
+                THEN 'truncated:' || size || ':' || coalesce(left(text, $raw_prefix),
+                                                             'base64:' || to_base64(bytes[1:$raw_prefix]))
+                ELSE text END AS raw,
+           CASE WHEN flag IS NULL AND size > $max_record_bytes THEN NULL ELSE bytes END AS bytes,
            CASE
                WHEN flag IS NOT NULL THEN flag
+               WHEN size > $max_record_bytes THEN 'oversized_record'
                WHEN text IS NULL THEN 'invalid_utf8'
-               WHEN size > 1048576 THEN 'oversized_record'
                WHEN NOT json_valid(text) THEN 'invalid_json'
                -- valid JSON starting with { is an object: no second parse (json_type) needed
                WHEN NOT regexp_matches(text, '^[ \t\r\n]*\{') THEN 'not_an_object'
@@ -47,9 +55,9 @@ objects AS (
     WHERE flag IS NOT NULL OR text IS NULL OR regexp_matches(text, '[^ \t\r\n]')
 ),
 batches AS (
-    SELECT source_line, text, size,
+    SELECT source_object, source_line, text, size,
            CASE
-               WHEN size > 1048576 AND NOT json_valid(text) THEN 'oversized_record'
+               WHEN size > $max_record_bytes AND NOT json_valid(text) THEN 'oversized_record'
                WHEN NOT json_valid(text) THEN 'invalid_json'
                WHEN regexp_matches(text, ',[ \t\r\n]*[]}]')
                     AND regexp_matches(regexp_replace(text, '"(?:[^"\\]|\\.)*"', '', 'g'), ',[ \t\r\n]*[]}]')
@@ -59,26 +67,32 @@ batches AS (
     FROM batch_lines
 ),
 elements AS (
-    SELECT source_line, 0 AS source_index, rtrim(text, chr(10)) AS raw, line_reason AS reason
+    SELECT source_object, source_line, 0 AS source_index,
+           CASE WHEN line_reason = 'oversized_record'
+                THEN 'truncated:' || size || ':' || left(text, $raw_prefix)
+                ELSE rtrim(text, chr(10)) END AS raw,
+           line_reason AS reason
     FROM batches WHERE line_reason IS NOT NULL
     UNION ALL
-    SELECT source_line, source_index - 1, raw,
+    SELECT source_object, source_line, source_index - 1,
+           CASE WHEN strlen(raw) > $max_record_bytes
+                THEN 'truncated:' || strlen(raw) || ':' || left(raw, $raw_prefix) ELSE raw END,
            CASE WHEN json_type(raw) <> 'OBJECT' THEN 'not_an_object'
-                WHEN strlen(raw) > 1048576 THEN 'oversized_record' END
+                WHEN strlen(raw) > $max_record_bytes THEN 'oversized_record' END
     FROM (
-        SELECT source_line,
+        SELECT source_object, source_line,
                unnest(json_extract(text, '$[*]'))::VARCHAR AS raw,
                generate_subscripts(json_extract(text, '$[*]'), 1) AS source_index
         FROM batches WHERE line_reason IS NULL
     )
 ),
 records AS (
-    SELECT source_line, source_index,
+    SELECT source_object, source_line, source_index,
            CASE WHEN raw IS NULL THEN 'base64:' || to_base64(bytes) ELSE raw END AS raw,
            line_reason AS reason
     FROM objects
     UNION ALL
-    SELECT source_line, source_index, raw, reason FROM elements
+    SELECT source_object, source_line, source_index, raw, reason FROM elements
 ),
 -- One regular-expression pass a record flags the rare ones that need a closer look
 -- (`suspect`; measured: one pass of the union costs what one of its parts costs
@@ -91,7 +105,7 @@ suspects AS (
                                   '"time".*"time"|"\$insert_id".*"\$insert_id"|"token".*"token"') AS suspect
     FROM records
 )
-SELECT source_line, source_index, suspect,
+SELECT source_object, source_line, source_index, suspect,
        -- a raw NUL byte is kept as base64 (no warehouse text column takes it), like bytes not UTF-8
        CASE WHEN contains(raw, chr(0)) THEN 'base64:' || to_base64(encode(rtrim(raw, chr(10)))) ELSE raw END AS raw,
        CASE

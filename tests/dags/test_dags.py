@@ -318,6 +318,35 @@ def test_a_day_that_fails_midway_leaves_readers_the_previous_day(
     assert published == [(complete.run_id, DAYS[0].isoformat())]  # the complete day only
 
 
+@pytest.mark.slow
+def test_a_bad_upload_fails_its_run_once_and_never_blocks_the_good_ones(
+    airflow_db, monkeypatch, warehouse_url, tmp_path,  # noqa: ANN001
+) -> None:
+    lake_url = str(tmp_path / "lake")
+    settings, bag = keyed_dagbag(monkeypatch, warehouse_url, lake_url)
+    lake = open_lake(lake_url)
+    lake.write("uploads/groups/company_id/a.csv", b"$group_id,tier\nc1,gold\n")
+    lake.write("uploads/groups/company_id/b.csv", b"$group_id,tier,tier\nc2,x,y\n")
+    lake.write("uploads/groups/company_id/c.csv", b"$group_id,tier\nc3,silver\n")
+    uploads = bag.get_dag("group_profile_upload")
+    assert uploads.test().state == "failed"  # b.csv is named in the task's error, a and c applied
+    from sqlalchemy import text
+
+    from etl.store.warehouse import json_value
+
+    def tiers() -> dict:
+        with Warehouse(settings) as warehouse, warehouse.begin() as conn:
+            rows = conn.execute(text("SELECT group_id, CAST(properties AS VARCHAR) FROM group_profiles ORDER BY 1")).all()
+        found = {gid: json_value(props).get("tier") for gid, props in rows}
+        return {gid: tier for gid, tier in found.items() if tier is not None}
+
+    assert tiers() == {"c1": "gold", "c3": "silver"}
+    assert uploads.test().state == "success"  # b.csv unchanged: not retried, a warning names it
+    lake.write("uploads/groups/company_id/b.csv", b"$group_id,tier\nc2,bronze\n")
+    assert uploads.test().state == "success"
+    assert tiers() == {"c1": "gold", "c2": "bronze", "c3": "silver"}
+
+
 def remove_day(lake_path: Path, day: date) -> None:
     import shutil
 

@@ -23,3 +23,15 @@ def test_bench_run_agrees_with_the_floor(tmp_path: Path) -> None:
     # 20,000 events + 1% exact copies + 2 malformed lines
     assert (result["loaded"], result["rejected"]) == (20_000 + result["duplicates"], 2)
     assert 150 <= result["duplicates"] <= 250
+
+
+def test_hostile_bench_runs_each_case() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "hostile.py"), "--objects", "40", "--mib", "20", "--updates", "300"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    cases = {r["case"]: r for r in (json.loads(line) for line in done.stdout.splitlines() if line.startswith("{"))}
+    assert (cases["objects"]["many_objects"]["loaded"], cases["objects"]["one_object"]["loaded"]) == (200, 200)
+    assert (cases["bomb"]["loaded"], cases["bomb"]["rejected"], cases["bomb"]["inflated_mib"]) == (1, 1, 20)
+    assert cases["fold"]["group_updates"] == 300

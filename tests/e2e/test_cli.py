@@ -41,9 +41,9 @@ def group_etl(settings, monkeypatch, capsys):  # noqa: ANN001, ANN201
 
 
 def test_init_is_safe_to_repeat(group_etl) -> None:  # noqa: ANN001
-    assert group_etl("init")[:2] == (0, "warehouse ready (schema version none -> 9)\n")
-    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 9 -> 9)\n")
-    assert group_etl("migrate")[:2] == (0, "warehouse ready (schema version 9 -> 9)\n")
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version none -> 10)\n")
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 10 -> 10)\n")
+    assert group_etl("migrate")[:2] == (0, "warehouse ready (schema version 10 -> 10)\n")
 
 
 def test_run_status_and_stale_days(group_etl, lake) -> None:  # noqa: ANN001
@@ -184,3 +184,18 @@ def test_a_mistyped_range_runs_nothing_and_an_empty_day_needs_allow_empty(group_
     assert code == 1 and "2024-07-02 has not landed: no objects under events/dt=2024-07-02/" in err.replace("\n", " ")
     code, out, _ = group_etl("run", "--date", "2024-07-02", "--allow-empty", "--format", "json")
     assert code == 0 and json.loads(out)["rows"][0]["input_records"] == 0
+
+
+def test_upload_from_the_lake_applies_the_good_files_and_names_the_bad_ones(group_etl, lake) -> None:  # noqa: ANN001
+    group_etl("keys", "add", "company_id", "--setup-at", "2024-07-01T00:00:00Z")
+    lake.write("uploads/groups/company_id/a.csv", b"$group_id,plan\nc1,pro\n")
+    lake.write("uploads/groups/company_id/b.csv", b"$group_id,plan,plan\nc2,x,y\n")
+    code, out, err = group_etl("upload-csv", "--from-lake", "--format", "json")
+    assert [(r["source"], r["status"], r["profiles"], r["error"]) for r in json.loads(out)["rows"]] == [
+        ("uploads/groups/company_id/a.csv", "applied", 1, None),
+        ("uploads/groups/company_id/b.csv", "failed", 0,
+         "uploads/groups/company_id/b.csv line 1: repeated column(s) 'plan': each property must have one column")]
+    assert (code, err) == (1, "error: 1 upload(s) failed: uploads/groups/company_id/b.csv (see the error column)\n")
+    code, out, err = group_etl("upload-csv", "--from-lake", "--format", "json")
+    assert [r["status"] for r in json.loads(out)["rows"]] == ["already_applied", "failed_unchanged"]
+    assert (code, err) == (0, "")

@@ -167,6 +167,7 @@ def test_scheduled_export_replaces_its_partition(world, warehouse, lake) -> None
                                  '"properties": [{"property": "plan", "op": "eq", "value": "enterprise"}]}')
     add_cohort(warehouse, "not-exported", '{"group_key": "company_id"}')
     lake.write(f"exports/ent/dt={DAYS[7]}/stale-part.jsonl", b"old\n")
+    lake.write(f"exports/ent/dt={DAYS[7]}/part-0000", b"old\n")  # a name the fresh one starts with
     assert run_exports(warehouse, lake, DAYS[7]) == [
         {"cohort": "ent", "date": DAYS[7].isoformat(), "profiles": 2, "object": f"exports/ent/dt={DAYS[7]}/part-0000.jsonl"}]
     assert [o.key for o in lake.list("exports/")] == [f"exports/ent/dt={DAYS[7]}/part-0000.jsonl"]

@@ -15,7 +15,7 @@ import pytest
 
 from etl.errors import StorageError
 from etl.run.day import run_day
-from etl.store.lake import DecodeState, Lake, iter_decompressed, open_lake
+from etl.store.lake import DecodeState, Lake, iter_decompressed, open_lake, replace_partition
 from tests.support import event, make_settings, write_jsonl
 
 
@@ -203,3 +203,69 @@ def test_the_command_line_runs_a_day_from_an_s3_endpoint(moto_server, tmp_path) 
     row.pop("seconds")
     assert row == {"date": "2024-01-02", "input_records": 3, "loaded": 2, "rejected": 1, "duplicates": 1,
                    "invalid_group_id": 0, "group_updates": 0, "user_updates": 0}
+
+
+def test_a_key_with_dot_segments_is_refused(tmp_path: Path) -> None:
+    lake = open_lake(str(tmp_path / "lake"))
+    for key in ("a/../../escape.txt", "/etc/escape.txt", "a//b.txt", "a/./b.txt"):
+        with pytest.raises(StorageError, match=f"refusing a key outside the lake: '{key}'"):
+            lake.write(key, b"x")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["lake"]
+
+
+def test_a_link_at_the_temporary_name_never_redirects_a_write(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"precious")
+    lake = open_lake(str(tmp_path / "lake"))
+    lake.write("exports/c/dt=1/part.jsonl", b"old\n")
+    (tmp_path / "lake/exports/c/dt=1/part.jsonl.tmp").symlink_to(outside)
+    with pytest.raises(StorageError, match=r"^refusing to write 'exports/c/dt=1/part.jsonl': "
+                                           r"'part.jsonl.tmp' is a symbolic link$"):
+        lake.write("exports/c/dt=1/part.jsonl", b"new\n")
+    assert outside.read_bytes() == b"precious"
+    assert (tmp_path / "lake/exports/c/dt=1/part.jsonl").read_bytes() == b"old\n"
+
+
+def test_a_link_at_the_object_itself_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"precious")
+    (tmp_path / "lake/a").mkdir(parents=True)
+    (tmp_path / "lake/a/b.jsonl").symlink_to(outside)
+    with pytest.raises(StorageError, match="^refusing to write 'a/b.jsonl': 'b.jsonl' is a symbolic link$"):
+        open_lake(str(tmp_path / "lake")).write("a/b.jsonl", b"new\n")
+    assert outside.read_bytes() == b"precious"
+
+
+def test_a_linked_folder_never_redirects_a_write(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake/exports").symlink_to(outside)
+    lake = open_lake(str(tmp_path / "lake"))
+    with pytest.raises(StorageError, match=r"^refusing to write 'exports/c/dt=1/part.jsonl': 'exports' is not "
+                                           r"a folder of the lake \(a symbolic link or a file\)"):
+        lake.write("exports/c/dt=1/part.jsonl", b"new\n")
+    assert list(outside.iterdir()) == []
+
+
+def test_deleting_a_linked_object_removes_the_link_not_its_target(tmp_path: Path) -> None:
+    lake = open_lake(str(tmp_path / "lake"))
+    lake.write("a/real.jsonl", b"kept\n")
+    (tmp_path / "lake/a/link.jsonl").symlink_to(tmp_path / "lake/a/real.jsonl")
+    lake.delete("a/link.jsonl")
+    lake.delete("a/missing.jsonl")
+    lake.delete("nowhere/missing.jsonl")
+    assert [o.key for o in lake.list("a/")] == ["a/real.jsonl"]
+    assert (tmp_path / "lake/a/real.jsonl").read_bytes() == b"kept\n"
+
+
+def test_replacing_a_partition_keeps_the_object_just_written(any_lake: Lake) -> None:
+    """Issue 16: export run deleted its own fresh file when a neighbour's name was a
+    prefix of it (`part-0000` beside `part-0000.jsonl`): cleanup deletes by exact name."""
+    for key in ("exports/c/dt=1/part-0000", "exports/c/dt=1/part-0000.jsonl.old", "exports/c/dt=1/part-0000.jsonl",
+                "exports/c/dt=10/part-0000.jsonl"):
+        any_lake.write(key, b"stale\n")
+    replace_partition(any_lake, "exports/c/dt=1/", "exports/c/dt=1/part-0000.jsonl", b"fresh\n")
+    assert [o.key for o in any_lake.list("exports/")] == [
+        "exports/c/dt=1/part-0000.jsonl", "exports/c/dt=10/part-0000.jsonl"]
+    assert read_all(any_lake, "exports/c/dt=1/part-0000.jsonl") == (b"fresh\n", False)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import zlib
 from datetime import UTC, date, datetime
 
 import pytest
@@ -176,3 +178,30 @@ def test_input_records_equal_loaded_plus_rejected(settings, warehouse, lake) -> 
     assert (inputs, loaded, rejected) == (40, 30, 10)
     assert rows(warehouse, "SELECT count(*) FROM events") == [(30,)]
     assert rows(warehouse, "SELECT count(*) FROM rejected_records") == [(10,)]
+
+
+def gzip_bomb(inflated_mib: int, head: bytes = b"", tail: bytes = b"") -> bytes:
+    """A gzip of a few hundred KB: `head`, then `inflated_mib` MiB of one line with no newline."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"x" * (1 << 20)
+    parts = [packer.compress(head)]
+    parts += [packer.compress(block) for _ in range(inflated_mib)]
+    parts += [packer.compress(tail), packer.flush()]
+    return b"".join(parts)
+
+
+def test_a_gzip_inflating_to_one_huge_line_is_one_oversized_record(settings, warehouse, lake) -> None:  # noqa: ANN001
+    """Issue 16: a gzip of a few hundred KB inflating to one line of hundreds of MB took
+    1.6 GB and crashed the day. The line is counted, never held: the day completes."""
+    good = json.dumps(event("Open", "u1", T1, "a")).encode()
+    body = gzip_bomb(200, head=good + b"\n")
+    assert len(body) < 400_000
+    lake.write(f"events/dt={D1}/bomb.jsonl.gz", body)
+    write_jsonl(lake, f"events/dt={D1}/b.jsonl", [event("Open", "u2", T1, "b")])
+    result = run_day(settings, warehouse, lake, D1)
+    assert (result.input_records, result.loaded, result.rejected) == (3, 2, 1)
+    [(line, reason, raw)] = rows(warehouse, "SELECT source_line, reason, raw FROM rejected_records")
+    assert (line, reason) == (2, "oversized_record")
+    assert raw == f"truncated:{200 << 20}:" + "x" * 1024
+    assert rows(warehouse, "SELECT input_records, loaded, rejected FROM load_audit WHERE stage = 'events'") == [
+        (3, 2, 1)]

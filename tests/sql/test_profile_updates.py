@@ -279,7 +279,10 @@ def test_csv_upload_respects_the_profile_limit(settings, keyed, lake) -> None:  
         (b"$group_id;plan\nc1;pro\n", "x.csv line 1: the header has no $group_id column"),
         (b"$group_id,plan\nc1,pro\nc2\n", "x.csv line 3: expected 2 fields, found 1"),
         (b"$group_id,plan\nc1,pro,extra\n", "x.csv line 2: expected 2 fields, found 3"),
-        (b"$group_id,plan\n ,pro\n", "x.csv line 2: empty $group_id"),
+        (b"$group_id,plan\n,pro\n", "x.csv line 2: empty $group_id"),
+        (b"$group_id,plan,seats,plan,seats,x\nc1,a,1,b,2,y\n",
+         "x.csv line 1: repeated column(s) 'plan', 'seats': each property must have one column"),
+        (b"$group_id,plan,$group_id\nc1,a,c2\n", "x.csv line 1: repeated column(s) '$group_id'"),
         (b"$group_id,plan\nc1,pro\nc2,\xff\n", "x.csv line 3: not UTF-8"),
     ],
 )
@@ -307,3 +310,51 @@ def test_files_dropped_in_the_lake_are_applied_once_each(settings, keyed, lake) 
     assert [(r.source, r.already_applied) for r in second] == [
         ("uploads/groups/company_id/a.csv", True), ("uploads/groups/company_id/b.csv", False)]
     assert profiles(keyed) == {"c1": {"plan": "pro"}, "c2": {"plan": "free"}}
+
+
+def test_csv_ids_are_kept_as_they_are_like_events_group_ids(keyed) -> None:  # noqa: ANN001
+    upload_csv(keyed, "company_id", "ids.csv", b"$group_id,plan\nc1,a\n c1 ,b\n\tc1,c\n", max_profiles=10, now=NOW)
+    assert profiles(keyed) == {"c1": {"plan": "a"}, " c1 ": {"plan": "b"}, "\tc1": {"plan": "c"}}
+
+
+def test_infer_types_reads_only_json_numbers(keyed) -> None:  # noqa: ANN001
+    cells = ["12", "-0.5e2", "0", "1_000", "\u0663", "012", " 12", "12 ", "+1", ".5", "1e400", "inf", "NaN",
+             "9223372036854775807", "9223372036854775808", "true", "True", "0x1F"]
+    header = ",".join(f"c{n}" for n in range(len(cells)))
+    data = f"$group_id,{header}\ng1,{','.join(cells)}\n".encode()
+    upload_csv(keyed, "company_id", "typed.csv", data, max_profiles=10, infer_types=True, now=NOW)
+    got = profiles(keyed)["g1"]
+    assert [got[f"c{n}"] for n in range(len(cells))] == [
+        12, -50.0, 0, "1_000", "\u0663", "012", " 12", "12 ", "+1", ".5", "1e400", "inf", "NaN",
+        9223372036854775807, "9223372036854775808", True, "True", "0x1F"]
+
+
+def test_a_bad_file_among_good_ones_is_reported_and_retried_only_when_it_changes(keyed, lake) -> None:  # noqa: ANN001
+    folder = "uploads/groups/company_id/"
+    lake.write(folder + "a.csv", b"$group_id,plan\nc1,pro\n")
+    lake.write(folder + "b.csv", b"$group_id,plan,plan\nc2,x,y\n")
+    lake.write(folder + "c.csv", b"$group_id,plan\nc3,free\n")
+    lake.write("uploads/groups/account_id/d.csv", b"$group_id,plan\nc4,free\n")
+    bad_b = f"{folder}b.csv line 1: repeated column(s) 'plan': each property must have one column"
+    bad_d = "group key 'account_id' is not set up (see `group-etl keys list`)"
+    first = apply_new_uploads(keyed, lake, max_profiles=10, now=NOW)
+    assert [(r.source, r.status, r.profiles, r.error) for r in first] == [
+        ("uploads/groups/account_id/d.csv", "failed", 0, bad_d),
+        (folder + "a.csv", "applied", 1, None),
+        (folder + "b.csv", "failed", 0, bad_b),
+        (folder + "c.csv", "applied", 1, None)]
+    assert profiles(keyed) == {"c1": {"plan": "pro"}, "c3": {"plan": "free"}}
+    assert rows(keyed, "SELECT source_object, error FROM upload_failures ORDER BY 1") == [
+        ("uploads/groups/account_id/d.csv", bad_d), (folder + "b.csv", bad_b)]
+    second = apply_new_uploads(keyed, lake, max_profiles=10, now=NOW)  # nothing changed: nothing retried
+    assert [(r.source, r.status) for r in second] == [
+        ("uploads/groups/account_id/d.csv", "failed_unchanged"), (folder + "a.csv", "already_applied"),
+        (folder + "b.csv", "failed_unchanged"), (folder + "c.csv", "already_applied")]
+    lake.write(folder + "b.csv", b"$group_id,plan\nc2,fixed\n")  # the operator mends it
+    third = apply_new_uploads(keyed, lake, max_profiles=10, now=NOW)
+    assert [(r.source, r.status) for r in third if r.source.endswith("b.csv")] == [(folder + "b.csv", "applied")]
+    assert profiles(keyed)["c2"] == {"plan": "fixed"}
+    assert rows(keyed, "SELECT source_object FROM upload_failures") == [("uploads/groups/account_id/d.csv",)]
+    lake.delete("uploads/groups/account_id/d.csv")  # a bad file removed is forgotten
+    assert [r.status for r in apply_new_uploads(keyed, lake, max_profiles=10, now=NOW)] == ["already_applied"] * 3
+    assert rows(keyed, "SELECT count(*) FROM upload_failures") == [(0,)]

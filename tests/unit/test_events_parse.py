@@ -120,7 +120,8 @@ def test_each_bad_record_is_rejected_with_its_reason_and_raw_text(tmp_path: Path
     good = line(ev(insert_id="good"))
     events, rejects = parse(tmp_path, f"{good}\n{text}\n{good}\n".encode())
     assert [(r["source_line"], r["reason"]) for r in rejects] == [(2, reason)]
-    assert rejects[0]["raw"] == text
+    # an oversized record keeps its length and first 1024 characters
+    assert rejects[0]["raw"] == (f"truncated:{len(text)}:{text[:1024]}" if reason == "oversized_record" else text)
     assert [e["source_line"] for e in events] == [1, 3]
 
 
@@ -194,6 +195,47 @@ def test_copies_share_an_event_id_and_records_without_insert_id_never_do(tmp_pat
     assert ids[0] == ids[1]
     assert len(set(ids)) == 4
     assert [e["insert_id"] for e in events[3:]] == [None, None]
+
+
+def test_the_record_limit_applies_to_lines_and_batch_elements(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("GROUP_ETL_MAX_RECORD_BYTES", "2048")
+    small, big = line(ev(insert_id="s", blob="y" * 1500)), line(ev(insert_id="b", blob="z" * 3000))
+    batch = f"[{small}, {big}]"
+    compact = json.dumps(json.loads(big), separators=(",", ":"))
+    events, rejects = parse(tmp_path, f"{small}\n{big}\n{batch}\n[{big}, {{]\n".encode())
+    assert [(e["source_line"], e["source_index"]) for e in events] == [(1, 0), (3, 0)]
+    assert [(r["source_line"], r["source_index"], r["reason"], r["raw"]) for r in rejects] == [
+        (2, 0, "oversized_record", f"truncated:{len(big)}:{big[:1024]}"),
+        (3, 1, "oversized_record", f"truncated:{len(compact)}:{compact[:1024]}"),  # an element as DuckDB writes it
+        (4, 0, "oversized_record", f"truncated:{len(big) + 5}:[{big[:1023]}"),
+    ]
+
+
+@pytest.mark.parametrize("batch_bytes", [64 * 1024 * 1024, 150])  # one query for all objects, or several
+def test_the_lines_of_many_objects_share_a_query_and_keep_their_object(tmp_path: Path, monkeypatch,  # noqa: ANN001
+                                                                         batch_bytes: int) -> None:
+    monkeypatch.setattr("etl.ingest.records.BATCH_BYTES", batch_bytes)
+    lake = LocalLake(tmp_path)
+    prefix = f"events/dt={DAY}/"
+    lake.write(prefix + "a.jsonl", f"{line(ev(insert_id='a1'))}\n{line(ev(insert_id='a2'))}\n".encode())
+    lake.write(prefix + "b.jsonl", f"\ufeff{line(ev(insert_id='b1'))}\n{{bad\n".encode())
+    lake.write(prefix + "c.jsonl", b"")
+    lake.write(prefix + "d.jsonl.gz", gzip.compress(line(ev(insert_id="no-id", distinct_id="u2")).encode()))
+    lake.write(prefix + "e.jsonl", line(ev(insert_id=None)).encode())
+    with columnar_engine() as engine:
+        parsed = parse_day(engine, lake, lake.list(prefix), DAY, ZoneInfo("UTC"), None)
+        events = _rows(engine, parsed, ACCEPTED, EVENT_COLUMNS)
+        rejects = _rows(engine, parsed, REJECTED, REJECT_COLUMNS)
+    assert sorted((e["source_object"], e["source_line"], e["insert_id"]) for e in events) == [
+        (prefix + "a.jsonl", 1, "a1"), (prefix + "a.jsonl", 2, "a2"), (prefix + "b.jsonl", 1, "b1"),
+        (prefix + "d.jsonl.gz", 1, "no-id"), (prefix + "e.jsonl", 1, None)]
+    assert sorted((r["source_object"], r["source_line"], r["reason"]) for r in rejects) == [
+        (prefix + "b.jsonl", 2, "invalid_json"), (prefix + "c.jsonl", 1, "empty_object")]
+    # a record without $insert_id is identified by its object and line: never a duplicate of another
+    [no_id] = [e for e in events if e["insert_id"] is None]
+    assert no_id["event_id"] not in {e["event_id"] for e in events if e is not no_id}
+    assert (parsed.loaded, parsed.rejected) == (5, 2)
+    assert len(parsed.files) == (1 if batch_bytes > 1000 else 4)
 
 
 # Hostile input (issue 16): misclassifications and records no warehouse could store.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -142,6 +143,31 @@ def test_delete_then_set_starts_a_new_life() -> None:
 def test_operations_on_a_missing_profile_create_only_when_they_should() -> None:
     assert fold_profile([Update(at(0), "$remove", {"l": "x"}), Update(at(1), "$delete", "")]) == []
     assert fold_profile([Update(at(0), "$set_once", {"a": 1})]) == [Version(at(0), {"a": 1})]
+
+
+def test_union_of_a_scalar_with_nothing_new_still_makes_it_a_list() -> None:
+    versions = fold_profile([Update(at(0), "$set", {"l": "x"}), Update(at(1), "$union", {"l": []})])
+    assert [v.properties for v in versions] == [{"l": "x"}, {"l": ["x"]}]
+
+
+def test_folding_twenty_thousand_updates_to_one_profile_is_linear() -> None:
+    """Issue 16: 5,000 updates took 43 s (a copy and a comparison of the whole state per
+    update). 20,000 at one instant (untimed updates share the end of their day), plus
+    20,000 at distinct instants that set one property: both fold in well under a second."""
+    n = 20_000
+    one_instant = [Update(at(0), "$set", {f"k{i}": i}) for i in range(n)]
+    one_instant += [Update(at(0), "$union", {"tags": [i % (n // 2), "x"]}) for i in range(n)]
+    one_instant.append(Update(at(0), "$remove", {"tags": "x"}))
+    many_instants = [Update(at(1 + i), "$set", {"n": i}) for i in range(n)]
+    many_instants += [Update(at(1 + n), "$set", {"n": n - 1})]  # no change: no version
+    started = time.perf_counter()
+    [only] = fold_profile(one_instant)
+    versions = fold_profile(many_instants)
+    assert time.perf_counter() - started < 5
+    assert only.properties == {**{f"k{i}": i for i in range(n)}, "tags": list(range(n // 2))}
+    assert len(versions) == n
+    assert versions[-1] == Version(at(n), {"n": n - 1}, None)
+    assert versions[0] == Version(at(1), {"n": 0}, at(2))
 
 
 def test_values_compare_as_json_true_is_not_1() -> None:

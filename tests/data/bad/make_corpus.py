@@ -149,6 +149,8 @@ def write() -> None:
         "csv_wrong_delimiter.csv": (b"$group_id;plan\nc1;pro\n", "line 1: the header has no $group_id column"),
         "csv_not_utf8.csv": (b"$group_id,plan\nc1,pr\xe9\n", "line 2: not UTF-8"),
         "csv_empty_id.csv": (b"$group_id,plan\n,pro\n", "line 2: empty $group_id"),
+        "csv_repeated_header.csv": (b"$group_id,plan,seats,plan\nc1,pro,5,free\n",
+                                    "line 1: repeated column(s) 'plan': each property must have one column"),
     }
     for name, (content, message) in csvs.items():
         (HERE / name).write_bytes(content)
