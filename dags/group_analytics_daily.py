@@ -1,8 +1,8 @@
 """Daily Group Analytics: day D is the run's data_interval_start.
 
 wait_for_dump -> run_day -> audit. `wait_for_dump` waits (reschedule mode: no
-worker slot held) until D's dump has landed in the lake, or its landing marker
-with GROUP_ETL_LANDING_MARKER, and fails after GROUP_ETL_LANDING_TIMEOUT_SECONDS.
+worker slot held) until D has landed in the lake (an object under events/dt=D/,
+or its landing marker with GROUP_ETL_LANDING_MARKER), and fails after GROUP_ETL_LANDING_TIMEOUT_SECONDS.
 `run_day` runs every stage of D (load events, attribute,
 group profiles, user profiles) through the same `etl.run.day.run_day` as
 `group-etl run`, in one transaction: a reader sees day D whole or not at all.

@@ -22,10 +22,24 @@ class StorageError(EtlError):
     """The lake could not be read or written after retries."""
 
 
-class NotLandedError(StorageError):
+class Refusal:
+    """A day refused before anything is written: `reason` says why, `way` how to go on
+    anyway (the command line's flag; Airflow tasks name their own way)."""
+
+    def __init__(self, reason: str, way: str = "") -> None:
+        super().__init__(f"{reason}; {way}" if way else reason)
+        self.reason = reason
+
+
+class NotLandedError(Refusal, StorageError):
     """Day D has no input in the lake yet (or no landing marker): loading it would
     replace the day with nothing. A storage error, so Airflow retries it: the dump
     may still land."""
+
+
+class ShrinkError(Refusal, EtlError):
+    """A re-run of day D would drop more than GROUP_ETL_SHRINK_LIMIT of a kind of
+    record the day has loaded: dumps that expired or were half-copied."""
 
 
 class WarehouseBusyError(StorageError):

@@ -172,7 +172,7 @@ def status(
     start = _date(first, "--from") if first else None
     end = _date(last, "--to") if last else None
     with _reader(ctx) as warehouse:
-        rows = day_status(warehouse, _lake(ctx), start, end)
+        rows = day_status(warehouse, _lake(ctx), start, end, _settings(ctx).landing_marker)
     columns = ["date", "state", "input_records", "loaded", "rejected", "duplicates",
                "invalid_group_id", "rejected_by_reason"]
     print_rows(rows, columns, fmt, title="load status")

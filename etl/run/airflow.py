@@ -24,6 +24,7 @@ from etl.errors import (
     ConfigError,
     EtlError,
     NotLandedError,
+    ShrinkError,
     StorageError,
     WarehouseUnavailableError,
 )
@@ -171,7 +172,7 @@ def wait_for_landing(data_interval_start: datetime | None) -> bool:
         settings = task_settings()
         day = day_of(data_interval_start, settings)
         lake = open_lake(settings.lake_url)
-        check_landed(settings, lake, day, lake_listings(settings, lake, day))
+        check_landed(settings, lake, day, lake_listings(settings, lake, day), way=empty_way(day))
     except NotLandedError as not_yet:
         timeout = _seconds("GROUP_ETL_LANDING_TIMEOUT_SECONDS", 6 * 3600)
         if waited >= timeout:
@@ -185,6 +186,18 @@ def wait_for_landing(data_interval_start: datetime | None) -> bool:
         raise AirflowFailException(f"wait_for_dump: {error}") from None
     log.info("%s has landed", day)
     return True
+
+
+def empty_way(day: date) -> str:
+    """How an operator loads a truly empty day D in Airflow (README: Operations)."""
+    return (f"if {day} is truly empty: `group-etl run --date {day} --allow-empty`, then mark this run's "
+            "wait_for_dump and run_day success and clear its audit")
+
+
+def shrink_way(day: date) -> str:
+    """How an operator accepts a shrunk day D in Airflow (README: Operations)."""
+    return (f"check the lake; to accept the smaller day: `group-etl run --date {day} --allow-shrink`, "
+            "then clear this run's run_day")
 
 
 def task_settings() -> Settings:
@@ -263,8 +276,13 @@ def run_day_task(settings: Settings, day: date) -> dict:
     """Every stage of day D in one transaction: the same `run_day` as `group-etl run`."""
     from etl.run.day import open_stores, run_day
 
-    with open_stores(settings) as (warehouse, lake):
-        return run_day(settings, warehouse, lake, day).summary()
+    try:
+        with open_stores(settings) as (warehouse, lake):
+            return run_day(settings, warehouse, lake, day).summary()
+    except NotLandedError as error:  # the dump vanished after the sensor: retried
+        raise NotLandedError(error.reason, empty_way(day)) from None
+    except ShrinkError as error:
+        raise ShrinkError(error.reason, shrink_way(day)) from None
 
 
 def audit(settings: Settings, day: date) -> dict:

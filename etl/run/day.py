@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
-from etl.errors import EtlError, NotLandedError
+from etl.errors import EtlError, NotLandedError, ShrinkError
 from etl.ingest.events import parse_day
+from etl.ingest.landing import input_objects, not_landed
 from etl.ingest.records import ParsedPartition, input_fingerprint
 from etl.ingest.updates import parse_updates
 from etl.model.attribution import attribute
@@ -33,7 +34,7 @@ from etl.model.keys import registered_keys
 from etl.model.profile_updates import replace_update_partition
 from etl.run.audit import StageCounts, write_audit
 from etl.store.columnar import Engine, columnar_engine
-from etl.store.lake import Lake, LakeObject, open_lake, partition_prefix
+from etl.store.lake import Lake, LakeObject, open_lake
 from etl.store.warehouse import Warehouse
 
 log = logging.getLogger("group_etl.run")
@@ -78,7 +79,6 @@ class DayRun:
     day: date
     hook: StageHook
     progress: Callable[[int], None] | None = None
-    allow_shrink: bool = False
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     listings: dict[str, list[LakeObject]] = field(default_factory=dict)
     parsed: dict[str, ParsedPartition] = field(default_factory=dict)
@@ -113,8 +113,6 @@ def _parse_events(run: DayRun, engine: Engine) -> ParsedPartition:
 
 def _write_events(run: DayRun, conn: Connection) -> None:
     parsed = run.parsed["events"]
-    if not run.allow_shrink:
-        refuse_shrink(conn, run.day, parsed.loaded, run.settings.shrink_limit)
     result = run.result = DayResult(run.day, parsed.loaded + parsed.rejected, parsed.loaded, parsed.rejected)
     result.touched_dates = replace_event_partition(conn, run.warehouse, run.day, parsed, run.hook)
     result.duplicates = count_duplicates(conn, run.warehouse.dialect, run.day, result.touched_dates)
@@ -169,43 +167,42 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
-def refuse_shrink(conn: Connection, day: date, loaded: int, limit: float) -> None:
-    """A re-run that would drop more than `limit` of the events day D has loaded stops
-    before writing: dumps that expired or were half-copied must not replace a good day."""
-    before = conn.execute(
-        sa.text("SELECT loaded FROM load_audit WHERE stage = 'events' AND load_date = :d"), {"d": day}
-    ).scalar()
-    if before and (before - loaded) / before > limit:
-        raise EtlError(
-            f"{day}: this run would load {loaded} events where {before} are loaded now "
-            f"(a loss of {(before - loaded) / before:.0%}, over GROUP_ETL_SHRINK_LIMIT={limit:g}): "
-            "check the lake, or run again with --allow-shrink")
+# How each stage's records are named in messages.
+KINDS = {"events": "events", "groups": "group updates", "people": "user updates"}
+EMPTY_WAY = "run with --allow-empty to load it as an empty day"
+SHRINK_WAY = "check the lake, or run again with --allow-shrink"
+
+
+def refuse_shrink(conn: Connection, day: date, loaded: dict[str, int], limit: float) -> None:
+    """A re-run that would drop more than `limit` of any kind of record day D has loaded
+    (events, group updates, user updates; `loaded` by stage source) stops before
+    writing: dumps that expired or were half-copied must not replace a good day. The
+    comparison is with the day's current load (load_audit keeps no history)."""
+    before = dict(conn.execute(
+        sa.text("SELECT stage, loaded FROM load_audit WHERE load_date = :d"), {"d": day}).all())
+    for source, now in loaded.items():
+        was = before.get(source)
+        if was and (was - now) / was > limit:
+            raise ShrinkError(
+                f"{day}: this run would load {now} {KINDS[source]} where {was} are loaded now "
+                f"(a loss of {(was - now) / was:.0%}, over GROUP_ETL_SHRINK_LIMIT={limit:g})", SHRINK_WAY)
 
 
 def lake_listings(settings: Settings, lake: Lake, day: date) -> dict[str, list[LakeObject]]:
-    """The input objects of day D, by stage source; the landing marker is never a record."""
-    listings = {s.source: lake.list(partition_prefix(s.source, day.isoformat())) for s in STAGES if s.source}
-    marker = settings.landing_marker
-    if marker:
-        listings = {source: [o for o in objects if o.key.rsplit("/", 1)[-1] != marker]
-                    for source, objects in listings.items()}
-    return listings
+    """The input objects of day D, by stage source; the landing marker is never a record
+    (etl.ingest.landing: the listing `group-etl status` fingerprints too)."""
+    return {s.source: input_objects(lake, s.source, day, settings.landing_marker) for s in STAGES if s.source}
 
 
-def check_landed(settings: Settings, lake: Lake, day: date, listings: dict[str, list[LakeObject]]) -> None:
-    """Raise NotLandedError unless day D's dump is there: its landing marker when one is
-    set, else at least one input object (an empty listing is a missing dump far more
-    often than an empty day: a mistyped range, a late or expired dump)."""
-    if settings.landing_marker:
-        key = partition_prefix("events", day.isoformat()) + settings.landing_marker
-        if not lake.list(key):
-            raise NotLandedError(f"{day} has not landed: no {key} in the lake {lake.url} "
-                                 "(GROUP_ETL_LANDING_MARKER); run with --allow-empty to load it as empty")
-        return
-    if not any(listings.values()):
-        prefixes = ", ".join(partition_prefix(source, day.isoformat()) for source in listings)
-        raise NotLandedError(f"{day} has not landed: no objects under {prefixes} in the lake {lake.url}; "
-                             "run with --allow-empty to load it as an empty day")
+def check_landed(settings: Settings, lake: Lake, day: date, listings: dict[str, list[LakeObject]],
+                 way: str = EMPTY_WAY) -> None:
+    """Raise NotLandedError unless day D's dump is there (etl.ingest.landing.not_landed:
+    its landing marker when one is set, else an object under events/dt=D/). An empty
+    listing is a missing dump far more often than an empty day: a mistyped range, a
+    late or expired dump; groups/ alone is a dump still landing."""
+    reason = not_landed(lake, day, settings.landing_marker, listings)
+    if reason:
+        raise NotLandedError(reason, way)
 
 
 def audited_stages() -> list[str]:
@@ -238,10 +235,11 @@ def run_day(
 
     A day that has not landed (check_landed) is refused unless `allow_empty`; a run
     that would drop more than GROUP_ETL_SHRINK_LIMIT of the day's loaded events is
-    refused unless `allow_shrink`. Both stop before anything is written. `listings`
+    refused unless `allow_shrink`, and so is one that would drop that share of its group
+    or user updates. Both stop before anything is written. `listings`
     are the day's input objects (lake_listings) when the caller has just listed them."""
     timer = StageTimer(hook or (lambda _mark: None))
-    run = DayRun(settings, warehouse, lake, day, timer.mark, progress, allow_shrink)
+    run = DayRun(settings, warehouse, lake, day, timer.mark, progress)
     run.listings = listings if listings is not None else lake_listings(settings, lake, day)
     if not allow_empty:
         check_landed(settings, lake, day, run.listings)
@@ -251,6 +249,9 @@ def run_day(
         run.hook("parsed")
         with warehouse.begin() as conn:
             warehouse.lock(conn, "pipeline")
+            if not allow_shrink:
+                refuse_shrink(conn, day, {source: p.loaded for source, p in run.parsed.items()},
+                              settings.shrink_limit)
             for stage in STAGES:
                 stage.write(run, conn)
                 run.hook(stage.done)
@@ -270,18 +271,13 @@ def rejects_by_reason(conn: Connection, day: date) -> dict[str, int]:
 
 
 def day_warnings(result: DayResult, reject_warn: float) -> list[str]:
-    """What stands out in a loaded day, as one line (or none): a rejected share of its
-    events over GROUP_ETL_REJECT_WARN, a gzip object cut short (`truncated_gzip`)."""
-    from etl.serve.status import rejected_share, rejects_over
+    """What stands out in a loaded day, as one line (or none): the lines `status --check`
+    shows for it (etl.serve.status.loaded_problems)."""
+    from etl.serve.status import loaded_problems
 
-    parts = []
-    if rejects_over(result.rejected, result.input_records, reject_warn):
-        parts.append(rejected_share(result.rejected, result.input_records, reject_warn))
-    cut = result.rejected_by_reason.get("truncated_gzip", 0)
-    if cut:
-        parts.append(f"{cut} record{'s' if cut > 1 else ''} rejected as truncated_gzip "
-                     "(a .gz object was cut short: check the dump)")
-    return [f"{result.day}: " + "; ".join(parts)] if parts else []
+    return loaded_problems({"date": result.day.isoformat(), "rejected": result.rejected,
+                            "input_records": result.input_records,
+                            "rejected_by_reason": result.rejected_by_reason}, reject_warn)
 
 
 def check_day(warehouse: Warehouse, day: date) -> dict:

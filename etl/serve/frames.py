@@ -219,7 +219,8 @@ class Analytics:
         """`group-etl status`: per load date its state and counts (<NA> when not loaded)."""
         rows = status.day_status(self.warehouse, open_lake(self.settings.lake_url),
                                  _day(first, "first") if first is not None else None,
-                                 _day(last, "last") if last is not None else None)
+                                 _day(last, "last") if last is not None else None,
+                                 self.settings.landing_marker)
         frame = _frame(rows, ["date", "state", "input_records", "loaded", "rejected", "duplicates",
                               "invalid_group_id", "rejected_by_reason", "loaded_at"])
         frame["date"] = _datetimes(frame["date"])

@@ -15,8 +15,9 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from etl.ingest.landing import day_listings
 from etl.ingest.records import input_fingerprint
-from etl.store.lake import INPUT_PREFIXES, Lake, partition_prefix
+from etl.store.lake import INPUT_PREFIXES, Lake
 from etl.store.warehouse import Warehouse
 
 log = logging.getLogger("group_etl")
@@ -41,7 +42,9 @@ def lake_days(lake: Lake) -> set[date]:
     return days
 
 
-def day_status(warehouse: Warehouse, lake: Lake, first: date | None, last: date | None) -> list[dict]:
+def day_status(warehouse: Warehouse, lake: Lake, first: date | None, last: date | None,
+               marker: str | None = None) -> list[dict]:
+    """`marker` is GROUP_ETL_LANDING_MARKER: it is no input, as for `run` (one listing)."""
     with warehouse.begin() as conn:
         all_audits = conn.execute(
             sa.text(
@@ -64,11 +67,9 @@ def day_status(warehouse: Warehouse, lake: Lake, first: date | None, last: date 
     first_stale: date | None = None
     for day in days:
         audit = audits.get(day)
-        changed = any(
-            fingerprints.get((stage, day))
-            != input_fingerprint(lake.list(partition_prefix(stage, day.isoformat())))
-            for stage in INPUT_PREFIXES
-        )
+        listings = day_listings(lake, day, marker)
+        changed = any(fingerprints.get((stage, day)) != input_fingerprint(listings[stage])
+                      for stage in INPUT_PREFIXES)
         if audit is None:
             state = "not loaded"
         elif changed:
@@ -107,10 +108,27 @@ def rejected_share(rejected: int, input_records: int, limit: float) -> str:
             f"over GROUP_ETL_REJECT_WARN={limit:g})")
 
 
+def truncated(count: int) -> str:
+    return (f"{count} record{'s' if count > 1 else ''} rejected as truncated_gzip "
+            "(a .gz object was cut short: check the dump)")
+
+
+def loaded_problems(row: dict, reject_warn: float) -> list[str]:
+    """What stands out in a loaded day, as one line (or none): a rejected share of its
+    events over `reject_warn`, records of a gzip object cut short (`truncated_gzip`)."""
+    parts = []
+    if rejects_over(row["rejected"], row["input_records"], reject_warn):
+        parts.append(rejected_share(row["rejected"], row["input_records"], reject_warn))
+    cut = row["rejected_by_reason"].get("truncated_gzip", 0)
+    if cut:
+        parts.append(truncated(cut))
+    return [f"{row['date']}: " + "; ".join(parts)] if parts else []
+
+
 def problems(rows: list[dict], reject_warn: float, first: date | None = None,
              last: date | None = None) -> list[str]:
     """What needs an operator, one line a day: stale days, days in the lake never loaded,
-    days whose rejected share is over `reject_warn`, and (given a whole range) days of
+    days whose rejected share is over `reject_warn` or with truncated_gzip rejects, and (given a whole range) days of
     the range with nothing anywhere."""
     lines = []
     for row in rows:
@@ -122,8 +140,8 @@ def problems(rows: list[dict], reject_warn: float, first: date | None = None,
                          f"{state.removeprefix('stale after ')}")
         elif state == "not loaded":
             lines.append(f"{row['date']}: not loaded (in the lake, never run)")
-        elif rejects_over(row["rejected"], row["input_records"], reject_warn):
-            lines.append(f"{row['date']}: {rejected_share(row['rejected'], row['input_records'], reject_warn)}")
+        else:
+            lines.extend(loaded_problems(row, reject_warn))
     if first and last:
         known = {row["date"] for row in rows}
         day = first

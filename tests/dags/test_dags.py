@@ -381,12 +381,19 @@ def test_the_dag_waits_for_the_dump_and_gives_up_naming_it(
         [reason] = {line.split(": ", 1)[1] for line in capsys.readouterr().out.splitlines()
                     if line.startswith("airflow.sdk.exceptions.AirflowSensorTimeout: ")}
         assert reason.startswith(f"gave up waiting for {day} after ")
-        assert f"(GROUP_ETL_LANDING_TIMEOUT_SECONDS=1): {day} has not landed: {waited_for}" in reason
+        assert reason.endswith(f"(GROUP_ETL_LANDING_TIMEOUT_SECONDS=1): {day} has not landed: {waited_for}; "
+                               f"if {day} is truly empty: `group-etl run --date {day} --allow-empty`, then mark "
+                               "this run's wait_for_dump and run_day success and clear its audit")
         with Warehouse(settings) as warehouse:
             assert snapshot(warehouse) == before
 
-    gives_up(DAYS[1], f"no objects under events/dt={DAYS[1]}/, groups/dt={DAYS[1]}/, people/dt={DAYS[1]}/ "
-                      f"in the lake {lake_path}")
+    # groups/ alone (a dump landing in pieces) is no landed day
+    (lake_path / "groups" / f"dt={DAYS[1]}").mkdir(parents=True)
+    (lake_path / "groups" / f"dt={DAYS[1]}" / "a.jsonl").write_bytes(b"")
+    gives_up(DAYS[1], f"no objects under events/dt={DAYS[1]}/ in the lake {lake_path} (groups/dt={DAYS[1]}/ "
+                      "alone is no landed day: a dump landing in pieces should write a landing marker last, "
+                      "GROUP_ETL_LANDING_MARKER)")
+    (lake_path / "groups" / f"dt={DAYS[1]}" / "a.jsonl").unlink()
     # with a landing marker, the dump's objects are not enough: the marker is waited for
     fill_lake(str(lake_path))
     monkeypatch.setenv("GROUP_ETL_LANDING_MARKER", "_SUCCESS")

@@ -186,9 +186,11 @@ def backfill_through_airflow(tmp_path: Path, metadata_url: str, celery: bool) ->
         return snapshot(warehouse)
 
 
-def direct_run(tmp_path: Path, first: str = FIRST, last: str = LAST, setup: datetime = SETUP) -> dict:
-    env = {"GROUP_ETL_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'direct-warehouse.duckdb'}",
-           "GROUP_ETL_LAKE_URL": str(tmp_path / "lake")}
+def direct_run(tmp_path: Path, first: str = FIRST, last: str = LAST, setup: datetime = SETUP,
+               warehouse: tuple[str, str] | None = None) -> dict:
+    """`group-etl run` of the days on a DuckDB file of its own, or on `warehouse` (URL, schema)."""
+    url, schema = warehouse or (f"duckdb:///{tmp_path / 'direct-warehouse.duckdb'}", "")
+    env = {"GROUP_ETL_WAREHOUSE_URL": url, "GROUP_ETL_SCHEMA": schema, "GROUP_ETL_LAKE_URL": str(tmp_path / "lake")}
     settings = load_settings(environ=env)
     with Warehouse(settings) as warehouse:
         warehouse.init()
@@ -236,17 +238,20 @@ def write_late_day(lake_url: str, n: int) -> None:
             for k in range(1, 5)])
 
 
-def test_a_late_dump_loads_once_it_lands_and_a_backfill_exports_every_day(tmp_path, metadata_db) -> None:  # noqa: ANN001
-    """LocalExecutor. The README's backfill command over four days, days in order; the
-    fourth day's dump is written only once its sensor is seen up_for_reschedule. Every
-    day loads, the warehouse equals a direct `group-etl run`, and cohort_exports (never
-    unpaused by hand) leaves one export partition a day with its exact rows, however
-    many Asset events its runs consumed."""
+def test_a_late_dump_loads_once_it_lands_and_a_backfill_exports_every_day(
+        tmp_path, metadata_db, warehouse_url) -> None:  # noqa: ANN001
+    """LocalExecutor, on a DuckDB and a PostgreSQL warehouse. The README's backfill
+    command over four days, days in order; the fourth day's dump is written only once
+    its sensor is seen up_for_reschedule. Every day loads, the warehouse equals a
+    direct `group-etl run` on the same engine, and cohort_exports (never unpaused by
+    hand) leaves one export partition a day with its exact rows, however many Asset
+    events its runs consumed."""
     lake_url = str(tmp_path / "lake")
     for n in range(3):
         write_late_day(lake_url, n)
     home, env = stack_env(tmp_path, metadata_db, False, lake_url)
-    env.update({"GROUP_ETL_START_DATE": LATE_DAYS[0].isoformat(), "GROUP_ETL_LANDING_POKE_SECONDS": "2",
+    url, schema = warehouse_url
+    env.update({"GROUP_ETL_WAREHOUSE_URL": url, "GROUP_ETL_SCHEMA": schema,"GROUP_ETL_START_DATE": LATE_DAYS[0].isoformat(), "GROUP_ETL_LANDING_POKE_SECONDS": "2",
                 "GROUP_ETL_LANDING_TIMEOUT_SECONDS": "900"})
     settings = load_settings(environ=env)
     with Warehouse(settings) as warehouse:
@@ -324,6 +329,15 @@ def test_a_late_dump_loads_once_it_lands_and_a_backfill_exports_every_day(tmp_pa
                 "ORDER BY e.day")).scalars().all()
     assert recorded == LATE_DAYS  # each day's export read its final load: nothing pending
     assert sorted({r[1] for r in through_airflow["load_audit"]}) == LATE_DAYS
-    direct = direct_run(tmp_path, LATE_DAYS[0].isoformat(), LATE_DAYS[-1].isoformat(), LATE_SETUP)
+    direct_warehouse = None if url.startswith("duckdb") else (url, f"{schema}_direct")
+    try:
+        direct = direct_run(tmp_path, LATE_DAYS[0].isoformat(), LATE_DAYS[-1].isoformat(), LATE_SETUP,
+                            direct_warehouse)
+    finally:
+        if direct_warehouse:
+            engine = sa.create_engine(url)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}_direct" CASCADE')
+            engine.dispose()
     assert (len(through_airflow.pop("cohorts")), direct.pop("cohorts")) == (1, [])  # saved here only
     assert through_airflow == direct

@@ -67,3 +67,17 @@ def test_status_check_names_each_day_that_needs_an_operator(group_etl, lake, mon
         "check: 2024-07-06: missing (nothing in the lake, never loaded)",
     ]
     assert group_etl("status", "--from", "2024-07-01", "--to", "2024-07-06")[0] == 0  # without --check: a listing
+
+
+def test_status_check_names_a_cut_gzip_and_a_marker_is_no_change(group_etl, lake, monkeypatch) -> None:  # noqa: ANN001, F811
+    monkeypatch.setenv("GROUP_ETL_LANDING_MARKER", "_SUCCESS")
+    whole = "".join(json.dumps(event("Open", f"u{n}", T, f"d{n}")) + "\n" for n in range(200))
+    lake.write("events/dt=2024-07-01/a.jsonl.gz", gzip.compress(whole.encode(), mtime=0)[:-40])
+    lake.write("events/dt=2024-07-02/a.jsonl", (json.dumps(event("Open", "u1", T + DAY, "c")) + "\n").encode())
+    for day in ("2024-07-01", "2024-07-02"):
+        lake.write(f"events/dt={day}/_SUCCESS", b"")
+    assert group_etl("run", "--from", "2024-07-01", "--to", "2024-07-02")[0] == 0
+    code, out, err = group_etl("status", "--check", "--format", "json")
+    assert [r["state"] for r in json.loads(out)["rows"]] == ["ok", "ok"]
+    assert (code, err) == (1, "check: 2024-07-01: 1 record rejected as truncated_gzip (a .gz object was cut "
+                              "short: check the dump)\n")

@@ -113,7 +113,7 @@ def test_an_empty_day_loads_only_when_allowed_and_is_audited(settings, warehouse
     with pytest.raises(NotLandedError) as caught:
         run_day(settings, warehouse, lake, D1)
     assert str(caught.value) == (
-        f"{D1} has not landed: no objects under events/dt={D1}/, groups/dt={D1}/, people/dt={D1}/ in the lake "
+        f"{D1} has not landed: no objects under events/dt={D1}/ in the lake "
         f"{lake.url}; run with --allow-empty to load it as an empty day")
     assert rows(warehouse, "SELECT count(*) FROM load_audit") == [(0,)]
     result = run_day(settings, warehouse, lake, D1, allow_empty=True)
@@ -149,7 +149,7 @@ def test_a_rerun_that_drops_most_of_a_day_is_refused_unless_allowed(settings, wa
         run_day(settings, warehouse, lake, D1)
     assert str(caught.value) == (
         f"{D1}: this run would load 1 events where 20 are loaded now (a loss of 95%, over "
-        "GROUP_ETL_SHRINK_LIMIT=0.5): check the lake, or run again with --allow-shrink")
+        "GROUP_ETL_SHRINK_LIMIT=0.5); check the lake, or run again with --allow-shrink")
     assert snapshot(warehouse) == before
     assert run_day(settings, warehouse, lake, D1, allow_shrink=True).loaded == 1
     write_jsonl(lake, f"events/dt={D1}/b.jsonl", [event("E", f"v{n}", T1 + n, f"b{n}") for n in range(9)])
@@ -163,7 +163,7 @@ def test_a_landing_marker_gates_the_day_and_is_never_a_record(warehouse_url, lak
     with pytest.raises(NotLandedError) as caught:
         run_day(marked, warehouse, lake, D1)
     assert str(caught.value) == (f"{D1} has not landed: no events/dt={D1}/_SUCCESS in the lake {lake.url} "
-                                 "(GROUP_ETL_LANDING_MARKER); run with --allow-empty to load it as empty")
+                                 "(GROUP_ETL_LANDING_MARKER); run with --allow-empty to load it as an empty day")
     lake.write(f"events/dt={D1}/_SUCCESS", b"")
     result = run_day(marked, warehouse, lake, D1)
     assert (result.input_records, result.loaded, result.rejected) == (1, 1, 0)

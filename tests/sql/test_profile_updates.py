@@ -70,7 +70,7 @@ def test_operations_apply_in_time_order_not_file_order(settings, keyed, lake) ->
         g("c1", T1 + 70, "$remove", {"tags": "a"}),
         g("c1", T1 + 80, "$unset", ["region"]),
     ])
-    result = run_day(settings, keyed, lake, D1)
+    result = run_day(settings, keyed, lake, D1, allow_empty=True)
     assert result.group_updates == (8, 0)
     assert profiles(keyed) == {"c1": {"plan": "pro", "name": "Acme", "tags": ["b", "c"]}}
     history = rows(keyed, "SELECT valid_from, valid_to, deleted, properties FROM group_profile_history "
@@ -89,7 +89,7 @@ def test_ties_keep_arrival_order_and_untimed_updates_sort_at_the_end_of_the_day(
         g("c1", T1 * 1000, "$set", {"plan": "second, same time in ms"}),
     ])
     write_jsonl(lake, f"groups/dt={D1}/b.jsonl", [g("c1", T1, "$set", {"plan": "third, next object"})])
-    run_day(settings, keyed, lake, D1)
+    run_day(settings, keyed, lake, D1, allow_empty=True)
     assert profiles(keyed) == {"c1": {"plan": "untimed"}}
     assert rows(keyed, "SELECT valid_from, properties ->> 'plan' FROM group_profile_history ORDER BY valid_from") == [
         (at(T1), "third, next object"),
@@ -99,8 +99,8 @@ def test_ties_keep_arrival_order_and_untimed_updates_sort_at_the_end_of_the_day(
 def test_state_carries_over_and_history_answers_as_of(settings, keyed, lake) -> None:  # noqa: ANN001
     write_jsonl(lake, f"groups/dt={D1}/a.jsonl", [g("c1", T1, "$set", {"plan": "free", "seats": 3})])
     write_jsonl(lake, f"groups/dt={D2}/a.jsonl", [g("c1", T2, "$set", {"plan": "pro"})])
-    run_day(settings, keyed, lake, D1)
-    run_day(settings, keyed, lake, D2)
+    run_day(settings, keyed, lake, D1, allow_empty=True)
+    run_day(settings, keyed, lake, D2, allow_empty=True)
     assert profiles(keyed) == {"c1": {"plan": "pro", "seats": 3}}
     assert rows(keyed, "SELECT created_at, updated_at FROM group_profiles") == [(at(T1), at(T2))]
     assert show_group(keyed, "company_id", "c1", as_of=at(T1 - 1))["profile"] is None
@@ -112,21 +112,21 @@ def test_state_carries_over_and_history_answers_as_of(settings, keyed, lake) -> 
 def test_a_late_update_with_an_early_time_lands_in_the_middle_of_the_history(settings, keyed, lake) -> None:  # noqa: ANN001
     write_jsonl(lake, f"groups/dt={D1}/a.jsonl", [g("c1", T1, "$set", {"a": 1}), g("c1", T1 + 100, "$set", {"c": 3})])
     write_jsonl(lake, f"groups/dt={D2}/a.jsonl", [g("c1", T1 + 50, "$set", {"b": 2})])
-    run_day(settings, keyed, lake, D1)
-    run_day(settings, keyed, lake, D2)
+    run_day(settings, keyed, lake, D1, allow_empty=True)
+    run_day(settings, keyed, lake, D2, allow_empty=True)
     assert show_group(keyed, "company_id", "c1", as_of=at(T1 + 60))["profile"] == {"a": 1, "b": 2}
     assert profiles(keyed) == {"c1": {"a": 1, "b": 2, "c": 3}}
 
 
 def test_delete_leaves_group_profiles_and_a_later_set_recreates(settings, keyed, lake) -> None:  # noqa: ANN001
     write_jsonl(lake, f"groups/dt={D1}/a.jsonl", [g("c1", T1, "$set", {"a": 1}), g("c1", T1 + 10, "$delete", "")])
-    run_day(settings, keyed, lake, D1)
+    run_day(settings, keyed, lake, D1, allow_empty=True)
     assert profiles(keyed) == {}
     assert rows(keyed, "SELECT deleted, valid_to FROM group_profile_history ORDER BY valid_from") == [
         (False, at(T1 + 10)), (True, None)]
     assert show_group(keyed, "company_id", "c1", as_of=at(T1 + 20))["profile"] is None
     write_jsonl(lake, f"groups/dt={D2}/a.jsonl", [g("c1", T2, "$set", {"b": 2})])
-    run_day(settings, keyed, lake, D2)
+    run_day(settings, keyed, lake, D2, allow_empty=True)
     assert profiles(keyed) == {"c1": {"b": 2}}
     assert rows(keyed, "SELECT created_at FROM group_profiles") == [(at(T2),)]
 
@@ -158,7 +158,7 @@ BAD_UPDATES = [
 def test_bad_group_updates_are_rejected_while_the_rest_apply(settings, keyed, lake, record, reason) -> None:  # noqa: ANN001
     settings = replace(settings, project_token="tok")
     write_jsonl(lake, f"groups/dt={D1}/a.jsonl", [g("c0", T1, "$set", {"ok": True}), record])
-    result = run_day(settings, keyed, lake, D1)
+    result = run_day(settings, keyed, lake, D1, allow_empty=True)
     assert result.group_updates == (1, 1)
     assert rows(keyed, "SELECT kind, source_line, reason FROM rejected_records") == [("group", 2, reason)]
     assert profiles(keyed) == {"c0": {"ok": True}}
@@ -170,7 +170,7 @@ def test_a_group_id_follows_the_rule_events_follow(settings, keyed, lake) -> Non
     lake.write(f"groups/dt={D1}/a.jsonl", "".join(
         f'{{"$group_key":"company_id","$group_id":{gid},"$time":{T1 + n},"$set":{{"v{n}":1}}}}\n'
         for n, gid in enumerate(["1e3", "1000.0", "1000", "-0", "9223372036854775807"])).encode())
-    run_day(settings, keyed, lake, D1)
+    run_day(settings, keyed, lake, D1, allow_empty=True)
     assert profiles(keyed) == {"1000": {"v0": 1, "v1": 1, "v2": 1}, "0": {"v3": 1},
                                "9223372036854775807": {"v4": 1}}
 
@@ -183,8 +183,8 @@ def test_profile_limit_refuses_new_profiles_never_updates(settings, keyed, lake)
         g("c5", T2 + 2, "$set", {"n": 5}), g("c4", T2 + 3, "$set", {"m": 4}),
         g("c9", T2 + 4, "$unset", ["n"]),  # does not create: not refused, not a profile
     ])
-    run_day(settings, keyed, lake, D1)
-    result = run_day(settings, keyed, lake, D2)
+    run_day(settings, keyed, lake, D1, allow_empty=True)
+    result = run_day(settings, keyed, lake, D2, allow_empty=True)
     assert profiles(keyed) == {"c1": {"n": 10}, "c2": {"n": 2}, "c4": {"n": 4, "m": 4}}
     assert result.group_updates == (4, 2)
     assert rows(keyed, "SELECT source_line, reason FROM rejected_records ORDER BY source_line") == [
@@ -201,7 +201,7 @@ def test_user_profiles_add_append_and_user_groups(settings, keyed, lake) -> None
         u("u3", T1, "$add", {"logins": "one"}),
         u("anon", T1, "$set", {"a": 1}),
     ])
-    result = run_day(settings, keyed, lake, D1)
+    result = run_day(settings, keyed, lake, D1, allow_empty=True)
     assert result.user_updates == (5, 2)
     assert rows(keyed, "SELECT distinct_id, properties FROM user_profiles ORDER BY distinct_id") == [
         ("u1", {"company_id": ["c1", "c2", "c1", ""], "name": "Ann", "logins": 3.5, "seen": ["home"]}),
@@ -213,7 +213,7 @@ def test_user_profiles_add_append_and_user_groups(settings, keyed, lake) -> None
         ("invalid_distinct_id",), ("invalid_value",)]
     add_key(keyed, "team", max_keys=6)  # keys change: user_groups follows
     write_jsonl(lake, f"people/dt={D2}/a.jsonl", [u("u2", T2, "$set", {"team": "t1"})])
-    run_day(settings, keyed, lake, D2)
+    run_day(settings, keyed, lake, D2, allow_empty=True)
     assert rows(keyed, "SELECT distinct_id, group_key, group_id FROM user_groups ORDER BY 1, 2, 3") == [
         ("u1", "company_id", "c1"), ("u1", "company_id", "c2"), ("u2", "company_id", "42"), ("u2", "team", "t1")]
 
@@ -223,10 +223,10 @@ def test_rerun_with_unchanged_inputs_leaves_every_table_identical(settings, keye
     write_jsonl(lake, f"groups/dt={D2}/a.jsonl", [g("c1", T1 + 5, "$union", {"l": [1]}), g("c2", T2, "$delete", "")])
     write_jsonl(lake, f"people/dt={D2}/a.jsonl", [u("u1", T2, "$set", {"company_id": "c1"})])
     for day in (D1, D2):
-        run_day(settings, keyed, lake, day)
+        run_day(settings, keyed, lake, day, allow_empty=True)
     before = snapshot(keyed)
     for day in (D1, D2, D1):
-        run_day(settings, keyed, lake, day)
+        run_day(settings, keyed, lake, day, allow_empty=True)
     assert snapshot(keyed) == before
 
 
@@ -235,12 +235,12 @@ def test_changed_inputs_mark_later_days_stale_and_a_range_rerun_repairs(settings
     write_jsonl(lake, f"groups/dt={D2}/a.jsonl", [g("c1", T2, "$set", {"b": 2})])
     write_jsonl(lake, f"groups/dt={D3}/a.jsonl", [g("c1", T2 + 86_400, "$set", {"c": 3})])
     for day in (D1, D2, D3):
-        run_day(settings, keyed, lake, day)
+        run_day(settings, keyed, lake, day, allow_empty=True)
     write_jsonl(lake, f"groups/dt={D2}/a.jsonl", [g("c1", T2, "$set", {"b": 20})])
     assert [(r["date"], r["state"]) for r in day_status(keyed, lake, None, None)] == [
         ("2024-08-01", "ok"), ("2024-08-02", "stale"), ("2024-08-03", "stale after 2024-08-02")]
     for day in (D2, D3):
-        run_day(settings, keyed, lake, day)
+        run_day(settings, keyed, lake, day, allow_empty=True)
     assert profiles(keyed) == {"c1": {"a": 1, "b": 20, "c": 3}}
     assert [r["state"] for r in day_status(keyed, lake, None, None)] == ["ok", "ok", "ok"]
 
