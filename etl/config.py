@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -99,26 +100,25 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
 
 
 def _share(name: str, raw: Mapping[str, str]) -> float:
-    value = raw[name]
-    try:
-        share = float(value)
-    except ValueError:
-        raise ConfigError(f"{name}: expected a share between 0 and 1, such as 0.5, got {value!r}") from None
-    if not 0 <= share <= 1:
-        raise ConfigError(f"{name}: must be between 0 and 1, got {value}")
-    return share
+    return _float_setting(name, raw, "a share between 0 and 1, such as 0.5", 0.0, 1.0, "between 0 and 1")
 
 
 def seconds_setting(name: str, raw: Mapping[str, str]) -> float:
     """A number of seconds, 0 or more (also for the variables the DAG files read)."""
+    return _float_setting(name, raw, "a number of seconds, such as 300", 0.0, sys.float_info.max,
+                          "0 or more seconds")
+
+
+def _float_setting(name: str, raw: Mapping[str, str], expected: str, low: float, high: float,
+                   bounds: str) -> float:
     value = raw[name]
     try:
-        seconds = float(value)
+        number = float(value)
     except ValueError:
-        raise ConfigError(f"{name}: expected a number of seconds, such as 300, got {value!r}") from None
-    if not 0 <= seconds < float("inf"):
-        raise ConfigError(f"{name}: must be 0 or more seconds, got {value}")
-    return seconds
+        raise ConfigError(f"{name}: expected {expected}, got {value!r}") from None
+    if not low <= number <= high:  # NaN and infinities fail here too
+        raise ConfigError(f"{name}: must be {bounds}, got {value}")
+    return number
 
 
 def count_setting(name: str, raw: Mapping[str, str], least: int = 1) -> int:
