@@ -76,3 +76,21 @@ def test_a_nul_in_a_where_string_is_a_one_line_error(group_etl) -> None:  # noqa
                                    "--where", where)
         assert (code, out, err) == (1, "", f"error: --where: the string at column {column} holds a NUL character "
                                            "(\\u0000), which no property name or value can hold\n")
+
+
+def test_report_csv_cells_never_run_as_formulas(group_etl, lake) -> None:  # noqa: ANN001, F811
+    assert group_etl("keys", "add", "company_id", "--setup-at", "2024-07-01T00:00:00Z")[0] == 0
+    ids = ['=HYPERLINK("http://x")', "@SUM(A1)", "-5", "c1"]
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl",
+                [event("Open", f"u{n}", T, f"e{n}", company_id=i) for n, i in enumerate(ids)])
+    assert group_etl("run", "--date", str(D1))[0] == 0
+    code, out, err = group_etl("report", "insights", "--event", "Open", "--from", str(D1), "--to", str(D1),
+                               "--by", "company_id", "--breakdown", "company_id", "--format", "csv")
+    assert (code, err) == (0, "")
+    assert sorted(out.splitlines()) == sorted([
+        "date,breakdown,events,uniques",
+        "2024-07-01,'-5,1,1",
+        "2024-07-01,'@SUM(A1),1,1",
+        "2024-07-01,\"'=HYPERLINK(\"\"http://x\"\")\",1,1",
+        "2024-07-01,c1,1,1",
+    ])
