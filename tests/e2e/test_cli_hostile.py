@@ -62,6 +62,7 @@ def test_a_deeply_nested_where_answers_or_is_a_one_line_error(group_etl, lake) -
     answer = (0, "date,breakdown,events,uniques\r\n2024-07-01,,1,1\r\n", "")
     assert insights("not " * 100 + 'properties["a"] is set') == answer
     assert insights("(" * 500 + 'properties["a"] is set' + ")" * 500) == answer
+    assert insights('(properties["a"] is set and ' * 100 + "a is set" + ")" * 100) == answer
     too_deep = ("error: --where: nested too deeply (at most 100 levels of not, and, or and the parentheses "
                 "around them)\n")
     for where in ("not " * 101 + 'properties["a"] is set', "not " * 5000 + 'properties["a"] is set',
