@@ -1,4 +1,5 @@
-"""Printing results as a table (for people), JSON or CSV (for machines)."""
+"""Printing results as a table (for people), JSON or CSV (for machines and
+spreadsheets: a text cell that would run as a formula gets a leading ')."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from etl.serve.spreadsheet import spreadsheet_cell
 
 
 class Format(StrEnum):
@@ -39,10 +42,10 @@ def print_rows(rows: Sequence[dict], columns: Sequence[str], fmt: Format, title:
     if fmt is Format.json:
         print_json({"rows": list(rows)})
     elif fmt is Format.csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
+        writer = csv.writer(sys.stdout)
+        writer.writerow([spreadsheet_cell(c) for c in columns])
         for row in rows:
-            writer.writerow({k: _cell(row.get(k)) for k in columns})
+            writer.writerow([spreadsheet_cell(row.get(c), _cell(row.get(c))) for c in columns])
     else:
         table = Table(title=title)
         for column in columns:

@@ -1,7 +1,8 @@
 """CSV uploads of group profiles: one `$set` a row, at upload time.
 
 A file is checked whole before anything applies: a missing header or
-`$group_id` column, a repeated column, a ragged row, an empty id or bytes that
+`$group_id` column, a repeated column, a name starting with a byte order mark
+(U+FEFF) past the file's first bytes, a ragged row, an empty id or bytes that
 are not UTF-8 stop it with the line named. A file (by location and content) is
 applied once; applying it again changes nothing. Ids are kept as they are,
 never trimmed, as events' group ids are. Of the files in the lake, a bad one
@@ -71,6 +72,10 @@ def read_csv_profiles(data: bytes, source: str, infer_types: bool) -> CsvProfile
     header = next(reader, None)
     if not header or all(not name.strip() for name in header):
         raise DataError(f"{source} line 1: no header row")
+    marked = [name for name in header if name.startswith("\ufeff")]
+    if marked:  # utf-8-sig took the file's own BOM; one left is not part of a name
+        raise DataError(f"{source} line 1: column {marked[0]!r} starts with a byte order mark (U+FEFF), "
+                        "which belongs only at the very start of the file")
     if "$group_id" not in header:
         raise DataError(f"{source} line 1: the header has no $group_id column (is the delimiter a comma?)")
     repeated = sorted({name for name in header if header.count(name) > 1})

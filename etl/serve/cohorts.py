@@ -82,10 +82,21 @@ def _condition(item: object, where: str, keys: set[str]) -> Compare:
     return Compare(Ref(scope, prop), OPS[op], value)
 
 
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(_holds_nul(v) for v in value)
+
+
 def validate(definition: object, keys: set[str]) -> dict:
     """The definition, checked; raises with what is wrong and where."""
     if not isinstance(definition, dict):
         raise EtlError("--definition: a JSON object is expected")
+    if _holds_nul(definition):  # PostgreSQL's text and JSON cannot hold it: refused on every engine
+        raise EtlError("--definition: holds a NUL character (\\u0000), which no property, value or event "
+                       "name can hold")
     unknown = set(definition) - TOP_LEVEL
     if unknown:
         raise EtlError(f"--definition: unknown field(s) {sorted(unknown)}; expected {sorted(TOP_LEVEL)}")

@@ -28,6 +28,7 @@ from etl.errors import EtlError
 from etl.serve.cohorts import Cohort, check_name, get_cohort, list_cohorts, member_conditions
 from etl.serve.filters import Ref, SqlCompiler, parse
 from etl.serve.sessions import ROW_GROUP, SessionStore
+from etl.serve.spreadsheet import spreadsheet_cell
 from etl.store.lake import Lake, open_lake, replace_partition, write_new_file
 from etl.store.sql import render_sql, sql_clause
 from etl.store.warehouse import Warehouse, json_value
@@ -142,9 +143,9 @@ def encode(results: list[dict], fmt: str) -> bytes:
         names = sorted({n for r in results for n in r["$properties"]})
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["$distinct_id", *map(_neutral, names)])
+        writer.writerow(["$distinct_id", *map(spreadsheet_cell, names)])
         for r in results:
-            writer.writerow([_neutral(r["$distinct_id"]), *[_cell(r["$properties"].get(n)) for n in names]])
+            writer.writerow([spreadsheet_cell(r["$distinct_id"]), *[_cell(r["$properties"].get(n)) for n in names]])
         return out.getvalue().encode()
     table = pa.table({"$distinct_id": [r["$distinct_id"] for r in results],
                       "$properties": [json.dumps(r["$properties"], ensure_ascii=False) for r in results]})
@@ -153,19 +154,10 @@ def encode(results: list[dict], fmt: str) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-# OWASP's CSV injection advice: a cell a spreadsheet would read as a formula gets a leading '
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    return _neutral(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-
-
-def _neutral(cell: str) -> str:
-    """The cell as text a spreadsheet shows, never runs: `=1+1` is written `'=1+1`."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    """A property value: strings as they are, others as JSON; never a formula."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return spreadsheet_cell(value, text)
 
 
 def write_target(target: str, data: bytes) -> None:

@@ -7,7 +7,8 @@ Lark (never `eval`) and compiled to SQL with bound parameters.
     REF         := properties["name"] | name | scope.name | scope["name"]
     LITERAL     := "string" | number | true | false | null | [literal, ...]
     combined with and, or, not, and parentheses (not binds tightest, then
-    and, then or). Strings take JSON's escapes (\\" \\\\ \\n \\uXXXX ...).
+    and, then or; at most MAX_DEPTH levels nest). Strings take JSON's escapes
+    (\\" \\\\ \\n \\uXXXX ...), never \\u0000.
 
 A reference names an event property (`properties["plan"]`, `plan`), or with a
 scope: `user.plan` (the user's profile), `group.plan` (the group's profile in a
@@ -29,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken, VisitError
 
 from etl.errors import EtlError
@@ -74,6 +75,10 @@ STRING: /"(?:[^"\\]|\\.)*"/
 """
 
 _PARSER = Lark(GRAMMAR, parser="lalr")
+# Levels of not, and, or (parentheses nest and/or; around one condition they add none).
+# Building and compiling the tree recurses per level: a bound keeps every answer one line.
+MAX_DEPTH = 100
+_LOGICAL = {"negation", "and_expr", "or_expr"}
 
 
 @dataclass(frozen=True)
@@ -161,13 +166,18 @@ def _property_name(token: Token) -> str:
 
 
 def _unquote(token: Token) -> str:
-    """A STRING token's text, read with JSON's escapes."""
+    """A STRING token's text, read with JSON's escapes. NUL is refused: PostgreSQL's
+    text cannot hold it, and both engines must give one answer."""
     try:
-        return json.loads(token)
+        text = json.loads(token)
     except ValueError as error:
         reason = error.msg.lower().removesuffix(" at")
         raise EtlError(f"bad string at column {token.column + error.pos}: {reason} "
                        f"(escapes: {ESCAPES})") from None
+    if "\x00" in text:
+        raise EtlError(f"the string at column {token.column} holds a NUL character (\\u0000), "
+                       "which no property name or value can hold")
+    return text
 
 
 OPERATORS = "==, !=, >, >=, <, <=, in, contains, is set, is not set"
@@ -214,7 +224,11 @@ def parse(text: str, option: str = "--where") -> Compare | Logical:
     if not text.strip():
         raise EtlError(f"{option}: empty expression; write a condition such as plan == \"pro\"")
     try:
-        return _Tree().transform(_PARSER.parse(text))
+        tree = _PARSER.parse(text)
+        if _depth(tree) > MAX_DEPTH:
+            raise EtlError(f"{option}: nested too deeply (at most {MAX_DEPTH} levels of not, "
+                           "and, or and the parentheses around them)")
+        return _Tree().transform(tree)
     except VisitError as error:  # our own refusal, raised while building the tree
         if isinstance(error.orig_exc, EtlError):
             raise EtlError(f"{option}: {error.orig_exc}") from None
@@ -222,6 +236,18 @@ def parse(text: str, option: str = "--where") -> Compare | Logical:
     except LarkError as error:
         raise EtlError(f"{option}: cannot parse {text!r}: {_problem(text, error)}; "
                        "see docs/reports.md, Filter expressions") from None
+
+
+def _depth(tree: Tree) -> int:
+    """How many not/and/or nodes nest at the deepest point; without recursion."""
+    deepest, stack = 0, [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Tree):
+            depth += node.data in _LOGICAL
+            deepest = max(deepest, depth)
+            stack.extend((child, depth) for child in node.children)
+    return deepest
 
 
 def refs(node: Compare | Logical) -> list[Ref]:

@@ -49,3 +49,49 @@ def test_an_empty_property_name_in_where_is_a_one_line_error(group_etl) -> None:
         code, out, err = group_etl("report", "insights", "--event", "E", "--from", str(D1), "--to", str(D1),
                                    "--where", where)
         assert (code, out, err) == (1, "", f"error: --where: empty property name at column {column}\n")
+
+
+def test_a_deeply_nested_where_answers_or_is_a_one_line_error(group_etl, lake) -> None:  # noqa: ANN001, F811
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Open", "u1", T, "a", a=1), event("Open", "u2", T, "b")])
+    assert group_etl("run", "--date", str(D1))[0] == 0
+
+    def insights(where: str) -> tuple[int, str, str]:
+        return group_etl("report", "insights", "--event", "Open", "--from", str(D1), "--to", str(D1),
+                         "--format", "csv", "--where", where)
+
+    answer = (0, "date,breakdown,events,uniques\r\n2024-07-01,,1,1\r\n", "")
+    assert insights("not " * 100 + 'properties["a"] is set') == answer
+    assert insights("(" * 500 + 'properties["a"] is set' + ")" * 500) == answer
+    assert insights('(properties["a"] is set and ' * 100 + "a is set" + ")" * 100) == answer
+    too_deep = ("error: --where: nested too deeply (at most 100 levels of not, and, or and the parentheses "
+                "around them)\n")
+    for where in ("not " * 101 + 'properties["a"] is set', "not " * 5000 + 'properties["a"] is set',
+                  '(properties["a"] is set and ' * 101 + "a is set" + ")" * 101):
+        assert insights(where) == (1, "", too_deep)
+
+
+def test_a_nul_in_a_where_string_is_a_one_line_error(group_etl) -> None:  # noqa: ANN001, F811
+    assert group_etl("init")[0] == 0
+    for where, column in (('properties["\\u0000"] == 1', 12), ('a == "x\\u0000"', 6), ('user["a\\u0000"] is set', 6)):
+        code, out, err = group_etl("report", "insights", "--event", "E", "--from", str(D1), "--to", str(D1),
+                                   "--where", where)
+        assert (code, out, err) == (1, "", f"error: --where: the string at column {column} holds a NUL character "
+                                           "(\\u0000), which no property name or value can hold\n")
+
+
+def test_report_csv_cells_never_run_as_formulas(group_etl, lake) -> None:  # noqa: ANN001, F811
+    assert group_etl("keys", "add", "company_id", "--setup-at", "2024-07-01T00:00:00Z")[0] == 0
+    ids = ['=HYPERLINK("http://x")', "@SUM(A1)", "-5", "c1"]
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl",
+                [event("Open", f"u{n}", T, f"e{n}", company_id=i) for n, i in enumerate(ids)])
+    assert group_etl("run", "--date", str(D1))[0] == 0
+    code, out, err = group_etl("report", "insights", "--event", "Open", "--from", str(D1), "--to", str(D1),
+                               "--by", "company_id", "--breakdown", "company_id", "--format", "csv")
+    assert (code, err) == (0, "")
+    assert sorted(out.splitlines()) == sorted([
+        "date,breakdown,events,uniques",
+        "2024-07-01,'-5,1,1",
+        "2024-07-01,'@SUM(A1),1,1",
+        "2024-07-01,\"'=HYPERLINK(\"\"http://x\"\")\",1,1",
+        "2024-07-01,c1,1,1",
+    ])

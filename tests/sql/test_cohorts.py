@@ -244,6 +244,10 @@ def test_a_day_loaded_again_while_it_exports_stays_pending(world, settings, ware
         ("ok", '{"properties": [{"property": "n", "op": "gt", "value": "ten"}]}', "gt needs a number"),
         ("ok", '{"behaviors": [{"event": "E", "at_least": 0, "last_days": 7}]}', "'at_least' must be a whole number"),
         ("ok", '{"colour": "red"}', "unknown field(s) ['colour']"),
+        ("ok", '{"properties": [{"property": "a\\u0000", "op": "is_set"}]}',
+         "--definition: holds a NUL character (\\u0000), which no property, value or event name can hold"),
+        ("ok", '{"properties": [{"property": "a", "op": "in", "value": ["\\u0000"]}]}', "holds a NUL character"),
+        ("ok", '{"behaviors": [{"event": "E\\u0000", "at_least": 1, "last_days": 7}]}', "holds a NUL character"),
     ],
 )
 def test_validation_errors(shared, name, definition, message) -> None:  # noqa: ANN001

@@ -284,6 +284,10 @@ def test_csv_upload_respects_the_profile_limit(settings, keyed, lake) -> None:  
          "x.csv line 1: repeated column(s) 'plan', 'seats': each property must have one column"),
         (b"$group_id,plan,$group_id\nc1,a,c2\n", "x.csv line 1: repeated column(s) '$group_id'"),
         (b"$group_id,plan\nc1,pro\nc2,\xff\n", "x.csv line 3: not UTF-8"),
+        ("\ufeff$group_id,plan,\ufeff$group_id\nc1,a,c2\n".encode(),
+         "x.csv line 1: column '\\ufeff$group_id' starts with a byte order mark (U+FEFF), "
+         "which belongs only at the very start of the file"),
+        ("$group_id,\ufeffplan\nc1,a\n".encode(), "x.csv line 1: column '\\ufeffplan' starts with a byte order mark"),
     ],
 )
 def test_csv_errors_name_the_line_and_apply_nothing(keyed, data, message) -> None:  # noqa: ANN001

@@ -12,17 +12,18 @@ from etl.serve.export import encode, write_target
 
 
 def test_csv_cells_that_a_spreadsheet_would_run_get_a_leading_quote() -> None:
-    """OWASP's CSV injection advice: a cell starting with = + - @ tab or CR is prefixed with '."""
+    """OWASP's CSV injection advice: a text cell starting with = + - @ tab or CR is prefixed
+    with '; a number (-5, -0.5) is no formula and stays a number, the string "-5" does not."""
     results = [
         {"$distinct_id": "=HYPERLINK(\"http://x\")", "$properties": {
             "a": "=1+1", "b": "+1", "c": -5, "d": "@SUM(A1)", "e": "\tx", "f": "\rx", "g": "ok = fine",
-            "h": ["=x"], "=name": "plain"}},
-        {"$distinct_id": "c2", "$properties": {"a": "1-1", "c": 5}},
+            "h": ["=x"], "i": "-5", "j": -0.5, "=name": "plain"}},
+        {"$distinct_id": "c2", "$properties": {"a": "1-1", "c": 5, "j": True}},
     ]
     assert encode(results, "csv").decode() == (
-        "$distinct_id,'=name,a,b,c,d,e,f,g,h\r\n"
-        "\"'=HYPERLINK(\"\"http://x\"\")\",plain,'=1+1,'+1,'-5,'@SUM(A1),'\tx,\"'\rx\",ok = fine,\"[\"\"=x\"\"]\"\r\n"
-        "c2,,1-1,,5,,,,,\r\n"
+        "$distinct_id,'=name,a,b,c,d,e,f,g,h,i,j\r\n"
+        "\"'=HYPERLINK(\"\"http://x\"\")\",plain,'=1+1,'+1,-5,'@SUM(A1),'\tx,\"'\rx\",ok = fine,\"[\"\"=x\"\"]\",'-5,-0.5\r\n"
+        "c2,,1-1,,5,,,,,,,true\r\n"
     )
 
 

@@ -144,6 +144,16 @@ ESCAPES = r'(escapes: \" \\ \/ \b \f \n \r \t \uXXXX)'
         ("n <= true", "--where: '<=' compares numbers; got true"),
         ('plan in "a"', "--where: 'in' needs a list, as in plan in [\"a\", \"b\"]"),
         ("plan contains 1", "--where: 'contains' takes a string"),
+        # NUL, which PostgreSQL's text cannot hold: refused on every engine alike
+        ('properties["\\u0000"] == 1',
+         "--where: the string at column 12 holds a NUL character (\\u0000), which no property name or value can hold"),
+        ('plan == "a\\u0000"',
+         "--where: the string at column 9 holds a NUL character (\\u0000), which no property name or value can hold"),
+        # nesting past the bound (parentheses around one condition add no level)
+        ("not " * 101 + "a is set", "--where: nested too deeply (at most 100 levels of not, and, or and the "
+                                    "parentheses around them)"),
+        ("(a is set or " * 101 + "b is set" + ")" * 101, "--where: nested too deeply (at most 100 levels of not, "
+                                                           "and, or and the parentheses around them)"),
     ],
 )
 def test_each_error_has_its_one_line_message(text: str, message: str) -> None:
@@ -151,6 +161,15 @@ def test_each_error_has_its_one_line_message(text: str, message: str) -> None:
         parse(text)
     assert str(caught.value) == message
     assert "\n" not in str(caught.value)
+
+
+def test_nesting_up_to_the_bound_parses() -> None:
+    tree = parse("not " * 100 + "a is set")
+    for _ in range(100):
+        assert isinstance(tree, Logical) and tree.op == "not"
+        tree = tree.parts[0]
+    assert tree == Compare(Ref(None, "a"), "is set", None)
+    assert parse("(" * 5000 + "a is set" + ")" * 5000) == Compare(Ref(None, "a"), "is set", None)
 
 
 def test_the_option_names_the_flag() -> None:
