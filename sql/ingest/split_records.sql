@@ -118,8 +118,10 @@ SELECT source_object, source_line, source_index, suspect,
                THEN 'invalid_json'
            -- the escape \u0000, not a literal backslash before u0000 (an even run of backslashes)
            WHEN suspect AND regexp_matches(raw, '(?:^|[^\\])(?:\\\\)*\\u0000') THEN 'nul_character'
-           WHEN (contains(raw, 'NaN') OR contains(raw, 'Infinity'))
-                AND regexp_matches(regexp_replace(raw, '"(?:[^"\\]|\\.)*"', '', 'g'), 'NaN|Infinity')
+           -- NaN, Inf, Infinity in any case (DuckDB's json_valid takes them), only as a bare
+           -- token outside strings: the only words valid JSON has there are true, false, null
+           WHEN regexp_matches(raw, 'nan|inf', 'i')
+                AND regexp_matches(regexp_replace(raw, '"(?:[^"\\]|\\.)*"', '', 'g'), 'nan|inf', 'i')
                THEN 'invalid_number'
            -- a number no double holds (its magnitude overflows, or it is not 0 but rounds to 0):
            -- rejected, so both engines store the same value and Python never parses a huge

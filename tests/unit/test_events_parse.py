@@ -134,8 +134,17 @@ def test_boundaries_of_the_time_rule_load(tmp_path: Path) -> None:
 
 
 def test_a_string_containing_nan_is_not_a_bad_number(tmp_path: Path) -> None:
-    events, rejects = parse(tmp_path, (line(ev(note="NaN, Infinity]")) + "\n").encode())
+    events, rejects = parse(tmp_path, (line(ev(note="NaN, Infinity]", nan="banana info -inf")) + "\n").encode())
     assert rejects == [] and len(events) == 1
+
+
+@pytest.mark.parametrize("token", ["nan", "-nan", "Nan", "NAN", "inf", "Inf", "INF", "-inf", "infinity", "-Infinity"])
+def test_a_bare_nan_or_inf_in_any_case_is_a_bad_number(tmp_path: Path, token: str) -> None:
+    # DuckDB's JSON reader takes these in any case; JSON (and PostgreSQL) take none of them
+    text = f'{{"event":"e","properties":{{"distinct_id":"u1","time":1710072000,"$insert_id":"a","n":{token}}}}}'
+    events, rejects = parse(tmp_path, (line(ev(insert_id="good")) + "\n" + text + "\n").encode())
+    assert [(r["reason"], r["raw"]) for r in rejects] == [("invalid_number", text)]
+    assert [e["insert_id"] for e in events] == ["good"]
 
 
 def test_wrong_token_only_when_a_token_is_configured(tmp_path: Path) -> None:

@@ -87,6 +87,10 @@ EVENTS: dict[str, tuple[bytes, list[str]]] = {
     "distinct_id_tab_padded": (around(bad_event(distinct_id="\tanon\t")), ["invalid_distinct_id"]),
     "distinct_id_nbsp_padded": (around(bad_event(distinct_id="\u00a0null ")), ["invalid_distinct_id"]),
     "escaped_backslash_u0000": (around(bad_event(note="\\u0000")), []),
+    # DuckDB's reader takes nan/inf in any case; outside strings they are bad numbers, inside fine
+    "nan_lowercase": (around(bad_event(v=0).replace(b'"v": 0', b'"v": nan')), ["invalid_number"]),
+    "inf_any_case": (around(bad_event(v=[0, 0]).replace(b'[0, 0]', b'[-inf, INF]')), ["invalid_number"]),
+    "nan_inside_strings": (around(bad_event(note="banana, -inf, Infinity, NAN")), []),
 }
 
 
@@ -131,11 +135,13 @@ def write() -> None:
                             "invalid_value"),
         # a number that would become an integer of 5,001 digits (over Python's int-string limit)
         "set_number_1e5000": ({**good_group, "$set": {"a": "HUGE"}}, "number_out_of_range"),
+        # a bare nan/inf in any case (DuckDB's reader takes them): never folded or stored
+        "set_inf_lowercase": ({**good_group, "$set": {"a": "INF"}}, "invalid_number"),
     }
     for name, (record, reason) in groups.items():
         record = {k: v for k, v in record.items() if v is not None}
         (HERE / f"groups_{name}.jsonl").write_bytes(
-            line(good_group) + b"\n" + line(record).replace(b'"HUGE"', b"1e5000") + b"\n"
+            line(good_group) + b"\n" + line(record).replace(b'"HUGE"', b"1e5000").replace(b'"INF"', b"inf") + b"\n"
             + line({**good_group, "$group_id": "c2"}) + b"\n")
         manifest[f"groups_{name}.jsonl"] = {"kind": "groups", "loaded": 2, "reasons": [reason]}
     good_user = {"$token": "tok", "$distinct_id": "u1", "$time": T, "$add": {"n": 1}}
