@@ -36,11 +36,13 @@ objects AS (
     -- a line over $max_record_bytes keeps `truncated:<bytes>:` and its first $raw_prefix
     -- characters (or bytes, in base64, when it is not UTF-8) as its raw text
     SELECT source_object, source_line, 0 AS source_index,
-           CASE WHEN flag IS NULL AND size > $max_record_bytes
+           -- (and so do the bytes after a gzip's last member, flagged truncated_gzip)
+           CASE WHEN coalesce(flag, 'truncated_gzip') = 'truncated_gzip' AND size > $max_record_bytes
                 THEN 'truncated:' || size || ':' || coalesce(left(text, $raw_prefix),
                                                              'base64:' || to_base64(bytes[1:$raw_prefix]))
                 ELSE text END AS raw,
-           CASE WHEN flag IS NULL AND size > $max_record_bytes THEN NULL ELSE bytes END AS bytes,
+           CASE WHEN coalesce(flag, 'truncated_gzip') = 'truncated_gzip' AND size > $max_record_bytes
+                THEN NULL ELSE bytes END AS bytes,
            CASE
                WHEN flag IS NOT NULL THEN flag
                WHEN size > $max_record_bytes THEN 'oversized_record'

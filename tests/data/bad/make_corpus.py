@@ -104,6 +104,15 @@ def write() -> None:
     whole = gzip.compress(GOOD_A + b"\n" + GOOD_B + b"\n" + line(ev("cut", pad="x" * 2000)) + b"\n", mtime=0)
     (HERE / "events_truncated_gzip.jsonl.gz").write_bytes(whole[:-30])
     manifest["events_truncated_gzip.jsonl.gz"] = {"kind": "events", "loaded": 2, "reasons": ["truncated_gzip"]}
+    # a CRC-32 that does not match the content: the content decoded, so its lines load
+    bad_crc = bytearray(gzip.compress(around(line(ev("crc"))), mtime=0))
+    bad_crc[-8:-4] = b"\0\0\0\0"
+    (HERE / "events_gzip_bad_crc.jsonl.gz").write_bytes(bytes(bad_crc))
+    manifest["events_gzip_bad_crc.jsonl.gz"] = {"kind": "events", "loaded": 3, "reasons": ["truncated_gzip"]}
+    # plain lines after the gzip member: kept whole in one reject's raw, not loaded
+    (HERE / "events_gzip_trailing_text.jsonl.gz").write_bytes(
+        gzip.compress(around(line(ev("in"))), mtime=0) + line(ev("after-1")) + b"\n" + line(ev("after-2")) + b"\n")
+    manifest["events_gzip_trailing_text.jsonl.gz"] = {"kind": "events", "loaded": 3, "reasons": ["truncated_gzip"]}
     (HERE / "events_line_over_1mb.jsonl.gz").write_bytes(
         gzip.compress(around(bad_event(blob="x" * 1_100_000)), mtime=0))
     manifest["events_line_over_1mb.jsonl.gz"] = {"kind": "events", "loaded": 2, "reasons": ["oversized_record"]}
