@@ -194,10 +194,27 @@ def iter_line_batches(
             next_line += batch.num_rows
             yield batch
         yield _flag_table(next_line, data[cut + 1:], "truncated_gzip")
-    elif not seen_bytes:
+        next_line += 1
+    elif not seen_bytes and not state.trailing_size:
         yield _flag_table(next_line, b"", "empty_object")
     elif data:
-        yield _lines_table(data, next_line)
+        batch = _lines_table(data, next_line)
+        next_line += batch.num_rows
+        yield batch
+    yield from _gzip_problems(state, next_line)
+
+
+def _gzip_problems(state: DecodeState, line: int) -> Iterator[pa.Table]:
+    """One truncated_gzip record for gzip members whose CRC-32 or length check failed
+    (their lines loaded: raw names the failure), and one for bytes after the last member
+    that start no member (raw keeps them, truncated like an oversized record when long)."""
+    if state.failed_checks:
+        note = f"gzip check failed: CRC-32 or length of {state.failed_checks} member(s) (their lines loaded)"
+        yield _flag_table(line, note.encode(), "truncated_gzip")
+        line += 1
+    if state.trailing_size:
+        table = _flag_table(line, state.trailing, "truncated_gzip")
+        yield table.set_column(4, "size", pa.array([state.trailing_size], pa.int64()))
 
 
 def truncated_raw(prefix: bytes, size: int) -> str:

@@ -7,7 +7,8 @@ one version; an update that changes nothing makes no version. Rules:
 - `$set` creates or overwrites; `$set_once` sets only absent properties;
 - `$unset` removes names; `$union` adds list values not yet present;
 - `$remove` removes a value from a list; `$delete` deletes the profile;
-- users only: `$add` increments a number (a non-number counts as 0),
+- users only: `$add` increments a number (a non-number counts as 0; a sum
+  no double holds leaves the property as it was),
   `$append` adds one value to a list;
 - `$unset`, `$remove` and `$delete` on a missing profile do nothing;
   the others create it. A scalar under `$union`/`$append` first becomes a
@@ -20,6 +21,7 @@ Values compare as JSON does (`json_equal`), not as Python does: `true` is not
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -168,10 +170,16 @@ class _Fold:
         return changed
 
     def _add(self, state: dict, value: dict) -> bool:
+        """A sum no double holds (1.7e308 + 1.7e308) leaves the property as it was: no
+        number beyond a double is stored, and the update was loaded (counted) already."""
+        changed = False
         for name, amount in value.items():
             base = state.get(name)
-            state[name] = (base if _is_number(base) else 0) + amount
-        return bool(value)
+            total = (base if _is_number(base) else 0) + amount
+            if _fits_a_double(total):
+                state[name] = total
+                changed = True
+        return changed
 
     def _append(self, state: dict, value: dict) -> bool:
         for name, item in value.items():
@@ -215,6 +223,13 @@ def created_at(versions: list[Version]) -> datetime | None:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _fits_a_double(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond a double's range
+        return False
 
 
 def json_key(value: Any) -> object:

@@ -281,53 +281,152 @@ def replace_partition(lake: Lake, prefix: str, key: str, data: bytes) -> None:
             lake.delete(obj.key)
 
 
+# Of bytes after the last gzip member that start no member, at most this much is kept
+# (for the reject's raw; the rest only counted): the longest line a loader holds.
+TRAILING_KEEP = 16 * 1024 * 1024
+_FEXTRA, _FNAME, _FCOMMENT, _FHCRC = 4, 8, 16, 2
+
+
 @dataclass
 class DecodeState:
-    """Set while reading: `truncated` marks a gzip stream that was cut off or corrupt."""
+    """Set while reading a gzip object: what went wrong, so the loader keeps the good
+    lines and records the rest. `truncated`: the stream was cut off or its deflate data
+    is corrupt (the last line's tail is lost). `failed_checks`: members whose content
+    decoded in full but whose CRC-32 or length check failed. `trailing`: the first bytes
+    (up to TRAILING_KEEP) after the last member that start no gzip member, and
+    `trailing_size` all of them."""
 
     truncated: bool = False
+    failed_checks: int = 0
+    trailing: bytes = b""
+    trailing_size: int = 0
 
 
 def iter_decompressed(lake: Lake, obj: LakeObject, state: DecodeState | None = None) -> Iterator[bytes]:
     """Yield the object's content, un-gzipped when its magic bytes (1f 8b) say gzip,
     whatever its name: a plain-text object named `.gz` is read as plain text.
 
-    A truncated or corrupt gzip yields what could be recovered and sets
-    `state.truncated`, so the loader can keep the good lines and record the rest.
+    A gzip is read member by member (concatenated members are one stream; zero
+    bytes between or after members are padding, as gzip and Python skip them).
+    Its header and trailer are read here and the deflate data inflated raw, so a
+    failed CRC check loses none of the decoded content; what went wrong is set
+    in `state` (see DecodeState).
     """
+    state = DecodeState() if state is None else state
     raw = lake.iter_bytes(obj.key)
-    first = next(raw, b"")
-    while len(first) < len(GZIP_MAGIC) and (more := next(raw, None)) is not None:
-        first += more  # a stream may hand out a first chunk shorter than the magic bytes
-    if not first.startswith(GZIP_MAGIC):
-        if first:
-            yield first
+    source = _Source(next(raw, b""), raw)
+    source.fill(len(GZIP_MAGIC))  # a stream may hand out a first chunk shorter than the magic bytes
+    if not source.buffer.startswith(GZIP_MAGIC):
+        if source.buffer:
+            yield source.buffer
         yield from raw
         return
-    inflater = zlib.decompressobj(wbits=31)
-    pending = first
+    while source.skip_zeros():
+        header = _header_size(source)
+        if header is None:
+            state.trailing, state.trailing_size = source.rest(TRAILING_KEEP)
+            return
+        if header:
+            source.take(header)
+        if not header or not (yield from _inflate_member(source, state)):
+            state.truncated = True  # cut off inside a header or the deflate data, or corrupt
+            return
+
+
+class _Source:
+    """The object's bytes as a buffer that is filled from the stream on demand."""
+
+    def __init__(self, first: bytes, raw: Iterator[bytes]) -> None:
+        self.buffer, self._raw = first, raw
+
+    def fill(self, size: int) -> bool:
+        """Read until at least `size` bytes are buffered; False if the stream ends first."""
+        while len(self.buffer) < size:
+            more = next(self._raw, None)
+            if more is None:
+                return False
+            self.buffer += more
+        return True
+
+    def take(self, size: int | None = None) -> bytes:
+        """`size` buffered bytes (all of them if None, or the next chunk when none is)."""
+        if size is None and not self.buffer:
+            return next(self._raw, b"")
+        size = len(self.buffer) if size is None else size
+        taken, self.buffer = self.buffer[:size], self.buffer[size:]
+        return taken
+
+    def skip_zeros(self) -> bool:
+        """Skip zero bytes (padding); True if a byte other than zero follows."""
+        while self.fill(1):
+            self.buffer = self.buffer.lstrip(b"\x00")
+            if self.buffer:
+                return True
+        return False
+
+    def rest(self, keep: int) -> tuple[bytes, int]:
+        """The first `keep` bytes of what is left, and how many are left."""
+        kept = self.take()
+        size = len(kept)
+        for more in self._raw:
+            size += len(more)
+            if len(kept) < keep:
+                kept += more[:keep - len(kept)]
+        return kept[:keep], size
+
+
+def _header_size(source: _Source) -> int | None:
+    """The length of the gzip member header at the start of the buffer (RFC 1952): None
+    when the bytes there start no member, 0 when the stream ends inside the header."""
+    if not source.fill(10):
+        return 0 if source.buffer.startswith(GZIP_MAGIC) else None
+    if not source.buffer.startswith(GZIP_MAGIC + b"\x08"):
+        return None
+    flags, size = source.buffer[3], 10
+    if flags & 0xE0:  # reserved bits
+        return None
+    if flags & _FEXTRA:
+        if not source.fill(size + 2):
+            return 0
+        size += 2 + int.from_bytes(source.buffer[size:size + 2], "little")
+    for flag in (_FNAME, _FCOMMENT):  # zero-terminated strings
+        if flags & flag:
+            while (end := source.buffer.find(b"\x00", size)) < 0:
+                if not source.fill(len(source.buffer) + 1):
+                    return 0
+            size = end + 1
+    size += 2 if flags & _FHCRC else 0
+    return size if source.fill(size) else 0
+
+
+def _inflate_member(source: _Source, state: DecodeState) -> Iterator[bytes]:
+    """Inflate one member's deflate data (the header already taken) and check its
+    trailer; returns False when the stream ends or the data is corrupt before its end."""
+    inflater = zlib.decompressobj(wbits=-15)  # raw deflate: the checks are ours
+    crc, length = 0, 0
     try:
-        while True:
-            while pending:
-                # at most CHUNK out per call: a small gzip may inflate to gigabytes
-                out = inflater.decompress(pending, CHUNK)
-                if out:
+        while not inflater.eof:
+            data = source.take()
+            if not data:  # the stream ended: what the inflater still holds, then stop
+                while not inflater.eof and (out := inflater.decompress(b"", CHUNK)):
+                    crc, length = zlib.crc32(out, crc), length + len(out)
                     yield out
-                if inflater.eof:  # concatenated gzip members
-                    pending = inflater.unused_data
-                    inflater = zlib.decompressobj(wbits=31) if pending else inflater
-                else:
-                    pending = inflater.unconsumed_tail
-            nxt = next(raw, None)
-            if nxt is None:
+                if not inflater.eof:
+                    return False
                 break
-            pending = nxt
-        while not inflater.eof and (rest := inflater.decompress(b"", CHUNK)):
-            yield rest
-        if rest := inflater.flush():
-            yield rest
-        if not inflater.eof and state is not None:
-            state.truncated = True
+            while data:
+                # at most CHUNK out per call: a small gzip may inflate to gigabytes
+                out = inflater.decompress(data, CHUNK)
+                if out:
+                    crc, length = zlib.crc32(out, crc), length + len(out)
+                    yield out
+                data = b"" if inflater.eof else inflater.unconsumed_tail
+        source.buffer = inflater.unused_data + source.buffer
     except zlib.error:
-        if state is not None:
-            state.truncated = True
+        return False
+    if not source.fill(8):
+        return False
+    trailer = source.take(8)
+    if (int.from_bytes(trailer[:4], "little"), int.from_bytes(trailer[4:], "little")) != (crc, length & 0xFFFFFFFF):
+        state.failed_checks += 1
+    return True

@@ -36,11 +36,13 @@ objects AS (
     -- a line over $max_record_bytes keeps `truncated:<bytes>:` and its first $raw_prefix
     -- characters (or bytes, in base64, when it is not UTF-8) as its raw text
     SELECT source_object, source_line, 0 AS source_index,
-           CASE WHEN flag IS NULL AND size > $max_record_bytes
+           -- (and so do the bytes after a gzip's last member, flagged truncated_gzip)
+           CASE WHEN coalesce(flag, 'truncated_gzip') = 'truncated_gzip' AND size > $max_record_bytes
                 THEN 'truncated:' || size || ':' || coalesce(left(text, $raw_prefix),
                                                              'base64:' || to_base64(bytes[1:$raw_prefix]))
                 ELSE text END AS raw,
-           CASE WHEN flag IS NULL AND size > $max_record_bytes THEN NULL ELSE bytes END AS bytes,
+           CASE WHEN coalesce(flag, 'truncated_gzip') = 'truncated_gzip' AND size > $max_record_bytes
+                THEN NULL ELSE bytes END AS bytes,
            CASE
                WHEN flag IS NOT NULL THEN flag
                WHEN size > $max_record_bytes THEN 'oversized_record'
@@ -118,8 +120,10 @@ SELECT source_object, source_line, source_index, suspect,
                THEN 'invalid_json'
            -- the escape \u0000, not a literal backslash before u0000 (an even run of backslashes)
            WHEN suspect AND regexp_matches(raw, '(?:^|[^\\])(?:\\\\)*\\u0000') THEN 'nul_character'
-           WHEN (contains(raw, 'NaN') OR contains(raw, 'Infinity'))
-                AND regexp_matches(regexp_replace(raw, '"(?:[^"\\]|\\.)*"', '', 'g'), 'NaN|Infinity')
+           -- NaN, Inf, Infinity in any case (DuckDB's json_valid takes them), only as a bare
+           -- token outside strings: the only words valid JSON has there are true, false, null
+           WHEN regexp_matches(raw, 'nan|inf', 'i')
+                AND regexp_matches(regexp_replace(raw, '"(?:[^"\\]|\\.)*"', '', 'g'), 'nan|inf', 'i')
                THEN 'invalid_number'
            -- a number no double holds (its magnitude overflows, or it is not 0 but rounds to 0):
            -- rejected, so both engines store the same value and Python never parses a huge

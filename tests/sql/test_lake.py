@@ -70,6 +70,24 @@ def test_truncated_gzip_is_flagged_with_what_could_be_read(any_lake: Lake) -> No
     assert 0 < len(data) < len(body) and body.startswith(data)
 
 
+def test_gzip_checks_and_trailing_bytes_are_reported_in_the_decode_state(any_lake: Lake) -> None:
+    body = b"".join(b"line %d\n" % n for n in range(5000))
+    packed = gzip.compress(body)
+    bad_crc = packed[:-8] + b"\0\0\0\0" + packed[-4:]
+    cases = {
+        "crc": (bad_crc + packed, body + body, DecodeState(failed_checks=1)),
+        "trailing": (packed + b"tail\n", body, DecodeState(trailing=b"tail\n", trailing_size=5)),
+        "header_cut": (packed + packed[:5], body, DecodeState(truncated=True)),
+        "trailer_cut": (packed[:-3], body, DecodeState(truncated=True)),
+        "not_deflate": (packed[:10] + b"\xff" * 20, b"", DecodeState(truncated=True)),
+    }
+    for name, (content, expected, state) in cases.items():
+        any_lake.write(f"a/{name}.gz", content)
+        obj = next(o for o in any_lake.list(f"a/{name}.gz"))
+        got = DecodeState()
+        assert (b"".join(iter_decompressed(any_lake, obj, got)), got) == (expected, state), name
+
+
 def test_delete_prefix(any_lake: Lake) -> None:
     any_lake.write("exports/c/dt=1/a.jsonl", b"1")
     any_lake.write("exports/c/dt=2/a.jsonl", b"2")

@@ -218,6 +218,18 @@ def test_user_profiles_add_append_and_user_groups(settings, keyed, lake) -> None
         ("u1", "company_id", "c1"), ("u1", "company_id", "c2"), ("u2", "company_id", "42"), ("u2", "team", "t1")]
 
 
+def test_an_add_no_double_holds_leaves_the_property_as_it_was(settings, keyed, lake) -> None:  # noqa: ANN001
+    top = 1.7976931348623157e308
+    write_jsonl(lake, f"people/dt={D1}/a.jsonl", [
+        u("q", T1, "$add", {"a": top}), u("q", T1 + 1, "$add", {"a": top, "b": 1}),
+        u("q", T1 + 2, "$add", {"a": -top}),
+    ])
+    result = run_day(settings, keyed, lake, D1, allow_empty=True)
+    assert result.user_updates == (3, 0)  # loaded, none rejected: input_records = loaded + rejected
+    assert rows(keyed, "SELECT distinct_id, properties FROM user_profiles") == [("q", {"a": 0.0, "b": 1})]
+    assert rows(keyed, "SELECT input_records, loaded, rejected FROM load_audit WHERE stage = 'people'") == [(3, 3, 0)]
+
+
 def test_rerun_with_unchanged_inputs_leaves_every_table_identical(settings, keyed, lake) -> None:  # noqa: ANN001
     write_jsonl(lake, f"groups/dt={D1}/a.jsonl", [g("c1", T1, "$set", {"a": 1}), g("c2", None, "$set", {"b": 1})])
     write_jsonl(lake, f"groups/dt={D2}/a.jsonl", [g("c1", T1 + 5, "$union", {"l": [1]}), g("c2", T2, "$delete", "")])

@@ -134,8 +134,17 @@ def test_boundaries_of_the_time_rule_load(tmp_path: Path) -> None:
 
 
 def test_a_string_containing_nan_is_not_a_bad_number(tmp_path: Path) -> None:
-    events, rejects = parse(tmp_path, (line(ev(note="NaN, Infinity]")) + "\n").encode())
+    events, rejects = parse(tmp_path, (line(ev(note="NaN, Infinity]", nan="banana info -inf")) + "\n").encode())
     assert rejects == [] and len(events) == 1
+
+
+@pytest.mark.parametrize("token", ["nan", "-nan", "Nan", "NAN", "inf", "Inf", "INF", "-inf", "infinity", "-Infinity"])
+def test_a_bare_nan_or_inf_in_any_case_is_a_bad_number(tmp_path: Path, token: str) -> None:
+    # DuckDB's JSON reader takes these in any case; JSON (and PostgreSQL) take none of them
+    text = f'{{"event":"e","properties":{{"distinct_id":"u1","time":1710072000,"$insert_id":"a","n":{token}}}}}'
+    events, rejects = parse(tmp_path, (line(ev(insert_id="good")) + "\n" + text + "\n").encode())
+    assert [(r["reason"], r["raw"]) for r in rejects] == [("invalid_number", text)]
+    assert [e["insert_id"] for e in events] == ["good"]
 
 
 def test_wrong_token_only_when_a_token_is_configured(tmp_path: Path) -> None:
@@ -176,6 +185,40 @@ def test_truncated_gzip_keeps_complete_lines_and_rejects_the_cut_tail(tmp_path: 
     assert rejects[0]["source_line"] == len(events) + 1
     assert 0 < len(events) < 200
     assert [e["insert_id"] for e in events] == [str(n) for n in range(len(events))]
+
+
+def test_gzip_with_a_bad_crc_loads_its_lines_and_rejects_one_record_naming_it(tmp_path: Path) -> None:
+    lines = [line(ev(insert_id=str(n))) for n in range(1000)]
+    packed = bytearray(gzip.compress(("\n".join(lines) + "\n").encode()))
+    packed[-8:-4] = b"\0\0\0\0"  # the CRC-32
+    events, rejects = parse(tmp_path, bytes(packed), name="x.jsonl.gz")
+    assert [e["insert_id"] for e in events] == [str(n) for n in range(1000)]
+    assert [(r["source_line"], r["reason"], r["raw"]) for r in rejects] == [
+        (1001, "truncated_gzip", "gzip check failed: CRC-32 or length of 1 member(s) (their lines loaded)")]
+
+
+def test_bytes_after_the_last_gzip_member_are_kept_in_one_reject(tmp_path: Path) -> None:
+    inside = [line(ev(insert_id=str(n))) for n in range(3)]
+    after = line(ev(insert_id="after-1")) + "\n" + line(ev(insert_id="after-2")) + "\n"
+    packed = gzip.compress(("\n".join(inside) + "\n").encode()) + b"\0\0" + after.encode()
+    events, rejects = parse(tmp_path, packed, name="x.jsonl.gz")
+    assert [e["insert_id"] for e in events] == ["0", "1", "2"]
+    assert [(r["source_line"], r["reason"], r["raw"]) for r in rejects] == [(4, "truncated_gzip", after.rstrip("\n"))]
+
+
+def test_trailing_bytes_not_utf8_are_base64_and_long_ones_truncated(tmp_path: Path) -> None:
+    packed = gzip.compress(line(ev(insert_id="0")).encode())  # no final newline: the line loads
+    events, rejects = parse(tmp_path, packed + b"\xff\xfe", name="x.jsonl.gz")
+    assert [e["insert_id"] for e in events] == ["0"]
+    assert [r["raw"] for r in rejects] == ["base64:" + base64.b64encode(b"\xff\xfe").decode()]
+    _, rejects = parse(tmp_path / "long", packed + b"x" * 2_000_000, name="x.jsonl.gz")
+    assert [r["raw"] for r in rejects] == ["truncated:2000000:" + "x" * 1024]
+
+
+def test_zero_padding_after_a_gzip_member_is_not_a_reject(tmp_path: Path) -> None:
+    packed = gzip.compress((line(ev(insert_id="0")) + "\n").encode())
+    events, rejects = parse(tmp_path, packed + b"\0" * 512 + packed + b"\0" * 3, name="x.jsonl.gz")
+    assert (len(events), rejects) == (2, [])
 
 
 def test_zero_byte_object_is_recorded(tmp_path: Path) -> None:

@@ -37,6 +37,11 @@ def at(seconds: int) -> datetime:
         (None, "$delete", None, None),
         ({"n": 2}, "$add", {"n": 3, "m": 1.5}, {"n": 5, "m": 1.5}),
         ({"n": "text"}, "$add", {"n": 3}, {"n": 3}),
+        # a sum no double holds leaves the property as it was; the other names add
+        ({"n": 1.7976931348623157e308}, "$add", {"n": 1.7976931348623157e308, "m": 1},
+         {"n": 1.7976931348623157e308, "m": 1}),
+        ({"n": 10**308}, "$add", {"n": 10**308}, {"n": 10**308}),
+        ({"n": "text"}, "$add", {"n": -1.7976931348623157e308 * 1}, {"n": -1.7976931348623157e308}),
         ({"l": [1]}, "$append", {"l": 1}, {"l": [1, 1]}),
         (None, "$append", {"l": "x"}, {"l": ["x"]}),
     ],

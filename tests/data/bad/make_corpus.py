@@ -87,6 +87,10 @@ EVENTS: dict[str, tuple[bytes, list[str]]] = {
     "distinct_id_tab_padded": (around(bad_event(distinct_id="\tanon\t")), ["invalid_distinct_id"]),
     "distinct_id_nbsp_padded": (around(bad_event(distinct_id="\u00a0null ")), ["invalid_distinct_id"]),
     "escaped_backslash_u0000": (around(bad_event(note="\\u0000")), []),
+    # DuckDB's reader takes nan/inf in any case; outside strings they are bad numbers, inside fine
+    "nan_lowercase": (around(bad_event(v=0).replace(b'"v": 0', b'"v": nan')), ["invalid_number"]),
+    "inf_any_case": (around(bad_event(v=[0, 0]).replace(b'[0, 0]', b'[-inf, INF]')), ["invalid_number"]),
+    "nan_inside_strings": (around(bad_event(note="banana, -inf, Infinity, NAN")), []),
 }
 
 
@@ -100,6 +104,15 @@ def write() -> None:
     whole = gzip.compress(GOOD_A + b"\n" + GOOD_B + b"\n" + line(ev("cut", pad="x" * 2000)) + b"\n", mtime=0)
     (HERE / "events_truncated_gzip.jsonl.gz").write_bytes(whole[:-30])
     manifest["events_truncated_gzip.jsonl.gz"] = {"kind": "events", "loaded": 2, "reasons": ["truncated_gzip"]}
+    # a CRC-32 that does not match the content: the content decoded, so its lines load
+    bad_crc = bytearray(gzip.compress(around(line(ev("crc"))), mtime=0))
+    bad_crc[-8:-4] = b"\0\0\0\0"
+    (HERE / "events_gzip_bad_crc.jsonl.gz").write_bytes(bytes(bad_crc))
+    manifest["events_gzip_bad_crc.jsonl.gz"] = {"kind": "events", "loaded": 3, "reasons": ["truncated_gzip"]}
+    # plain lines after the gzip member: kept whole in one reject's raw, not loaded
+    (HERE / "events_gzip_trailing_text.jsonl.gz").write_bytes(
+        gzip.compress(around(line(ev("in"))), mtime=0) + line(ev("after-1")) + b"\n" + line(ev("after-2")) + b"\n")
+    manifest["events_gzip_trailing_text.jsonl.gz"] = {"kind": "events", "loaded": 3, "reasons": ["truncated_gzip"]}
     (HERE / "events_line_over_1mb.jsonl.gz").write_bytes(
         gzip.compress(around(bad_event(blob="x" * 1_100_000)), mtime=0))
     manifest["events_line_over_1mb.jsonl.gz"] = {"kind": "events", "loaded": 2, "reasons": ["oversized_record"]}
@@ -131,11 +144,13 @@ def write() -> None:
                             "invalid_value"),
         # a number that would become an integer of 5,001 digits (over Python's int-string limit)
         "set_number_1e5000": ({**good_group, "$set": {"a": "HUGE"}}, "number_out_of_range"),
+        # a bare nan/inf in any case (DuckDB's reader takes them): never folded or stored
+        "set_inf_lowercase": ({**good_group, "$set": {"a": "INF"}}, "invalid_number"),
     }
     for name, (record, reason) in groups.items():
         record = {k: v for k, v in record.items() if v is not None}
         (HERE / f"groups_{name}.jsonl").write_bytes(
-            line(good_group) + b"\n" + line(record).replace(b'"HUGE"', b"1e5000") + b"\n"
+            line(good_group) + b"\n" + line(record).replace(b'"HUGE"', b"1e5000").replace(b'"INF"', b"inf") + b"\n"
             + line({**good_group, "$group_id": "c2"}) + b"\n")
         manifest[f"groups_{name}.jsonl"] = {"kind": "groups", "loaded": 2, "reasons": [reason]}
     good_user = {"$token": "tok", "$distinct_id": "u1", "$time": T, "$add": {"n": 1}}
