@@ -136,6 +136,8 @@ def insights(warehouse: Warehouse, event: str, first: date, last: date, scope: S
     found = {}
     for r in _run(warehouse, sql, params):
         figure = {"events": r.events, "uniques": r.uniques}.get(chosen.kind, r.amount)
+        if isinstance(figure, float):  # a float sum's last bits depend on the order it was added in
+            figure = round(figure, 6)
         found[(r.bucket, r.breakdown)] = (r.events, r.uniques, chosen.empty() if figure is None else figure)
     values = sorted({b for _, b in found}, key=lambda v: (v is None, v)) or [None]
     empty = (0, 0, chosen.empty())

@@ -135,10 +135,10 @@ def measured(events: int, units: set, amounts: list, measure: str) -> float | in
     if kind in ("events", "uniques"):
         return events if kind == "events" else len(units)
     if kind == "sum":
-        return float(sum(amounts)) if amounts else 0
+        return round(float(sum(amounts)), 6) if amounts else 0
     if not amounts:
         return None
-    return sum(amounts) / len(amounts) if kind == "avg" else float(statistics.median(amounts))
+    return round(sum(amounts) / len(amounts) if kind == "avg" else float(statistics.median(amounts)), 6)
 
 
 def oracle_insights(events, profiles, case) -> list[dict]:  # noqa: ANN001
