@@ -243,3 +243,15 @@ def test_insights_measures_and_intervals(group_etl, lake, tmp_path) -> None:  # 
     code, _, err = report("--from", "2026-04-30", "--to", "2026-05-04", "--measure", "sum:")
     assert (code, err.strip()) == (1, "error: --measure: expected events, uniques, sum:PROP, avg:PROP or "
                                       "median:PROP, got 'sum:'")
+
+
+def test_insights_weeks_start_on_monday_in_the_project_time_zone(group_etl, lake, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("GROUP_ETL_TIMEZONE", "Asia/Tokyo")
+    sunday_evening_utc = int(datetime(2026, 5, 3, 20, tzinfo=UTC).timestamp())  # Monday 05:00 in Tokyo
+    write_jsonl(lake, "events/dt=2026-05-04/a.jsonl", [event("Buy", "u1", sunday_evening_utc, "a", amount=3)])
+    assert group_etl("run", "--date", "2026-05-04")[0] == 0
+    code, out, _ = group_etl("report", "insights", "--event", "Buy", "--from", "2026-05-01", "--to", "2026-05-10",
+                             "--measure", "sum:amount", "--interval", "week", "--format", "json")
+    assert code == 0
+    assert [(r["date"], r["events"], r["value"]) for r in json.loads(out)["rows"]] == [
+        ("2026-04-27", 0, 0), ("2026-05-04", 1, 3.0)]
