@@ -1,4 +1,4 @@
-"""`--chart FILE.png`: daily lines for insights, bars for funnel steps, a heat-map
+"""`--chart FILE.png`: lines of the measure for insights, bars for funnel steps, a heat-map
 for retention (matplotlib, drawn off-screen)."""
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ def draw(document: dict, path: str) -> None:
     if kind == "insights":
         series: dict = {}
         for row in document["rows"]:
-            series.setdefault(row["breakdown"], []).append((row["date"], row["uniques"]))
+            series.setdefault(row["breakdown"], []).append((row["date"], row["value"]))
         for value, points in series.items():
             axes.plot([d for d, _ in points], [n for _, n in points], marker="o",
                       label="all" if value is None else str(value))
-        axes.set_ylabel(f"unique {document['unit']}")
-        axes.set_title(f"{document['event']}: unique {document['unit']} per day")
+        what = {"events": "events", "uniques": f"unique {document['unit']}"}.get(document["measure"],
+                                                                                  document["measure"])
+        axes.set_ylabel(what)
+        axes.set_title(f"{document['event']}: {what} per {document['interval']}")
         axes.tick_params(axis="x", rotation=45)
         if len(series) > 1:
             axes.legend(fontsize="small")

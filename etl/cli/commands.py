@@ -341,16 +341,19 @@ def report_insights(
         "--breakdown", help="event property, or group.PROP (with --by), or user.PROP")] = None,
     where: WhereOption = None,
     where_group: WhereGroupOption = None,
+    measure: Annotated[str, typer.Option(
+        "--measure", help="events, uniques, sum:PROP, avg:PROP or median:PROP (PROP an event property)")] = "uniques",
+    interval: Annotated[str, typer.Option("--interval", help="day, week (from Monday) or month")] = "day",
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Per day: events and unique users (or groups with --by)."""
+    """Per day, week or month: events, unique users (or groups with --by) and the measure's value."""
     from etl.serve.reports import Scope, insights
 
     with _reader(ctx) as warehouse:
         document = insights(warehouse, event, _date(first, "--from"), _date(last, "--to"),
-                            Scope(by, where, where_group, breakdown))
-    _report_output(document, fmt, chart, "rows", ["date", "breakdown", "events", "uniques"])
+                            Scope(by, where, where_group, breakdown), measure=measure, interval=interval)
+    _report_output(document, fmt, chart, "rows", ["date", "breakdown", "events", "uniques", "value"])
 
 
 @report_app.command("funnel")

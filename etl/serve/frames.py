@@ -147,11 +147,13 @@ class Analytics:
 
     def insights(self, event: str, first: date | str, last: date | str, *, by: str | None = None,
                  breakdown: str | None = None, where: str | None = None,
-                 where_group: str | None = None) -> pd.DataFrame:
-        """`group-etl report insights`: per day (and breakdown value) events and uniques."""
+                 where_group: str | None = None, measure: str = "uniques", interval: str = "day") -> pd.DataFrame:
+        """`group-etl report insights`: per day, week or month (and breakdown value) events,
+        uniques and the measure's value."""
         document = reports.insights(self.warehouse, event, _day(first, "first"), _day(last, "last"),
-                                    reports.Scope(by, where, where_group, breakdown))
-        frame = _frame(document["rows"], ["date", "breakdown", "events", "uniques"])
+                                    reports.Scope(by, where, where_group, breakdown), measure=measure,
+                                    interval=interval)
+        frame = _frame(document["rows"], ["date", "breakdown", "events", "uniques", "value"])
         frame["date"] = _datetimes(frame["date"])
         return _with_attrs(frame, document, "rows")
 

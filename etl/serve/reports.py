@@ -15,9 +15,9 @@ from math import ceil
 
 import sqlalchemy as sa
 
-from etl.days import day_range
 from etl.errors import EtlError
 from etl.serve.filters import Ref, SqlCompiler, parse, refs
+from etl.serve.measures import BUCKETS, buckets, check_interval, parse_measure
 from etl.store.sql import render_sql, sql_clause
 from etl.store.warehouse import Warehouse
 
@@ -119,21 +119,36 @@ def _run(warehouse: Warehouse, sql: str, params: dict) -> list:
         return conn.execute(sql_clause(sql, params), params).all()
 
 
-def insights(warehouse: Warehouse, event: str, first: date, last: date, scope: Scope) -> dict:
-    """Per day (and breakdown value): events, and distinct units; every day of the range
-    appears for every breakdown value seen, with zeros where nothing happened."""
+def insights(warehouse: Warehouse, event: str, first: date, last: date, scope: Scope,
+             measure: str = "uniques", interval: str = "day") -> dict:
+    """Per interval bucket (and breakdown value): events, distinct units and the measure's
+    `value`; every bucket of the range appears for every breakdown value seen, with zeros
+    (an average or median without numbers is null)."""
+    chosen, interval = parse_measure(measure), check_interval(interval)
     params: dict = {"event": event, "events": [event], "d1": first, "d2": last, "lo": first, "hi": last}
     pieces = _compile(warehouse, scope, params)
+    amount = None
+    if chosen.prop is not None:  # the name bound, as the filters bind theirs
+        amount = SqlCompiler(warehouse.dialect, params, prefix="m").number("u.event_properties", chosen.prop)
     sql = render_sql("serve/insights", warehouse.dialect, units=pieces.units, conditions=pieces.conditions,
-                     breakdown=_breakdown(warehouse, scope, params))
-    found = {(r.event_date, r.breakdown): (r.events, r.uniques) for r in _run(warehouse, sql, params)}
+                     breakdown=_breakdown(warehouse, scope, params), bucket=BUCKETS[interval], amount=amount,
+                     aggregate=chosen.aggregate)
+    found = {}
+    for r in _run(warehouse, sql, params):
+        figure = {"events": r.events, "uniques": r.uniques}.get(chosen.kind, r.amount)
+        if isinstance(figure, float):  # a float sum's last bits depend on the order it was added in
+            figure = round(figure, 6)
+        found[(r.bucket, r.breakdown)] = (r.events, r.uniques, chosen.empty() if figure is None else figure)
     values = sorted({b for _, b in found}, key=lambda v: (v is None, v)) or [None]
-    rows = [
-        {"date": day.isoformat(), "breakdown": value,
-         "events": found.get((day, value), (0, 0))[0], "uniques": found.get((day, value), (0, 0))[1]}
-        for day in day_range(first, last) for value in values
-    ]
-    return {"report": "insights", "unit": scope.unit, "event": event, "rows": rows}
+    empty = (0, 0, chosen.empty())
+    rows = []
+    for day in buckets(first, last, interval):
+        for value in values:
+            events, uniques, figure = found.get((day, value), empty)
+            rows.append({"date": day.isoformat(), "breakdown": value, "events": events, "uniques": uniques,
+                         "value": figure})
+    return {"report": "insights", "unit": scope.unit, "event": event, "measure": chosen.label,
+            "interval": interval, "rows": rows}
 
 
 def funnel(warehouse: Warehouse, steps: list[str], window_seconds: int, first: date, last: date,

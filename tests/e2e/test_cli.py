@@ -199,3 +199,59 @@ def test_upload_from_the_lake_applies_the_good_files_and_names_the_bad_ones(grou
     code, out, err = group_etl("upload-csv", "--from-lake", "--format", "json")
     assert [r["status"] for r in json.loads(out)["rows"]] == ["already_applied", "failed_unchanged"]
     assert (code, err) == (0, "")
+
+
+def test_insights_measures_and_intervals(group_etl, lake, tmp_path) -> None:  # noqa: ANN001
+    prop = 're"v'  # a property name with a quote: bound, never spliced into SQL
+    noon = {day: int(datetime(2026, 4, 30, 12, tzinfo=UTC).timestamp()) + 86_400 * n
+            for n, day in enumerate(["2026-04-30", "2026-05-01", "2026-05-02", "2026-05-03", "2026-05-04"])}
+    files = {"2026-04-30": [event("Buy", "u1", noon["2026-04-30"], "a", **{prop: 10}),
+                            event("Buy", "u2", noon["2026-04-30"], "b", **{prop: "12"})],  # text: ignored
+             "2026-05-03": [event("Buy", "u1", noon["2026-05-03"], "c", **{prop: 2.5})],  # a Sunday
+             "2026-05-04": [event("Buy", "u2", noon["2026-05-04"], "d", **{prop: 4}),  # a Monday
+                            event("Buy", "u2", noon["2026-05-04"], "e"),
+                            event("Open", "u1", noon["2026-05-04"], "f", **{prop: 1000})]}
+    for day, records in files.items():
+        write_jsonl(lake, f"events/dt={day}/a.jsonl", records)
+        assert group_etl("run", "--date", day)[0] == 0
+
+    def report(*args: str) -> tuple[int, str, str]:
+        return group_etl("report", "insights", "--event", "Buy", *args)
+
+    code, out, err = report("--from", "2026-04-30", "--to", "2026-05-04", "--measure", f"sum:{prop}",
+                            "--interval", "week", "--format", "json")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == {"report": "insights", "unit": "users", "event": "Buy", "measure": f"sum:{prop}",
+                               "interval": "week", "rows": [
+        {"date": "2026-04-27", "breakdown": None, "events": 3, "uniques": 2, "value": 12.5},
+        {"date": "2026-05-04", "breakdown": None, "events": 2, "uniques": 1, "value": 4.0}]}
+    code, out, _ = report("--from", "2026-04-30", "--to", "2026-05-04", "--measure", f"median:{prop}",
+                          "--interval", "month", "--format", "csv", "--chart", str(tmp_path / "m.png"))
+    assert code == 0
+    assert out.splitlines() == ["date,breakdown,events,uniques,value", "2026-04-01,,2,2,10.0", "2026-05-01,,3,2,3.25"]
+    assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
+    code, out, _ = report("--from", "2026-04-30", "--to", "2026-05-02", "--measure", f"avg:{prop}", "--format", "json")
+    assert [(r["date"], r["events"], r["value"]) for r in json.loads(out)["rows"]] == [
+        ("2026-04-30", 2, 10.0), ("2026-05-01", 0, None), ("2026-05-02", 0, None)]
+    code, out, _ = report("--from", "2026-05-04", "--to", "2026-05-04", "--measure", "events", "--format", "json")
+    assert [(r["events"], r["value"]) for r in json.loads(out)["rows"]] == [(2, 2)]
+    code, out, _ = report("--from", "2026-05-03", "--to", "2026-05-04", "--measure", "sum:absent")
+    assert code == 0 and "2026-05-03" in out and "value" in out
+
+    assert report("--from", "2026-04-30", "--to", "2026-05-04", "--measure", "total")[0] == 1
+    assert report("--from", "2026-04-30", "--to", "2026-05-04", "--interval", "year")[0] == 1
+    code, _, err = report("--from", "2026-04-30", "--to", "2026-05-04", "--measure", "sum:")
+    assert (code, err.strip()) == (1, "error: --measure: expected events, uniques, sum:PROP, avg:PROP or "
+                                      "median:PROP, got 'sum:'")
+
+
+def test_insights_weeks_start_on_monday_in_the_project_time_zone(group_etl, lake, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("GROUP_ETL_TIMEZONE", "Asia/Tokyo")
+    sunday_evening_utc = int(datetime(2026, 5, 3, 20, tzinfo=UTC).timestamp())  # Monday 05:00 in Tokyo
+    write_jsonl(lake, "events/dt=2026-05-04/a.jsonl", [event("Buy", "u1", sunday_evening_utc, "a", amount=3)])
+    assert group_etl("run", "--date", "2026-05-04")[0] == 0
+    code, out, _ = group_etl("report", "insights", "--event", "Buy", "--from", "2026-05-01", "--to", "2026-05-10",
+                             "--measure", "sum:amount", "--interval", "week", "--format", "json")
+    assert code == 0
+    assert [(r["date"], r["events"], r["value"]) for r in json.loads(out)["rows"]] == [
+        ("2026-04-27", 0, 0), ("2026-05-04", 1, 3.0)]

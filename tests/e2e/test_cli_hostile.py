@@ -59,7 +59,7 @@ def test_a_deeply_nested_where_answers_or_is_a_one_line_error(group_etl, lake) -
         return group_etl("report", "insights", "--event", "Open", "--from", str(D1), "--to", str(D1),
                          "--format", "csv", "--where", where)
 
-    answer = (0, "date,breakdown,events,uniques\r\n2024-07-01,,1,1\r\n", "")
+    answer = (0, "date,breakdown,events,uniques,value\r\n2024-07-01,,1,1,1\r\n", "")
     assert insights("not " * 100 + 'properties["a"] is set') == answer
     assert insights("(" * 500 + 'properties["a"] is set' + ")" * 500) == answer
     assert insights('(properties["a"] is set and ' * 100 + "a is set" + ")" * 100) == answer
@@ -89,9 +89,9 @@ def test_report_csv_cells_never_run_as_formulas(group_etl, lake) -> None:  # noq
                                "--by", "company_id", "--breakdown", "company_id", "--format", "csv")
     assert (code, err) == (0, "")
     assert sorted(out.splitlines()) == sorted([
-        "date,breakdown,events,uniques",
-        "2024-07-01,'-5,1,1",
-        "2024-07-01,'@SUM(A1),1,1",
-        "2024-07-01,\"'=HYPERLINK(\"\"http://x\"\")\",1,1",
-        "2024-07-01,c1,1,1",
+        "date,breakdown,events,uniques,value",
+        "2024-07-01,'-5,1,1,1",
+        "2024-07-01,'@SUM(A1),1,1,1",
+        "2024-07-01,\"'=HYPERLINK(\"\"http://x\"\")\",1,1,1",
+        "2024-07-01,c1,1,1,1",
     ])

@@ -147,7 +147,8 @@ def test_read_commands_share_the_file_with_another_reader(loaded) -> None:  # no
         code, out, err = group_etl(env, "report", "insights", "--event", "Open", "--from", str(D1), "--to", str(D1),
                                    "--format", "json")
         assert (code, err) == (0, "")
-        assert json.loads(out)["rows"] == [{"date": "2024-07-01", "breakdown": None, "events": 2, "uniques": 2}]
+        assert json.loads(out)["rows"] == [{"date": "2024-07-01", "breakdown": None, "events": 2, "uniques": 2,
+                                                  "value": 2}]
 
         code, out, err = group_etl(env, "export", "profiles")
         assert (code, err) == (0, "")

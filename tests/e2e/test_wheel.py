@@ -99,8 +99,9 @@ def test_the_installed_wheel_runs_a_day_outside_the_checkout(wheel: Path, tmp_pa
                    "invalid_group_id": 0, "group_updates": 0, "user_updates": 0}
     report = json.loads(run(str(group_etl), "report", "insights", "--event", "Open", "--from", "2024-07-01",
                             "--to", "2024-07-01", "--by", "company_id", "--format", "json"))
-    assert report == {"report": "insights", "unit": "company_id", "event": "Open",
-                      "rows": [{"date": "2024-07-01", "breakdown": None, "events": 2, "uniques": 1}]}
+    assert report == {"report": "insights", "unit": "company_id", "event": "Open", "measure": "uniques",
+                      "interval": "day",
+                      "rows": [{"date": "2024-07-01", "breakdown": None, "events": 2, "uniques": 1, "value": 1}]}
     assert (work / "data" / "warehouse.duckdb").is_file()
 
     purelib = run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip()

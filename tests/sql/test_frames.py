@@ -110,10 +110,11 @@ def test_reports_hold_the_documents_rows_and_metadata(an: Analytics) -> None:
     scope = reports.Scope(by="company_id")
     document = reports.insights(warehouse, "Open", D1, D1, scope)
     df = an.insights("Open", "2024-07-01", D1, by="company_id")
-    assert document["rows"] == [{"date": "2024-07-01", "breakdown": None, "events": 3, "uniques": 2}]
+    assert document["rows"] == [{"date": "2024-07-01", "breakdown": None, "events": 3, "uniques": 2, "value": 2}]
     expected = pd.DataFrame(document["rows"]).assign(date=pd.to_datetime(["2024-07-01"]).as_unit("us"))
     pd.testing.assert_frame_equal(df, expected)
-    assert df.attrs == {"report": "insights", "unit": "company_id", "event": "Open"}
+    assert df.attrs == {"report": "insights", "unit": "company_id", "event": "Open", "measure": "uniques",
+                        "interval": "day"}
 
     by_plan = an.insights("Open", D1, D1, by="company_id", breakdown="group.plan")
     assert by_plan[["breakdown", "events", "uniques"]].to_dict("records") == [

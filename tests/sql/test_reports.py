@@ -60,6 +60,13 @@ def generate(seed: int) -> tuple[list[dict], dict, dict]:
             "distinct_id": "edge", "time": base + offset, "$insert_id": f"edge-{n}", "company_id": "g0",
             "plan": "pro"}})
     users["edge"] = ["g0"]
+    amounts = random.Random(seed + 1)  # its own stream: the events above stay as they were
+    for e in events:
+        if e["properties"]["distinct_id"] != "edge":
+            # numbers exact in binary (sums agree on both engines), and values a measure ignores
+            e["properties"]["amount"] = amounts.choice([1, 2.5, -4, 10, 0.5, 100, "7", True, None, [3], "absent"])
+            if e["properties"]["amount"] == "absent":
+                del e["properties"]["amount"]
     # duplicate deliveries, one a day late: same event, one copy kept
     for original in rng.sample(events, 10):
         copy = {**original, "arrival": min(original["arrival"] + timedelta(days=rng.choice([0, 1])), DAYS[-1])}
@@ -95,7 +102,7 @@ def load(settings, warehouse, lake, seed: int) -> tuple[list[dict], dict, dict]:
         groups = [] if t < SETUP.timestamp() or value is None else sorted(set(value if isinstance(value, list) else [value]))
         oracle_events.append({"event": e["event"], "user": p["distinct_id"], "t": t,
                               "date": datetime.fromtimestamp(t, UTC).date(), "id": ids[insert_id],
-                              "plan": p["plan"], "groups": groups})
+                              "plan": p["plan"], "groups": groups, "amount": p.get("amount")})
     return oracle_events, user_profiles, group_profiles
 
 
@@ -117,8 +124,26 @@ def keep(e: dict, case: dict, user_profiles: dict, group_profiles: dict, unit: s
     return True
 
 
+def bucket(day: date, interval: str) -> date:
+    if interval == "week":
+        return day - timedelta(days=day.weekday())  # Monday
+    return day.replace(day=1) if interval == "month" else day
+
+
+def measured(events: int, units: set, amounts: list, measure: str) -> float | int | None:
+    kind = measure.partition(":")[0]
+    if kind in ("events", "uniques"):
+        return events if kind == "events" else len(units)
+    if kind == "sum":
+        return round(float(sum(amounts)), 6) if amounts else 0
+    if not amounts:
+        return None
+    return round(sum(amounts) / len(amounts) if kind == "avg" else float(statistics.median(amounts)), 6)
+
+
 def oracle_insights(events, profiles, case) -> list[dict]:  # noqa: ANN001
     user_profiles, group_profiles = profiles
+    interval, measure = case.get("interval", "day"), case.get("measure", "uniques")
     counts: dict = {}
     for e in events:
         if e["event"] != case["event"] or not (case["d1"] <= e["date"] <= case["d2"]):
@@ -129,13 +154,21 @@ def oracle_insights(events, profiles, case) -> list[dict]:  # noqa: ANN001
             value = {None: None, "plan": e["plan"],
                      "group.plan": group_profiles.get(unit, {}).get("plan"),
                      "user.tier": user_profiles.get(e["user"], {}).get("tier")}[case["breakdown"]]
-            slot = counts.setdefault((e["date"], value), [0, set()])
+            slot = counts.setdefault((bucket(e["date"], interval), value), [0, set(), []])
             slot[0] += 1
             slot[1].add(unit)
+            amount = e["amount"]
+            if isinstance(amount, int | float) and not isinstance(amount, bool):
+                slot[2].append(amount)
     values = sorted({v for _, v in counts}, key=lambda v: (v is None, v)) or [None]
-    return [{"date": d.isoformat(), "breakdown": v, "events": counts.get((d, v), [0, set()])[0],
-             "uniques": len(counts.get((d, v), [0, set()])[1])}
-            for d in day_range(case["d1"], case["d2"]) for v in values]
+    labels = sorted({bucket(d, interval) for d in day_range(case["d1"], case["d2"])})
+    rows = []
+    for d in labels:
+        for v in values:
+            n, units, amounts = counts.get((d, v), [0, set(), []])
+            rows.append({"date": d.isoformat(), "breakdown": v, "events": n, "uniques": len(units),
+                         "value": measured(n, units, amounts, measure)})
+    return rows
 
 
 def oracle_funnel(events, profiles, case) -> list[dict]:  # noqa: ANN001
@@ -218,6 +251,11 @@ def cases(seed: int) -> list[dict]:
                 else:
                     out.append({"kind": "insights", "event": event, "by": by, "d1": d1, "d2": d2,
                                 "breakdown": None, "enterprise_member": True})
+            for measure in ("events", "sum:amount", "avg:amount", "median:amount"):
+                for interval in ("day", "week", "month"):
+                    d1, d2 = rng.choice(ranges)
+                    out.append({"kind": "insights", "event": event, "by": by, "d1": d1, "d2": d2,
+                                "breakdown": rng.choice([None, "plan"]), "measure": measure, "interval": interval})
         for _ in range(60):
             steps = [rng.choice(EVENTS) for _ in range(rng.choice([2, 2, 3]))]
             d1, d2 = rng.choice(ranges)
@@ -254,7 +292,8 @@ def test_reports_match_the_oracle(settings, warehouse, lake, seed: int) -> None:
     for case in cases(seed):
         scope = where_of(case)
         if case["kind"] == "insights":
-            got = insights(warehouse, case["event"], case["d1"], case["d2"], scope)["rows"]
+            got = insights(warehouse, case["event"], case["d1"], case["d2"], scope,
+                           measure=case.get("measure", "uniques"), interval=case.get("interval", "day"))["rows"]
             want = oracle_insights(events, profiles, case)
         elif case["kind"] == "funnel":
             got = funnel(warehouse, case["steps"], case["window"], case["d1"], case["d2"], scope)["steps"]

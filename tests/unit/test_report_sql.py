@@ -47,14 +47,17 @@ def test_conditions_become_one_where_clause(dialect: str) -> None:
     assert "    FROM unit_events AS u\n),\n" in unfiltered
 
 
+DAILY = {"bucket": "u.event_date", "amount": None, "aggregate": "CAST(NULL AS DOUBLE PRECISION)"}
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_insights_without_and_with_a_breakdown(dialect: str) -> None:
-    plain = render_sql("serve/insights", dialect, units=units(dialect), conditions=[], breakdown=None)
+    plain = render_sql("serve/insights", dialect, units=units(dialect), conditions=[], breakdown=None, **DAILY)
     assert ctes(plain) == ["unit_events", "filtered", "final"]
     assert "CAST(NULL AS VARCHAR) AS breakdown" in plain
     assert "WHERE u.event = :event\n      AND u.event_date BETWEEN :d1 AND :d2\n)," in plain
     broken_down = render_sql("serve/insights", dialect, units=units(dialect), conditions=["(c)"],
-                             breakdown="(u.event_properties ->> :b3)")
+                             breakdown="(u.event_properties ->> :b3)", **DAILY)
     assert "(u.event_properties ->> :b3) AS breakdown" in broken_down
     assert "AND u.event_date BETWEEN :d1 AND :d2\n      AND (c)\n)," in broken_down
 
@@ -63,7 +66,7 @@ def test_insights_without_and_with_a_breakdown(dialect: str) -> None:
 @pytest.mark.parametrize("by", [False, True])
 def test_rendered_reports_carry_no_comments_or_template_syntax(name: str, by: bool) -> None:
     sql = render_sql(f"serve/{name}", "duckdb", units=units("duckdb", by), conditions=["(c)"], breakdown=None,
-                     step_count=2)
+                     step_count=2, **DAILY)
     assert "--" not in sql and "{" not in sql and "}" not in sql
     # the units query sits inside the first CTE, indented with it
     assert "WITH unit_events AS (\n    SELECT " in sql
@@ -72,7 +75,8 @@ def test_rendered_reports_carry_no_comments_or_template_syntax(name: str, by: bo
 
 def test_a_missing_piece_is_an_error_not_an_empty_string() -> None:
     with pytest.raises(jinja2.UndefinedError, match="'conditions' is undefined"):
-        render_sql("serve/insights", "duckdb", units="SELECT 1", breakdown=None)
+        render_sql("serve/insights", "duckdb", units="SELECT 1", breakdown=None, bucket="d", amount=None,
+                   aggregate="a")
 
 
 @pytest.mark.parametrize(("groups", "source"), [(True, "FROM group_profiles AS gp\n    WHERE gp.group_key = :export_key"),
