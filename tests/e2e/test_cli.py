@@ -95,6 +95,27 @@ def test_groups_show_json_document(group_etl, lake) -> None:  # noqa: ANN001
     assert (document["group_key"], document["group_id"], document["profile"]) == ("company_id", "c1", None)
     assert [(e["event"], e["distinct_id"], e["time"]) for e in document["events"]] == [
         ("Open", "u1", "2024-07-01T12:00:00+00:00")]
+    assert document["next_cursor"] is None
+    code, out, err = group_etl("groups", "show", "--key", "company_id", "--id", "nope")
+    assert (code, out, err) == (1, "", "error: group company_id = 'nope' is unknown: no profile and no attributed events\n")
+
+
+def test_groups_show_pages_by_cursor_through_ties(group_etl, lake) -> None:  # noqa: ANN001
+    group_etl("keys", "add", "company_id", "--setup-at", "2024-07-01T00:00:00Z")
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event(f"E{n}", "u1", T, f"i{n}", company_id="c1") for n in range(5)])
+    group_etl("run", "--date", str(D1))
+    seen, paging = [], []
+    while True:
+        code, out, _ = group_etl("groups", "show", "--key", "company_id", "--id", "c1", "--limit", "2",
+                                 "--format", "json", *paging)
+        document = json.loads(out)
+        seen += [e["event"] for e in document["events"]]
+        if document["next_cursor"] is None:
+            break
+        paging = ["--cursor", document["next_cursor"]]
+    assert (code, sorted(seen), len(seen)) == (0, [f"E{n}" for n in range(5)], 5)
+    code, out, _ = group_etl("groups", "show", "--key", "company_id", "--id", "c1", "--limit", "4")
+    assert code == 0 and "next page: --cursor " in out
 
 
 def test_export_run_writes_the_days_loaded_since_their_last_export(group_etl, lake) -> None:  # noqa: ANN001
