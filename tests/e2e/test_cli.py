@@ -192,6 +192,35 @@ def test_export_to_a_file_writes_the_pinned_session(group_etl, tmp_path) -> None
     assert (code, err.strip()) == (1, f"error: --to {tmp_path / 'x.txt'}: use a .jsonl, .json, .csv or .parquet name")
 
 
+def test_an_export_session_is_refused_for_another_selection_and_after_its_ttl(group_etl, tmp_path,  # noqa: ANN001
+                                                                            monkeypatch) -> None:  # noqa: ANN001
+    _, out, _ = group_etl("keys", "add", "company_id", "--setup-at", "2024-07-01T00:00:00Z")
+    data_group_id = out.strip()
+    upload = tmp_path / "up.csv"
+    upload.write_text("$group_id,plan\nc2,pro\nc1,free\nc3,pro\n")
+    assert group_etl("upload-csv", "--key", "company_id", str(upload))[0] == 0
+    asked = ["export", "profiles", "--data-group-id", data_group_id, "--where", 'plan == "pro"', "--page-size", "1"]
+    first = json.loads(group_etl(*asked)[1])
+    session = first["session_id"]
+    assert (first["total"], first["results"]) == (2, [{"$distinct_id": "c2", "$properties": {"plan": "pro"}}])
+    code, out, _ = group_etl(*asked, "--page", "1", "--session-id", session)
+    assert (code, json.loads(out)["results"]) == (0, [{"$distinct_id": "c3", "$properties": {"plan": "pro"}}])
+    code, out, err = group_etl("export", "profiles", "--data-group-id", data_group_id, "--page", "1",
+                               "--page-size", "1", "--session-id", session)
+    assert (code, out) == (1, "")
+    assert err.replace("\n", "") == (
+        f"error: session {session!r} was pinned for --data-group-id {data_group_id} --where 'plan == \"pro\"', "
+        f"not for --data-group-id {data_group_id}: ask for the same selection, or for page 0 again")
+    session_file = Path(os.environ["GROUP_ETL_SESSION_DIR"]) / f"{session}.parquet"
+    past = session_file.stat().st_mtime - 3601
+    os.utime(session_file, (past, past))
+    monkeypatch.setenv("GROUP_ETL_SESSION_TTL_SECONDS", "3600")
+    code, _, err = group_etl(*asked, "--page", "1", "--session-id", session)
+    assert (code, err) == (1, f"error: session {session!r} expired (sessions last 1 hour): ask for page 0 again\n")
+    assert group_etl(*asked)[0] == 0  # the next export purges it
+    assert not session_file.exists()
+
+
 def test_a_mistyped_range_runs_nothing_and_an_empty_day_needs_allow_empty(group_etl, lake) -> None:  # noqa: ANN001
     write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Open", "u1", T, "a")])
     code, out, err = group_etl("run", "--from", "2023-06-30", "--to", str(D1))
