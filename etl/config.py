@@ -27,6 +27,7 @@ DEFAULTS: dict[str, str] = {
     "GROUP_ETL_MAX_GROUP_PROFILES": "1000000",
     "GROUP_ETL_HOT_SHARD_LIMIT": "1000000",
     "GROUP_ETL_SESSION_DIR": "",
+    "GROUP_ETL_SESSION_TTL_SECONDS": "86400",
     "GROUP_ETL_SHRINK_LIMIT": "0.5",
     "GROUP_ETL_LANDING_MARKER": "",
     "GROUP_ETL_LOCK_TIMEOUT": "300",
@@ -55,6 +56,8 @@ class Settings:
     lock_timeout: float = 300.0
     #: a day whose rejected share of event records is above this is flagged (run, status --check)
     reject_warn: float = 0.01
+    #: seconds a pinned export session lasts; the next export deletes older ones
+    session_ttl: int = 86_400
 
     @property
     def tz(self) -> ZoneInfo:
@@ -95,6 +98,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         landing_marker=raw["GROUP_ETL_LANDING_MARKER"] or None,
         lock_timeout=seconds_setting("GROUP_ETL_LOCK_TIMEOUT", raw),
         reject_warn=_share("GROUP_ETL_REJECT_WARN", raw),
+        session_ttl=count_setting("GROUP_ETL_SESSION_TTL_SECONDS", raw),
     )
     return _validated(settings)
 

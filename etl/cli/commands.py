@@ -254,10 +254,14 @@ def groups_show(
     group_id: Annotated[str, typer.Option("--id", help="group id")],
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
     before: Annotated[str | None, typer.Option("--before", help="ISO 8601: events strictly before")] = None,
+    before_id: Annotated[str | None, typer.Option(
+        "--before-id", help="with --before: also the events at that time with a smaller event_id")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="next_cursor of the previous page")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601: the profile as it was then")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """A group's profile (now, or --as-of a time) and its latest events (the activity feed)."""
+    """A group's profile (now, or --as-of a time) and its latest events (the activity feed),
+    newest first by (time, event_id); the next page: --cursor NEXT_CURSOR."""
     from etl.model.keys import parse_instant
     from etl.serve.groups import show_group
 
@@ -265,14 +269,17 @@ def groups_show(
     cutoff = parse_instant(before, settings.tz, "--before") if before else None
     moment = parse_instant(as_of, settings.tz, "--as-of") if as_of else None
     with _reader(ctx) as warehouse:
-        document = show_group(warehouse, key, group_id, limit, cutoff, moment)
+        document = show_group(warehouse, key, group_id, limit, cutoff, moment, before_id=before_id, cursor=cursor)
     if fmt is Format.json:
         print_json(document)
         return
     if fmt is Format.table:
         Console().print(f"[bold]{key} = {group_id}[/] (data_group_id {document['data_group_id']})")
         Console().print(f"profile: {document['profile']}")
-    print_rows(document["events"], ["time", "event", "distinct_id", "properties"], fmt, title="events")
+    print_rows(document["events"], ["time", "event_id", "event", "distinct_id", "properties"], fmt, title="events")
+    if fmt is Format.table:
+        Console().print(f"next page: --cursor {document['next_cursor']}" if document["next_cursor"]
+                        else "no more events", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("upload-csv")

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -44,6 +45,13 @@ class Selection:
     data_group_id: int | None = None
     cohort: str | None = None
     where: str | None = None
+
+    def describe(self) -> str:
+        """The options that ask for this selection: what a pinned session records and compares."""
+        parts = [f"{flag} {shlex.quote(str(value))}" for flag, value in (
+            ("--data-group-id", self.data_group_id), ("--cohort", self.cohort), ("--where", self.where))
+            if value is not None]
+        return " ".join(parts) or "every user (no --data-group-id, --cohort or --where)"
 
 
 def _group_key(warehouse: Warehouse, data_group_id: int) -> str:
@@ -93,8 +101,8 @@ def export_profiles(
     if session_id is None:
         params: dict = {}
         select = selection_sql(warehouse, selection, as_of or datetime.now(UTC).date(), params)
-        session_id = sessions.create(_ordered_rows(warehouse, select, params))
-    total, rows = sessions.read(session_id, page * page_size, (page + 1) * page_size)
+        session_id = sessions.create(_ordered_rows(warehouse, select, params), selection.describe())
+    total, rows = sessions.read(session_id, page * page_size, (page + 1) * page_size, selection.describe())
     return {"page": page, "page_size": page_size, "session_id": session_id, "status": "ok", "total": total,
             "results": _results(rows, output_properties)}
 
@@ -106,7 +114,7 @@ def session_results(warehouse: Warehouse, session_id: str, output_properties: li
 
 
 def _sessions(warehouse: Warehouse, session_dir: Path | None) -> SessionStore:
-    return SessionStore(session_dir or warehouse.settings.export_session_dir)
+    return SessionStore(session_dir or warehouse.settings.export_session_dir, warehouse.settings.session_ttl)
 
 
 def _ordered_rows(warehouse: Warehouse, select: str, params: dict) -> Iterator[list[tuple[str, str]]]:

@@ -66,6 +66,8 @@ class Group:
     data_group_id: int
     profile: dict | None
     events: pd.DataFrame
+    #: pass as `cursor=` for the next page; None on the last page
+    next_cursor: str | None = None
 
 
 class Analytics:
@@ -193,14 +195,17 @@ class Analytics:
     # -- groups, profiles, status ----------------------------------------------
 
     def group(self, group_key: str, group_id: str, *, limit: int = 50,
-              before: datetime | str | None = None, as_of: datetime | str | None = None) -> Group:
+              before: datetime | str | None = None, as_of: datetime | str | None = None,
+              cursor: str | None = None) -> Group:
         """`group-etl groups show`: the profile (now, or as of a time) and the latest
-        events, newest first (columns event, time, distinct_id, properties)."""
+        events, newest first (columns event, time, distinct_id, properties); the next
+        page: `cursor=` the page's `next_cursor`."""
         document = groups.show_group(self.warehouse, group_key, group_id, limit,
-                                     self._instant(before, "before"), self._instant(as_of, "as_of"))
+                                     self._instant(before, "before"), self._instant(as_of, "as_of"), cursor=cursor)
         events = _frame(document["events"], ["event", "time", "distinct_id", "properties"])
         events["time"] = _datetimes(events["time"], utc=True)
-        return Group(group_key, group_id, document["data_group_id"], document["profile"], events)
+        return Group(group_key, group_id, document["data_group_id"], document["profile"], events,
+                     document["next_cursor"])
 
     def profiles(self, data_group_id: int | None = None, cohort: str | None = None,
                  where: str | None = None, *, output_properties: Sequence[str] | None = None,

@@ -95,6 +95,27 @@ def test_groups_show_json_document(group_etl, lake) -> None:  # noqa: ANN001
     assert (document["group_key"], document["group_id"], document["profile"]) == ("company_id", "c1", None)
     assert [(e["event"], e["distinct_id"], e["time"]) for e in document["events"]] == [
         ("Open", "u1", "2024-07-01T12:00:00+00:00")]
+    assert document["next_cursor"] is None
+    code, out, err = group_etl("groups", "show", "--key", "company_id", "--id", "nope")
+    assert (code, out, err) == (1, "", "error: group company_id = 'nope' is unknown: no profile and no attributed events\n")
+
+
+def test_groups_show_pages_by_cursor_through_ties(group_etl, lake) -> None:  # noqa: ANN001
+    group_etl("keys", "add", "company_id", "--setup-at", "2024-07-01T00:00:00Z")
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event(f"E{n}", "u1", T, f"i{n}", company_id="c1") for n in range(5)])
+    group_etl("run", "--date", str(D1))
+    seen, paging = [], []
+    while True:
+        code, out, _ = group_etl("groups", "show", "--key", "company_id", "--id", "c1", "--limit", "2",
+                                 "--format", "json", *paging)
+        document = json.loads(out)
+        seen += [e["event"] for e in document["events"]]
+        if document["next_cursor"] is None:
+            break
+        paging = ["--cursor", document["next_cursor"]]
+    assert (code, sorted(seen), len(seen)) == (0, [f"E{n}" for n in range(5)], 5)
+    code, out, _ = group_etl("groups", "show", "--key", "company_id", "--id", "c1", "--limit", "4")
+    assert code == 0 and "next page: --cursor " in out
 
 
 def test_export_run_writes_the_days_loaded_since_their_last_export(group_etl, lake) -> None:  # noqa: ANN001
@@ -169,6 +190,35 @@ def test_export_to_a_file_writes_the_pinned_session(group_etl, tmp_path) -> None
         {"$distinct_id": "c2", "$properties": {"plan": "pro"}}]
     code, _, err = group_etl("export", "profiles", "--data-group-id", data_group_id, "--to", str(tmp_path / "x.txt"))
     assert (code, err.strip()) == (1, f"error: --to {tmp_path / 'x.txt'}: use a .jsonl, .json, .csv or .parquet name")
+
+
+def test_an_export_session_is_refused_for_another_selection_and_after_its_ttl(group_etl, tmp_path,  # noqa: ANN001
+                                                                            monkeypatch) -> None:  # noqa: ANN001
+    _, out, _ = group_etl("keys", "add", "company_id", "--setup-at", "2024-07-01T00:00:00Z")
+    data_group_id = out.strip()
+    upload = tmp_path / "up.csv"
+    upload.write_text("$group_id,plan\nc2,pro\nc1,free\nc3,pro\n")
+    assert group_etl("upload-csv", "--key", "company_id", str(upload))[0] == 0
+    asked = ["export", "profiles", "--data-group-id", data_group_id, "--where", 'plan == "pro"', "--page-size", "1"]
+    first = json.loads(group_etl(*asked)[1])
+    session = first["session_id"]
+    assert (first["total"], first["results"]) == (2, [{"$distinct_id": "c2", "$properties": {"plan": "pro"}}])
+    code, out, _ = group_etl(*asked, "--page", "1", "--session-id", session)
+    assert (code, json.loads(out)["results"]) == (0, [{"$distinct_id": "c3", "$properties": {"plan": "pro"}}])
+    code, out, err = group_etl("export", "profiles", "--data-group-id", data_group_id, "--page", "1",
+                               "--page-size", "1", "--session-id", session)
+    assert (code, out) == (1, "")
+    assert err.replace("\n", "") == (
+        f"error: session {session!r} was pinned for --data-group-id {data_group_id} --where 'plan == \"pro\"', "
+        f"not for --data-group-id {data_group_id}: ask for the same selection, or for page 0 again")
+    session_file = Path(os.environ["GROUP_ETL_SESSION_DIR"]) / f"{session}.parquet"
+    past = session_file.stat().st_mtime - 3601
+    os.utime(session_file, (past, past))
+    monkeypatch.setenv("GROUP_ETL_SESSION_TTL_SECONDS", "3600")
+    code, _, err = group_etl(*asked, "--page", "1", "--session-id", session)
+    assert (code, err) == (1, f"error: session {session!r} expired (sessions last 1 hour): ask for page 0 again\n")
+    assert group_etl(*asked)[0] == 0  # the next export purges it
+    assert not session_file.exists()
 
 
 def test_a_mistyped_range_runs_nothing_and_an_empty_day_needs_allow_empty(group_etl, lake) -> None:  # noqa: ANN001

@@ -284,6 +284,52 @@ def test_activity_feed_newest_first_and_paged(settings, warehouse, lake) -> None
     assert older["events"][0]["properties"]["company_id"] == "c1"
     with pytest.raises(EtlError, match="group key 'nope' is not set up"):
         show_group(warehouse, "nope", "c1")
+    with pytest.raises(EtlError) as unknown:
+        show_group(warehouse, "company_id", "c9")
+    assert str(unknown.value) == "group company_id = 'c9' is unknown: no profile and no attributed events"
+
+
+def test_activity_feed_pages_ties_in_one_second_without_skips_or_repeats(settings, warehouse, lake) -> None:  # noqa: ANN001
+    """Five events in the same second (and two a second earlier): pages of 2 by cursor,
+    and by --before/--before-id, reach all seven once, in (time, event id) order."""
+    add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event(f"E{n}", "u1", T + 10, f"same{n}", company_id="c1")
+                                                  for n in range(5)]
+                + [event("Early", "u2", T + 9, f"early{n}", company_id="c1") for n in range(2)]
+                + [event("Other", "u1", T + 10, "other", company_id="c2")])
+    run_day(settings, warehouse, lake, D1)
+    expected = rows(warehouse, "SELECT event_id FROM event_groups WHERE group_id = 'c1' "
+                               "ORDER BY event_time DESC, event_id DESC")
+    assert len(expected) == 7
+
+    def feed(**paging) -> list[list[str]]:  # noqa: ANN003
+        pages = []
+        while True:
+            page = show_group(warehouse, "company_id", "c1", limit=2, **paging)
+            pages.append([e["event_id"] for e in page["events"]])
+            if page["next_cursor"] is None:
+                return pages
+            last = page["events"][-1]
+            assert paging.get("cursor") != page["next_cursor"]
+            paging = ({"cursor": page["next_cursor"]} if "cursor" in paging or not paging
+                      else {"before": last["time"], "before_id": last["event_id"]})
+
+    by_cursor = feed()
+    assert [len(p) for p in by_cursor] == [2, 2, 2, 1]
+    assert [e for p in by_cursor for e in p] == [e for (e,) in expected]
+    assert feed() == by_cursor  # ties come back in one order every time
+    first = show_group(warehouse, "company_id", "c1", limit=2)
+    last = first["events"][-1]
+    assert feed(before=last["time"], before_id=last["event_id"]) == by_cursor[1:]
+    assert [e["event"] for e in show_group(warehouse, "company_id", "c1", before=last["time"])["events"]] == [
+        "Early", "Early"]  # --before alone: strictly before that time
+    assert show_group(warehouse, "company_id", "c1", limit=7)["next_cursor"] is None
+    with pytest.raises(EtlError, match=r"^--cursor 'nope' is not a cursor of `groups show`"):
+        show_group(warehouse, "company_id", "c1", cursor="nope")
+    with pytest.raises(EtlError, match=r"^--cursor already says where the page starts"):
+        show_group(warehouse, "company_id", "c1", cursor=first["next_cursor"], before=last["time"])
+    with pytest.raises(EtlError, match=r"^--before-id needs --before"):
+        show_group(warehouse, "company_id", "c1", before_id="x")
 
 
 def test_preview_writes_nothing_and_counts_case_mismatches(settings, warehouse, lake) -> None:  # noqa: ANN001

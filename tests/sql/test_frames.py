@@ -155,6 +155,11 @@ def test_group_profiles_and_status(an: Analytics, lake, loaded) -> None:  # noqa
     assert list(page.events["time"]) == [utc(T + 120), utc(T + 60), utc(T)]
     assert list(page.events["properties"]) == [e["properties"] for e in document["events"]]
     assert len(an.group("company_id", "c1", limit=1, before=datetime(2024, 7, 1, 12, 1, 30, tzinfo=UTC)).events) == 1
+    first = an.group("company_id", "c1", limit=2)
+    rest = an.group("company_id", "c1", limit=2, cursor=first.next_cursor)
+    assert (list(first.events["event"]), list(rest.events["event"]), rest.next_cursor) == (
+        ["Buy", "Open"], ["Open"], None)
+    assert list(rest.events["distinct_id"]) == ["u1"]
 
     groups_df = an.profiles(data_group_id=an.table("group_keys")["data_group_id"][0])  # numpy's int64
     rows = export.all_results(warehouse, export.Selection(loaded.data_group_id), None, D1)

@@ -86,6 +86,9 @@ def test_a_postgresql_url_without_its_driver_is_a_one_line_error(monkeypatch) ->
         ("GROUP_ETL_SHRINK_LIMIT", "1.5", "GROUP_ETL_SHRINK_LIMIT: must be between 0 and 1, got 1.5"),
         ("GROUP_ETL_LANDING_MARKER", "../_SUCCESS",
          "GROUP_ETL_LANDING_MARKER: a file name such as _SUCCESS, without '/', got '../_SUCCESS'"),
+        ("GROUP_ETL_SESSION_TTL_SECONDS", "0", "GROUP_ETL_SESSION_TTL_SECONDS: must be at least 1, got 0"),
+        ("GROUP_ETL_SESSION_TTL_SECONDS", "1d",
+         "GROUP_ETL_SESSION_TTL_SECONDS: expected a whole number, got '1d'"),
     ],
 )
 def test_the_safety_settings_are_checked(name: str, value: str, message: str) -> None:
@@ -98,6 +101,8 @@ def test_the_safety_settings_defaults() -> None:
     settings = load_settings(environ={})
     assert (settings.shrink_limit, settings.landing_marker) == (0.5, None)
     assert load_settings(environ={"GROUP_ETL_LANDING_MARKER": "_SUCCESS"}).landing_marker == "_SUCCESS"
+    assert (settings.session_ttl, load_settings(environ={"GROUP_ETL_SESSION_TTL_SECONDS": "600"}).session_ttl) == (
+        86_400, 600)
 
 
 def test_a_password_is_masked_wherever_it_is_in_the_url() -> None:

@@ -65,11 +65,36 @@ def test_sessions_expire_after_24_hours_and_the_next_session_deletes_them(store:
     interrupted = "f" * 32 + ".parquet.tmp"
     (store.folder / interrupted).write_bytes(b"x")
     os.utime(store.folder / interrupted, (day_ago, day_ago))
-    with pytest.raises(EtlError, match="is unknown or expired"):
+    with pytest.raises(EtlError) as caught:
         store.read(old, 0, 10)
+    assert str(caught.value) == f"session {old!r} expired (sessions last 24 hours): ask for page 0 again"
     new = store.create([ROWS[6:9]])
     assert sorted(p.name for p in store.folder.iterdir()) == sorted([f"{kept}.parquet", f"{new}.parquet"])
     assert store.read(kept, 0, None) == (3, ROWS[3:6])
+    with pytest.raises(EtlError, match=r"is unknown or expired \(sessions last 24 hours\)"):
+        store.read(old, 0, 10)  # purged: no longer known
+
+
+def test_a_page_purges_expired_sessions_under_the_ttl_given(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "sessions", ttl=90)
+    old, kept = store.create([ROWS[:1]]), store.create([ROWS[1:2]])
+    past = time.time() - 91
+    os.utime(store.folder / f"{old}.parquet", (past, past))
+    assert store.read(kept, 0, None) == (1, ROWS[1:2])  # a page, not a new session
+    assert sorted(p.name for p in store.folder.iterdir()) == [f"{kept}.parquet"]
+    with pytest.raises(EtlError) as caught:
+        store.read(old, 0, 1)
+    assert str(caught.value) == f"session {old!r} is unknown or expired (sessions last 90 seconds): ask for page 0 again"
+
+
+def test_a_session_asked_with_another_selection_is_refused(store: SessionStore) -> None:
+    session_id = store.create([ROWS[:3]], selection="--cohort pro")
+    assert store.read(session_id, 0, 2, selection="--cohort pro") == (3, ROWS[:2])
+    assert store.read(session_id, 0, 2) == (3, ROWS[:2])  # no selection given: not compared
+    with pytest.raises(EtlError) as caught:
+        store.read(session_id, 0, 2, selection="--cohort pro --where 'plan == \"x\"'")
+    assert str(caught.value) == (f"session {session_id!r} was pinned for --cohort pro, not for "
+                                 "--cohort pro --where 'plan == \"x\"': ask for the same selection, or for page 0 again")
 
 
 def test_expiry_deletes_only_session_files(store: SessionStore) -> None:
