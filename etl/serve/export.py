@@ -6,7 +6,10 @@ without a session) pins the ordered result under a new `session_id` (a file in
 the session folder, etl.serve.sessions: the warehouse is only read); pages
 asked with that id read the pinned rows, so they never shift while the
 pipeline runs. `--to` writes every row as JSON lines, CSV or Parquet by the
-target's extension.
+target's extension. An export as of a day or an instant selects each group as it
+was then (group_profile_history), so a past day's export can be written again
+identically; a behavioural cohort's members without a profile come too, with
+empty properties (Mixpanel's include_all_users).
 """
 
 from __future__ import annotations
