@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -456,7 +457,11 @@ def export_profiles_command(
     page: Annotated[int, typer.Option("--page", min=0)] = 0,
     page_size: Annotated[int, typer.Option("--page-size", min=1, max=100_000)] = 1000,
     session_id: Annotated[str | None, typer.Option("--session-id", help="from page 0's answer")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="reference day of behavioural conditions")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (its end) or an ISO 8601 time: "
+                                                              "each group as it was then")] = None,
+    include_all_users: Annotated[bool | None, typer.Option(
+        "--include-all-users/--no-include-all-users",
+        help="cohort members without a profile too (default: on for behavioural cohorts)")] = None,
     to: Annotated[str | None, typer.Option("--to", help="also write every row: .jsonl, .csv or .parquet")] = None,
 ) -> None:
     """Group (or user) profiles, filtered by cohort; prints the Engage response as JSON."""
@@ -472,9 +477,10 @@ def export_profiles_command(
     )
 
     settings = _settings(ctx)
-    day = _date(as_of, "--as-of") if as_of else datetime.now(UTC).astimezone(settings.tz).date()
+    moment = _as_of_instant(as_of, settings.tz) if as_of else None
+    day = moment.astimezone(settings.tz).date() if moment else datetime.now(UTC).astimezone(settings.tz).date()
     names = [n.strip() for n in output_properties.split(",") if n.strip()] if output_properties else None
-    selection = Selection(data_group_id, cohort, where)
+    selection = Selection(data_group_id, cohort, where, moment, include_all_users)
     with _reader(ctx) as warehouse:
         fmt = format_of(to) if to else None  # a wrong extension fails before any work
         document = export_profiles(warehouse, selection, page=page, page_size=page_size,
@@ -482,6 +488,18 @@ def export_profiles_command(
     if to:  # the file holds the pinned session the pages come from, read once
         write_target(to, encode(session_results(warehouse, document["session_id"], names), fmt))
     print_json(document)
+
+
+def _as_of_instant(text: str, tz: ZoneInfo) -> datetime:
+    """--as-of: a day means its end in the project time zone, a time that instant."""
+    from etl.model.keys import parse_instant
+    from etl.serve.export import end_of_day
+
+    try:
+        return end_of_day(date.fromisoformat(text), tz) if len(text) == 10 else parse_instant(text, tz, "--as-of")
+    except ValueError:
+        raise typer.BadParameter(f"expected YYYY-MM-DD or an ISO 8601 time, got {text!r}",
+                                 param_hint="--as-of") from None
 
 
 @export_app.command("run")

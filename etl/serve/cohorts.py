@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -172,11 +172,23 @@ def remove_cohort(warehouse: Warehouse, name: str) -> None:
         conn.execute(sa.text("DELETE FROM cohorts WHERE name = :n"), {"n": name})
 
 
-def member_conditions(cohort: Cohort, dialect: str, params: dict, as_of: date, profile: str = "p") -> list[str]:
+def behaviour_window(cohort: Cohort, as_of: date) -> tuple[date, date] | None:
+    """The first and last event date any behaviour of the cohort counts (None: no behaviour):
+    every member found by behaviour did an event in it, profile or not."""
+    behaviors = cohort.definition.get("behaviors", [])
+    if not behaviors:
+        return None
+    return as_of - timedelta(days=max(b["last_days"] for b in behaviors) - 1), as_of
+
+
+def member_conditions(cohort: Cohort, dialect: str, params: dict, as_of: date, profile: str = "p",
+                      at: datetime | None = None) -> list[str]:
     """SQL conditions that all hold for a member, over `profile`: a row of (profile_id,
-    properties), the id a group id or a distinct_id as the cohort is of groups or users."""
+    properties), the id a group id or a distinct_id as the cohort is of groups or users.
+    `at`: `groups` conditions test each group's profile as it was then (its history)."""
     definition = cohort.definition
     compiler = SqlCompiler(dialect, params, prefix="c")
+    at_param = compiler.bind(at) if at is not None else None
     conditions = []
     for item in definition.get("properties", []) + definition.get("user_properties", []):
         conditions.append(compiler.compile(_condition(item, "", {item.get("group_key")}),
@@ -185,7 +197,8 @@ def member_conditions(cohort: Cohort, dialect: str, params: dict, as_of: date, p
         node = _condition(item, "", {item["group_key"]})
         condition = compiler.compile(node, lambda _ref: "gp.properties")
         conditions.append(render_sql("serve/member_of_group", dialect, member=f"{profile}.profile_id",
-                                     key=compiler.bind(item["group_key"]), condition=condition).strip())
+                                     key=compiler.bind(item["group_key"]), condition=condition,
+                                     at=at_param).strip())
     for item in definition.get("behaviors", []):
         conditions.append(render_sql(
             "serve/cohort_behavior", dialect, member=f"{profile}.profile_id",

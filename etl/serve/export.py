@@ -6,7 +6,10 @@ without a session) pins the ordered result under a new `session_id` (a file in
 the session folder, etl.serve.sessions: the warehouse is only read); pages
 asked with that id read the pinned rows, so they never shift while the
 pipeline runs. `--to` writes every row as JSON lines, CSV or Parquet by the
-target's extension.
+target's extension. An export as of a day or an instant selects each group as it
+was then (group_profile_history), so a past day's export can be written again
+identically; a behavioural cohort's members without a profile come too, with
+empty properties (Mixpanel's include_all_users).
 """
 
 from __future__ import annotations
@@ -18,15 +21,23 @@ import os
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from etl.errors import EtlError
-from etl.serve.cohorts import Cohort, check_name, get_cohort, list_cohorts, member_conditions
+from etl.serve.cohorts import (
+    Cohort,
+    behaviour_window,
+    check_name,
+    get_cohort,
+    list_cohorts,
+    member_conditions,
+)
 from etl.serve.filters import Ref, SqlCompiler, parse
 from etl.serve.sessions import ROW_GROUP, SessionStore
 from etl.serve.spreadsheet import spreadsheet_cell
@@ -40,17 +51,23 @@ FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv
 
 @dataclass(frozen=True)
 class Selection:
-    """Which profiles: groups of one key (by data_group_id) or users, a cohort, a filter."""
+    """Which profiles: groups of one key (by data_group_id) or users, a cohort, a filter;
+    `at`: each group as it was at that instant (None: now); `include_all_users`: members
+    without a profile too (None: for cohorts with behaviours, as Mixpanel's default)."""
 
     data_group_id: int | None = None
     cohort: str | None = None
     where: str | None = None
+    at: datetime | None = None
+    include_all_users: bool | None = None
 
     def describe(self) -> str:
         """The options that ask for this selection: what a pinned session records and compares."""
         parts = [f"{flag} {shlex.quote(str(value))}" for flag, value in (
-            ("--data-group-id", self.data_group_id), ("--cohort", self.cohort), ("--where", self.where))
-            if value is not None]
+            ("--data-group-id", self.data_group_id), ("--cohort", self.cohort), ("--where", self.where),
+            ("--as-of", self.at.isoformat() if self.at else None)) if value is not None]
+        if self.include_all_users is not None:
+            parts.append("--include-all-users" if self.include_all_users else "--no-include-all-users")
         return " ".join(parts) or "every user (no --data-group-id, --cohort or --where)"
 
 
@@ -73,7 +90,15 @@ def selection_sql(warehouse: Warehouse, selection: Selection, as_of: date, param
         params["export_key"] = key
     elif cohort and cohort.group_key:
         raise EtlError(f"cohort {cohort.name!r} is a cohort of {cohort.group_key}: give --data-group-id")
-    conditions = member_conditions(cohort, warehouse.dialect, params, as_of) if cohort else []
+    if selection.include_all_users and not cohort:
+        raise EtlError("--include-all-users: needs --cohort (members without a profile are found by behaviour)")
+    window = behaviour_window(cohort, as_of) if cohort else None
+    all_members = selection.include_all_users is not False and window is not None
+    if all_members:
+        params["members_first"], params["members_last"] = window
+    if selection.at is not None:
+        params["export_at"] = selection.at
+    conditions = member_conditions(cohort, warehouse.dialect, params, as_of, at=selection.at) if cohort else []
     if selection.where:
         node = parse(selection.where, "--where")
 
@@ -84,8 +109,8 @@ def selection_sql(warehouse: Warehouse, selection: Selection, as_of: date, param
             return "p.properties"
 
         conditions.append(SqlCompiler(warehouse.dialect, params, prefix="w").compile(node, column))
-    return render_sql("serve/export_selection", warehouse.dialect,
-                      groups=selection.data_group_id is not None, conditions=conditions)
+    return render_sql("serve/export_selection", warehouse.dialect, groups=selection.data_group_id is not None,
+                      at=selection.at is not None, all_members=all_members, conditions=conditions)
 
 
 def export_profiles(
@@ -215,12 +240,18 @@ def run_pending_exports(warehouse: Warehouse, lake: Lake) -> list[dict]:
 
 def run_exports(warehouse: Warehouse, lake: Lake, day: date, *, loaded_at: datetime | None = None) -> list[dict]:
     """Write each cohort saved with "export": true to exports/<cohort>/dt=D/, replacing it whole,
-    then record in export_days which load of D was exported (`loaded_at`: read here when not
-    given). A load of D finishing meanwhile leaves D pending, so it is exported again."""
+    each group as it was at the end of D (so a re-run writes the same file), then record in
+    export_days which load of D was exported (`loaded_at`: read here when not given; a day
+    never loaded is refused). A load of D finishing meanwhile leaves D pending, so it is
+    exported again."""
     if loaded_at is None:
         with warehouse.begin() as conn:
             loaded_at = conn.execute(sa.text("SELECT max(finished_at) FROM load_audit WHERE load_date = :d"),
                                      {"d": day}).scalar()
+    if loaded_at is None:
+        raise EtlError(f"export run --date {day.isoformat()}: that day was never loaded (load it first, "
+                       "e.g. `group-etl run --date D`); nothing written")
+    at = end_of_day(day, warehouse.settings.tz)
     written = []
     for cohort in list_cohorts(warehouse):
         if not cohort.exported:
@@ -231,15 +262,20 @@ def run_exports(warehouse: Warehouse, lake: Lake, day: date, *, loaded_at: datet
                 data_group_id = conn.execute(sa.text(
                     "SELECT data_group_id FROM group_keys WHERE group_key = :k ORDER BY removed_at IS NULL DESC, "
                     "setup_at DESC LIMIT 1"), {"k": cohort.group_key}).scalar()
-        results = all_results(warehouse, Selection(data_group_id, cohort.name), None, day)
+        results = all_results(warehouse, Selection(data_group_id, cohort.name, at=at), None, day)
         prefix = export_partition(cohort.name, day)
         key = prefix + "part-0000.jsonl"
         replace_partition(lake, prefix, key, encode(results, "jsonl"))
         written.append({"cohort": cohort.name, "date": day.isoformat(), "profiles": len(results),
                         "object": prefix + "part-0000.jsonl"})
-    if loaded_at is not None:  # a day never loaded has no load to record
-        _record_export(warehouse, day, loaded_at)
+    _record_export(warehouse, day, loaded_at)
     return written
+
+
+def end_of_day(day: date, tz: ZoneInfo) -> datetime:
+    """The last instant (microsecond) of `day` in the project time zone, in UTC: the
+    profiles of day D are the versions valid then, whatever was loaded after."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC) - timedelta(microseconds=1)
 
 
 def _record_export(warehouse: Warehouse, day: date, loaded_at: datetime) -> None:

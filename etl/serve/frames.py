@@ -212,11 +212,13 @@ class Analytics:
                  as_of: date | str | None = None) -> pd.DataFrame:
         """`group-etl export profiles` as a table: groups of one key (by data_group_id)
         or users, filtered by a saved cohort and a `--where` expression; a `$distinct_id`
-        column, then one column per property (sorted), ordered by id."""
+        column, then one column per property (sorted), ordered by id; `as_of` a day: each
+        group as it was at its end, as `export profiles --as-of D`."""
         day = (_day(as_of, "as_of") if as_of is not None
                else datetime.now(UTC).astimezone(self.settings.tz).date())
+        at = export.end_of_day(day, self.settings.tz) if as_of is not None else None
         data_group_id = None if data_group_id is None else int(data_group_id)  # also numpy's int64
-        results = export.all_results(self.warehouse, export.Selection(data_group_id, cohort, where),
+        results = export.all_results(self.warehouse, export.Selection(data_group_id, cohort, where, at),
                                      list(output_properties) if output_properties else None, day)
         names = sorted({name for r in results for name in r["$properties"]} - {"$distinct_id"})
         return _frame([{**r["$properties"], "$distinct_id": r["$distinct_id"]} for r in results],

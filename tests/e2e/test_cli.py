@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -129,8 +129,11 @@ def test_export_run_writes_the_days_loaded_since_their_last_export(group_etl, la
     assert json.loads(group_etl("export", "run", "--pending", "--format", "json")[1]) == {"rows": []}
     assert group_etl("run", "--date", str(D1))[0] == 0  # loaded again: pending again
     assert [r["date"] for r in json.loads(group_etl("export", "run", "--format", "json")[1])["rows"]] == ["2024-07-01"]
-    code, out, _ = group_etl("export", "run", "--date", "2024-06-30", "--format", "json")  # by hand, any day
-    assert (code, [r["date"] for r in json.loads(out)["rows"]]) == (0, ["2024-06-30"])
+    code, out, _ = group_etl("export", "run", "--date", str(D1), "--format", "json")  # by hand, a loaded day
+    assert (code, [r["date"] for r in json.loads(out)["rows"]]) == (0, ["2024-07-01"])
+    code, out, err = group_etl("export", "run", "--date", "2024-06-30")  # a day never loaded: refused
+    assert (code, out, err) == (1, "", "error: export run --date 2024-06-30: that day was never loaded (load it "
+                                       "first, e.g. `group-etl run --date D`); nothing written\n")
 
 
 @pytest.mark.parametrize(
@@ -219,6 +222,40 @@ def test_an_export_session_is_refused_for_another_selection_and_after_its_ttl(gr
     assert (code, err) == (1, f"error: session {session!r} expired (sessions last 1 hour): ask for page 0 again\n")
     assert group_etl(*asked)[0] == 0  # the next export purges it
     assert not session_file.exists()
+
+
+def test_export_profiles_as_of_a_day_or_a_time(group_etl, lake) -> None:  # noqa: ANN001
+    """--as-of D: each group as it was at the end of D (project time zone); --as-of T: at T."""
+    _, out, _ = group_etl("keys", "add", "company_id", "--setup-at", "2024-07-01T00:00:00Z")
+    data_group_id = out.strip()
+    for n, plan in ((0, "pro"), (2, "enterprise")):
+        day = D1 + timedelta(days=n)
+        write_jsonl(lake, f"events/dt={day}/a.jsonl", [event("Open", "u1", T + n * 86_400, f"e{n}")])
+        write_jsonl(lake, f"groups/dt={day}/a.jsonl", [
+            {"$group_key": "company_id", "$group_id": "c1", "$time": T + n * 86_400, "$set": {"plan": plan}}])
+        assert group_etl("run", "--date", str(day))[0] == 0
+
+    def plans(*args: str) -> list:
+        code, out, err = group_etl("export", "profiles", "--data-group-id", data_group_id, *args)
+        assert code == 0, err
+        return [r["$properties"].get("plan") for r in json.loads(out)["results"]]
+
+    assert plans() == ["enterprise"]
+    assert plans("--as-of", "2024-07-02") == ["pro"]
+    assert plans("--as-of", "2024-07-03") == ["enterprise"]
+    assert plans("--as-of", "2024-06-01T00:00:00Z") == []
+    code, _, err = group_etl("export", "profiles", "--as-of", "2024-02-31")
+    assert code == 2 and "expected YYYY-MM-DD or an ISO 8601 time" in err
+    code, _, err = group_etl("export", "profiles", "--include-all-users")
+    assert (code, err) == (1, "error: --include-all-users: needs --cohort (members without a profile are found "
+                              "by behaviour)\n")
+    first = json.loads(group_etl("export", "profiles", "--data-group-id", data_group_id, "--as-of", "2024-07-02")[1])
+    code, _, err = group_etl("export", "profiles", "--data-group-id", data_group_id, "--page", "1",
+                             "--session-id", first["session_id"])  # a session pinned as of a day is that day's
+    assert (code, err.replace("\n", "")) == (1, f"error: session {first['session_id']!r} was pinned for "
+                                                f"--data-group-id {data_group_id} --as-of 2024-07-02T23:59:59.999999+00:00, "
+                                                f"not for --data-group-id {data_group_id}: ask for the same selection, "
+                                                "or for page 0 again")
 
 
 def test_a_mistyped_range_runs_nothing_and_an_empty_day_needs_allow_empty(group_etl, lake) -> None:  # noqa: ANN001

@@ -19,6 +19,7 @@ from etl.serve.export import (
     Selection,
     all_results,
     encode,
+    end_of_day,
     export_partition,
     export_profiles,
     pending_export_days,
@@ -183,6 +184,76 @@ def exported(lake, prefix: str = "exports/") -> dict[str, list[str]]:  # noqa: A
             for o in lake.list(prefix)}
 
 
+def test_a_past_day_exports_the_profiles_of_that_day(world, settings, warehouse, lake) -> None:  # noqa: ANN001
+    """c3 is `pro` until DAYS[4] and `enterprise` after: a day before is exported with `pro`,
+    re-running it (after the change was loaded) writes the same bytes, and `--as-of` agrees."""
+    add_cohort(warehouse, "pros", '{"group_key": "company_id", "export": true, '
+                                  '"properties": [{"property": "plan", "op": "eq", "value": "pro"}]}')
+    run_exports(warehouse, lake, DAYS[3])
+    before = b"".join(lake.iter_bytes(f"exports/pros/dt={DAYS[3]}/part-0000.jsonl"))
+    write_jsonl(lake, f"groups/dt={DAYS[4]}/b.jsonl", [
+        {"$group_key": "company_id", "$group_id": "c3", "$time": ts(DAYS[4]), "$set": {"plan": "enterprise"}}])
+    run_day(settings, warehouse, lake, DAYS[4])
+    assert run_exports(warehouse, lake, DAYS[3]) == [
+        {"cohort": "pros", "date": DAYS[3].isoformat(), "profiles": 1,
+         "object": f"exports/pros/dt={DAYS[3]}/part-0000.jsonl"}]
+    again = b"".join(lake.iter_bytes(f"exports/pros/dt={DAYS[3]}/part-0000.jsonl"))
+    assert again == before
+    assert [json.loads(line) for line in again.splitlines()] == [
+        {"$distinct_id": "c3", "$properties": {"plan": "pro", "employees": 50, "region": "us"}}]
+    assert [r["profiles"] for r in run_exports(warehouse, lake, DAYS[4])] == [0]  # enterprise by then
+    at = end_of_day(DAYS[3], settings.tz)
+    assert ids(all_results(warehouse, Selection(world.data_group_id, "pros", at=at), None, DAYS[3])) == ["c3"]
+    assert ids(all_results(warehouse, Selection(world.data_group_id, "pros"), None, DAYS[3])) == []  # now
+    assert ids(all_results(warehouse, Selection(world.data_group_id, None, 'plan == "enterprise"', at=at),
+                           None, DAYS[3])) == ["c1", "c2"]
+    # a group created after the instant is not there yet; users have no history: their current profile
+    early = datetime(2026, 5, 31, tzinfo=UTC)
+    assert all_results(warehouse, Selection(world.data_group_id, at=early), None, DAYS[0]) == []
+    assert ids(all_results(warehouse, Selection(None, at=early), None, DAYS[0])) == ["u1", "u2", "u3", "u4"]
+
+
+def test_a_user_cohort_tests_its_groups_as_they_were(world, settings, warehouse, lake) -> None:  # noqa: ANN001
+    add_cohort(warehouse, "in-pro", '{"groups": [{"group_key": "company_id", "property": "plan", '
+                                    '"op": "eq", "value": "pro"}]}')
+    write_jsonl(lake, f"groups/dt={DAYS[4]}/b.jsonl", [
+        {"$group_key": "company_id", "$group_id": "c3", "$time": ts(DAYS[4]), "$set": {"plan": "enterprise"}}])
+    run_day(settings, warehouse, lake, DAYS[4])
+    at = end_of_day(DAYS[3], settings.tz)
+    assert ids(all_results(warehouse, Selection(None, "in-pro", at=at), None, DAYS[3])) == ["u2", "u3"]
+    assert ids(all_results(warehouse, Selection(None, "in-pro"), None, DAYS[3])) == []
+
+
+def test_behavioural_cohorts_include_members_without_a_profile(world, settings, warehouse, lake) -> None:  # noqa: ANN001
+    """Mixpanel's include_all_users: on by default for a cohort with behaviours; such a member
+    comes with empty properties; property conditions still apply to it."""
+    write_jsonl(lake, f"events/dt={DAYS[7]}/b.jsonl", [
+        event("Purchase", "u9", ts(DAYS[7], 11), "c9-buy", company_id="c9")])
+    run_day(settings, warehouse, lake, DAYS[7])
+    add_cohort(warehouse, "buyers", '{"group_key": "company_id", "export": true, '
+                                    '"behaviors": [{"event": "Purchase", "at_least": 1, "last_days": 1}]}')
+    add_cohort(warehouse, "no-plan-buyers", '{"group_key": "company_id", '
+                                            '"properties": [{"property": "plan", "op": "not_set"}], '
+                                            '"behaviors": [{"event": "Purchase", "at_least": 1, "last_days": 1}]}')
+    add_cohort(warehouse, "user-buyers", '{"behaviors": [{"event": "Purchase", "at_least": 1, "last_days": 1}]}')
+    add_cohort(warehouse, "ent", '{"group_key": "company_id", '
+                                 '"properties": [{"property": "plan", "op": "eq", "value": "enterprise"}]}')
+    key = world.data_group_id
+    got = all_results(warehouse, Selection(key, "buyers"), None, DAYS[7])
+    assert [(r["$distinct_id"], r["$properties"].get("plan")) for r in got] == [
+        ("c1", "enterprise"), ("c3", "pro"), ("c4", "free"), ("c9", None)]
+    assert got[-1] == {"$distinct_id": "c9", "$properties": {}}
+    assert ids(all_results(warehouse, Selection(key, "buyers", include_all_users=False), None, DAYS[7])) == [
+        "c1", "c3", "c4"]
+    assert ids(all_results(warehouse, Selection(key, "no-plan-buyers"), None, DAYS[7])) == ["c9"]
+    assert ids(all_results(warehouse, Selection(None, "user-buyers"), None, DAYS[7])) == ["u1", "u3", "u4", "u9"]
+    assert ids(all_results(warehouse, Selection(key, "ent", include_all_users=True), None, DAYS[7])) == ["c1", "c2"]
+    assert ids(all_results(warehouse, Selection(key, "buyers"), None, DAYS[6])) == ["c3"]  # outside the window
+    with pytest.raises(EtlError, match=r"^--include-all-users: needs --cohort"):
+        all_results(warehouse, Selection(key, include_all_users=True), None, DAYS[7])
+    assert [(r["cohort"], r["profiles"]) for r in run_exports(warehouse, lake, DAYS[7])] == [("buyers", 4)]
+
+
 def test_export_run_writes_every_day_loaded_since_its_last_export(world, settings, warehouse, lake) -> None:  # noqa: ANN001
     """Pending days come from the warehouse: every loaded day once, a re-run day again,
     a cohort saved later from the next pending day on (and by hand for an earlier one)."""
@@ -225,7 +296,9 @@ def test_a_day_loaded_again_while_it_exports_stays_pending(world, settings, ware
     assert DAYS[2] in [d for d, _ in pending_export_days(warehouse)]
     run_exports(warehouse, lake, DAYS[2])
     assert DAYS[2] not in [d for d, _ in pending_export_days(warehouse)]
-    assert run_exports(warehouse, lake, date(2030, 1, 1)) == []  # never loaded: nothing recorded
+    with pytest.raises(EtlError, match=r"^export run --date 2030-01-01: that day was never loaded"):
+        run_exports(warehouse, lake, date(2030, 1, 1))  # never loaded: refused, nothing written or recorded
+    assert [o.key for o in lake.list("exports/")] == []
     assert date(2030, 1, 1) not in [d for d, _ in pending_export_days(warehouse)]
 
 

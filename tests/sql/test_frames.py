@@ -169,6 +169,8 @@ def test_group_profiles_and_status(an: Analytics, lake, loaded) -> None:  # noqa
     pd.testing.assert_frame_equal(groups_df, expected)
     pro = an.profiles(data_group_id=loaded.data_group_id, where='plan == "pro"', output_properties=["plan"])
     assert pro.to_dict("records") == [{"$distinct_id": "c1", "plan": "pro"}]
+    assert an.profiles(data_group_id=loaded.data_group_id, as_of="2000-01-01").empty  # no group yet then
+    pd.testing.assert_frame_equal(an.profiles(data_group_id=loaded.data_group_id, as_of=D1), expected)
     assert an.profiles().to_dict("records") == [{"$distinct_id": "u1", "company_id": "c1", "name": "Ann"}]
     assert list(an.profiles(data_group_id=loaded.data_group_id, where='plan == "none"').columns) == ["$distinct_id"]
 

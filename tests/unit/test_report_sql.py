@@ -79,11 +79,25 @@ def test_a_missing_piece_is_an_error_not_an_empty_string() -> None:
                    aggregate="a")
 
 
-@pytest.mark.parametrize(("groups", "source"), [(True, "FROM group_profiles AS gp\n    WHERE gp.group_key = :export_key"),
-                                                (False, "FROM user_profiles AS up\n),")])
-def test_the_export_selection(groups: bool, source: str) -> None:
-    selection = render_sql("serve/export_selection", "postgresql", groups=groups, conditions=["(a)", "(b)"])
-    assert ctes(selection) == ["profiles", "selected"]
+@pytest.mark.parametrize(("groups", "at", "source"), [
+    (True, False, "FROM group_profiles AS gp\n    WHERE gp.group_key = :export_key"),
+    (True, True, "FROM group_profile_history AS gh\n    WHERE gh.group_key = :export_key"),
+    (False, True, "FROM user_profiles AS up\n),"),  # users have no history: their current profile
+    (False, False, "FROM user_profiles AS up\n),")])
+def test_the_export_selection(groups: bool, at: bool, source: str) -> None:
+    selection = render_sql("serve/export_selection", "postgresql", groups=groups, at=at, all_members=False,
+                           conditions=["(a)", "(b)"])
+    assert ctes(selection) == ["stored", "profiles", "selected"]
     assert source in selection
+    assert ":members_first" not in selection
     assert "FROM profiles AS p\n    WHERE (a)\n      AND (b)\n)" in selection
     assert selection.rstrip().endswith("ORDER BY profile_id")
+
+
+@pytest.mark.parametrize(("groups", "members"), [(True, "FROM event_groups AS eg"), (False, "FROM events_deduped AS ed")])
+def test_the_export_selection_with_members_without_a_profile(groups: bool, members: str) -> None:
+    selection = render_sql("serve/export_selection", "postgresql", groups=groups, at=False, all_members=True,
+                           conditions=[])
+    assert members in selection
+    assert "CAST('{}' AS JSONB) AS properties" in selection
+    assert "WHERE NOT EXISTS (SELECT 1 FROM stored AS s2 WHERE s2.profile_id = m.profile_id)" in selection
