@@ -352,6 +352,8 @@ def report_insights(
     measure: Annotated[str, typer.Option(
         "--measure", help="events, uniques, sum:PROP, avg:PROP or median:PROP (PROP an event property)")] = "uniques",
     interval: Annotated[str, typer.Option("--interval", help="day, week (from Monday) or month")] = "day",
+    breakdown_limit: Annotated[int | None, typer.Option(
+        "--breakdown-limit", help="keep the N breakdown values with most events, the rest as (other)")] = None,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -360,7 +362,8 @@ def report_insights(
 
     with _reader(ctx) as warehouse:
         document = insights(warehouse, event, _date(first, "--from"), _date(last, "--to"),
-                            Scope(by, where, where_group, breakdown), measure=measure, interval=interval)
+                            Scope(by, where, where_group, breakdown), measure=measure, interval=interval,
+                            breakdown_limit=breakdown_limit)
     _report_output(document, fmt, chart, "rows", ["date", "breakdown", "events", "uniques", "value"])
 
 

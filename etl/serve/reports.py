@@ -105,13 +105,23 @@ def _compile(warehouse: Warehouse, scope: Scope, params: dict) -> Pieces:
     return Pieces(units, conditions)
 
 
+OTHER = "(other)"
+
+
 def _breakdown(warehouse: Warehouse, scope: Scope, params: dict) -> str | None:
-    """The breakdown expression over `u` (its property name bound), or None for none."""
+    """The breakdown property's JSON value over `u` (its name bound), or None for none;
+    the template splits a list into its elements."""
     if not scope.breakdown:
         return None
     head, _, rest = scope.breakdown.partition(".")
     ref = Ref(head, rest) if rest and head in ("user", "group") else Ref(None, scope.breakdown)
-    return SqlCompiler(warehouse.dialect, params, prefix="b").text(_column_for(scope)(ref), ref.name)
+    compiler = SqlCompiler(warehouse.dialect, params, prefix="b")
+    return compiler.engine.json_member(_column_for(scope)(ref), compiler.bind(ref.name))
+
+
+def _top(totals: dict, limit: int) -> list:
+    """The `limit` breakdown values with the most events (ties: by value, null last)."""
+    return sorted(totals, key=lambda v: (-totals[v], v is None, v))[:limit]
 
 
 def _run(warehouse: Warehouse, sql: str, params: dict) -> list:
@@ -120,26 +130,38 @@ def _run(warehouse: Warehouse, sql: str, params: dict) -> list:
 
 
 def insights(warehouse: Warehouse, event: str, first: date, last: date, scope: Scope,
-             measure: str = "uniques", interval: str = "day") -> dict:
+             measure: str = "uniques", interval: str = "day", breakdown_limit: int | None = None) -> dict:
     """Per interval bucket (and breakdown value): events, distinct units and the measure's
     `value`; every bucket of the range appears for every breakdown value seen, with zeros
-    (an average or median without numbers is null)."""
+    (an average or median without numbers is null). With `breakdown_limit` N, values
+    past the top N by events are counted together as `(other)`, listed last."""
     chosen, interval = parse_measure(measure), check_interval(interval)
+    if breakdown_limit is not None and breakdown_limit < 1:
+        raise EtlError(f"--breakdown-limit must be at least 1, got {breakdown_limit}")
     params: dict = {"event": event, "events": [event], "d1": first, "d2": last, "lo": first, "hi": last}
     pieces = _compile(warehouse, scope, params)
     amount = None
     if chosen.prop is not None:  # the name bound, as the filters bind theirs
         amount = SqlCompiler(warehouse.dialect, params, prefix="m").number("u.event_properties", chosen.prop)
-    sql = render_sql("serve/insights", warehouse.dialect, units=pieces.units, conditions=pieces.conditions,
-                     breakdown=_breakdown(warehouse, scope, params), bucket=BUCKETS[interval], amount=amount,
-                     aggregate=chosen.aggregate)
+    pieces_of_sql = {"units": pieces.units, "conditions": pieces.conditions, "bucket": BUCKETS[interval],
+                     "breakdown": _breakdown(warehouse, scope, params), "amount": amount,
+                     "aggregate": chosen.aggregate}
+    result = _run(warehouse, render_sql("serve/insights", warehouse.dialect, fold=False, **pieces_of_sql), params)
+    totals: dict = {}
+    for r in result:
+        totals[r.breakdown] = totals.get(r.breakdown, 0) + r.events
+    if breakdown_limit is not None and len(totals) > breakdown_limit:  # run again, the rest folded
+        kept = _top(totals, breakdown_limit)
+        params.update(kept=[v for v in kept if v is not None], keep_null=None in kept)
+        fold = "values" if params["kept"] else "null"  # an empty IN list has no type to compare with
+        result = _run(warehouse, render_sql("serve/insights", warehouse.dialect, fold=fold, **pieces_of_sql), params)
     found = {}
-    for r in _run(warehouse, sql, params):
+    for r in result:
         figure = {"events": r.events, "uniques": r.uniques}.get(chosen.kind, r.amount)
         if isinstance(figure, float):  # a float sum's last bits depend on the order it was added in
             figure = round(figure, 6)
         found[(r.bucket, r.breakdown)] = (r.events, r.uniques, chosen.empty() if figure is None else figure)
-    values = sorted({b for _, b in found}, key=lambda v: (v is None, v)) or [None]
+    values = sorted({b for _, b in found}, key=lambda v: (v == OTHER, v is None, v)) or [None]
     empty = (0, 0, chosen.empty())
     rows = []
     for day in buckets(first, last, interval):

@@ -332,6 +332,34 @@ def test_insights_measures_and_intervals(group_etl, lake, tmp_path) -> None:  # 
                                       "median:PROP, got 'sum:'")
 
 
+def test_insights_split_a_list_breakdown_and_fold_past_the_limit(group_etl, lake) -> None:  # noqa: ANN001
+    noon = int(datetime(2026, 5, 1, 12, tzinfo=UTC).timestamp())
+    write_jsonl(lake, "events/dt=2026-05-01/a.jsonl", [
+        event("Buy", "u1", noon, "a", plan=["P1", "P2", "P1"], amount=10),  # once under P1, once under P2
+        event("Buy", "u2", noon, "b", plan="P1", amount=1),
+        event("Buy", "u3", noon, "c", plan=[], amount=5),  # an empty list: the null bucket
+        event("Buy", "u3", noon, "d", plan=["P3"], amount=2),
+        event("Buy", "u4", noon, "e", plan=["P2", "P3", "P4"], amount=100)])
+    assert group_etl("run", "--date", "2026-05-01")[0] == 0
+
+    def report(*args: str) -> tuple[int, str, str]:
+        return group_etl("report", "insights", "--event", "Buy", "--from", "2026-05-01", "--to", "2026-05-01",
+                         "--breakdown", "plan", "--measure", "sum:amount", "--format", "csv", *args)
+
+    code, out, err = report()
+    assert (code, err) == (0, "")
+    assert out.splitlines() == ["date,breakdown,events,uniques,value", "2026-05-01,P1,2,2,11.0",
+                                "2026-05-01,P2,2,2,110.0", "2026-05-01,P3,2,2,102.0", "2026-05-01,P4,1,1,100.0",
+                                "2026-05-01,,1,1,5.0"]
+    # P1, P2 and P3 have two events each (ties by value); P4 and null fold; u4's event counts once in (other)
+    code, out, err = report("--breakdown-limit", "2")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == ["date,breakdown,events,uniques,value", "2026-05-01,P1,2,2,11.0",
+                                "2026-05-01,P2,2,2,110.0", "2026-05-01,(other),3,2,107.0"]
+    code, _, err = report("--breakdown-limit", "0")
+    assert (code, err) == (1, "error: --breakdown-limit must be at least 1, got 0\n")
+
+
 def test_insights_weeks_start_on_monday_in_the_project_time_zone(group_etl, lake, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setenv("GROUP_ETL_TIMEZONE", "Asia/Tokyo")
     sunday_evening_utc = int(datetime(2026, 5, 3, 20, tzinfo=UTC).timestamp())  # Monday 05:00 in Tokyo

@@ -67,6 +67,13 @@ def generate(seed: int) -> tuple[list[dict], dict, dict]:
             e["properties"]["amount"] = amounts.choice([1, 2.5, -4, 10, 0.5, 100, "7", True, None, [3], "absent"])
             if e["properties"]["amount"] == "absent":
                 del e["properties"]["amount"]
+    tags = random.Random(seed + 2)  # list values: a breakdown counts an event once per distinct element
+    for e in events:
+        if e["properties"]["distinct_id"] != "edge":
+            e["properties"]["tags"] = tags.choice([["a"], ["a", "b"], ["b", "a", "b"], [], "a", "c", None, "absent",
+                                                   [None, "c"], 5, ["c", 5], "d", ["d", "e"]])
+            if e["properties"]["tags"] == "absent":
+                del e["properties"]["tags"]
     # duplicate deliveries, one a day late: same event, one copy kept
     for original in rng.sample(events, 10):
         copy = {**original, "arrival": min(original["arrival"] + timedelta(days=rng.choice([0, 1])), DAYS[-1])}
@@ -102,7 +109,8 @@ def load(settings, warehouse, lake, seed: int) -> tuple[list[dict], dict, dict]:
         groups = [] if t < SETUP.timestamp() or value is None else sorted(set(value if isinstance(value, list) else [value]))
         oracle_events.append({"event": e["event"], "user": p["distinct_id"], "t": t,
                               "date": datetime.fromtimestamp(t, UTC).date(), "id": ids[insert_id],
-                              "plan": p["plan"], "groups": groups, "amount": p.get("amount")})
+                              "plan": p["plan"], "groups": groups, "amount": p.get("amount"),
+                              "tags": p.get("tags")})
     return oracle_events, user_profiles, group_profiles
 
 
@@ -141,29 +149,48 @@ def measured(events: int, units: set, amounts: list, measure: str) -> float | in
     return round(sum(amounts) / len(amounts) if kind == "avg" else float(statistics.median(amounts)), 6)
 
 
+def labels(value) -> set:  # noqa: ANN001
+    """The breakdown buckets of a JSON value: a list's distinct elements (an empty list: null)."""
+    items = value if isinstance(value, list) else [value]
+    text = {None: None, True: "true", False: "false"}
+    return {text[i] if i is None or isinstance(i, bool) else str(i) for i in items} or {None}
+
+
 def oracle_insights(events, profiles, case) -> list[dict]:  # noqa: ANN001
     user_profiles, group_profiles = profiles
     interval, measure = case.get("interval", "day"), case.get("measure", "uniques")
-    counts: dict = {}
+    seen = []  # (event, unit, its buckets)
     for e in events:
         if e["event"] != case["event"] or not (case["d1"] <= e["date"] <= case["d2"]):
             continue
         for unit in units_of(e, case["by"]):
             if not keep(e, case, user_profiles, group_profiles, unit):
                 continue
-            value = {None: None, "plan": e["plan"],
+            value = {None: None, "plan": e["plan"], "tags": e["tags"],
                      "group.plan": group_profiles.get(unit, {}).get("plan"),
                      "user.tier": user_profiles.get(e["user"], {}).get("tier")}[case["breakdown"]]
+            seen.append((e, unit, labels(value)))
+    limit = case.get("limit")
+    totals: dict = {}
+    for _, _, values in seen:
+        for v in values:
+            totals[v] = totals.get(v, 0) + 1
+    if limit and len(totals) > limit:
+        kept = sorted(totals, key=lambda v: (-totals[v], v is None, v))[:limit]
+        seen = [(e, unit, {v if v in kept else "(other)" for v in values}) for e, unit, values in seen]
+    counts: dict = {}
+    for e, unit, values in seen:
+        for value in values:
             slot = counts.setdefault((bucket(e["date"], interval), value), [0, set(), []])
             slot[0] += 1
             slot[1].add(unit)
             amount = e["amount"]
             if isinstance(amount, int | float) and not isinstance(amount, bool):
                 slot[2].append(amount)
-    values = sorted({v for _, v in counts}, key=lambda v: (v is None, v)) or [None]
-    labels = sorted({bucket(d, interval) for d in day_range(case["d1"], case["d2"])})
+    values = sorted({v for _, v in counts}, key=lambda v: (v == "(other)", v is None, v)) or [None]
+    labels_ = sorted({bucket(d, interval) for d in day_range(case["d1"], case["d2"])})
     rows = []
-    for d in labels:
+    for d in labels_:
         for v in values:
             n, units, amounts = counts.get((d, v), [0, set(), []])
             rows.append({"date": d.isoformat(), "breakdown": v, "events": n, "uniques": len(units),
@@ -251,6 +278,16 @@ def cases(seed: int) -> list[dict]:
                 else:
                     out.append({"kind": "insights", "event": event, "by": by, "d1": d1, "d2": d2,
                                 "breakdown": None, "enterprise_member": True})
+            for limit in (None, 1, 2, 3, 5, 20):
+                d1, d2 = rng.choice(ranges)
+                out.append({"kind": "insights", "event": event, "by": by, "d1": d1, "d2": d2, "breakdown": "tags",
+                            "limit": limit, "measure": rng.choice(["uniques", "events", "sum:amount", "median:amount"]),
+                            "interval": rng.choice(["day", "week"])})
+            out.append({"kind": "insights", "event": event, "by": by, "d1": DAYS[0], "d2": DAYS[-1],
+                        "breakdown": "plan", "limit": 1})
+            # over the whole range, C's most frequent tags bucket is null: only null kept, the rest folded
+            out.append({"kind": "insights", "event": event, "by": by, "d1": DAYS[0], "d2": DAYS[-1],
+                        "breakdown": "tags", "limit": 1, "measure": "sum:amount"})
             for measure in ("events", "sum:amount", "avg:amount", "median:amount"):
                 for interval in ("day", "week", "month"):
                     d1, d2 = rng.choice(ranges)
@@ -293,7 +330,8 @@ def test_reports_match_the_oracle(settings, warehouse, lake, seed: int) -> None:
         scope = where_of(case)
         if case["kind"] == "insights":
             got = insights(warehouse, case["event"], case["d1"], case["d2"], scope,
-                           measure=case.get("measure", "uniques"), interval=case.get("interval", "day"))["rows"]
+                           measure=case.get("measure", "uniques"), interval=case.get("interval", "day"),
+                           breakdown_limit=case.get("limit"))["rows"]
             want = oracle_insights(events, profiles, case)
         elif case["kind"] == "funnel":
             got = funnel(warehouse, case["steps"], case["window"], case["d1"], case["d2"], scope)["steps"]

@@ -47,19 +47,24 @@ def test_conditions_become_one_where_clause(dialect: str) -> None:
     assert "    FROM unit_events AS u\n),\n" in unfiltered
 
 
-DAILY = {"bucket": "u.event_date", "amount": None, "aggregate": "CAST(NULL AS DOUBLE PRECISION)"}
+DAILY = {"bucket": "u.event_date", "amount": None, "aggregate": "CAST(NULL AS DOUBLE PRECISION)", "fold": False}
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_insights_without_and_with_a_breakdown(dialect: str) -> None:
     plain = render_sql("serve/insights", dialect, units=units(dialect), conditions=[], breakdown=None, **DAILY)
-    assert ctes(plain) == ["unit_events", "filtered", "final"]
-    assert "CAST(NULL AS VARCHAR) AS breakdown" in plain
+    assert ctes(plain) == ["unit_events", "filtered", "labelled", "final"]
+    assert "CAST(NULL AS VARCHAR) AS breakdown FROM filtered" in plain
     assert "WHERE u.event = :event\n      AND u.event_date BETWEEN :d1 AND :d2\n)," in plain
     broken_down = render_sql("serve/insights", dialect, units=units(dialect), conditions=["(c)"],
-                             breakdown="(u.event_properties ->> :b3)", **DAILY)
-    assert "(u.event_properties ->> :b3) AS breakdown" in broken_down
+                             breakdown="(u.event_properties -> :b3)", **DAILY)
+    assert ctes(broken_down) == ["unit_events", "filtered", "elements", "labelled", "final"]
+    assert "(u.event_properties -> :b3) AS value" in broken_down  # a list split in `elements`
     assert "AND u.event_date BETWEEN :d1 AND :d2\n      AND (c)\n)," in broken_down
+    folded = render_sql("serve/insights", dialect, units=units(dialect), conditions=[],
+                        breakdown="(u.event_properties -> :b3)", **{**DAILY, "fold": "values"})
+    assert ctes(folded) == ["unit_events", "filtered", "elements", "labelled", "folded", "final"]
+    assert "CASE WHEN breakdown IN :kept OR (breakdown IS NULL AND :keep_null) THEN breakdown" in folded
 
 
 @pytest.mark.parametrize("name", ["insights", "funnel", "retention"])
