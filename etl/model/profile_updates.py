@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from etl.ingest.records import ACCEPTED, REJECT_COLUMNS, REJECTED, ParsedPartition
-from etl.ingest.updates import UPDATE_COLUMNS
+from etl.ingest.updates import MAX_PROPERTIES, UPDATE_COLUMNS
 from etl.model.attribution import MAX_GROUP_IDS_PER_EVENT
 from etl.model.profiles import CREATING_OPERATIONS, Update, Version, created_at, fold_profile
 from etl.store.sql import render_sql, run_script
@@ -34,7 +34,8 @@ def replace_update_partition(
     max_group_profiles: int,
 ) -> tuple[int, int]:
     """Replace (kind, D) in profile_updates and rejected_records, enforce the profile
-    limit, rebuild every profile the load touched. Returns (applied, rejected)."""
+    limit, rebuild every profile the load touched (refusing this load's updates that
+    would take a profile past MAX_PROPERTIES). Returns (applied, rejected)."""
     touched_before = _touched(conn, kind, day)
     conn.execute(sa.text("DELETE FROM profile_updates WHERE kind = :k AND load_date = :d"), {"k": kind, "d": day})
     conn.execute(sa.text("DELETE FROM rejected_records WHERE kind = :k AND load_date = :d"), {"k": kind, "d": day})
@@ -43,9 +44,10 @@ def replace_update_partition(
     refused = 0
     if kind == "group":
         refused = enforce_profile_limit(conn, warehouse, day, max_group_profiles)
-    rebuild_profiles(conn, warehouse, "group" if kind == "group" else "user",
-                     sorted(touched_before | _touched(conn, kind, day), key=repr))
-    return parsed.loaded - refused, parsed.rejected + refused
+    capped = rebuild_profiles(conn, warehouse, "group" if kind == "group" else "user",
+                              sorted(touched_before | _touched(conn, kind, day), key=repr),
+                              refusable=(kind, day))
+    return parsed.loaded - refused - capped, parsed.rejected + refused + capped
 
 
 def _touched(conn: Connection, kind: str, day: date) -> set[tuple[str, str]]:
@@ -84,15 +86,20 @@ def enforce_profile_limit(
 
 
 def rebuild_profiles(
-    conn: Connection, warehouse: Warehouse, target: str, profiles: list[tuple[str, str]]
-) -> None:
+    conn: Connection, warehouse: Warehouse, target: str, profiles: list[tuple[str, str]],
+    *, refusable: tuple[str, date] | None = None,
+) -> int:
     """Fold all updates of the given profiles into current state and history.
 
     target 'group': group_profiles and group_profile_history, from kinds group and
-    upload; target 'user': user_profiles and user_groups, from kind user.
+    upload; target 'user': user_profiles and user_groups, from kind user. With
+    `refusable` (kind, load date), an update of that partition that would give its
+    profile more than MAX_PROPERTIES properties moves to rejected_records
+    (`profile_property_limit`); returns how many did. Updates already accepted by
+    other loads are never refused, so other days' load_audit rows stay true.
     """
     if not profiles:
-        return
+        return 0
     kinds = ["group", "upload"] if target == "group" else ["user"]
     warehouse.drop_temp(conn, "affected_profiles")
     conn.exec_driver_sql("CREATE TEMP TABLE affected_profiles (group_key VARCHAR, profile_id VARCHAR)")
@@ -102,7 +109,8 @@ def rebuild_profiles(
     rows = conn.execute(
         sa.text(
             "SELECT coalesce(u.group_key, '') AS group_key, u.profile_id, u.update_time, "
-            "u.operation, CAST(u.value AS VARCHAR) AS value "
+            "u.operation, CAST(u.value AS VARCHAR) AS value, u.kind, u.load_date, "
+            "u.source_object, u.source_line, u.source_index "
             "FROM profile_updates AS u JOIN affected_profiles AS a "
             "  ON a.group_key = coalesce(u.group_key, '') AND a.profile_id = u.profile_id "
             "WHERE u.kind IN :kinds "
@@ -111,18 +119,37 @@ def rebuild_profiles(
         ).bindparams(sa.bindparam("kinds", expanding=True)),
         {"kinds": kinds},
     )
-    folded = list(_fold_all(rows))
+    refused: list[tuple] = []
+    folded = list(_fold_all(rows, refusable, refused))
+    _refuse(conn, warehouse, refused)
     if target == "group":
         _write_groups(conn, warehouse, folded)
     else:
         _write_users(conn, warehouse, folded)
     warehouse.drop_temp(conn, "affected_profiles")
+    return len(refused)
 
 
-def _fold_all(rows: Iterable) -> Iterator[tuple[str, str, list[Version]]]:
+def _refuse(conn: Connection, warehouse: Warehouse, refused: list[tuple]) -> None:
+    """Move the updates the property cap refused from profile_updates to rejected_records
+    (`sql/model/property_limit.sql`)."""
+    script = render_sql("model/property_limit", warehouse.dialect)
+    for k, d, o, line, i in refused:
+        run_script(conn, script, {"k": k, "d": d, "o": o, "l": line, "i": i})
+
+
+def _fold_all(
+    rows: Iterable, refusable: tuple[str, date] | None, refused: list[tuple],
+) -> Iterator[tuple[str, str, list[Version]]]:
+    def ref(r) -> tuple | None:
+        if refusable is None or (r.kind, r.load_date) != refusable:
+            return None
+        return (r.kind, r.load_date, r.source_object, r.source_line, r.source_index)
+
     for (key, pid), updates in itertools.groupby(rows, key=lambda r: (r.group_key, r.profile_id)):
         yield key, pid, fold_profile(
-            Update(r.update_time, r.operation, json_value(r.value)) for r in updates
+            (Update(r.update_time, r.operation, json_value(r.value), ref(r)) for r in updates),
+            MAX_PROPERTIES, refused,
         )
 
 

@@ -35,6 +35,7 @@ class Update:
     time: datetime
     operation: str
     value: Any
+    ref: Any = None  # set on an update the property cap may refuse: how to find it again
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,14 @@ def apply_update(state: dict | None, operation: str, value: Any) -> dict | None:
     return _Fold(copy.deepcopy(state)).apply(operation, value)[0]
 
 
-def fold_profile(updates: Iterable[Update]) -> list[Version]:
+def fold_profile(
+    updates: Iterable[Update], max_properties: int | None = None, refused: list | None = None,
+) -> list[Version]:
     """Versions of one profile from its ordered updates, each closed by the next.
+
+    With `max_properties`, an update carrying a `ref` that would leave the profile
+    with more properties than that is skipped (the profile keeps its state) and its
+    ref appended to `refused`: Mixpanel caps the profile, not the update.
 
     Linear in the updates: operations change one working state in place and say
     whether they changed it; the state is copied (and compared with the last
@@ -67,6 +74,11 @@ def fold_profile(updates: Iterable[Update]) -> list[Version]:
         if dirty and update.time != instant:
             _close(versions, instant, fold.state)
             dirty = False
+        if (max_properties is not None and update.ref is not None
+                and _grown_size(fold.state, update) > max_properties):
+            if refused is not None:
+                refused.append(update.ref)
+            continue
         _, changed = fold.apply(update.operation, update.value)
         if changed:
             instant, dirty = update.time, True
@@ -76,6 +88,16 @@ def fold_profile(updates: Iterable[Update]) -> list[Version]:
         Version(v.valid_from, v.properties, versions[n + 1].valid_from if n + 1 < len(versions) else None)
         for n, v in enumerate(versions)
     ]
+
+
+def _grown_size(state: dict | None, update: Update) -> int:
+    """How many properties the profile has after `update`, when the update adds any
+    (0 when it adds none: overwriting or removing is always allowed)."""
+    if update.operation not in CREATING_OPERATIONS or not isinstance(update.value, dict):
+        return 0
+    current = state or {}
+    new = sum(1 for name in update.value if name not in current)
+    return len(current) + new if new else 0
 
 
 def _close(versions: list[Version], instant: datetime, state: dict | None) -> None:

@@ -191,6 +191,49 @@ def test_profile_limit_refuses_new_profiles_never_updates(settings, keyed, lake)
         (3, "profile_limit"), (4, "profile_limit")]
 
 
+def test_the_property_cap_is_per_profile_not_per_update(settings, keyed, lake) -> None:  # noqa: ANN001
+    first = {f"a{n}": n for n in range(1500)}
+    second = {f"b{n}": n for n in range(1500)}
+    write_jsonl(lake, f"groups/dt={D1}/a.jsonl", [g("c1", T1, "$set", first)])
+    write_jsonl(lake, f"groups/dt={D2}/a.jsonl", [
+        g("c1", T2, "$set", second),                                     # 3,000: refused
+        g("c1", T2 + 1, "$set", {f"b{n}": n for n in range(500)}),      # exactly 2,000: fine
+        g("c1", T2 + 2, "$set", {"b0": "x", "a0": "y"}),                 # only overwrites, at the cap
+        g("c1", T2 + 3, "$set_once", {"c0": 1}),                         # 2,001: refused
+    ])
+    run_day(settings, keyed, lake, D1, allow_empty=True)
+    result = run_day(settings, keyed, lake, D2, allow_empty=True)
+    assert result.group_updates == (2, 2)
+    props = profiles(keyed)["c1"]
+    assert len(props) == 2000 and props["a0"] == "y" and props["b0"] == "x" and "b500" not in props
+    assert rows(keyed, "SELECT load_date, source_line, reason FROM rejected_records ORDER BY source_line") == [
+        (D2, 1, "profile_property_limit"), (D2, 4, "profile_property_limit")]
+    raw = rows(keyed, "SELECT raw FROM rejected_records WHERE source_line = 1")[0][0]
+    assert raw["$set"] == second
+    assert rows(keyed, "SELECT count(*) FROM profile_updates") == [(3,)]
+    assert rows(keyed, "SELECT input_records, loaded, rejected FROM load_audit WHERE stage = 'groups' "
+                       "ORDER BY load_date") == [(1, 1, 0), (4, 2, 2)]
+    run_day(settings, keyed, lake, D2, allow_empty=True)  # a re-run refuses the same updates again
+    assert rows(keyed, "SELECT count(*) FROM rejected_records") == [(2,)]
+    assert len(profiles(keyed)["c1"]) == 2000
+
+
+def test_the_property_cap_applies_to_user_profiles(settings, keyed, lake) -> None:  # noqa: ANN001
+    write_jsonl(lake, f"people/dt={D1}/a.jsonl", [
+        u("u1", T1, "$set", {f"a{n}": n for n in range(1500)}),
+        u("u1", T1 + 1, "$union", {f"b{n}": [n] for n in range(1500)}),  # 3,000: refused
+        u("u1", T1 + 2, "$add", {"a1": 1}),                               # an existing property
+    ])
+    result = run_day(settings, keyed, lake, D1, allow_empty=True)
+    assert result.user_updates == (2, 1)
+    (props,) = [p for _, p in rows(keyed, "SELECT distinct_id, properties FROM user_profiles")]
+    assert len(props) == 1500 and props["a1"] == 2
+    assert rows(keyed, "SELECT kind, source_line, reason FROM rejected_records") == [
+        ("user", 2, "profile_property_limit")]
+    assert rows(keyed, "SELECT input_records, loaded, rejected FROM load_audit WHERE stage = 'people'") == [
+        (3, 2, 1)]
+
+
 def test_user_profiles_add_append_and_user_groups(settings, keyed, lake) -> None:  # noqa: ANN001
     write_jsonl(lake, f"people/dt={D1}/a.jsonl", [
         u("u1", T1, "$set", {"company_id": ["c1", "c2", "c1", ""], "name": "Ann"}),

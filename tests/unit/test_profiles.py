@@ -190,3 +190,18 @@ def test_values_compare_as_json_true_is_not_1() -> None:
     assert apply_update({"l": [1]}, "$union", {"l": [True, 1.0, 0, False, False]}) == {"l": [1, True, 0, False]}
     assert apply_update({"l": [{"x": 1}]}, "$union", {"l": [{"x": True}, {"x": 1.0}]}) == {"l": [{"x": 1}, {"x": True}]}
     assert not json_equal([True], [1]) and json_equal({"a": [1, "x"]}, {"a": [1.0, "x"]})
+
+
+def test_the_property_cap_skips_only_updates_with_a_ref_that_add_past_it() -> None:
+    refused: list = []
+    versions = fold_profile([
+        Update(at(1), "$set", {"a": 1, "b": 2}, ref="r1"),
+        Update(at(2), "$set", {"c": 3}, ref="r2"),          # a third property: refused
+        Update(at(3), "$set", {"a": 9}, ref="r3"),          # overwrites at the cap: applied
+        Update(at(4), "$union", {"d": [1]}),                # no ref (accepted earlier): applied
+        Update(at(5), "$unset", ["a", "b"], ref="r5"),      # removes: applied
+        Update(at(6), "$append", {"e": 1}, ref="r6"),       # back to two: applied
+    ], max_properties=2, refused=refused)
+    assert refused == ["r2"]
+    assert [v.properties for v in versions] == [
+        {"a": 1, "b": 2}, {"a": 9, "b": 2}, {"a": 9, "b": 2, "d": [1]}, {"d": [1]}, {"d": [1], "e": [1]}]
