@@ -25,7 +25,7 @@ from etl.ingest.records import ACCEPTED, REJECT_COLUMNS, REJECTED, ParsedPartiti
 from etl.ingest.updates import MAX_PROPERTIES, UPDATE_COLUMNS
 from etl.model.attribution import MAX_GROUP_IDS_PER_EVENT
 from etl.model.profiles import CREATING_OPERATIONS, Update, Version, created_at, fold_profile
-from etl.store.sql import render_sql, run_script
+from etl.store.sql import render_sql, run_script, split_statements, sql_clause
 from etl.store.warehouse import Warehouse, json_value
 
 
@@ -133,9 +133,11 @@ def rebuild_profiles(
 def _refuse(conn: Connection, warehouse: Warehouse, refused: list[tuple]) -> None:
     """Move the updates the property cap refused from profile_updates to rejected_records
     (`sql/model/property_limit.sql`)."""
-    script = render_sql("model/property_limit", warehouse.dialect)
-    for k, d, o, line, i in refused:
-        run_script(conn, script, {"k": k, "d": d, "o": o, "l": line, "i": i})
+    if not refused:
+        return
+    params = [{"k": k, "d": d, "o": o, "l": line, "i": i} for k, d, o, line, i in refused]
+    for statement in split_statements(render_sql("model/property_limit", warehouse.dialect)):
+        conn.execute(sql_clause(statement), params)  # one executemany a statement, not a script a row
 
 
 def _fold_all(

@@ -168,22 +168,19 @@ def wait_for_landing(data_interval_start: datetime | None) -> bool:
     context = get_current_context()
     first_poke = context["ti"].get_first_reschedule_date(context)
     waited = (datetime.now(UTC) - first_poke).total_seconds() if first_poke else 0.0
-    try:
+    with failing_at_once_on_wrong_input("wait_for_dump: "):
         settings = task_settings()
         day = day_of(data_interval_start, settings)
         lake = open_lake(settings.lake_url)
-        check_landed(settings, lake, day, lake_listings(settings, lake, day), way=empty_way(day))
-    except NotLandedError as not_yet:
-        timeout = _seconds("GROUP_ETL_LANDING_TIMEOUT_SECONDS", 6 * 3600)
-        if waited >= timeout:
-            raise AirflowSensorTimeout(f"gave up waiting for {day} after {waited:.0f}s "
-                                       f"(GROUP_ETL_LANDING_TIMEOUT_SECONDS={timeout:g}): {not_yet}") from None
-        log.info("waiting for %s (%.0fs so far): %s", day, waited, not_yet)
-        return False
-    except StorageError:
-        raise  # retried with back-off
-    except EtlError as error:  # wrong settings: retrying cannot help
-        raise AirflowFailException(f"wait_for_dump: {error}") from None
+        try:
+            check_landed(settings, lake, day, lake_listings(settings, lake, day), way=empty_way(day))
+        except NotLandedError as not_yet:
+            timeout = _seconds("GROUP_ETL_LANDING_TIMEOUT_SECONDS", 6 * 3600)
+            if waited >= timeout:
+                raise AirflowSensorTimeout(f"gave up waiting for {day} after {waited:.0f}s "
+                                           f"(GROUP_ETL_LANDING_TIMEOUT_SECONDS={timeout:g}): {not_yet}") from None
+            log.info("waiting for %s (%.0fs so far): %s", day, waited, not_yet)
+            return False
     log.info("%s has landed", day)
     return True
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from etl.config import Settings
 from etl.errors import EtlError, NotLandedError, ShrinkError
 from etl.ingest.events import parse_day
-from etl.ingest.landing import input_objects, not_landed
+from etl.ingest.landing import day_listings, not_landed
 from etl.ingest.records import ParsedPartition, input_fingerprint
 from etl.ingest.updates import parse_updates
 from etl.model.attribution import attribute
@@ -191,7 +191,7 @@ def refuse_shrink(conn: Connection, day: date, loaded: dict[str, int], limit: fl
 def lake_listings(settings: Settings, lake: Lake, day: date) -> dict[str, list[LakeObject]]:
     """The input objects of day D, by stage source; the landing marker is never a record
     (etl.ingest.landing: the listing `group-etl status` fingerprints too)."""
-    return {s.source: input_objects(lake, s.source, day, settings.landing_marker) for s in STAGES if s.source}
+    return day_listings(lake, day, settings.landing_marker)
 
 
 def check_landed(settings: Settings, lake: Lake, day: date, listings: dict[str, list[LakeObject]],

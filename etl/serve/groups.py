@@ -59,8 +59,6 @@ def show_group(
     current = next((k for k in reversed(keys) if k.removed_at is None), keys[-1])
     group = {"k": group_key, "g": group_id}
     with warehouse.begin() as conn:
-        if not _known(conn, group):
-            raise EtlError(f"group {group_key} = {group_id!r} is unknown: no profile and no attributed events")
         if as_of is None:
             profile = conn.execute(
                 sa.text("SELECT CAST(properties AS VARCHAR) FROM group_profiles "
@@ -89,6 +87,8 @@ def show_group(
             ),
             {**group, "before": before, "before_id": before_id, "limit": limit + 1},
         ).all()
+        if profile is None and not events and not _known(conn, group):  # asked only when nothing was found
+            raise EtlError(f"group {group_key} = {group_id!r} is unknown: no profile and no attributed events")
     more, events = len(events) > limit, events[:limit]  # one more row says whether a next page exists
     last = events[-1] if more else None
     return {

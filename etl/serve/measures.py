@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from etl.days import day_range
 from etl.errors import EtlError
 
 COUNTS = ("events", "uniques")
@@ -70,9 +71,4 @@ def bucket_of(day: date, interval: str) -> date:
 
 def buckets(first: date, last: date, interval: str) -> list[date]:
     """Every bucket from the one holding `first` to the one holding `last`, in order."""
-    out, current = [], bucket_of(first, interval)
-    while current <= last:
-        out.append(current)
-        current = bucket_of(current + timedelta(days=32 if interval == "month" else 7 if interval == "week" else 1),
-                            interval)
-    return out
+    return sorted({bucket_of(day, interval) for day in day_range(first, last)})

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 
+from etl.days import day_range
 from etl.ingest.landing import day_listings
 from etl.ingest.records import input_fingerprint
 from etl.store.lake import INPUT_PREFIXES, Lake
@@ -98,30 +99,18 @@ def day_status(warehouse: Warehouse, lake: Lake, first: date | None, last: date 
     return rows
 
 
-def rejects_over(rejected: int | None, input_records: int | None, limit: float) -> bool:
-    """A day's rejected share of its event records is above GROUP_ETL_REJECT_WARN."""
-    return bool(input_records) and rejected / input_records > limit
-
-
-def rejected_share(rejected: int, input_records: int, limit: float) -> str:
-    return (f"{rejected} of {input_records} event records rejected ({rejected / input_records:.1%}, "
-            f"over GROUP_ETL_REJECT_WARN={limit:g})")
-
-
-def truncated(count: int) -> str:
-    return (f"{count} record{'s' if count > 1 else ''} rejected as truncated_gzip "
-            "(a .gz object was cut short: check the dump)")
-
-
 def loaded_problems(row: dict, reject_warn: float) -> list[str]:
     """What stands out in a loaded day, as one line (or none): a rejected share of its
     events over `reject_warn`, records of a gzip object cut short (`truncated_gzip`)."""
     parts = []
-    if rejects_over(row["rejected"], row["input_records"], reject_warn):
-        parts.append(rejected_share(row["rejected"], row["input_records"], reject_warn))
+    rejected, records = row["rejected"], row["input_records"]
+    if records and rejected / records > reject_warn:
+        parts.append(f"{rejected} of {records} event records rejected ({rejected / records:.1%}, "
+                     f"over GROUP_ETL_REJECT_WARN={reject_warn:g})")
     cut = row["rejected_by_reason"].get("truncated_gzip", 0)
     if cut:
-        parts.append(truncated(cut))
+        parts.append(f"{cut} record{'s' if cut > 1 else ''} rejected as truncated_gzip "
+                     "(a .gz object was cut short: check the dump)")
     return [f"{row['date']}: " + "; ".join(parts)] if parts else []
 
 
@@ -144,10 +133,7 @@ def problems(rows: list[dict], reject_warn: float, first: date | None = None,
             lines.extend(loaded_problems(row, reject_warn))
     if first and last:
         known = {row["date"] for row in rows}
-        day = first
-        while day <= last:
-            if day.isoformat() not in known:
-                lines.append(f"{day}: missing (nothing in the lake, never loaded)")
-            day += timedelta(days=1)
+        lines += [f"{day}: missing (nothing in the lake, never loaded)" for day in day_range(first, last)
+                  if day.isoformat() not in known]
         lines.sort()
     return lines
