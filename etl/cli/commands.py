@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -322,6 +323,21 @@ WhereOption = Annotated[str | None, typer.Option("--where", help='filter, e.g. p
 WhereGroupOption = Annotated[str | None, typer.Option(
     "--where-group", help='user reports: keep users in a group whose profile matches, e.g. company_id.plan == "pro"')]
 ChartOption = Annotated[str | None, typer.Option("--chart", help="also draw the result to FILE.png")]
+BreakdownOption = Annotated[str | None, typer.Option(
+    "--breakdown", help='event property (properties["a.b"] for a dotted name), group.PROP (with --by), '
+                        "user.PROP, or KEY.PROP (user reports: the profiles of the user's groups of key KEY)")]
+LimitOption = Annotated[int | None, typer.Option(
+    "--breakdown-limit", help="keep the N breakdown values that weigh most, the rest as (other)")]
+
+
+class GroupProps(StrEnum):
+    at_event = "at-event"
+    current = "current"
+
+
+GroupPropsOption = Annotated[GroupProps, typer.Option(
+    "--group-props", help="group profiles in breakdowns and filters: as they were when the event happened "
+                          "(at-event) or as they are now (current)")]
 
 
 def _report_output(document: dict, fmt: Format, chart: str | None, rows_key: str, columns: list[str]) -> None:
@@ -338,6 +354,11 @@ def _report_output(document: dict, fmt: Format, chart: str | None, rows_key: str
     print_rows(rows, columns, fmt, title=f"{document['report']} by {document['unit']}")
 
 
+def _breakdown_column(breakdown: str | None) -> list[str]:
+    """Funnel and retention rows carry a breakdown column only when broken down."""
+    return ["breakdown"] if breakdown else []
+
+
 @report_app.command("insights")
 def report_insights(
     ctx: typer.Context,
@@ -345,15 +366,14 @@ def report_insights(
     first: Annotated[str, typer.Option("--from")],
     last: Annotated[str, typer.Option("--to")],
     by: ByOption = None,
-    breakdown: Annotated[str | None, typer.Option(
-        "--breakdown", help="event property, or group.PROP (with --by), or user.PROP")] = None,
+    breakdown: BreakdownOption = None,
     where: WhereOption = None,
     where_group: WhereGroupOption = None,
     measure: Annotated[str, typer.Option(
         "--measure", help="events, uniques, sum:PROP, avg:PROP or median:PROP (PROP an event property)")] = "uniques",
     interval: Annotated[str, typer.Option("--interval", help="day, week (from Monday) or month")] = "day",
-    breakdown_limit: Annotated[int | None, typer.Option(
-        "--breakdown-limit", help="keep the N breakdown values with most events, the rest as (other)")] = None,
+    breakdown_limit: LimitOption = None,
+    group_props: GroupPropsOption = GroupProps.at_event,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -362,7 +382,8 @@ def report_insights(
 
     with _reader(ctx) as warehouse:
         document = insights(warehouse, event, _date(first, "--from"), _date(last, "--to"),
-                            Scope(by, where, where_group, breakdown), measure=measure, interval=interval,
+                            Scope(by, where, where_group, breakdown, group_props.value), measure=measure,
+                            interval=interval,
                             breakdown_limit=breakdown_limit)
     _report_output(document, fmt, chart, "rows", ["date", "breakdown", "events", "uniques", "value"])
 
@@ -375,19 +396,25 @@ def report_funnel(
     last: Annotated[str, typer.Option("--to")],
     window: Annotated[str, typer.Option("--window", help="e.g. 7d, 12h, 30m, 3600")] = "7d",
     by: ByOption = None,
+    breakdown: BreakdownOption = None,
+    breakdown_limit: LimitOption = None,
     where: WhereOption = None,
     where_group: WhereGroupOption = None,
+    group_props: GroupPropsOption = GroupProps.at_event,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Ordered conversion per unit within the window from its first step."""
+    """Ordered conversion per unit within the window from its first step; with --breakdown,
+    per value of the property at the unit's first step."""
     from etl.serve.reports import Scope, funnel, parse_window
 
     with _reader(ctx) as warehouse:
         document = funnel(warehouse, steps, parse_window(window), _date(first, "--from"), _date(last, "--to"),
-                          Scope(by, where, where_group))
-    _report_output(document, fmt, chart, "steps", ["event", "units", "conversion_from_previous",
-                                                     "conversion_from_first", "median_seconds_to_convert"])
+                          Scope(by, where, where_group, breakdown, group_props.value),
+                          breakdown_limit=breakdown_limit)
+    _report_output(document, fmt, chart, "steps", [*_breakdown_column(breakdown), "event", "units",
+                                                     "conversion_from_previous", "conversion_from_first",
+                                                     "median_seconds_to_convert"])
 
 
 @report_app.command("retention")
@@ -399,18 +426,24 @@ def report_retention(
     last: Annotated[str, typer.Option("--to")],
     by: ByOption = None,
     unit: Annotated[str, typer.Option("--unit", help="day or week")] = "day",
+    breakdown: BreakdownOption = None,
+    breakdown_limit: LimitOption = None,
     where: WhereOption = None,
     where_group: WhereGroupOption = None,
+    group_props: GroupPropsOption = GroupProps.at_event,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Day-N (or week-N) retention per unit, by cohort date."""
+    """Day-N (or week-N) retention per unit, by cohort date; with --breakdown, per value of
+    the property at the unit's birth event."""
     from etl.serve.reports import Scope, retention
 
     with _reader(ctx) as warehouse:
         document = retention(warehouse, born, returned, _date(first, "--from"), _date(last, "--to"),
-                             Scope(by, where, where_group), period=unit)
-    _report_output(document, fmt, chart, "cohorts", ["cohort_date", "size", "retained"])
+                             Scope(by, where, where_group, breakdown, group_props.value), period=unit,
+                             breakdown_limit=breakdown_limit)
+    _report_output(document, fmt, chart, "cohorts", [*_breakdown_column(breakdown), "cohort_date", "size",
+                                                       "retained"])
 
 
 @cohorts_app.command("add")
