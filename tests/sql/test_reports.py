@@ -27,6 +27,7 @@ from etl.errors import EtlError
 from etl.model.keys import add_key
 from etl.run.day import run_day
 from etl.serve.reports import Scope, funnel, insights, retention
+from tests.support import event as record
 from tests.support import write_jsonl
 
 FIRST = date(2026, 5, 1)
@@ -494,3 +495,70 @@ def test_the_one_way_rule_is_a_clear_error(warehouse) -> None:  # noqa: ANN001
         insights(warehouse, "A", DAYS[0], DAYS[1], Scope(by="account_id"))
     with pytest.raises(EtlError, match="--where: cannot parse"):
         insights(warehouse, "A", DAYS[0], DAYS[1], Scope(where='plan == "a"; DROP TABLE events; --'))
+
+
+def test_group_properties_as_they_were_at_each_event_or_as_they_are_now(settings, warehouse, lake) -> None:  # noqa: ANN001
+    """c1 is free, then pro from exactly the time of u2's Buy (the update wins at its own
+    instant); c2 has no profile until after every event; u1 belongs to both."""
+    day, t0 = DAYS[2], epoch(DAYS[2], 0)
+    t1 = epoch(day, 36_000)
+    add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
+    write_jsonl(lake, f"events/dt={day}/a.jsonl", [
+        record("Buy", "u1", t1 - 1, "a", company_id="c1", **{"a.b": "dotted"}),  # c1 still free
+        record("Buy", "u2", t1, "b", company_id="c1"),  # the update's very instant: pro
+        record("Buy", "u1", t1 + 60, "c", company_id="c2"),  # c2: no profile yet
+        record("Pay", "u1", t1 + 120, "d", company_id="c1")])
+    write_jsonl(lake, f"people/dt={day}/a.jsonl", [
+        {"$distinct_id": "u1", "$time": t0, "$set": {"company_id": ["c1", "c2"]}},
+        {"$distinct_id": "u2", "$time": t0, "$set": {"company_id": "c1"}}])
+    write_jsonl(lake, f"groups/dt={day}/a.jsonl", [
+        {"$group_key": "company_id", "$group_id": "c1", "$time": t0, "$set": {"plan": "free"}},
+        {"$group_key": "company_id", "$group_id": "c1", "$time": t1, "$set": {"plan": "pro"}},
+        {"$group_key": "company_id", "$group_id": "c2", "$time": t1 + 3600, "$set": {"plan": ["enterprise", "pro"]}}])
+    run_day(settings, warehouse, lake, day)
+
+    def buys(**scope: str) -> list[tuple]:
+        rows = insights(warehouse, "Buy", day, day, Scope(**scope))["rows"]
+        return [(r["breakdown"], r["events"], r["uniques"]) for r in rows]
+
+    groups, users = {"by": "company_id", "breakdown": "group.plan"}, {"breakdown": "company_id.plan"}
+    assert buys(**groups) == [("free", 1, 1), ("pro", 1, 1), (None, 1, 1)]
+    assert buys(**groups, group_props="current") == [("enterprise", 1, 1), ("pro", 3, 2)]
+    # u1's first Buy: c1 free and c2 without a profile; its second: c1 pro, c2 still none
+    assert buys(**users) == [("free", 1, 1), ("pro", 2, 2), (None, 2, 1)]
+    assert buys(**users, group_props="current") == [("enterprise", 2, 1), ("pro", 3, 2)]
+    assert buys(where_group='company_id.plan == "pro"') == [(None, 2, 2)]
+    assert buys(where_group='company_id.plan == "pro"', group_props="current") == [(None, 3, 2)]
+    assert buys(by="company_id", where='group.plan == "pro"') == [(None, 1, 1)]
+    assert buys(by="company_id", where='group.plan == "pro"', group_props="current") == [(None, 2, 1)]
+    assert buys(breakdown='properties["a.b"]') == [("dotted", 1, 1), (None, 2, 2)]
+
+    def steps(**scope: str) -> list[tuple]:
+        result = funnel(warehouse, ["Buy", "Pay"], 3600, day, day, Scope(**scope))["steps"]
+        return [(s["breakdown"], s["event"], s["units"]) for s in result]
+
+    # by the plans at each user's first Buy: u1 (free and null) converts, u2 (pro) does not
+    assert steps(**users) == [("free", "Buy", 1), ("free", "Pay", 1), ("pro", "Buy", 1), ("pro", "Pay", 0),
+                              (None, "Buy", 1), (None, "Pay", 1)]
+    assert steps(**users, group_props="current") == [("enterprise", "Buy", 1), ("enterprise", "Pay", 1),
+                                                     ("pro", "Buy", 2), ("pro", "Pay", 1)]
+    cohorts = retention(warehouse, "Buy", "Pay", day, day, Scope(**users))["cohorts"]
+    assert [(c["breakdown"], c["size"], c["retained"]) for c in cohorts] == [
+        ("free", 1, [1]), ("pro", 1, [0]), (None, 1, [1])]
+
+
+def test_breakdown_mistakes_are_clear_errors(warehouse) -> None:  # noqa: ANN001
+    add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
+    with pytest.raises(EtlError, match=r"^--breakdown account_id\.plan: group key 'account_id' is not set up "
+                                       r"\(see `group-etl keys list`\); for an event property of that name, "
+                                       r"write properties\[\"account_id\.plan\"\]$"):
+        funnel(warehouse, ["A", "B"], 60, DAYS[0], DAYS[1], Scope(breakdown="account_id.plan"))
+    with pytest.raises(EtlError, match=r"KEY\.PROP breaks users down by their groups' profiles; "
+                                       r"in a group report use group\.plan"):
+        retention(warehouse, "A", "B", DAYS[0], DAYS[1], Scope(by="company_id", breakdown="company_id.plan"))
+    with pytest.raises(EtlError, match="user.tier: group analysis never uses user profile properties"):
+        funnel(warehouse, ["A", "B"], 60, DAYS[0], DAYS[1], Scope(by="company_id", breakdown="user.tier"))
+    with pytest.raises(EtlError, match="--group-props must be at-event or current, got 'then'"):
+        insights(warehouse, "A", DAYS[0], DAYS[1], Scope(group_props="then"))
+    with pytest.raises(EtlError, match="--breakdown-limit must be at least 1, got 0"):
+        retention(warehouse, "A", "B", DAYS[0], DAYS[1], Scope(breakdown="plan"), breakdown_limit=0)
