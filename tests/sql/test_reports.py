@@ -532,6 +532,8 @@ def test_group_properties_as_they_were_at_each_event_or_as_they_are_now(settings
     assert buys(by="company_id", where='group.plan == "pro"') == [(None, 1, 1)]
     assert buys(by="company_id", where='group.plan == "pro"', group_props="current") == [(None, 2, 1)]
     assert buys(breakdown='properties["a.b"]') == [("dotted", 1, 1), (None, 2, 2)]
+    assert buys(by="company_id", where="group.plan is not set") == [(None, 1, 1)]  # c2 before its profile
+    assert buys(by="company_id", where="group.plan is not set", group_props="current") == [(None, 0, 0)]
 
     def steps(**scope: str) -> list[tuple]:
         result = funnel(warehouse, ["Buy", "Pay"], 3600, day, day, Scope(**scope))["steps"]
