@@ -326,8 +326,12 @@ ChartOption = Annotated[str | None, typer.Option("--chart", help="also draw the 
 BreakdownOption = Annotated[str | None, typer.Option(
     "--breakdown", help='event property (properties["a.b"] for a dotted name), group.PROP (with --by), '
                         "user.PROP, or KEY.PROP (user reports: the profiles of the user's groups of key KEY)")]
-LimitOption = Annotated[int | None, typer.Option(
-    "--breakdown-limit", help="keep the N breakdown values that weigh most, the rest as (other)")]
+
+
+def _limit_option(weight: str) -> typer.models.OptionInfo:
+    """`--breakdown-limit`, saying what ranks the values of that report."""
+    return typer.Option("--breakdown-limit", help=f"keep the N breakdown values with the most {weight}, "
+                                                  "the rest counted once as (other)")
 
 
 class GroupProps(StrEnum):
@@ -372,7 +376,7 @@ def report_insights(
     measure: Annotated[str, typer.Option(
         "--measure", help="events, uniques, sum:PROP, avg:PROP or median:PROP (PROP an event property)")] = "uniques",
     interval: Annotated[str, typer.Option("--interval", help="day, week (from Monday) or month")] = "day",
-    breakdown_limit: LimitOption = None,
+    breakdown_limit: Annotated[int | None, _limit_option("events")] = None,
     group_props: GroupPropsOption = GroupProps.at_event,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
@@ -397,7 +401,7 @@ def report_funnel(
     window: Annotated[str, typer.Option("--window", help="e.g. 7d, 12h, 30m, 3600")] = "7d",
     by: ByOption = None,
     breakdown: BreakdownOption = None,
-    breakdown_limit: LimitOption = None,
+    breakdown_limit: Annotated[int | None, _limit_option("units entering")] = None,
     where: WhereOption = None,
     where_group: WhereGroupOption = None,
     group_props: GroupPropsOption = GroupProps.at_event,
@@ -427,7 +431,7 @@ def report_retention(
     by: ByOption = None,
     unit: Annotated[str, typer.Option("--unit", help="day or week")] = "day",
     breakdown: BreakdownOption = None,
-    breakdown_limit: LimitOption = None,
+    breakdown_limit: Annotated[int | None, _limit_option("units born")] = None,
     where: WhereOption = None,
     where_group: WhereGroupOption = None,
     group_props: GroupPropsOption = GroupProps.at_event,
