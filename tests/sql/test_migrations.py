@@ -19,7 +19,7 @@ from etl.store.migrations import latest_version, migrations
 from etl.store.warehouse import Warehouse, safe_url
 from tests.support import TABLES, event, make_settings, write_jsonl
 
-LATEST = 10
+LATEST = 12
 D1 = date(2024, 7, 1)
 T = int(datetime(2024, 7, 1, 12, tzinfo=UTC).timestamp())
 
@@ -56,7 +56,7 @@ def old_baseline(warehouse: Warehouse, *, version: int = 5, skip: str | None = N
 def test_the_shipped_migrations_are_numbered_from_the_baseline() -> None:
     assert [(m.version, m.name) for m in migrations()] == [(5, "baseline"), (6, "drop_export_sessions"),
                                                              (7, "project_settings"), (8, "export_days"), (9, "event_identity"),
-                                                             (10, "upload_failures")]
+                                                             (10, "upload_failures"), (12, "cohort_ids")]
     assert latest_version() == LATEST
     baseline = migrations()[0]
     assert [only for only, _ in baseline.parts] == [None, "duckdb", "postgresql"]
@@ -71,7 +71,7 @@ def test_a_fresh_warehouse_migrates_to_the_latest_version(settings) -> None:  # 
         assert warehouse.schema_version() is None
         assert warehouse.migrate() == LATEST
         assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10]
-        assert tables(warehouse) == {*TABLES, "schema_version", "events_deduped", "export_days", "project_settings"}
+        assert tables(warehouse) == {*TABLES, "schema_version", "events_deduped", "export_days", "project_settings", "cohort_ids"}
     with Warehouse(settings, read_only=True) as reader:
         assert reader.check_version() == LATEST
 
