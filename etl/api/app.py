@@ -52,6 +52,9 @@ def create_app(settings: Settings, serve: ServeSettings, warehouse: Warehouse | 
             return error_body(request, 503, "the warehouse is unavailable")
         return JSONResponse({"status": "ok", "schema_version": version})
 
+    from etl.api.pages import install_pages
+
+    install_pages(app)
     return app
 
 
