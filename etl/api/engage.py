@@ -49,7 +49,8 @@ def selection(warehouse: Warehouse, params: Mapping[str, str]) -> Selection:
     """Which profiles the parameters select, as `export profiles` takes them."""
     from etl.api.where import to_filter
 
-    data_group_id = _whole(params, "data_group_id", None, 0) if params.get("data_group_id") else None
+    # a key's id is any 64-bit number (a hash: negative ones too)
+    data_group_id = _whole(params, "data_group_id", None, None) if params.get("data_group_id") else None
     cohort = None
     if params.get("filter_by_cohort"):
         cohort = cohort_by_id(warehouse, _cohort_id(params["filter_by_cohort"])).name
@@ -68,7 +69,7 @@ def selection(warehouse: Warehouse, params: Mapping[str, str]) -> Selection:
     return Selection(data_group_id, cohort, where, None, include_all_users, ids)
 
 
-def _whole(params: Mapping[str, str], name: str, default: int | None, least: int) -> int | None:
+def _whole(params: Mapping[str, str], name: str, default: int | None, least: int | None) -> int | None:
     text = params.get(name)
     if text in (None, ""):
         return default
@@ -76,7 +77,7 @@ def _whole(params: Mapping[str, str], name: str, default: int | None, least: int
         number = int(text)
     except ValueError:
         raise EtlError(f"{name} must be a whole number, got {text!r}") from None
-    if number < least:
+    if least is not None and number < least:
         raise EtlError(f"{name} must be at least {least}, got {number}")
     return number
 

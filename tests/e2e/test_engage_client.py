@@ -8,64 +8,28 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import os
-import socket
 import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from tests.companies import build_companies
+from tests.serving import SCRIPT, SECRET, USER, environment, running_server
 
 pytestmark = pytest.mark.slow
-SCRIPT = Path(sys.executable).parent / "group-etl"
-USER, SECRET = "svc-account", "the-secret-0123"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def environment(settings) -> dict[str, str]:  # noqa: ANN001
-    return {**os.environ, "GROUP_ETL_WAREHOUSE_URL": settings.warehouse_url, "GROUP_ETL_LAKE_URL": settings.lake_url,
-            "GROUP_ETL_SCHEMA": settings.schema or "", "GROUP_ETL_SESSION_DIR": settings.session_dir or "",
-            "GROUP_ETL_SERVE_USER": USER, "GROUP_ETL_SERVE_SECRET": SECRET}
 
 
 @pytest.fixture(scope="module")
 def server(module_settings, tmp_path_factory) -> Iterator[SimpleNamespace]:  # noqa: ANN001
-    sessions = tmp_path_factory.mktemp("sessions")
-    settings = dataclasses.replace(module_settings, session_dir=str(sessions))
+    settings = dataclasses.replace(module_settings, session_dir=str(tmp_path_factory.mktemp("sessions")))
     data_group_id = build_companies(settings, extra=2498)  # the enterprise cohort: c1, c2 and 2,498 more
-    env, port = environment(settings), free_port()
     log = tmp_path_factory.mktemp("log") / "serve.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([str(SCRIPT), "serve", "--port", str(port)], env=env, stdout=out, stderr=out)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:  # ready when /healthz answers
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                    assert json.load(response)["status"] == "ok"
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"group-etl serve did not start: {log.read_text()}")
-                time.sleep(0.1)
-        yield SimpleNamespace(base=base, env=env, key=data_group_id, log=log)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with running_server(settings, log) as base:
+        yield SimpleNamespace(base=base, env=environment(settings), key=data_group_id, log=log)
 
 
 def get(server, **params: str) -> dict:  # noqa: ANN001

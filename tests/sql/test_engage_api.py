@@ -97,6 +97,8 @@ def test_pages_follow_the_session_of_page_0(api) -> None:  # noqa: ANN001
     ({"page": "x"}, "page must be a whole number, got 'x'"),
     ({"page": "1"}, "page > 0 needs the session_id of page 0's answer"),
     ({"data_group_id": "99"}, "data_group_id 99 is not a group key (see `group-etl keys list`)"),
+    ({"data_group_id": "-5"}, "data_group_id -5 is not a group key (see `group-etl keys list`)"),  # ids are 64-bit hashes
+    ({"data_group_id": "one"}, "data_group_id must be a whole number, got 'one'"),
     ({"filter_by_cohort": '{"id": 42}'}, "cohort id 42 does not exist (see `group-etl cohorts list`)"),
     ({"filter_by_cohort": '{"name": "x"}'},
      'filter_by_cohort must be {"id": N}, N a saved cohort\'s id (`group-etl cohorts list`)'),
