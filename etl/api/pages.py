@@ -7,7 +7,7 @@ only gathers and renders."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -108,10 +108,9 @@ def group_context(warehouse: Warehouse, params: dict) -> dict:
 
 def _as_of(text: str, tz) -> datetime:  # noqa: ANN001
     """A day (its end in the project time zone) or an ISO 8601 time, as `--as-of` reads it."""
-    from etl.model.keys import parse_instant
-    from etl.serve.export import end_of_day
+    from etl.serve.export import as_of_instant
 
     try:
-        return end_of_day(date.fromisoformat(text), tz) if len(text) == 10 else parse_instant(text, tz, "as_of")
+        return as_of_instant(text, tz, "as_of")
     except ValueError:
         raise EtlError(f"as of: expected YYYY-MM-DD or an ISO 8601 time, got {text!r}") from None

@@ -495,11 +495,10 @@ def export_profiles_command(
 
 def _as_of_instant(text: str, tz: ZoneInfo) -> datetime:
     """--as-of: a day means its end in the project time zone, a time that instant."""
-    from etl.model.keys import parse_instant
-    from etl.serve.export import end_of_day
+    from etl.serve.export import as_of_instant
 
     try:
-        return end_of_day(date.fromisoformat(text), tz) if len(text) == 10 else parse_instant(text, tz, "--as-of")
+        return as_of_instant(text, tz)
     except ValueError:
         raise typer.BadParameter(f"expected YYYY-MM-DD or an ISO 8601 time, got {text!r}",
                                  param_hint="--as-of") from None

@@ -280,6 +280,14 @@ def run_exports(warehouse: Warehouse, lake: Lake, day: date, *, loaded_at: datet
     return written
 
 
+def as_of_instant(text: str, tz: ZoneInfo, what: str = "--as-of") -> datetime:
+    """An as-of: a day (YYYY-MM-DD) means its end in the project time zone, an ISO 8601
+    time that instant. ValueError for a malformed day, EtlError for a malformed time."""
+    from etl.model.keys import parse_instant
+
+    return end_of_day(date.fromisoformat(text), tz) if len(text) == 10 else parse_instant(text, tz, what)
+
+
 def end_of_day(day: date, tz: ZoneInfo) -> datetime:
     """The last instant (microsecond) of `day` in the project time zone, in UTC: the
     profiles of day D are the versions valid then, whatever was loaded after."""

@@ -79,3 +79,25 @@ def test_concurrent_pages_of_one_session_are_consistent(server) -> None:  # noqa
     assert all(results == by_page[2][0] for results in by_page[2]) and len(by_page[2][0]) == 500
     ids = [r["$distinct_id"] for r in first["results"] + by_page[1][0] + by_page[2][0]]
     assert ids == sorted(set(ids)) and len(ids) == 2500  # no row twice, none missing, in order
+
+
+@pytest.mark.parametrize(("unset", "message"), [
+    ("GROUP_ETL_SERVE_SECRET", "error: GROUP_ETL_SERVE_USER and GROUP_ETL_SERVE_SECRET: set both (the service "
+                               "account the API accepts with HTTP basic authentication)"),
+    ("GROUP_ETL_WAREHOUSE_URL", "error: warehouse duckdb:///data/warehouse.duckdb does not exist: run `group-etl init`"),
+])
+def test_serve_refuses_to_start_without_credentials_or_warehouse(tmp_path, unset, message) -> None:  # noqa: ANN001
+    env = {**environment_of(tmp_path), unset: ""}
+    if unset == "GROUP_ETL_WAREHOUSE_URL":
+        del env[unset]
+    done = subprocess.run([str(SCRIPT), "serve", "--port", "1"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stderr.strip()) == (1, message)
+
+
+def environment_of(folder) -> dict[str, str]:  # noqa: ANN001
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUP_ETL_")}
+    return {**env, "GROUP_ETL_WAREHOUSE_URL": f"duckdb:///{folder}/none.duckdb", "GROUP_ETL_SERVE_USER": USER,
+            "GROUP_ETL_SERVE_SECRET": SECRET}
