@@ -21,6 +21,7 @@ from etl.serve.export import Selection, export_profiles
 from etl.store.warehouse import Warehouse
 
 PAGE_SIZE = 1000  # Mixpanel's default and maximum
+MAX_IDS = 2000  # distinct_ids a request may name: each is a bound parameter (PostgreSQL takes 65,535)
 REFUSED = {"behaviors": "behaviors", "as_of_timestamp": "as_of_timestamp"}
 
 
@@ -64,6 +65,8 @@ def selection(warehouse: Warehouse, params: Mapping[str, str]) -> Selection:
     ids = None
     if params.get("distinct_ids"):
         ids = tuple(_strings(params, "distinct_ids") or [])
+        if len(ids) > MAX_IDS:
+            raise EtlError(f"distinct_ids: at most {MAX_IDS} ids a request, got {len(ids)}")
     if params.get("distinct_id"):
         ids = (*(ids or ()), params["distinct_id"])
     return Selection(data_group_id, cohort, where, None, include_all_users, ids)

@@ -102,6 +102,7 @@ def test_pages_follow_the_session_of_page_0(api) -> None:  # noqa: ANN001
     ({"filter_by_cohort": '{"id": 42}'}, "cohort id 42 does not exist (see `group-etl cohorts list`)"),
     ({"filter_by_cohort": '{"name": "x"}'},
      'filter_by_cohort must be {"id": N}, N a saved cohort\'s id (`group-etl cohorts list`)'),
+    ({"distinct_ids": json.dumps([str(n) for n in range(2001)])}, "distinct_ids: at most 2000 ids a request, got 2001"),
     ({"output_properties": "plan"}, 'output_properties must be a JSON array of strings, such as ["a", "b"]'),
     ({"behaviors": "[]"}, "behaviors is not supported here: save the condition as a cohort (`group-etl "
                           "cohorts add`) and pass filter_by_cohort={\"id\": N}"),
