@@ -13,7 +13,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from etl.api.auth import authenticated_user
+from etl.api.engage import query_engage
 from etl.api.errors import error_body, install_error_handlers
+from etl.api.pages import install_pages
 from etl.api.settings import ServeSettings
 from etl.config import Settings
 from etl.errors import StorageError
@@ -36,8 +38,6 @@ def create_app(settings: Settings, serve: ServeSettings, warehouse: Warehouse | 
         params = dict(request.query_params)
         if request.method == "POST":
             params.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
-        from etl.api.engage import query_engage
-
         return JSONResponse(await run_in_threadpool(query_engage, app.state.warehouse, params))
 
     for path in ENGAGE_PATHS:
@@ -51,8 +51,6 @@ def create_app(settings: Settings, serve: ServeSettings, warehouse: Warehouse | 
         except StorageError:
             return error_body(request, 503, "the warehouse is unavailable")
         return JSONResponse({"status": "ok", "schema_version": version})
-
-    from etl.api.pages import install_pages
 
     install_pages(app)
     return app

@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 
+from etl.api.where import to_filter
 from etl.errors import EtlError
 from etl.serve.cohorts import cohort_by_id
 from etl.serve.export import Selection, export_profiles
@@ -48,8 +49,6 @@ def query_engage(warehouse: Warehouse, params: Mapping[str, str]) -> dict:
 
 def selection(warehouse: Warehouse, params: Mapping[str, str]) -> Selection:
     """Which profiles the parameters select, as `export profiles` takes them."""
-    from etl.api.where import to_filter
-
     # a key's id is any 64-bit number (a hash: negative ones too)
     data_group_id = _whole(params, "data_group_id", None, None) if params.get("data_group_id") else None
     cohort = None
