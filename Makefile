@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint install-dev install-demo clean
+.PHONY: demo test test-fast lint install-dev install-demo browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,7 @@ $(BIN)/python:
 
 # Stamp files re-run the install only when pyproject.toml changes.
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[airflow]"
+	$(BIN)/python -m pip install --quiet -e ".[airflow,serve]"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
@@ -29,8 +29,16 @@ demo: install-demo
 lint: install-dev
 	$(BIN)/ruff check .
 
+# The browser test (tests/e2e/test_group_page_browser.py) drives Debian's Chromium
+# headless through its chromedriver: installed with apt when either is missing
+# (a no-op when both are there; as root, or through sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
+
 # Everything CI runs: every layer, both warehouses, the slow end-to-end tests.
-test: install-dev lint
+test: install-dev lint browser
 	$(BIN)/python -m pytest
 
 # The edit loop (under 2 minutes): unit tests and the DuckDB warehouse tests.

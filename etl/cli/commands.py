@@ -471,9 +471,9 @@ def cohorts_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     from etl.serve.cohorts import list_cohorts
 
     with _reader(ctx) as warehouse:
-        rows = [{"name": c.name, "group_key": c.group_key, "export": c.exported, "definition": c.definition}
-                for c in list_cohorts(warehouse)]
-    print_rows(rows, ["name", "group_key", "export", "definition"], fmt, title="cohorts")
+        rows = [{"id": c.cohort_id, "name": c.name, "group_key": c.group_key, "export": c.exported,
+                 "definition": c.definition} for c in list_cohorts(warehouse)]
+    print_rows(rows, ["id", "name", "group_key", "export", "definition"], fmt, title="cohorts")
 
 
 @cohorts_app.command("remove")
@@ -532,11 +532,10 @@ def export_profiles_command(
 
 def _as_of_instant(text: str, tz: ZoneInfo) -> datetime:
     """--as-of: a day means its end in the project time zone, a time that instant."""
-    from etl.model.keys import parse_instant
-    from etl.serve.export import end_of_day
+    from etl.serve.export import as_of_instant
 
     try:
-        return end_of_day(date.fromisoformat(text), tz) if len(text) == 10 else parse_instant(text, tz, "--as-of")
+        return as_of_instant(text, tz)
     except ValueError:
         raise typer.BadParameter(f"expected YYYY-MM-DD or an ISO 8601 time, got {text!r}",
                                  param_hint="--as-of") from None
@@ -563,6 +562,21 @@ def export_run(
         else:
             rows = run_exports(warehouse, _lake(ctx), _date(day, "--date"))
     print_rows(rows, ["cohort", "date", "profiles", "object"], fmt, title="cohort exports")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="GROUP_ETL_SERVE_HOST (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="GROUP_ETL_SERVE_PORT (default 8000)")] = None,
+    root_path: Annotated[str | None, typer.Option("--root-path", help="GROUP_ETL_SERVE_ROOT_PATH: the "
+                                                  "prefix a reverse proxy serves this under")] = None,
+) -> None:
+    """Serve Mixpanel's Engage query API and the group pages over HTTP (read-only; docs/serve.md)."""
+    from etl.api.server import run_server
+    from etl.api.settings import load_serve_settings
+
+    run_server(_settings(ctx), load_serve_settings(host=host, port=port, root_path=root_path))
 
 
 @app.command()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -40,6 +40,8 @@ class Cohort:
     name: str
     group_key: str | None
     definition: dict
+    #: the stable number filter_by_cohort={"id": N} names (table cohort_ids)
+    cohort_id: int | None = None
 
     @property
     def exported(self) -> bool:
@@ -149,14 +151,20 @@ def add_cohort(warehouse: Warehouse, name: str, definition_text: str) -> Cohort:
             raise EtlError(f"cohort {name!r} exists; remove it first to redefine it")
         conn.execute(sa.text("INSERT INTO cohorts (name, group_key, definition) VALUES (:n, :k, :d)"),
                      {"n": name, "k": definition.get("group_key"), "d": json.dumps(definition)})
-    return Cohort(name, definition.get("group_key"), definition)
+        # the next number ever given (removed cohorts keep theirs): an id names one definition
+        cohort_id = conn.execute(sa.text("SELECT coalesce(max(cohort_id), 0) + 1 FROM cohort_ids")).scalar()
+        conn.execute(sa.text("INSERT INTO cohort_ids (cohort_id, name, assigned_at) VALUES (:i, :n, :t)"),
+                     {"i": cohort_id, "n": name, "t": datetime.now(UTC)})
+    return Cohort(name, definition.get("group_key"), definition, cohort_id)
 
 
 def list_cohorts(warehouse: Warehouse) -> list[Cohort]:
     with warehouse.begin() as conn:
         rows = conn.execute(sa.text(
-            "SELECT name, group_key, CAST(definition AS VARCHAR) FROM cohorts ORDER BY name")).all()
-    return [Cohort(n, k, json.loads(d)) for n, k, d in rows]
+            "SELECT c.name, c.group_key, CAST(c.definition AS VARCHAR), "
+            "  (SELECT max(i.cohort_id) FROM cohort_ids AS i WHERE i.name = c.name) "
+            "FROM cohorts AS c ORDER BY c.name")).all()
+    return [Cohort(n, k, json.loads(d), i) for n, k, d, i in rows]
 
 
 def get_cohort(warehouse: Warehouse, name: str) -> Cohort:
@@ -164,6 +172,14 @@ def get_cohort(warehouse: Warehouse, name: str) -> Cohort:
         if cohort.name == name:
             return cohort
     raise EtlError(f"cohort {name!r} does not exist (see `group-etl cohorts list`)")
+
+
+def cohort_by_id(warehouse: Warehouse, cohort_id: int) -> Cohort:
+    """The saved cohort with that number (filter_by_cohort={"id": N})."""
+    for cohort in list_cohorts(warehouse):
+        if cohort.cohort_id == cohort_id:
+            return cohort
+    raise EtlError(f"cohort id {cohort_id} does not exist (see `group-etl cohorts list`)")
 
 
 def remove_cohort(warehouse: Warehouse, name: str) -> None:

@@ -60,6 +60,8 @@ class Selection:
     where: str | None = None
     at: datetime | None = None
     include_all_users: bool | None = None
+    #: only these profile ids (Engage's distinct_id / distinct_ids); None: every one
+    ids: tuple[str, ...] | None = None
 
     def describe(self) -> str:
         """The options that ask for this selection: what a pinned session records and compares."""
@@ -68,6 +70,8 @@ class Selection:
             ("--as-of", self.at.isoformat() if self.at else None)) if value is not None]
         if self.include_all_users is not None:
             parts.append("--include-all-users" if self.include_all_users else "--no-include-all-users")
+        if self.ids is not None:
+            parts.append(f"distinct_ids {shlex.quote(json.dumps(list(self.ids)))}")
         return " ".join(parts) or "every user (no --data-group-id, --cohort or --where)"
 
 
@@ -109,6 +113,10 @@ def selection_sql(warehouse: Warehouse, selection: Selection, as_of: date, param
             return "p.properties"
 
         conditions.append(SqlCompiler(warehouse.dialect, params, prefix="w").compile(node, column))
+    if selection.ids is not None:
+        compiler = SqlCompiler(warehouse.dialect, params, prefix="i")
+        binds = ", ".join(compiler.bind(i) for i in selection.ids)
+        conditions.append(f"(p.profile_id IN ({binds}))" if binds else "false")
     return render_sql("serve/export_selection", warehouse.dialect, groups=selection.data_group_id is not None,
                       at=selection.at is not None, all_members=all_members, conditions=conditions)
 
@@ -270,6 +278,14 @@ def run_exports(warehouse: Warehouse, lake: Lake, day: date, *, loaded_at: datet
                         "object": prefix + "part-0000.jsonl"})
     _record_export(warehouse, day, loaded_at)
     return written
+
+
+def as_of_instant(text: str, tz: ZoneInfo, what: str = "--as-of") -> datetime:
+    """An as-of: a day (YYYY-MM-DD) means its end in the project time zone, an ISO 8601
+    time that instant. ValueError for a malformed day, EtlError for a malformed time."""
+    from etl.model.keys import parse_instant
+
+    return end_of_day(date.fromisoformat(text), tz) if len(text) == 10 else parse_instant(text, tz, what)
 
 
 def end_of_day(day: date, tz: ZoneInfo) -> datetime:

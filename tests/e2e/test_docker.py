@@ -31,7 +31,7 @@ def resolved(value: str) -> str:
 
 def test_services_of_the_scale_out_deployment() -> None:
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", "minio", "airflow-init", *AIRFLOW_SERVICES}
+    assert set(services) == {"postgres", "redis", "minio", "airflow-init", "group-etl-serve", *AIRFLOW_SERVICES}
     commands = {name: services[name]["command"] for name in AIRFLOW_SERVICES}
     assert commands == {"airflow-apiserver": "api-server", "airflow-scheduler": "scheduler",
                         "airflow-dag-processor": "dag-processor", "airflow-triggerer": "triggerer",
@@ -83,12 +83,12 @@ def test_the_image_installs_the_built_wheel_not_the_source_tree() -> None:
     copied = [args.split()[1:-1] for instruction, args in build if instruction == "COPY"]
     assert sorted(src for sources in copied for src in sources) == sorted(BUILD_INPUTS)
     assert ("RUN", "pip wheel --no-deps --no-cache-dir --wheel-dir /home/airflow/dist .") in build
-    # the final stage installs that wheel with the postgres extra, pins the image's Airflow,
+    # the final stage installs that wheel with the postgres and serve extras, pins the image's Airflow,
     # and copies nothing but the DAGs
     runs = [args for instruction, args in final if instruction == "RUN"]
     assert runs == ["--mount=type=bind,from=wheel,source=/home/airflow/dist,target=/tmp/dist pip install "
                     '--no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" '
-                    '"$(ls /tmp/dist/group_analytics_etl-*.whl)[postgres]"']
+                    '"$(ls /tmp/dist/group_analytics_etl-*.whl)[postgres,serve]"']
     assert not any(re.search(r"(^|\s)(-e|--editable)(\s|$)", args) for args in runs)
     dags = compose()["services"]["airflow-scheduler"]["environment"]["AIRFLOW__CORE__DAGS_FOLDER"]
     assert dags == "/opt/airflow/dags"
@@ -142,3 +142,17 @@ def test_dockerignore_keeps_the_build_context_to_what_the_image_copies() -> None
         p.relative_to(ROOT).as_posix() for folder in ("etl", "sql", "dags") for p in (ROOT / folder).rglob("*")
         if p.is_file() and "__pycache__" not in p.parts)]
     assert len(needed) > 40 and [p for p in needed if not in_context(p, rules)] == []
+
+
+def test_the_serve_service_runs_group_etl_serve_with_valid_settings() -> None:
+    from etl.api.settings import load_serve_settings
+
+    service = compose()["services"]["group-etl-serve"]
+    assert service["build"]["dockerfile"] == "docker/Dockerfile"
+    assert service["entrypoint"] == ["group-etl", "serve"] and service["command"] == ["--host", "0.0.0.0", "--port", "8000"]
+    env = {k: resolved(str(v)) for k, v in service["environment"].items()}
+    assert load_serve_settings(env, host="0.0.0.0", port=8000).port == 8000
+    load_settings(environ=env)  # the warehouse settings of the other services, valid
+    assert service["ports"] == ["8000:8000"] and "/healthz" in service["healthcheck"]["test"][-1]
+    assert service["depends_on"]["airflow-init"] == {"condition": "service_completed_successfully"}
+    assert '[postgres,serve]"' in (DOCKER / "Dockerfile").read_text()  # the image has FastAPI and uvicorn

@@ -58,6 +58,8 @@ def test_the_wheel_ships_every_module_and_sql_file(wheel: Path) -> None:
     assert "etl/__init__.py" in names and "etl/sql/__init__.py" in names and "etl/sql/store/migrations/0005_baseline.sql" in names
     assert {n for n in names if n.startswith("etl/sql/") and n.endswith(".sql")} == sql
     assert modules - names == set()
+    templates = {f"etl/api/templates/{p.name}" for p in (ROOT / "etl" / "api" / "templates").glob("*.html")}
+    assert templates and templates <= names  # the group pages render from the installed package
     distribution, version = wheel.name.split("-")[:2]
     assert {n.split("/")[0] for n in names} == {"etl", f"{distribution}-{version}.dist-info"}  # no tests, no dags
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()

@@ -14,7 +14,7 @@ import etl
 
 PACKAGE = Path(etl.__file__).resolve().parent
 LAYERS = {"config": 0, "errors": 0, "days": 0, "store": 1, "ingest": 2, "model": 3,
-          "serve": 4, "run": 5, "cli": 6}
+          "serve": 4, "run": 5, "api": 5, "cli": 6}
 
 
 def _module_name(path: Path) -> str:

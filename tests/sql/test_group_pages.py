@@ -1,0 +1,182 @@
+"""The group pages over HTTP on DuckDB and PostgreSQL: the profile, its history and
+as-of view, the feed by cursor, the cohorts, the charts, the search, the errors, and
+the account-health section only where group_activity_daily exists."""
+
+from __future__ import annotations
+
+import base64
+import re
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from etl.api import pages
+from etl.api.app import create_app
+from etl.api.settings import ServeSettings
+from etl.store.warehouse import Warehouse
+from tests.companies import build_companies
+
+AUTH = {"Authorization": "Basic " + base64.b64encode(b"svc:pw").decode()}
+
+
+def client_for(settings, root_path: str = "") -> tuple[TestClient, Warehouse]:  # noqa: ANN001
+    reader = Warehouse(settings, read_only=True)
+    app = create_app(settings, ServeSettings("127.0.0.1", 8000, "svc", "pw", root_path), reader)
+    return TestClient(app, root_path=root_path), reader
+
+
+@pytest.fixture(scope="module")
+def site(module_settings):  # noqa: ANN001, ANN201
+    build_companies(module_settings)
+    client, reader = client_for(module_settings)
+    with client:
+        yield SimpleNamespace(client=client)
+    reader.close()
+
+
+def section(html: str, name: str) -> str:
+    found = re.search(rf'<section id="{name}">(.*?)</section>', html, re.S)
+    return found.group(1) if found else ""
+
+
+def cells(html: str, name: str, column: int) -> list[str]:
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", section(html, name), re.S)
+    out = []
+    for row in rows:
+        tds = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        if len(tds) > column:
+            out.append(re.sub(r"<[^>]+>", "", tds[column]).strip())
+    return out
+
+
+def get(site, url: str) -> tuple[int, str]:  # noqa: ANN001
+    response = site.client.get(url, headers=AUTH)
+    return response.status_code, response.text
+
+
+def test_a_company_page_now(site) -> None:  # noqa: ANN001
+    status, html = get(site, "/groups/company_id/c1")
+    assert status == 200
+    assert re.search(r'<h1 id="group">(.*?)</h1>', html).group(1) == "Acme"
+    assert dict(zip(re.findall(r"<th>(\w+)</th><td", section(html, "profile")), cells(html, "profile", 0), strict=True)) \
+        == {"employees": "500", "name": "Acme", "plan": "enterprise", "tags": "[&#34;eu&#34;, &#34;b2b&#34;]"}
+    assert re.findall(r'<span class="pill"[^>]*>(.*?)</span>', section(html, "cohorts")) == ["enterprise #1"]
+    assert cells(html, "history", 1) == ["now", "2026-06-02 10:00"]
+    assert cells(html, "feed", 1) == ["Log in", "Purchase", "Purchase", "Purchase", "Sign up"]
+    assert 'id="older"' not in html and 'id="health"' not in html  # no account-health table here
+    activity = section(html, "activity")
+    assert re.findall(r"<title>(2026-06-0\d): (\d+)</title>", activity) == [
+        ("2026-06-01", "2"), ("2026-06-02", "2"), ("2026-06-01", "3"), ("2026-06-02", "2")]
+    assert activity.count("<rect") == 60  # 30 days, two charts
+
+
+def test_as_of_shows_the_profile_cohorts_and_feed_of_then(site) -> None:  # noqa: ANN001
+    status, html = get(site, "/groups/company_id/c1?as_of=2026-06-01")
+    assert status == 200 and "as of 2026-06-01" in html
+    assert "<th>plan</th><td class=\"value\">pro</td>" in section(html, "profile")
+    assert "In no saved cohort." in section(html, "cohorts")
+    assert cells(html, "feed", 1) == ["Purchase", "Purchase", "Sign up"]
+
+
+def test_the_feed_pages_by_cursor(site, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(pages, "FEED_PAGE", 2)
+    seen, url = [], "/groups/company_id/c1"
+    while url:
+        status, html = get(site, url)
+        assert status == 200
+        seen.append(cells(html, "feed", 1))
+        older = re.search(r'<a id="older" href="([^"]+)"', html)
+        url = older.group(1).replace("&amp;", "&") if older else None
+    assert seen == [["Log in", "Purchase"], ["Purchase", "Purchase"], ["Sign up"]]
+
+
+@pytest.mark.parametrize(("query", "found"), [
+    ("?key=company_id&where=plan+%3D%3D+%22enterprise%22", ["c1", "c2"]),
+    ("?key=company_id&q=c&where=employees+%3C+100", ["c2", "c3"]),
+    ("?key=company_id&q=3", ["c3"]),
+    ("?key=company_id&q=nobody", []),
+])
+def test_search_by_id_and_profile(site, query, found) -> None:  # noqa: ANN001
+    status, html = get(site, "/groups" + query)
+    assert status == 200
+    assert re.findall(r'<a href="/groups/company_id/([^"]+)">', section(html, "results")) == found
+
+
+@pytest.mark.parametrize(("url", "status", "message"), [
+    ("/groups/company_id/zz", 404, "group company_id = &#39;zz&#39; is unknown: no profile and no attributed events"),
+    ("/groups/plan/c1", 404, "group key &#39;plan&#39; is not set up (see `group-etl keys list`)"),
+    ("/groups/company_id/c1?as_of=June", 400, "as_of: not an ISO 8601 date or time: &#39;June&#39;"),
+    ("/groups/company_id/c1?as_of=2026-13-01", 400, "as of: expected YYYY-MM-DD or an ISO 8601 time, got &#39;2026-13-01&#39;"),
+    ("/groups?key=company_id&where=plan+%3D", 400, None),
+])
+def test_wrong_pages_say_why(site, url, status, message) -> None:  # noqa: ANN001
+    got, html = get(site, url)
+    assert got == status
+    shown = re.search(r'<p class="error" id="error">(.*?)</p>', html, re.S).group(1)
+    if message:
+        assert shown == message
+
+
+def test_pages_need_the_service_account(site) -> None:  # noqa: ANN001
+    for url in ("/groups", "/groups/company_id/c1"):
+        assert site.client.get(url).status_code == 401
+
+
+def test_names_from_data_are_escaped(settings) -> None:  # noqa: ANN001
+    """A hostile group id and property value reach the page as text, never as markup."""
+    from etl.run.day import run_day
+    from etl.store.lake import open_lake
+    from tests.companies import D1, SETUP, ts
+    from tests.support import write_jsonl
+
+    with Warehouse(settings) as warehouse:
+        warehouse.init()
+        from etl.model.keys import add_key
+
+        add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
+        write_jsonl(open_lake(settings.lake_url), f"groups/dt={D1}/a.jsonl", [
+            {"$group_key": "company_id", "$group_id": "<b>x</b>", "$time": ts(D1),
+             "$set": {"name": "<script>alert(1)</script>"}}])
+        write_jsonl(open_lake(settings.lake_url), f"events/dt={D1}/a.jsonl", [])
+        run_day(settings, warehouse, open_lake(settings.lake_url), D1)
+    client, reader = client_for(settings)
+    with client:
+        html = client.get("/groups/company_id/%3Cb%3Ex%3C%2Fb%3E", headers=AUTH).text
+    reader.close()
+    assert "<script>alert(1)</script>" not in html and "<b>x</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_behind_a_proxy_links_carry_the_root_path(settings) -> None:  # noqa: ANN001
+    build_companies(settings)
+    client, reader = client_for(settings, "/analytics")
+    with client:
+        html = client.get("/groups?key=company_id&q=c2", headers=AUTH).text
+    reader.close()
+    assert re.findall(r'href="([^"]+)"', html) == ["/analytics/groups", "/analytics/groups", "/analytics/groups/company_id/c2"]
+
+
+def test_the_health_section_shows_where_group_activity_daily_exists(settings) -> None:  # noqa: ANN001
+    """As the account-health issue's migration 11 defines the table (not on this branch)."""
+    build_companies(settings)
+    with Warehouse(settings) as warehouse, warehouse.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE TABLE group_activity_daily (activity_date DATE NOT NULL, group_key VARCHAR NOT NULL, "
+            "group_id VARCHAR NOT NULL, events BIGINT NOT NULL, active_users BIGINT NOT NULL, "
+            "active_users_7d BIGINT NOT NULL, active_users_28d BIGINT NOT NULL, new_users BIGINT NOT NULL, "
+            "days_since_active INTEGER NOT NULL, lifecycle VARCHAR NOT NULL, churned BOOLEAN NOT NULL)"))
+        conn.execute(sa.text(
+            "INSERT INTO group_activity_daily VALUES "
+            "('2026-06-01', 'company_id', 'c1', 3, 2, 2, 2, 2, 0, 'new', false), "
+            "('2026-06-02', 'company_id', 'c1', 2, 2, 3, 3, 1, 0, 'returning', false)"))
+    client, reader = client_for(settings)
+    with client:
+        html = client.get("/groups/company_id/c1", headers=AUTH).text
+        other = client.get("/groups/company_id/c4", headers=AUTH).text
+    reader.close()
+    health = section(html, "health")
+    assert re.findall(r"<b>(.*?)</b>", health) == ["3", "3", "returning", "0"]
+    assert re.findall(r"<title>(2026-06-0\d): (\d+)</title>", health) == [("2026-06-01", "2"), ("2026-06-02", "3")]
+    assert "No account-health rows for this group yet." in section(other, "health")
