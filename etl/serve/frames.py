@@ -33,6 +33,7 @@ from etl.config import DEFAULTS, Settings, load_settings
 from etl.errors import ConfigError, EtlError
 from etl.model.keys import parse_instant
 from etl.serve import export, groups, reports, status
+from etl.serve.durations import parse_window
 from etl.store.lake import open_lake
 from etl.store.sql import sql_clause
 from etl.store.warehouse import Warehouse, quote_ident
@@ -162,9 +163,9 @@ class Analytics:
     def funnel(self, steps: Sequence[str], first: date | str, last: date | str, *,
                window: str | int = "7d", by: str | None = None, where: str | None = None,
                where_group: str | None = None) -> pd.DataFrame:
-        """`group-etl report funnel`: one row per step; `window` as `--window` (7d, 12h,
-        30m, or seconds)."""
-        seconds = window if isinstance(window, int) else reports.parse_window(window)
+        """`group-etl report funnel`: one row per step; `window` as `--window` (7d, 1w,
+        12h, 30m, 90s), or an int of seconds."""
+        seconds = window if isinstance(window, int) else _window(window)
         document = reports.funnel(self.warehouse, list(steps), seconds, _day(first, "first"),
                                   _day(last, "last"), reports.Scope(by, where, where_group))
         frame = _frame(document["steps"], ["event", "units", "conversion_from_previous",
@@ -293,3 +294,10 @@ def _typed(values: pd.Series, sql_type: str) -> pd.Series:
     if sql_type == "boolean" and not values.isna().any():
         return values.astype(bool)
     return values.infer_objects()
+
+
+def _window(text: str) -> int:
+    try:
+        return parse_window(text)
+    except ValueError as error:
+        raise EtlError(f"window: {error}") from None

@@ -325,11 +325,11 @@ def test_insights_measures_and_intervals(group_etl, lake, tmp_path) -> None:  # 
     code, out, _ = report("--from", "2026-05-03", "--to", "2026-05-04", "--measure", "sum:absent")
     assert code == 0 and "2026-05-03" in out and "value" in out
 
-    assert report("--from", "2026-04-30", "--to", "2026-05-04", "--measure", "total")[0] == 1
-    assert report("--from", "2026-04-30", "--to", "2026-05-04", "--interval", "year")[0] == 1
+    assert report("--from", "2026-04-30", "--to", "2026-05-04", "--measure", "total")[0] == 2  # usage mistakes
+    assert report("--from", "2026-04-30", "--to", "2026-05-04", "--interval", "year")[0] == 2
     code, _, err = report("--from", "2026-04-30", "--to", "2026-05-04", "--measure", "sum:")
-    assert (code, err.strip()) == (1, "error: --measure: expected events, uniques, sum:PROP, avg:PROP or "
-                                      "median:PROP, got 'sum:'")
+    assert (code, err.strip().splitlines()[-1]) == (2, "Error: Invalid value for --measure: expected events, "
+                                                       "uniques, sum:PROP, avg:PROP or median:PROP, got 'sum:'")
 
 
 def test_insights_split_a_list_breakdown_and_fold_past_the_limit(group_etl, lake) -> None:  # noqa: ANN001
