@@ -304,6 +304,8 @@ def keys_preview(
 
     settings = _settings(ctx)
     start, end = _range(first, last)
+    with _reader(ctx):  # a dry run: a DuckDB file that does not exist is an error, not created
+        pass
     with _warehouse(ctx) as warehouse:
         warehouse.migrate()
         document = preview_key(warehouse, prop, parse_instant(setup_at, settings.tz, "--setup-at"), start, end)
@@ -532,7 +534,7 @@ def report_insights(
         document = insights(warehouse, event, start, end, scope, measure=measure, interval=interval.value,
                             breakdown_limit=breakdown_limit)
     _report_output(ctx, document, fmt, chart, insights_listing(document, breakdown, fmt),
-                   f"{_caption(start, end, scope)}", Asked([event], by, where, where_group, breakdown), start, end)
+                   f"{_caption(start, end, scope)}", Asked([event], by, where, where_group, breakdown, measure), start, end)
 
 
 def _window(window: str) -> int:

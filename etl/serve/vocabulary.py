@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from etl.serve.filters import Ref, parse, refs
+from etl.serve.measures import parse_measure
 from etl.store.sql import render_sql, sql_clause
 from etl.store.warehouse import Warehouse
 
@@ -22,13 +23,14 @@ SHOWN = 8
 
 @dataclass(frozen=True)
 class Asked:
-    """The names one report uses: its events, group key, breakdown and filters."""
+    """The names one report uses: its events, group key, breakdown, filters and measure."""
 
     events: list[str] = field(default_factory=list)
     by: str | None = None
     where: str | None = None
     where_group: str | None = None
     breakdown: str | None = None
+    measure: str | None = None
 
 
 def breakdown_ref(breakdown: str) -> Ref:
@@ -47,6 +49,9 @@ def unseen_names(warehouse: Warehouse, asked: Asked, first: date, last: date) ->
         lines.append(_unseen(warehouse, "group_keys", asked.by, params,
                              f"group key {asked.by!r} has no events {span}"))
     wanted = [breakdown_ref(asked.breakdown)] if asked.breakdown else []
+    amount = parse_measure(asked.measure).prop if asked.measure else None
+    if amount is not None:
+        wanted.append(Ref(None, amount))
     for text, option in ((asked.where, "--where"), (asked.where_group, "--where-group")):
         if text:
             wanted += refs(parse(text, option))

@@ -144,7 +144,8 @@ def test_version_and_settings_with_the_password_masked(group_etl, monkeypatch) -
 
 def test_a_read_on_a_missing_warehouse_file_says_so_and_creates_nothing(group_etl, tmp_path) -> None:  # noqa: ANN001, F811
     missing = tmp_path / "warehous.duckdb"
-    for args in (("status",), ("keys", "list"), REPORT):
+    preview = ("keys", "preview", "k", "--setup-at", "2026-10-01T00:00:00Z", "--from", DAY, "--to", DAY)
+    for args in (("status",), ("keys", "list"), REPORT, preview):
         code, out, err = group_etl("--warehouse-url", f"duckdb:///{missing}", *args)
         assert (code, out, err) == (1, "", f"error: warehouse duckdb:///{missing} does not exist: "
                                            "run `group-etl init`\n")
