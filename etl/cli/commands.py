@@ -108,7 +108,16 @@ def settings(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     for row in rows:
         if row["setting"] == "GROUP_ETL_WAREHOUSE_URL":
             row["value"] = safe_url(row["value"])
-    print_rows(rows, ["setting", "value", "source", "meaning"], fmt, title="settings")
+    if fmt is not Format.table:
+        print_rows(rows, ["setting", "value", "source", "meaning"], fmt)
+        return
+    import shutil
+    import textwrap
+
+    width = max(40, shutil.get_terminal_size().columns) if sys.stdout.isatty() else 100
+    for row in rows:  # a block a setting: four columns would not fit 80 characters
+        typer.echo(f"{row['setting']} = {row['value'] or '(unset)'}  ({row['source']})")
+        typer.echo(textwrap.fill(row["meaning"], width, initial_indent="    ", subsequent_indent="    "))
 
 
 def _warehouse(ctx: typer.Context):  # noqa: ANN202

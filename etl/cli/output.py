@@ -21,7 +21,7 @@ from typing import Any
 from etl.serve.spreadsheet import spreadsheet_cell
 
 # Free-text columns that may wrap in a narrow terminal; every other column keeps its width.
-WRAPPING = frozenset({"properties", "definition", "rejected_by_reason", "error", "display_name", "value_text"})
+WRAPPING = frozenset({"properties", "definition", "rejected_by_reason", "error", "display_name", "meaning"})
 # A wrapping column keeps at least this many characters a line.
 NARROWEST = 12
 
