@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from etl.cli.interrupts import on_sigint, stopped_by_ctrl_c
-from etl.cli.output import Format, print_json, print_rows
+from etl.cli.output import Format, print_feed, print_json, print_rows
 from etl.config import DEFAULTS, Settings, load_settings
 from etl.errors import EtlError, Interrupted
 
@@ -363,7 +363,10 @@ def groups_show(
         else:
             print_rows([{"property": k, "value": v} for k, v in profile.items()], ["property", "value"], fmt,
                        title="profile", formats={"value": _profile_value})
-    print_rows(document["events"], ["time", "event_id", "event", "distinct_id", "properties"], fmt, title="events")
+    if fmt is Format.table:
+        print_feed(document["events"])
+    else:
+        print_rows(document["events"], ["time", "event_id", "event", "distinct_id", "properties"], fmt)
     if fmt is Format.table:
         typer.echo(f"next page: --cursor {document['next_cursor']}" if document["next_cursor"]
                    else "no more events")

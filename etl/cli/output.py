@@ -73,6 +73,29 @@ def print_rows(rows: Sequence[dict], columns: Sequence[str], fmt: Format, title:
         sys.stdout.write(render_table(rows, columns, title, formats=formats, headers=headers, width=width))
 
 
+def print_feed(events: Sequence[dict]) -> None:
+    sys.stdout.write(render_feed(events, _terminal_width()))
+
+
+def render_feed(events: Sequence[dict], width: int | None = None) -> str:
+    """An activity feed: a line an event (time, event, distinct_id), its event_id under it
+    (ids never cut), then its properties as JSON, wrapped to a terminal `width` (None:
+    one line)."""
+    import textwrap
+
+    lines = ["events (time  event  distinct_id; event_id and properties below)"]
+    for item in events:
+        lines.append("  ".join(_text(item.get(c)) for c in ("time", "event", "distinct_id")))
+        lines.append(f"    event_id {_text(item.get('event_id'))}")
+        text = _text(item.get("properties"))
+        if width is None:
+            lines.append("    " + text)
+        else:
+            lines += textwrap.wrap(text, max(width, 24), initial_indent="    ", subsequent_indent="    ",
+                                   break_on_hyphens=False) or ["    "]
+    return "\n".join(lines) + "\n"
+
+
 def _terminal_width() -> int | None:
     """The terminal's width, or None when stdout is a pipe or a file."""
     from rich.console import Console

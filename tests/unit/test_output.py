@@ -125,3 +125,19 @@ def test_the_null_bucket_reads_none_and_no_breakdown_has_no_column() -> None:
     assert insights_listing(INSIGHTS, None, Format.table).columns == ["date", "events", "uniques"]
     assert insights_listing(INSIGHTS, None, Format.csv).columns == ["date", "breakdown", "events", "uniques", "value"]
     assert insights_listing(INSIGHTS, "plan", Format.csv).csv_formats["breakdown"](None) == "(none)"
+
+
+def test_groups_show_prints_an_activity_feed_that_fits_the_terminal() -> None:
+    from etl.cli.output import render_feed
+
+    events = [{"time": "2026-10-05T14:44:19.823000+00:00", "event": "Page Viewed", "distinct_id": "u0127",
+               "event_id": "cf14a53f6ca778efd8cd47c5e07ee74e",
+               "properties": {"distinct_id": "u0127", "$insert_id": "u0127-1791211459823", "company_id": "c001"}}]
+    assert render_feed(events, 50).splitlines() == [
+        "events (time  event  distinct_id; event_id and properties below)",
+        "2026-10-05T14:44:19.823000+00:00  Page Viewed  u0127",
+        "    event_id cf14a53f6ca778efd8cd47c5e07ee74e",
+        '    {"distinct_id": "u0127", "$insert_id":',
+        '    "u0127-1791211459823", "company_id": "c001"}']
+    assert render_feed(events, None).splitlines()[-1] == (
+        '    {"distinct_id": "u0127", "$insert_id": "u0127-1791211459823", "company_id": "c001"}')
