@@ -320,8 +320,11 @@ def keys_preview(
         document = preview_key(warehouse, prop, parse_instant(setup_at, settings.tz, "--setup-at"), start, end)
     if fmt is Format.json:
         print_json(document)
-    else:
-        print_rows([document], list(document), fmt, title="key preview (nothing written)")
+    elif fmt is Format.csv:
+        print_rows([document], list(document), fmt)
+    else:  # one record: a line a field fits any terminal
+        print_rows([{"field": k, "value": v} for k, v in document.items()], ["field", "value"], fmt,
+                   title="key preview (nothing written)")
 
 
 @groups_app.command("show")

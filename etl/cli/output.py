@@ -154,9 +154,11 @@ def _is_number(value: Any) -> bool:
 
 
 def _cell(value: Any, formatter: Formatter | None = None) -> str:
-    """A table cell: a float with at most two decimals."""
+    """A table cell: a float with at most two decimals, a boolean as JSON writes it."""
     if formatter is not None:
         return formatter(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:.2f}".rstrip("0").rstrip(".")
     return _text(value)
