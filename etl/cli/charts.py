@@ -1,5 +1,6 @@
-"""`--chart FILE.png`: lines of the measure for insights, bars for funnel steps, a heat-map
-for retention (matplotlib, drawn off-screen).
+"""`--chart FILE.png`: lines of the measure for insights, bars for funnel steps (grouped,
+one series per breakdown value, the top 10 by units entering), a heat-map for retention
+(matplotlib, drawn off-screen).
 
 A chart has to read without the command that drew it: its title names the report, the
 unit and the measure, a second line the date range and the filters; axes start at zero
@@ -116,6 +117,10 @@ def _funnel(figure, axes, document: dict) -> str:  # noqa: ANN001
     from matplotlib.ticker import MaxNLocator
 
     steps = document["steps"]
+    if steps and "breakdown" in steps[0]:
+        _funnel_by_value(axes, steps)
+        axes.set_ylabel(document["unit"])
+        return f"funnel by {document['unit']}"
     names = [textwrap.fill(f"{n + 1}. {s['event']}", 18) for n, s in enumerate(steps)]
     bars = axes.bar(names, [s["units"] for s in steps], color="tab:blue")
     for bar, step, n in zip(bars, steps, range(len(steps)), strict=True):
@@ -132,6 +137,31 @@ def _funnel(figure, axes, document: dict) -> str:  # noqa: ANN001
     return f"funnel by {document['unit']}"
 
 
+def _funnel_by_value(axes, steps: list[dict]) -> None:  # noqa: ANN001
+    """Grouped bars: per step, one bar a breakdown value, the MAX_SERIES values with the
+    most units at the first step (ties: in the document's order); the legend outside."""
+    import textwrap
+
+    from matplotlib.ticker import MaxNLocator
+
+    series: dict = {}
+    for step in steps:
+        series.setdefault(step["breakdown"], []).append(step["units"])
+    top = sorted(series, key=lambda v: -series[v][0])[:MAX_SERIES]
+    names = [s["event"] for s in steps[:len(series[top[0]])]]
+    width = 0.8 / len(top)
+    for n, value in enumerate(top):
+        axes.bar([i + n * width for i in range(len(names))], series[value], width, label=_label(value))
+    axes.set_xticks([i + 0.4 - width / 2 for i in range(len(names))],
+                    [textwrap.fill(f"{i + 1}. {e}", 18) for i, e in enumerate(names)])
+    axes.set_ylim(0, max(max(v) for v in series.values()) * 1.1 or 1)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.grid(axis="y", alpha=0.3)
+    title = f"top {len(top)} of {len(series)} values" if len(series) > len(top) else None
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False,
+                title=title, title_fontsize="small", alignment="left")
+
+
 def _retention(figure, axes, document: dict) -> str:  # noqa: ANN001
     cohorts = document["cohorts"]
     width = max((len(c["retained"]) for c in cohorts), default=1)
@@ -145,7 +175,8 @@ def _retention(figure, axes, document: dict) -> str:  # noqa: ANN001
                 axes.text(n, row, f"{share:.0%}\n{count}", ha="center", va="center", fontsize="small",
                           color="white" if share > 0.6 else "black")
     axes.set_xticks(range(width), [str(n) for n in range(width)])
-    axes.set_yticks(range(len(cohorts)), [f"{c['cohort_date']} ({c['size']})" for c in cohorts])
+    axes.set_yticks(range(len(cohorts)), [" ".join(([] if "breakdown" not in c else [_label(c["breakdown"])])
+                                                   + [f"{c['cohort_date']} ({c['size']})"]) for c in cohorts])
     axes.set_xlabel(f"{document['period']}s after the first event")
     axes.set_ylabel("cohort (size)")
     figure.colorbar(image, ax=axes, label="share retained", format="{x:.0%}")

@@ -429,6 +429,27 @@ WhereGroupOption = Annotated[str | None, typer.Option(
 ChartOption = Annotated[str | None, typer.Option(
     "--chart", metavar="FILE", show_default="no chart",
     help="also draw the result to FILE (.png, .svg or .pdf; its folder must exist)")]
+BreakdownOption = Annotated[str | None, typer.Option(
+    "--breakdown", metavar="PROP", show_default="none",
+    help='event property (properties["a.b"] for a dotted name), group.PROP (with --by), '
+         "user.PROP, or KEY.PROP (user reports: the profiles of the user's groups of key KEY)")]
+
+
+def _limit_option(weight: str) -> typer.models.OptionInfo:
+    """`--breakdown-limit`, saying what ranks the values of that report."""
+    return typer.Option("--breakdown-limit", min=1, metavar="N", show_default="all values",
+                        help=f"keep the N breakdown values with the most {weight}, "
+                             "the rest counted once as (other)")
+
+
+class GroupProps(StrEnum):
+    at_event = "at-event"
+    current = "current"
+
+
+GroupPropsOption = Annotated[GroupProps, typer.Option(
+    "--group-props", help="group profiles in breakdowns and filters: as they were when the event happened "
+                          "(at-event) or as they are now (current)")]
 
 
 def _range(first: str, last: str) -> tuple[date, date]:
@@ -519,17 +540,14 @@ def report_insights(
     first: FromOption,
     last: ToOption,
     by: ByOption = None,
-    breakdown: Annotated[str | None, typer.Option(
-        "--breakdown", metavar="PROP", show_default="none",
-        help="split by an event property, or group.PROP (with --by), or user.PROP")] = None,
+    breakdown: BreakdownOption = None,
     where: WhereOption = None,
     where_group: WhereGroupOption = None,
     measure: Annotated[str, typer.Option(
         "--measure", help="events, uniques, sum:PROP, avg:PROP or median:PROP (PROP an event property)")] = "uniques",
     interval: Annotated[Interval, typer.Option("--interval", help="day, week (from Monday) or month")] = Interval.day,
-    breakdown_limit: Annotated[int | None, typer.Option(
-        "--breakdown-limit", min=1, metavar="N", show_default="all values",
-        help="keep the N breakdown values with most events, the rest as (other)")] = None,
+    breakdown_limit: Annotated[int | None, _limit_option("events")] = None,
+    group_props: GroupPropsOption = GroupProps.at_event,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -544,7 +562,7 @@ def report_insights(
     start, end = _range(first, last)
     _measure(measure)
     _chart_target(chart)
-    scope = Scope(by, where, where_group, breakdown)
+    scope = Scope(by, where, where_group, breakdown, group_props.value)
     with _reader(ctx) as warehouse:
         document = insights(warehouse, event, start, end, scope, measure=measure, interval=interval.value,
                             breakdown_limit=breakdown_limit)
@@ -572,8 +590,11 @@ def report_funnel(
         "--window", metavar="DURATION",
         help="time from the first step to convert: 7d, 1w, 12h, 30m or 90s (a unit is required)")] = "7d",
     by: ByOption = None,
+    breakdown: BreakdownOption = None,
+    breakdown_limit: Annotated[int | None, _limit_option("units entering")] = None,
     where: WhereOption = None,
     where_group: WhereGroupOption = None,
+    group_props: GroupPropsOption = GroupProps.at_event,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -590,12 +611,12 @@ def report_funnel(
     start, end = _range(first, last)
     seconds = _window(window)
     _chart_target(chart)
-    scope = Scope(by, where, where_group)
+    scope = Scope(by, where, where_group, breakdown, group_props.value)
     with _reader(ctx) as warehouse:
-        document = funnel(warehouse, steps, seconds, start, end, scope)
+        document = funnel(warehouse, steps, seconds, start, end, scope, breakdown_limit=breakdown_limit)
     caption = f"{_caption(start, end, scope)}; window {format_duration(seconds)}"
-    _report_output(ctx, document, fmt, chart, funnel_listing(document), caption,
-                   Asked(list(steps), by, where, where_group), start, end)
+    _report_output(ctx, document, fmt, chart, funnel_listing(document, breakdown), caption,
+                   Asked(list(steps), by, where, where_group, breakdown), start, end)
 
 
 @report_app.command("retention")
@@ -607,8 +628,11 @@ def report_retention(
     last: ToOption,
     by: ByOption = None,
     unit: Annotated[Period, typer.Option("--unit", help="period of the cohorts and returns: day or week")] = Period.day,
+    breakdown: BreakdownOption = None,
+    breakdown_limit: Annotated[int | None, _limit_option("units born")] = None,
     where: WhereOption = None,
     where_group: WhereGroupOption = None,
+    group_props: GroupPropsOption = GroupProps.at_event,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -621,12 +645,13 @@ def report_retention(
 
     start, end = _range(first, last)
     _chart_target(chart)
-    scope = Scope(by, where, where_group)
+    scope = Scope(by, where, where_group, breakdown, group_props.value)
     with _reader(ctx) as warehouse:
-        document = retention(warehouse, born, returned, start, end, scope, period=unit.value)
+        document = retention(warehouse, born, returned, start, end, scope, period=unit.value,
+                             breakdown_limit=breakdown_limit)
     caption = f"{_caption(start, end, scope)}; born {born}, return {returned}"
-    _report_output(ctx, document, fmt, chart, retention_listing(document, fmt), caption,
-                   Asked([born, returned], by, where, where_group), start, end)
+    _report_output(ctx, document, fmt, chart, retention_listing(document, fmt, breakdown), caption,
+                   Asked([born, returned], by, where, where_group, breakdown), start, end)
 
 
 @cohorts_app.command("add")

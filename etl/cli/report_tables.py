@@ -44,17 +44,27 @@ def insights_listing(document: dict, breakdown: str | None, fmt: Format) -> List
     return listing
 
 
-def funnel_listing(document: dict) -> Listing:
+def _broken_down(listing: Listing, breakdown: str | None) -> Listing:
+    """A funnel's or retention's listing broken down: the value first, `(none)` for null."""
+    if breakdown:
+        listing.columns.insert(0, "breakdown")
+        listing.formats["breakdown"] = listing.csv_formats["breakdown"] = _bucket
+        listing.headers["breakdown"] = breakdown
+    return listing
+
+
+def funnel_listing(document: dict, breakdown: str | None = None) -> Listing:
     columns = ["event", "units", "conversion_from_previous", "conversion_from_first", "median_seconds_to_convert"]
-    return Listing(
+    return _broken_down(Listing(
         document["steps"], columns,
         formats={"conversion_from_previous": percent, "conversion_from_first": percent,
                  "median_seconds_to_convert": format_duration},
         headers={"units": document["unit"], "conversion_from_previous": "from previous",
-                 "conversion_from_first": "from first", "median_seconds_to_convert": "median time to convert"})
+                 "conversion_from_first": "from first", "median_seconds_to_convert": "median time to convert"}),
+        breakdown)
 
 
-def retention_listing(document: dict, fmt: Format) -> Listing:
+def retention_listing(document: dict, fmt: Format, breakdown: str | None = None) -> Listing:
     """One column per period: `day_0`, `day_1`, ... (`week_N`); a table cell shows the
     count and its share of the cohort, a CSV row the counts then `day_N_share` columns;
     empty where the period lies past the range."""
@@ -65,7 +75,7 @@ def retention_listing(document: dict, fmt: Format) -> Listing:
     shares = [f"{name}_share" for name in counts]
     rows = []
     for cohort in cohorts:
-        row = {"cohort_date": cohort["cohort_date"], "size": cohort["size"]}
+        row = {"breakdown": cohort.get("breakdown"), "cohort_date": cohort["cohort_date"], "size": cohort["size"]}
         for n, retained in enumerate(cohort["retained"]):
             share = retained / cohort["size"] if cohort["size"] else 0.0
             row[counts[n]] = f"{retained} ({percent(share)})" if fmt is Format.table else retained
@@ -73,8 +83,8 @@ def retention_listing(document: dict, fmt: Format) -> Listing:
         rows.append(row)
     if fmt is Format.table:
         headers = {name: f"{period} {n}" for n, name in enumerate(counts)}
-        return Listing(rows, ["cohort_date", "size", *counts], headers=headers)
-    return Listing(rows, ["cohort_date", "size", *counts, *shares])
+        return _broken_down(Listing(rows, ["cohort_date", "size", *counts], headers=headers), breakdown)
+    return _broken_down(Listing(rows, ["cohort_date", "size", *counts, *shares]), breakdown)
 
 
 def print_listing(listing: Listing, fmt: Format, title: str) -> None:

@@ -150,44 +150,51 @@ class Analytics:
 
     def insights(self, event: str, first: date | str, last: date | str, *, by: str | None = None,
                  breakdown: str | None = None, where: str | None = None,
-                 where_group: str | None = None, measure: str = "uniques", interval: str = "day") -> pd.DataFrame:
+                 where_group: str | None = None, measure: str = "uniques", interval: str = "day",
+                 breakdown_limit: int | None = None, group_props: str = "at-event") -> pd.DataFrame:
         """`group-etl report insights`: per day, week or month (and breakdown value) events,
         uniques and the measure's value."""
         document = reports.insights(self.warehouse, event, _day(first, "first"), _day(last, "last"),
-                                    reports.Scope(by, where, where_group, breakdown), measure=measure,
-                                    interval=interval)
+                                    reports.Scope(by, where, where_group, breakdown, group_props), measure=measure,
+                                    interval=interval, breakdown_limit=breakdown_limit)
         frame = _frame(document["rows"], ["date", "breakdown", "events", "uniques", "value"])
         frame["date"] = _datetimes(frame["date"])
         return _with_attrs(frame, document, "rows")
 
     def funnel(self, steps: Sequence[str], first: date | str, last: date | str, *,
                window: str | int = "7d", by: str | None = None, where: str | None = None,
-               where_group: str | None = None) -> pd.DataFrame:
-        """`group-etl report funnel`: one row per step; `window` as `--window` (7d, 1w,
-        12h, 30m, 90s), or an int of seconds."""
+               where_group: str | None = None, breakdown: str | None = None, breakdown_limit: int | None = None,
+               group_props: str = "at-event") -> pd.DataFrame:
+        """`group-etl report funnel`: one row per step (per breakdown value, with a
+        `breakdown` column); `window` as `--window` (7d, 1w, 12h, 30m, 90s), or an int
+        of seconds."""
         seconds = window if isinstance(window, int) else _window(window)
         document = reports.funnel(self.warehouse, list(steps), seconds, _day(first, "first"),
-                                  _day(last, "last"), reports.Scope(by, where, where_group))
-        frame = _frame(document["steps"], ["event", "units", "conversion_from_previous",
-                                           "conversion_from_first", "median_seconds_to_convert"])
+                                  _day(last, "last"), reports.Scope(by, where, where_group, breakdown, group_props),
+                                  breakdown_limit=breakdown_limit)
+        frame = _frame(document["steps"], [*(["breakdown"] if breakdown else []), "event", "units",
+                                           "conversion_from_previous", "conversion_from_first",
+                                           "median_seconds_to_convert"])
         frame["median_seconds_to_convert"] = frame["median_seconds_to_convert"].astype("float64")
         return _with_attrs(frame, document, "steps")
 
     def retention(self, born: str, returned: str, first: date | str, last: date | str, *,
                   by: str | None = None, unit: str = "day", where: str | None = None,
-                  where_group: str | None = None) -> pd.DataFrame:
-        """`group-etl report retention`: one row per cohort date, its size, and one column
-        per period (`day_0`, `day_1`, ... or `week_0`, ...): the retention triangle,
-        <NA> where a period lies past `last`."""
+                  where_group: str | None = None, breakdown: str | None = None, breakdown_limit: int | None = None,
+                  group_props: str = "at-event") -> pd.DataFrame:
+        """`group-etl report retention`: one row per cohort date (per breakdown value, with a
+        `breakdown` column), its size, and one column per period (`day_0`, `day_1`, ... or
+        `week_0`, ...): the retention triangle, <NA> where a period lies past `last`."""
         document = reports.retention(self.warehouse, born, returned, _day(first, "first"),
-                                     _day(last, "last"), reports.Scope(by, where, where_group),
-                                     period=unit)
+                                     _day(last, "last"), reports.Scope(by, where, where_group, breakdown, group_props),
+                                     period=unit, breakdown_limit=breakdown_limit)
         cohorts = document["cohorts"]
         periods = max((len(c["retained"]) for c in cohorts), default=0)
         names = [f"{unit}_{n}" for n in range(periods)]
-        frame = _frame([{"cohort_date": c["cohort_date"], "size": c["size"],
+        label = ["breakdown"] if breakdown else []
+        frame = _frame([{**{k: c[k] for k in label}, "cohort_date": c["cohort_date"], "size": c["size"],
                          **dict(zip(names, c["retained"], strict=False))} for c in cohorts],
-                       ["cohort_date", "size", *names])
+                       [*label, "cohort_date", "size", *names])
         frame["cohort_date"] = _datetimes(frame["cohort_date"])
         for name in names:
             frame[name] = frame[name].astype("Int64")

@@ -14,6 +14,7 @@ from datetime import date
 
 from etl.serve.filters import Ref, parse, refs
 from etl.serve.measures import parse_measure
+from etl.serve.reports import _breakdown_ref
 from etl.store.sql import render_sql, sql_clause
 from etl.store.warehouse import Warehouse
 
@@ -33,12 +34,6 @@ class Asked:
     measure: str | None = None
 
 
-def breakdown_ref(breakdown: str) -> Ref:
-    """`--breakdown` as a reference: `user.P`, `group.P`, or an event property."""
-    head, _, rest = breakdown.partition(".")
-    return Ref(head, rest) if rest and head in ("user", "group") else Ref(None, breakdown)
-
-
 def unseen_names(warehouse: Warehouse, asked: Asked, first: date, last: date) -> list[str]:
     """One line for each name of `asked` never seen in first..last (profiles: ever)."""
     params = {"lo": first, "hi": last, "events": sorted(set(asked.events)) or [""]}
@@ -48,7 +43,7 @@ def unseen_names(warehouse: Warehouse, asked: Asked, first: date, last: date) ->
     if asked.by:
         lines.append(_unseen(warehouse, "group_keys", asked.by, params,
                              f"group key {asked.by!r} has no events {span}"))
-    wanted = [breakdown_ref(asked.breakdown)] if asked.breakdown else []
+    wanted = [_breakdown_ref(asked.breakdown)] if asked.breakdown else []
     amount = parse_measure(asked.measure).prop if asked.measure else None
     if amount is not None:
         wanted.append(Ref(None, amount))

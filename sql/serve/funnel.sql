@@ -1,10 +1,15 @@
 {#- Funnel: a unit enters at its first :step_1 in :d1..:d2; each next step is
     the unit's first such event strictly after the previous step (by time, then
-    event id) and within :window seconds of entering.
+    event id) and within :window seconds of entering. Per breakdown value (the
+    property at the unit's entering event) and step: units and the median
+    seconds from the previous step.
 
     Context: `units` (rendered report units), `conditions` (compiled filters,
-    values bound) and `step_count` (2 or more): one CTE step_<n> per step,
-    each reading the one before. -#}
+    values bound), `step_count` (2 or more): one CTE step_<n> per step, each
+    reading the one before; `breakdown` (see _breakdown.sql; none for none)
+    and `fold` (as in _breakdown.sql: a unit whose values fold counts once in
+    '(other)'). -#}
+{% import 'serve/_breakdown.sql' as b with context -%}
 WITH unit_events AS (
 {{ units | trim | indent(4, first=true) }}
 ),
@@ -42,17 +47,37 @@ step_{{ n }} AS (
     WHERE nth = 1
 ),
 {% endfor %}
+entered AS (
+{%- if breakdown %}
+    SELECT s.unit, {{ breakdown.value }} AS value
+    FROM step_1 AS s
+    JOIN unit_events AS u ON u.unit = s.unit AND u.event_id = s.event_id{{ b.joins(breakdown) }}
+{%- else %}
+    SELECT unit FROM step_1
+{%- endif %}
+),
+
+{{ b.labelled("entered", "unit", breakdown) }},
+{%- if fold %}
+
+folded AS (
+    {{ b.folded("labelled", "unit", fold) }}
+),
+{%- endif %}
+
 final AS (
 {%- for n in range(1, step_count + 1) %}
-    SELECT {{ n }} AS step, count(*) AS units,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY t - t_previous) AS median_seconds
-    FROM step_{{ n }}
+    SELECT {{ n }} AS step, l.breakdown, count(*) AS units,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY s.t - s.t_previous) AS median_seconds
+    FROM step_{{ n }} AS s
+    JOIN {{ "folded" if fold else "labelled" }} AS l ON l.unit = s.unit
+    GROUP BY l.breakdown
 {%- if not loop.last %}
     UNION ALL
 {%- endif %}
 {%- endfor %}
 )
 
-SELECT step, units, median_seconds
+SELECT step, breakdown, units, median_seconds
 FROM final
-ORDER BY step
+ORDER BY breakdown, step

@@ -1,32 +1,60 @@
 {#- Retention: a unit is born on the date of its first :born in :d1..:d2 (its
-    cohort); it is retained in period n when it does :returned on a date in
-    period n after that (n = whole :period_days since the cohort date; period
-    0 is the cohort date's own period), up to :d2. A cohort's size is its row
-    with a NULL period.
+    cohort; by time, then event id, that event is its birth event); it is
+    retained in period n when it does :returned on a date in period n after
+    that (n = whole :period_days since the cohort date; period 0 is the cohort
+    date's own period), up to :d2. Per breakdown value (the property at the
+    birth event) a cohort's size is its row with a NULL period.
 
-    Context: `units` (rendered report units) and `conditions` (compiled
-    filters, values bound). -#}
+    Context: `units` (rendered report units), `conditions` (compiled filters,
+    values bound), `breakdown` (see _breakdown.sql; none for none) and `fold`
+    (as in _breakdown.sql). -#}
+{% import 'serve/_breakdown.sql' as b with context -%}
 WITH unit_events AS (
 {{ units | trim | indent(4, first=true) }}
 ),
 
 considered AS (
-    SELECT u.unit, u.event, u.event_date
+    SELECT u.unit, u.event, u.event_time, u.event_id, u.event_date
     FROM unit_events AS u
 {%- for condition in conditions %}
     {{ "WHERE" if loop.first else "  AND" }} {{ condition }}
 {%- endfor %}
 ),
 
+births AS (
+    SELECT unit, event_id, event_date AS cohort_date
+    FROM (
+        SELECT c.*, row_number() OVER (PARTITION BY c.unit ORDER BY c.event_time, c.event_id) AS nth
+        FROM considered AS c
+        WHERE c.event = :born AND c.event_date BETWEEN :d1 AND :d2
+    ) AS firsts
+    WHERE nth = 1
+),
+
+entered AS (
+{%- if breakdown %}
+    SELECT s.unit, s.cohort_date, {{ breakdown.value }} AS value
+    FROM births AS s
+    JOIN unit_events AS u ON u.unit = s.unit AND u.event_id = s.event_id{{ b.joins(breakdown) }}
+{%- else %}
+    SELECT unit, cohort_date FROM births
+{%- endif %}
+),
+
+{{ b.labelled("entered", "unit, cohort_date", breakdown) }},
+{%- if fold %}
+
+folded AS (
+    {{ b.folded("labelled", "unit, cohort_date", fold) }}
+),
+{%- endif %}
+
 born AS (
-    SELECT unit, min(event_date) AS cohort_date
-    FROM considered
-    WHERE event = :born AND event_date BETWEEN :d1 AND :d2
-    GROUP BY unit
+    SELECT unit, cohort_date, breakdown FROM {{ "folded" if fold else "labelled" }}
 ),
 
 returned AS (
-    SELECT DISTINCT b.unit, b.cohort_date,
+    SELECT DISTINCT b.unit, b.cohort_date, b.breakdown,
            CAST(floor((c.event_date - b.cohort_date) / :period_days) AS INTEGER) AS period
     FROM born AS b
     JOIN considered AS c ON c.unit = b.unit
@@ -34,15 +62,15 @@ returned AS (
 ),
 
 final AS (
-    SELECT cohort_date, CAST(NULL AS INTEGER) AS period, count(*) AS units
+    SELECT cohort_date, breakdown, CAST(NULL AS INTEGER) AS period, count(*) AS units
     FROM born
-    GROUP BY cohort_date
+    GROUP BY cohort_date, breakdown
     UNION ALL
-    SELECT cohort_date, period, count(*) AS units
+    SELECT cohort_date, breakdown, period, count(*) AS units
     FROM returned
-    GROUP BY cohort_date, period
+    GROUP BY cohort_date, breakdown, period
 )
 
-SELECT cohort_date, period, units
+SELECT cohort_date, breakdown, period, units
 FROM final
-ORDER BY cohort_date, period
+ORDER BY cohort_date, breakdown, period

@@ -373,3 +373,60 @@ def test_insights_weeks_start_on_monday_in_the_project_time_zone(group_etl, lake
     assert code == 0
     assert [(r["date"], r["events"], r["value"]) for r in json.loads(out)["rows"]] == [
         ("2026-04-27", 0, 0), ("2026-05-04", 1, 3.0)]
+
+
+def test_funnel_and_retention_break_down_by_a_groups_plan_at_each_event(group_etl, lake, tmp_path) -> None:  # noqa: ANN001
+    group_etl("keys", "add", "company_id", "--setup-at", "2024-07-01T00:00:00Z")
+    write_jsonl(lake, f"groups/dt={D1}/a.jsonl", [
+        {"$group_key": "company_id", "$group_id": "c1", "$time": T - 3600, "$set": {"plan": "free"}},
+        {"$group_key": "company_id", "$group_id": "c1", "$time": T + 60, "$set": {"plan": "pro"}},
+        {"$group_key": "company_id", "$group_id": "c2", "$time": T - 3600, "$set": {"plan": "enterprise"}}])
+    write_jsonl(lake, f"events/dt={D1}/a.jsonl", [
+        event("Open", "u1", T, "a", company_id="c1"),  # c1 enters while free
+        event("Open", "u2", T + 60, "b", company_id="c1"),
+        event("Buy", "u1", T + 120, "c", company_id="c1"),
+        event("Open", "u3", T, "d", company_id="c2"),
+        event("Buy", "u3", T + 30, "e", company_id="c2")])
+    assert group_etl("run", "--date", str(D1))[0] == 0
+
+    def report(kind: str, *args: str) -> tuple[int, str, str]:
+        events = ("--steps", "Open", "Buy") if kind == "funnel" else ("--born", "Open", "--return", "Buy")
+        return group_etl("report", kind, *events, "--from", str(D1), "--to", str(D1), "--by", "company_id", *args)
+
+    def units(out: str) -> list[tuple]:
+        return [(s.get("breakdown"), s["event"], s["units"], s["median_seconds_to_convert"])
+                for s in json.loads(out)["steps"]]
+
+    code, out, err = report("funnel", "--breakdown", "group.plan", "--format", "json", "--chart", str(tmp_path / "f.png"))
+    assert (code, err) == (0, f"chart written to {tmp_path / 'f.png'}\n")  # stdout holds the JSON only
+    assert units(out) == [("enterprise", "Open", 1, None), ("enterprise", "Buy", 1, 30.0),
+                          ("free", "Open", 1, None), ("free", "Buy", 1, 120.0)]
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    # the values add up to the unbroken funnel
+    assert units(report("funnel", "--format", "json")[1]) == [(None, "Open", 2, None), (None, "Buy", 2, 75.0)]
+    code, out, _ = report("funnel", "--breakdown", "group.plan", "--group-props", "current", "--breakdown-limit", "1",
+                          "--format", "json")
+    assert units(out) == [("enterprise", "Open", 1, None), ("enterprise", "Buy", 1, 30.0),
+                          ("(other)", "Open", 1, None), ("(other)", "Buy", 1, 120.0)]
+    code, out, _ = report("funnel", "--breakdown", "group.plan", "--format", "csv")
+    assert out.splitlines()[0] == ("breakdown,event,units,conversion_from_previous,conversion_from_first,"
+                                   "median_seconds_to_convert")
+    assert [line.split(",")[:3] for line in out.splitlines()[1:]] == [
+        ["enterprise", "Open", "1"], ["enterprise", "Buy", "1"], ["free", "Open", "1"], ["free", "Buy", "1"]]
+
+    code, out, err = report("retention", "--breakdown", "group.plan", "--group-props", "current", "--format", "json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["cohorts"] == [
+        {"breakdown": "enterprise", "cohort_date": "2024-07-01", "size": 1, "retained": [1]},
+        {"breakdown": "pro", "cohort_date": "2024-07-01", "size": 1, "retained": [1]}]
+    code, out, _ = report("retention", "--breakdown", "group.plan", "--format", "csv")
+    assert out.splitlines() == ["breakdown,cohort_date,size,day_0,day_0_share", "enterprise,2024-07-01,1,1,1.0",
+                                "free,2024-07-01,1,1,1.0"]
+
+    code, _, err = report("funnel", "--group-props", "then")
+    assert code == 2 and "Invalid value for '--group-props'" in err
+    code, _, err = group_etl("report", "insights", "--event", "Open", "--from", str(D1), "--to", str(D1),
+                             "--breakdown", "account_id.plan")
+    assert (code, err) == (1, "error: --breakdown account_id.plan: group key 'account_id' is not set up (see "
+                              "`group-etl keys list`); for an event property of that name, write "
+                              "properties[\"account_id.plan\"]\n")

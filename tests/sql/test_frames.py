@@ -138,6 +138,18 @@ def test_reports_hold_the_documents_rows_and_metadata(an: Analytics) -> None:
     pd.testing.assert_frame_equal(df, expected)
     assert df.attrs == {"report": "retention", "unit": "company_id", "period": "day"}
 
+    by_plan = reports.Scope(by="company_id", breakdown="group.plan")
+    document = reports.funnel(warehouse, ["Open", "Buy"], 86_400, D1, D1, by_plan, breakdown_limit=1)
+    df = an.funnel(["Open", "Buy"], D1, D1, window="1d", by="company_id", breakdown="group.plan", breakdown_limit=1)
+    assert list(df.columns) == ["breakdown", "event", "units", "conversion_from_previous", "conversion_from_first",
+                                "median_seconds_to_convert"]
+    pd.testing.assert_frame_equal(df, pd.DataFrame(document["steps"]).astype({"median_seconds_to_convert": float}))
+    document = reports.retention(warehouse, "Open", "Buy", D1, D1, by_plan)
+    df = an.retention("Open", "Buy", D1, D1, by="company_id", breakdown="group.plan")
+    assert df[["breakdown", "size", "day_0"]].to_dict("records") == [
+        {"breakdown": c["breakdown"], "size": c["size"], "day_0": c["retained"][0]} for c in document["cohorts"]]
+    assert len(document["cohorts"]) == 2
+
     with pytest.raises(EtlError, match=r"^user\.plan: group analysis never uses user profile properties"):
         an.insights("Open", D1, D1, by="company_id", where='user.plan == "pro"')
 

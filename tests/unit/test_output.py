@@ -107,8 +107,12 @@ def test_retention_has_a_column_per_period_with_counts_and_shares() -> None:
     csv = retention_listing(RETENTION, Format.csv)
     assert csv.columns == ["cohort_date", "size", "day_0", "day_1", "day_2", "day_0_share", "day_1_share",
                            "day_2_share"]
-    assert csv.rows[1] == {"cohort_date": "2026-10-02", "size": 10, "day_0": 5, "day_1": 1, "day_0_share": 0.5,
-                           "day_1_share": 0.1}
+    assert csv.rows[1] == {"breakdown": None, "cohort_date": "2026-10-02", "size": 10, "day_0": 5, "day_1": 1,
+                           "day_0_share": 0.5, "day_1_share": 0.1}
+    broken = retention_listing({**RETENTION, "cohorts": [{**RETENTION["cohorts"][1], "breakdown": None}]},
+                               Format.csv, "plan")
+    assert (broken.columns[:3], broken.csv_formats["breakdown"](None)) == (["breakdown", "cohort_date", "size"],
+                                                                         "(none)")
 
 
 INSIGHTS = {"report": "insights", "unit": "users", "event": "Open", "measure": "uniques", "interval": "day",
