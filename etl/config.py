@@ -34,6 +34,29 @@ DEFAULTS: dict[str, str] = {
     "GROUP_ETL_REJECT_WARN": "0.01",
 }
 
+# One line each, for `group-etl --help` and `group-etl settings` (docs/configuration.md says more).
+MEANINGS: dict[str, str] = {
+    "GROUP_ETL_WAREHOUSE_URL": "SQLAlchemy URL of the warehouse: duckdb:///relative/path, "
+                               "duckdb:////absolute/path or postgresql+psycopg://user:pw@host/db",
+    "GROUP_ETL_LAKE_URL": "the lake: a folder path, file:///abs/path or s3://bucket/prefix",
+    "GROUP_ETL_SCHEMA": "schema of every table (empty: DuckDB main, PostgreSQL public)",
+    "GROUP_ETL_TIMEZONE": "project time zone: the calendar days of events and dumps",
+    "GROUP_ETL_PROJECT_TOKEN": "when set, events with another token are rejected (wrong_token)",
+    "GROUP_ETL_MAX_GROUP_KEYS": "active group keys a project may have",
+    "GROUP_ETL_MAX_GROUP_PROFILES": "group profiles per group key; new ones past it are refused",
+    "GROUP_ETL_HOT_SHARD_LIMIT": "attributed events per group id per event date",
+    "GROUP_ETL_SESSION_DIR": "folder of pinned export sessions (empty: export-sessions/ beside "
+                             "the DuckDB file, or one in the system temp folder)",
+    "GROUP_ETL_SESSION_TTL_SECONDS": "seconds a pinned export session lasts",
+    "GROUP_ETL_SHRINK_LIMIT": "largest share of a loaded day a re-run may drop without run --allow-shrink",
+    "GROUP_ETL_LANDING_MARKER": "file name (such as _SUCCESS) that marks a day's dump as landed "
+                                "(empty: any object does)",
+    "GROUP_ETL_LOCK_TIMEOUT": "seconds a writer waits for a DuckDB file another process holds",
+    "GROUP_ETL_REJECT_WARN": "rejected share of a day's records above which run warns and status --check fails",
+}
+# Values never printed as they are.
+_SECRETS = ("GROUP_ETL_PROJECT_TOKEN",)
+
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -101,6 +124,26 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         session_ttl=count_setting("GROUP_ETL_SESSION_TTL_SECONDS", raw),
     )
     return _validated(settings)
+
+
+def describe_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> list[dict]:
+    """Each setting with its value (the project token masked; the caller masks the
+    warehouse URL's password), where the value came from (option, environment or
+    default) and what it means."""
+    env = os.environ if environ is None else environ
+    rows = []
+    for name, default in DEFAULTS.items():
+        option = overrides.get(name.removeprefix("GROUP_ETL_").lower())
+        if option is not None:
+            value, source = str(option), "option"
+        elif name in env:
+            value, source = env[name], "environment"
+        else:
+            value, source = default, "default"
+        if name in _SECRETS and value:
+            value = "***"
+        rows.append({"setting": name, "value": value, "source": source, "meaning": MEANINGS[name]})
+    return rows
 
 
 def _share(name: str, raw: Mapping[str, str]) -> float:

@@ -17,20 +17,24 @@ import typer
 from rich.console import Console
 
 from etl.cli.interrupts import on_sigint, stopped_by_ctrl_c
-from etl.cli.output import Format, print_json, print_rows
-from etl.config import Settings, load_settings
+from etl.cli.output import Format, print_feed, print_json, print_rows
+from etl.config import DEFAULTS, Settings, load_settings
 from etl.errors import EtlError, Interrupted
 
 # pretty_exceptions off: its tracebacks print local variables, which may hold secrets.
+# rich_markup_mode=None: click's plain help (no `<bool>` type column, no rich import to print it).
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
     help="Mixpanel-style Group Analytics in your warehouse.",
+    epilog="Every option above overrides the GROUP_ETL_* environment variable it names; "
+           "`group-etl settings` lists every variable with its meaning, value and source "
+           "(docs/configuration.md).",
 )
-keys_app = typer.Typer(no_args_is_help=True, help="Group keys (project settings).")
-groups_app = typer.Typer(no_args_is_help=True, help="Group profiles and activity.")
-report_app = typer.Typer(no_args_is_help=True, help="Insights, funnels and retention, per user or per group.")
-cohorts_app = typer.Typer(no_args_is_help=True, help="Saved cohorts of groups or users.")
-export_app = typer.Typer(no_args_is_help=True, help="Profile exports (Mixpanel's Engage shape).")
+keys_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Group keys (project settings).")
+groups_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Group profiles and activity.")
+report_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Insights, funnels and retention, per user or per group.")
+cohorts_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Saved cohorts of groups or users.")
+export_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Profile exports (Mixpanel's Engage shape).")
 app.add_typer(keys_app, name="keys")
 app.add_typer(groups_app, name="groups")
 app.add_typer(report_app, name="report")
@@ -38,7 +42,8 @@ app.add_typer(cohorts_app, name="cohorts")
 app.add_typer(export_app, name="export")
 
 err = Console(stderr=True)
-FormatOption = Annotated[Format, typer.Option("--format", help="table, json or csv")]
+FormatOption = Annotated[Format, typer.Option(
+    "--format", help="table (for people), json or csv (for machines and spreadsheets)")]
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -48,24 +53,71 @@ def _settings(ctx: typer.Context) -> Settings:
     return root.obj
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"group-etl {version('group-analytics-etl')}")
+        raise typer.Exit
+
+
+def _setting(name: str, metavar: str, default: str) -> dict:
+    """An option's help: the variable's meaning, its name and its default."""
+    from etl.config import MEANINGS
+
+    return {"metavar": metavar, "show_default": False,
+            "help": f"{MEANINGS[name]} [env {name}; default: {default or 'unset'}]"}
+
+
 @app.callback()
 def _options(
     ctx: typer.Context,
-    warehouse_url: Annotated[str | None, typer.Option(help="GROUP_ETL_WAREHOUSE_URL")] = None,
-    lake_url: Annotated[str | None, typer.Option(help="GROUP_ETL_LAKE_URL")] = None,
-    schema: Annotated[str | None, typer.Option(help="GROUP_ETL_SCHEMA")] = None,
-    timezone: Annotated[str | None, typer.Option(help="GROUP_ETL_TIMEZONE")] = None,
-    project_token: Annotated[str | None, typer.Option(help="GROUP_ETL_PROJECT_TOKEN")] = None,
-    max_group_keys: Annotated[int | None, typer.Option(help="GROUP_ETL_MAX_GROUP_KEYS")] = None,
-    max_group_profiles: Annotated[int | None, typer.Option(help="GROUP_ETL_MAX_GROUP_PROFILES")] = None,
-    hot_shard_limit: Annotated[int | None, typer.Option(help="GROUP_ETL_HOT_SHARD_LIMIT")] = None,
+    warehouse_url: Annotated[str | None, typer.Option(**_setting(
+        "GROUP_ETL_WAREHOUSE_URL", "URL", DEFAULTS["GROUP_ETL_WAREHOUSE_URL"]))] = None,
+    lake_url: Annotated[str | None, typer.Option(**_setting("GROUP_ETL_LAKE_URL", "URL", "data/lake"))] = None,
+    schema: Annotated[str | None, typer.Option(**_setting("GROUP_ETL_SCHEMA", "NAME", "main or public"))] = None,
+    timezone: Annotated[str | None, typer.Option(**_setting("GROUP_ETL_TIMEZONE", "ZONE", "UTC"))] = None,
+    project_token: Annotated[str | None, typer.Option(**_setting("GROUP_ETL_PROJECT_TOKEN", "TOKEN", ""))] = None,
+    max_group_keys: Annotated[int | None, typer.Option(**_setting(
+        "GROUP_ETL_MAX_GROUP_KEYS", "N", DEFAULTS["GROUP_ETL_MAX_GROUP_KEYS"]))] = None,
+    max_group_profiles: Annotated[int | None, typer.Option(**_setting(
+        "GROUP_ETL_MAX_GROUP_PROFILES", "N", DEFAULTS["GROUP_ETL_MAX_GROUP_PROFILES"]))] = None,
+    hot_shard_limit: Annotated[int | None, typer.Option(**_setting(
+        "GROUP_ETL_HOT_SHARD_LIMIT", "N", DEFAULTS["GROUP_ETL_HOT_SHARD_LIMIT"]))] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
 ) -> None:
-    """Options override the GROUP_ETL_* environment variables of the same meaning."""
+    """Mixpanel-style Group Analytics in your warehouse."""
     ctx.obj = {
         "warehouse_url": warehouse_url, "lake_url": lake_url, "schema": schema,
         "timezone": timezone, "project_token": project_token, "max_group_keys": max_group_keys,
         "max_group_profiles": max_group_profiles, "hot_shard_limit": hot_shard_limit,
     }
+
+
+@app.command()
+def settings(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
+    """Show every setting, its value and where it came from.
+
+    Each GROUP_ETL_* variable: its value (passwords masked), its source (option,
+    environment or default) and what it means."""
+    from etl.config import describe_settings
+    from etl.store.warehouse import safe_url
+
+    rows = describe_settings(**(ctx.find_root().obj or {}))
+    for row in rows:
+        if row["setting"] == "GROUP_ETL_WAREHOUSE_URL":
+            row["value"] = safe_url(row["value"])
+    if fmt is not Format.table:
+        print_rows(rows, ["setting", "value", "source", "meaning"], fmt)
+        return
+    import shutil
+    import textwrap
+
+    width = max(40, shutil.get_terminal_size().columns) if sys.stdout.isatty() else 100
+    for row in rows:  # a block a setting: four columns would not fit 80 characters
+        typer.echo(f"{row['setting']} = {row['value'] or '(unset)'}  ({row['source']})")
+        typer.echo(textwrap.fill(row["meaning"], width, initial_indent="    ", subsequent_indent="    "))
 
 
 def _warehouse(ctx: typer.Context):  # noqa: ANN202
@@ -112,16 +164,18 @@ def init(ctx: typer.Context) -> None:
 
 @app.command()
 def migrate(ctx: typer.Context) -> None:
-    """Apply the schema migrations the warehouse lacks; prints the version before and after."""
+    """Apply the schema migrations the warehouse lacks.
+
+    Prints the schema version before and after."""
     _migrate(ctx)
 
 
 @app.command()
 def run(
     ctx: typer.Context,
-    day: Annotated[str | None, typer.Option("--date", help="one load date, YYYY-MM-DD")] = None,
-    first: Annotated[str | None, typer.Option("--from", help="first load date of a range")] = None,
-    last: Annotated[str | None, typer.Option("--to", help="last load date of a range")] = None,
+    day: Annotated[str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="one load date")] = None,
+    first: Annotated[str | None, typer.Option("--from", metavar="YYYY-MM-DD", help="first load date of a range")] = None,
+    last: Annotated[str | None, typer.Option("--to", metavar="YYYY-MM-DD", help="last load date of a range")] = None,
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="load a day with no input in the lake as an empty day "
         "(refused by default: a missing dump must not replace a loaded day)")] = False,
@@ -130,7 +184,9 @@ def run(
         "of a day's loaded events")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Run the daily pipeline for one day or a range, in date order; idempotent."""
+    """Run the daily pipeline for one day or a range.
+
+    Days run in date order; re-running a day leaves every table identical."""
     from etl.days import day_range
 
     if day and (first or last):
@@ -161,23 +217,29 @@ def run(
 @app.command()
 def status(
     ctx: typer.Context,
-    first: Annotated[str | None, typer.Option("--from")] = None,
-    last: Annotated[str | None, typer.Option("--to")] = None,
+    first: Annotated[str | None, typer.Option(
+        "--from", metavar="YYYY-MM-DD", show_default="the first loaded day", help="first load date shown")] = None,
+    last: Annotated[str | None, typer.Option(
+        "--to", metavar="YYYY-MM-DD", show_default="the last loaded day", help="last load date shown")] = None,
     check: Annotated[bool, typer.Option(
         "--check", help="exit 1 when a day is stale, not loaded, or has rejects over "
         "GROUP_ETL_REJECT_WARN, one line a day on stderr (for cron)")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Per load date: counts, rejects by reason, and stale days whose inputs changed."""
+    """Show each load date's counts, rejects and staleness.
+
+    Per load date: counts, rejects by reason, and stale days whose inputs changed."""
     from etl.serve.status import day_status, problems
 
     start = _date(first, "--from") if first else None
     end = _date(last, "--to") if last else None
+    if start and end and end < start:
+        _range(first, last)
     with _reader(ctx) as warehouse:
         rows = day_status(warehouse, _lake(ctx), start, end, _settings(ctx).landing_marker)
     columns = ["date", "state", "input_records", "loaded", "rejected", "duplicates",
                "invalid_group_id", "rejected_by_reason"]
-    print_rows(rows, columns, fmt, title="load status")
+    print_rows(rows, columns, fmt, title="load status", formats={"rejected_by_reason": _reasons})
     found = problems(rows, _settings(ctx).reject_warn, start, end) if check else []
     for line in found:
         err.print(f"check: {line}", markup=False, highlight=False, soft_wrap=True)
@@ -185,12 +247,20 @@ def status(
         raise typer.Exit(1)
 
 
+def _reasons(counts: dict | None) -> str:
+    """{"invalid_json": 2} as `invalid_json 2`, which wraps between reasons."""
+    return ", ".join(f"{reason} {n}" for reason, n in (counts or {}).items())
+
+
 @keys_app.command("add")
 def keys_add(
     ctx: typer.Context,
     prop: Annotated[str, typer.Argument(metavar="PROPERTY", help="event property naming the group")],
-    display_name: Annotated[str | None, typer.Option("--display-name")] = None,
-    setup_at: Annotated[str | None, typer.Option("--setup-at", help="ISO 8601; default now")] = None,
+    display_name: Annotated[str | None, typer.Option(
+        "--display-name", show_default="the property", help="the name reports show")] = None,
+    setup_at: Annotated[str | None, typer.Option(
+        "--setup-at", metavar="TIME", show_default="now",
+        help="ISO 8601: events from then on are attributed")] = None,
 ) -> None:
     """Register a group key; prints its data_group_id."""
     from etl.model.keys import add_key, parse_instant
@@ -216,7 +286,8 @@ def keys_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
 
 @keys_app.command("remove")
-def keys_remove(ctx: typer.Context, prop: Annotated[str, typer.Argument(metavar="PROPERTY")]) -> None:
+def keys_remove(ctx: typer.Context, prop: Annotated[str, typer.Argument(
+        metavar="PROPERTY", help="the group key to stop attributing")]) -> None:
     """Stop attributing a key from now on; its history stays."""
     from etl.model.keys import remove_key
 
@@ -229,24 +300,31 @@ def keys_remove(ctx: typer.Context, prop: Annotated[str, typer.Argument(metavar=
 @keys_app.command("preview")
 def keys_preview(
     ctx: typer.Context,
-    prop: Annotated[str, typer.Argument(metavar="PROPERTY")],
-    setup_at: Annotated[str, typer.Option("--setup-at", help="ISO 8601")],
-    first: Annotated[str, typer.Option("--from", help="first event date")],
-    last: Annotated[str, typer.Option("--to", help="last event date")],
+    prop: Annotated[str, typer.Argument(metavar="PROPERTY", help="event property naming the group")],
+    setup_at: Annotated[str, typer.Option("--setup-at", metavar="TIME", help="ISO 8601: when the key would start")],
+    first: FromOption,
+    last: ToOption,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Dry run: what a key would attribute over loaded events, writing nothing."""
+    """Preview what a key would attribute (writes nothing).
+
+    A dry run over the loaded events of --from .. --to."""
     from etl.model.keys import parse_instant, preview_key
 
     settings = _settings(ctx)
-    start, end = _date(first, "--from"), _date(last, "--to")
+    start, end = _range(first, last)
+    with _reader(ctx):  # a dry run: a DuckDB file that does not exist is an error, not created
+        pass
     with _warehouse(ctx) as warehouse:
         warehouse.migrate()
         document = preview_key(warehouse, prop, parse_instant(setup_at, settings.tz, "--setup-at"), start, end)
     if fmt is Format.json:
         print_json(document)
-    else:
-        print_rows([document], list(document), fmt, title="key preview (nothing written)")
+    elif fmt is Format.csv:
+        print_rows([document], list(document), fmt)
+    else:  # one record: a line a field fits any terminal
+        print_rows([{"field": k, "value": v} for k, v in document.items()], ["field", "value"], fmt,
+                   title="key preview (nothing written)")
 
 
 @groups_app.command("show")
@@ -254,15 +332,20 @@ def groups_show(
     ctx: typer.Context,
     key: Annotated[str, typer.Option("--key", help="group key")],
     group_id: Annotated[str, typer.Option("--id", help="group id")],
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
-    before: Annotated[str | None, typer.Option("--before", help="ISO 8601: events strictly before")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="events a page")] = 50,
+    before: Annotated[str | None, typer.Option(
+        "--before", metavar="TIME", show_default="the newest", help="ISO 8601: events strictly before")] = None,
     before_id: Annotated[str | None, typer.Option(
-        "--before-id", help="with --before: also the events at that time with a smaller event_id")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor", help="next_cursor of the previous page")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601: the profile as it was then")] = None,
+        "--before-id", metavar="ID", help="with --before: also the events at that time with a smaller event_id")] = None,
+    cursor: Annotated[str | None, typer.Option(
+        "--cursor", show_default="the first page", help="next_cursor of the previous page")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", metavar="TIME", show_default="now", help="ISO 8601: the profile as it was then")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """A group's profile (now, or --as-of a time) and its latest events (the activity feed),
+    """Show a group's profile and its latest events.
+
+    The profile now, or --as-of a time, and its latest events (the activity feed),
     newest first by (time, event_id); the next page: --cursor NEXT_CURSOR."""
     from etl.model.keys import parse_instant
     from etl.serve.groups import show_group
@@ -276,24 +359,41 @@ def groups_show(
         print_json(document)
         return
     if fmt is Format.table:
-        Console().print(f"[bold]{key} = {group_id}[/] (data_group_id {document['data_group_id']})")
-        Console().print(f"profile: {document['profile']}")
-    print_rows(document["events"], ["time", "event_id", "event", "distinct_id", "properties"], fmt, title="events")
+        typer.echo(f"{key} = {group_id} (data_group_id {document['data_group_id']})")
+        profile = document["profile"]
+        if profile is None:
+            typer.echo("profile: none")
+        else:
+            print_rows([{"property": k, "value": v} for k, v in profile.items()], ["property", "value"], fmt,
+                       title="profile", formats={"value": _profile_value})
     if fmt is Format.table:
-        Console().print(f"next page: --cursor {document['next_cursor']}" if document["next_cursor"]
-                        else "no more events", markup=False, highlight=False, soft_wrap=True)
+        print_feed(document["events"])
+    else:
+        print_rows(document["events"], ["time", "event_id", "event", "distinct_id", "properties"], fmt)
+    if fmt is Format.table:
+        typer.echo(f"next page: --cursor {document['next_cursor']}" if document["next_cursor"]
+                   else "no more events")
+
+
+def _profile_value(value: object) -> str:
+    """A profile value as JSON writes it (a string without quotes)."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 @app.command("upload-csv")
 def upload_csv_command(
     ctx: typer.Context,
-    file: Annotated[str | None, typer.Argument(help="local path, file:// or s3:// URL")] = None,
-    key: Annotated[str | None, typer.Option("--key", help="group key the ids belong to")] = None,
+    file: Annotated[str | None, typer.Argument(help="local path, file:// or s3:// URL (or --from-lake)")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="group key the ids belong to (with FILE)")] = None,
     from_lake: Annotated[bool, typer.Option("--from-lake", help="apply new files under uploads/groups/<key>/")] = False,
     infer_types: Annotated[bool, typer.Option("--infer-types", help="numbers and true/false instead of strings")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Apply a CSV of group profiles now: one $set a row (last row wins for a repeated id)."""
+    """Apply a CSV of group profiles now.
+
+    One $set a row (the last row wins for a repeated id)."""
     from etl.model.uploads import apply_new_uploads, read_source, upload_csv
 
     settings = _settings(ctx)
@@ -318,20 +418,28 @@ def upload_csv_command(
         raise EtlError(f"{len(failed)} upload(s) failed: {', '.join(failed)} (see the error column)")
 
 
-ByOption = Annotated[str | None, typer.Option("--by", help="count groups of this key instead of users")]
-WhereOption = Annotated[str | None, typer.Option("--where", help='filter, e.g. properties["plan"] == "pro"')]
+ByOption = Annotated[str | None, typer.Option(
+    "--by", metavar="KEY", show_default="users", help="count groups of this group key instead of users")]
+WhereOption = Annotated[str | None, typer.Option(
+    "--where", metavar="EXPR", show_default="all events",
+    help='filter, e.g. properties["plan"] == "pro" (docs/reports.md, Filter expressions)')]
 WhereGroupOption = Annotated[str | None, typer.Option(
-    "--where-group", help='user reports: keep users in a group whose profile matches, e.g. company_id.plan == "pro"')]
-ChartOption = Annotated[str | None, typer.Option("--chart", help="also draw the result to FILE.png")]
+    "--where-group", metavar="EXPR", show_default="all users",
+    help='user reports: keep users in a group whose profile matches, e.g. company_id.plan == "pro"')]
+ChartOption = Annotated[str | None, typer.Option(
+    "--chart", metavar="FILE", show_default="no chart",
+    help="also draw the result to FILE (.png, .svg or .pdf; its folder must exist)")]
 BreakdownOption = Annotated[str | None, typer.Option(
-    "--breakdown", help='event property (properties["a.b"] for a dotted name), group.PROP (with --by), '
-                        "user.PROP, or KEY.PROP (user reports: the profiles of the user's groups of key KEY)")]
+    "--breakdown", metavar="PROP", show_default="none",
+    help='event property (properties["a.b"] for a dotted name), group.PROP (with --by), '
+         "user.PROP, or KEY.PROP (user reports: the profiles of the user's groups of key KEY)")]
 
 
 def _limit_option(weight: str) -> typer.models.OptionInfo:
     """`--breakdown-limit`, saying what ranks the values of that report."""
-    return typer.Option("--breakdown-limit", help=f"keep the N breakdown values with the most {weight}, "
-                                                  "the rest counted once as (other)")
+    return typer.Option("--breakdown-limit", min=1, metavar="N", show_default="all values",
+                        help=f"keep the N breakdown values with the most {weight}, "
+                             "the rest counted once as (other)")
 
 
 class GroupProps(StrEnum):
@@ -344,61 +452,143 @@ GroupPropsOption = Annotated[GroupProps, typer.Option(
                           "(at-event) or as they are now (current)")]
 
 
-def _report_output(document: dict, fmt: Format, chart: str | None, rows_key: str, columns: list[str]) -> None:
+def _range(first: str, last: str) -> tuple[date, date]:
+    """--from and --to as dates; --to before --from is a usage error."""
+    start, end = _date(first, "--from"), _date(last, "--to")
+    if end < start:
+        raise typer.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
+    return start, end
+
+
+def _chart_target(chart: str | None) -> None:
+    """A chart's file is checked before the report runs: a missing folder is an error."""
+    if chart:
+        from etl.cli.charts import check_target
+
+        try:
+            check_target(chart)
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--chart") from None
+
+
+def _caption(start: date, end: date, scope) -> str:  # noqa: ANN001
+    """The range and filters of a report, for its chart's and table's title."""
+    parts = [f"{start} to {end}" if start != end else str(start)]
+    if scope.breakdown:
+        parts.append(f"by {scope.breakdown}")
+    if scope.where:
+        parts.append(f"where {scope.where}")
+    if scope.where_group:
+        parts.append(f"in groups where {scope.where_group}")
+    return "; ".join(parts)
+
+
+def _report_output(ctx: typer.Context, document: dict, fmt: Format, chart: str | None, listing,  # noqa: ANN001
+                   caption: str, asked, start: date, end: date) -> None:  # noqa: ANN001
+    """The report as JSON or a listing, its chart, then a warning for each name never seen."""
+    from etl.cli.report_tables import print_listing
+
     if chart:
         from etl.cli.charts import draw
 
-        draw(document, chart)
+        written = draw(document, chart, caption)
     if fmt is Format.json:
         print_json(document)
-        return
-    rows = document[rows_key]
-    if rows_key == "cohorts":
-        rows = [{**r, "retained": " ".join(str(n) for n in r["retained"])} for r in rows]
-    print_rows(rows, columns, fmt, title=f"{document['report']} by {document['unit']}")
+    else:
+        print_listing(listing, fmt, f"{document['report']} by {document['unit']}, {caption}")
+    if chart:
+        said = f"chart written to {written}"
+        if fmt is Format.table:
+            typer.echo(said)
+        else:  # stdout is for the machine-readable document
+            err.print(said, markup=False, highlight=False, soft_wrap=True)
+    from etl.serve.vocabulary import unseen_names
+
+    with _reader(ctx) as warehouse:
+        for line in unseen_names(warehouse, asked, start, end):
+            err.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _breakdown_column(breakdown: str | None) -> list[str]:
-    """Funnel and retention rows carry a breakdown column only when broken down."""
-    return ["breakdown"] if breakdown else []
+class Interval(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+class Period(StrEnum):
+    day = "day"
+    week = "week"
+
+
+FromOption = Annotated[str, typer.Option("--from", metavar="YYYY-MM-DD", help="first event date")]
+ToOption = Annotated[str, typer.Option("--to", metavar="YYYY-MM-DD", help="last event date (not before --from)")]
+
+
+def _measure(measure: str) -> None:
+    from etl.serve.measures import parse_measure
+
+    try:
+        parse_measure(measure)
+    except EtlError as error:
+        raise typer.BadParameter(str(error).removeprefix("--measure: "), param_hint="--measure") from None
 
 
 @report_app.command("insights")
 def report_insights(
     ctx: typer.Context,
-    event: Annotated[str, typer.Option("--event")],
-    first: Annotated[str, typer.Option("--from")],
-    last: Annotated[str, typer.Option("--to")],
+    event: Annotated[str, typer.Option("--event", help="the event to count")],
+    first: FromOption,
+    last: ToOption,
     by: ByOption = None,
     breakdown: BreakdownOption = None,
     where: WhereOption = None,
     where_group: WhereGroupOption = None,
     measure: Annotated[str, typer.Option(
         "--measure", help="events, uniques, sum:PROP, avg:PROP or median:PROP (PROP an event property)")] = "uniques",
-    interval: Annotated[str, typer.Option("--interval", help="day, week (from Monday) or month")] = "day",
+    interval: Annotated[Interval, typer.Option("--interval", help="day, week (from Monday) or month")] = Interval.day,
     breakdown_limit: Annotated[int | None, _limit_option("events")] = None,
     group_props: GroupPropsOption = GroupProps.at_event,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Per day, week or month: events, unique users (or groups with --by) and the measure's value."""
-    from etl.serve.reports import Scope, insights
+    """Count an event per day, week or month.
 
+    Events, unique users (or groups with --by) and the measure's value per bucket
+    (and breakdown value)."""
+    from etl.cli.report_tables import insights_listing
+    from etl.serve.reports import Scope, insights
+    from etl.serve.vocabulary import Asked
+
+    start, end = _range(first, last)
+    _measure(measure)
+    _chart_target(chart)
+    scope = Scope(by, where, where_group, breakdown, group_props.value)
     with _reader(ctx) as warehouse:
-        document = insights(warehouse, event, _date(first, "--from"), _date(last, "--to"),
-                            Scope(by, where, where_group, breakdown, group_props.value), measure=measure,
-                            interval=interval,
+        document = insights(warehouse, event, start, end, scope, measure=measure, interval=interval.value,
                             breakdown_limit=breakdown_limit)
-    _report_output(document, fmt, chart, "rows", ["date", "breakdown", "events", "uniques", "value"])
+    _report_output(ctx, document, fmt, chart, insights_listing(document, breakdown, fmt),
+                   f"{_caption(start, end, scope)}", Asked([event], by, where, where_group, breakdown, measure), start, end)
+
+
+def _window(window: str) -> int:
+    from etl.serve.durations import parse_window
+
+    try:
+        return parse_window(window)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--window") from None
 
 
 @report_app.command("funnel")
 def report_funnel(
     ctx: typer.Context,
-    steps: Annotated[list[str], typer.Option("--steps", help="the step events in order (repeat, or space-separated)")],
-    first: Annotated[str, typer.Option("--from")],
-    last: Annotated[str, typer.Option("--to")],
-    window: Annotated[str, typer.Option("--window", help="e.g. 7d, 12h, 30m, 3600")] = "7d",
+    steps: Annotated[list[str], typer.Option(
+        "--steps", metavar="EVENT...", help="two or more step events in order (repeat, or space-separated)")],
+    first: FromOption,
+    last: ToOption,
+    window: Annotated[str, typer.Option(
+        "--window", metavar="DURATION",
+        help="time from the first step to convert: 7d, 1w, 12h, 30m or 90s (a unit is required)")] = "7d",
     by: ByOption = None,
     breakdown: BreakdownOption = None,
     breakdown_limit: Annotated[int | None, _limit_option("units entering")] = None,
@@ -408,17 +598,25 @@ def report_funnel(
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Ordered conversion per unit within the window from its first step; with --breakdown,
-    per value of the property at the unit's first step."""
-    from etl.serve.reports import Scope, funnel, parse_window
+    """Conversion through ordered steps within a window.
 
+    Per step: units reached, shares of the previous and first step, median time to convert."""
+    from etl.cli.report_tables import funnel_listing
+    from etl.serve.durations import format_duration
+    from etl.serve.reports import Scope, funnel
+    from etl.serve.vocabulary import Asked
+
+    if len(steps) < 2:
+        raise typer.BadParameter("a funnel needs at least two steps", param_hint="--steps")
+    start, end = _range(first, last)
+    seconds = _window(window)
+    _chart_target(chart)
+    scope = Scope(by, where, where_group, breakdown, group_props.value)
     with _reader(ctx) as warehouse:
-        document = funnel(warehouse, steps, parse_window(window), _date(first, "--from"), _date(last, "--to"),
-                          Scope(by, where, where_group, breakdown, group_props.value),
-                          breakdown_limit=breakdown_limit)
-    _report_output(document, fmt, chart, "steps", [*_breakdown_column(breakdown), "event", "units",
-                                                     "conversion_from_previous", "conversion_from_first",
-                                                     "median_seconds_to_convert"])
+        document = funnel(warehouse, steps, seconds, start, end, scope, breakdown_limit=breakdown_limit)
+    caption = f"{_caption(start, end, scope)}; window {format_duration(seconds)}"
+    _report_output(ctx, document, fmt, chart, funnel_listing(document, breakdown), caption,
+                   Asked(list(steps), by, where, where_group, breakdown), start, end)
 
 
 @report_app.command("retention")
@@ -426,10 +624,10 @@ def report_retention(
     ctx: typer.Context,
     born: Annotated[str, typer.Option("--born", help="the event that starts a unit's cohort")],
     returned: Annotated[str, typer.Option("--return", help="the event that counts as a return")],
-    first: Annotated[str, typer.Option("--from")],
-    last: Annotated[str, typer.Option("--to")],
+    first: FromOption,
+    last: ToOption,
     by: ByOption = None,
-    unit: Annotated[str, typer.Option("--unit", help="day or week")] = "day",
+    unit: Annotated[Period, typer.Option("--unit", help="period of the cohorts and returns: day or week")] = Period.day,
     breakdown: BreakdownOption = None,
     breakdown_limit: Annotated[int | None, _limit_option("units born")] = None,
     where: WhereOption = None,
@@ -438,25 +636,33 @@ def report_retention(
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Day-N (or week-N) retention per unit, by cohort date; with --breakdown, per value of
-    the property at the unit's birth event."""
-    from etl.serve.reports import Scope, retention
+    """Day-N or week-N retention by cohort date.
 
+    One column per period: units retained and their share of the cohort."""
+    from etl.cli.report_tables import retention_listing
+    from etl.serve.reports import Scope, retention
+    from etl.serve.vocabulary import Asked
+
+    start, end = _range(first, last)
+    _chart_target(chart)
+    scope = Scope(by, where, where_group, breakdown, group_props.value)
     with _reader(ctx) as warehouse:
-        document = retention(warehouse, born, returned, _date(first, "--from"), _date(last, "--to"),
-                             Scope(by, where, where_group, breakdown, group_props.value), period=unit,
+        document = retention(warehouse, born, returned, start, end, scope, period=unit.value,
                              breakdown_limit=breakdown_limit)
-    _report_output(document, fmt, chart, "cohorts", [*_breakdown_column(breakdown), "cohort_date", "size",
-                                                       "retained"])
+    caption = f"{_caption(start, end, scope)}; born {born}, return {returned}"
+    _report_output(ctx, document, fmt, chart, retention_listing(document, fmt, breakdown), caption,
+                   Asked([born, returned], by, where, where_group, breakdown), start, end)
 
 
 @cohorts_app.command("add")
 def cohorts_add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="letters, digits, - and _")],
-    definition: Annotated[str, typer.Option("--definition", help="JSON; see docs/cohorts.md")],
+    name: Annotated[str, typer.Argument(help="the cohort's name: letters, digits, - and _")],
+    definition: Annotated[str, typer.Option("--definition", metavar="JSON", help="the definition (docs/cohorts.md)")],
 ) -> None:
-    """Save a cohort of groups (with a group_key) or users; validated before it is saved."""
+    """Save a cohort of groups or users.
+
+    A group cohort names its group_key; the definition is validated before it is saved."""
     from etl.serve.cohorts import add_cohort
 
     with _warehouse(ctx) as warehouse:
@@ -477,7 +683,7 @@ def cohorts_list(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
 
 @cohorts_app.command("remove")
-def cohorts_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+def cohorts_remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="the cohort's name")]) -> None:
     """Delete a saved cohort (its past exports stay in the lake)."""
     from etl.serve.cohorts import remove_cohort
 
@@ -490,21 +696,32 @@ def cohorts_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -
 @export_app.command("profiles")
 def export_profiles_command(
     ctx: typer.Context,
-    data_group_id: Annotated[int | None, typer.Option("--data-group-id", help="a group key's id; none: users")] = None,
-    cohort: Annotated[str | None, typer.Option("--cohort")] = None,
-    where: Annotated[str | None, typer.Option("--where", help='e.g. properties["plan"] == "pro"')] = None,
-    output_properties: Annotated[str | None, typer.Option("--output-properties", help="a,b,c")] = None,
-    page: Annotated[int, typer.Option("--page", min=0)] = 0,
-    page_size: Annotated[int, typer.Option("--page-size", min=1, max=100_000)] = 1000,
-    session_id: Annotated[str | None, typer.Option("--session-id", help="from page 0's answer")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (its end) or an ISO 8601 time: "
-                                                              "each group as it was then")] = None,
+    data_group_id: Annotated[int | None, typer.Option(
+        "--data-group-id", metavar="ID", show_default="users",
+        help="a group key's data_group_id (group-etl keys list)")] = None,
+    cohort: Annotated[str | None, typer.Option(
+        "--cohort", show_default="every profile", help="a saved cohort's name")] = None,
+    where: Annotated[str | None, typer.Option(
+        "--where", metavar="EXPR", show_default="every profile",
+        help='profile filter, e.g. properties["plan"] == "pro"')] = None,
+    output_properties: Annotated[str | None, typer.Option(
+        "--output-properties", metavar="A,B,C", show_default="all", help="the properties to output")] = None,
+    page: Annotated[int, typer.Option("--page", min=0, help="page number, from 0")] = 0,
+    page_size: Annotated[int, typer.Option("--page-size", min=1, max=100_000, help="profiles a page")] = 1000,
+    session_id: Annotated[str | None, typer.Option(
+        "--session-id", show_default="a new session (page 0)", help="session_id of page 0's answer")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", metavar="DATE|TIME", show_default="now",
+        help="YYYY-MM-DD (its end) or an ISO 8601 time: each group as it was then")] = None,
     include_all_users: Annotated[bool | None, typer.Option(
         "--include-all-users/--no-include-all-users",
         help="cohort members without a profile too (default: on for behavioural cohorts)")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="also write every row: .jsonl, .csv or .parquet")] = None,
+    to: Annotated[str | None, typer.Option(
+        "--to", metavar="FILE", show_default="no file", help="also write every row: .jsonl, .csv or .parquet")] = None,
 ) -> None:
-    """Group (or user) profiles, filtered by cohort; prints the Engage response as JSON."""
+    """Export group or user profiles as Engage JSON.
+
+    Filtered by cohort or --where; prints the Engage response as JSON."""
     from datetime import UTC, datetime
 
     from etl.serve.export import (
@@ -544,12 +761,15 @@ def _as_of_instant(text: str, tz: ZoneInfo) -> datetime:
 @export_app.command("run")
 def export_run(
     ctx: typer.Context,
-    day: Annotated[str | None, typer.Option("--date", help="export day D now: exports/<cohort>/dt=D/")] = None,
+    day: Annotated[str | None, typer.Option(
+        "--date", metavar="YYYY-MM-DD", show_default="--pending", help="export day D now: exports/<cohort>/dt=D/")] = None,
     pending: Annotated[bool, typer.Option("--pending", help="every day loaded since its last export "
                                                             "(the default without --date)")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Write every cohort saved with "export": true to the lake, replacing day D's partition
+    """Write the exported cohorts to the lake.
+
+    Every cohort saved with "export": true, replacing day D's partition
     (--date D), or that of every day loaded since its last export (the default)."""
     from etl.serve.export import run_exports, run_pending_exports
 
@@ -582,10 +802,13 @@ def serve(
 @app.command()
 def demo(
     ctx: typer.Context,
-    days: Annotated[int, typer.Option(min=2, max=60)] = 5,
-    first_day: Annotated[str, typer.Option("--first-day")] = "2026-10-01",
+    days: Annotated[int, typer.Option(min=2, max=60, help="sample days to write and load")] = 5,
+    first_day: Annotated[str, typer.Option("--first-day", metavar="YYYY-MM-DD", help="the first sample day")]
+        = "2026-10-01",
 ) -> None:
-    """Write a realistic sample lake, set up keys, run the pipeline over it, print the summary."""
+    """Run the pipeline over a generated sample lake.
+
+    Writes a realistic sample lake, sets up a key, runs each day, prints the summary."""
     from etl.cli.demo import run_demo
 
     run_demo(_settings(ctx), _date(first_day, "--first-day"), days)

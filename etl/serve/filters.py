@@ -205,10 +205,12 @@ def _problem(text: str, error: LarkError) -> str:
         expected, column = set(error.allowed or ()), error.column
         if error.char == '"':
             return f"unterminated string starting at column {column}"
+        if error.char == "'":
+            return f"a ' at column {column}: write strings in double quotes, as in plan == \"pro\""
     elif isinstance(error, UnexpectedToken):
         expected, column = set(error.expected or ()), error.column
         if error.token.type == "$END":
-            return f"the expression ends where {_words(expected)} was expected"
+            return f"the expression ends at column {len(text.rstrip()) + 1}, where {_words(expected)} was expected"
     else:
         return str(error).splitlines()[0]
     found = re.match(r'[A-Za-z_$][\w$]*|"[^"]*"?|[^\w\s"()\[\]]+|.', text[column - 1:]).group(0)

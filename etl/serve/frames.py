@@ -33,6 +33,7 @@ from etl.config import DEFAULTS, Settings, load_settings
 from etl.errors import ConfigError, EtlError
 from etl.model.keys import parse_instant
 from etl.serve import export, groups, reports, status
+from etl.serve.durations import parse_window
 from etl.store.lake import open_lake
 from etl.store.sql import sql_clause
 from etl.store.warehouse import Warehouse, quote_ident
@@ -165,8 +166,9 @@ class Analytics:
                where_group: str | None = None, breakdown: str | None = None, breakdown_limit: int | None = None,
                group_props: str = "at-event") -> pd.DataFrame:
         """`group-etl report funnel`: one row per step (per breakdown value, with a
-        `breakdown` column); `window` as `--window` (7d, 12h, 30m, or seconds)."""
-        seconds = window if isinstance(window, int) else reports.parse_window(window)
+        `breakdown` column); `window` as `--window` (7d, 1w, 12h, 30m, 90s), or an int
+        of seconds."""
+        seconds = window if isinstance(window, int) else _window(window)
         document = reports.funnel(self.warehouse, list(steps), seconds, _day(first, "first"),
                                   _day(last, "last"), reports.Scope(by, where, where_group, breakdown, group_props),
                                   breakdown_limit=breakdown_limit)
@@ -299,3 +301,10 @@ def _typed(values: pd.Series, sql_type: str) -> pd.Series:
     if sql_type == "boolean" and not values.isna().any():
         return values.astype(bool)
     return values.infer_objects()
+
+
+def _window(text: str) -> int:
+    try:
+        return parse_window(text)
+    except ValueError as error:
+        raise EtlError(f"window: {error}") from None

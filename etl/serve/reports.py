@@ -307,13 +307,3 @@ def retention(warehouse: Warehouse, born: str, returned: str, first: date, last:
                                          for n in range((last - cohort).days // days + 1)]})
     return {"report": "retention", "unit": scope.unit, "period": period, "cohorts": cohorts}
 
-
-def parse_window(text: str) -> int:
-    """`7d`, `12h`, `30m`, `90s` or plain seconds, to seconds."""
-    units = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
-    try:
-        if text[-1:] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(text)
-    except ValueError:
-        raise EtlError(f"--window: expected a duration such as 7d, 12h, 30m or 3600, got {text!r}") from None

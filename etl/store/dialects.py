@@ -59,6 +59,10 @@ class Dialect:
         """A condition: the JSON value is a string."""
         raise NotImplementedError
 
+    def json_object_keys(self, doc: str) -> str:
+        """A set-returning select item: each member name of JSON object `doc`, a row each."""
+        raise NotImplementedError
+
     def json_string(self, value: str) -> str:
         """The text of a JSON string value."""
         raise NotImplementedError
@@ -167,6 +171,9 @@ class DuckDB(Dialect):
     def json_present(self, doc: str, key: str) -> str:
         return f"({self.json_member(doc, key)} IS NOT NULL)"
 
+    def json_object_keys(self, doc: str) -> str:
+        return f"unnest(json_keys({doc}))"
+
 
 class PostgreSQL(Dialect):
     name = "postgresql"
@@ -233,6 +240,9 @@ class PostgreSQL(Dialect):
 
     def json_present(self, doc: str, key: str) -> str:
         return f"(({doc} -> {key}) IS NOT NULL)"
+
+    def json_object_keys(self, doc: str) -> str:
+        return f"jsonb_object_keys({doc})"
 
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (DuckDB(), PostgreSQL())}

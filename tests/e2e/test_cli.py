@@ -322,14 +322,17 @@ def test_insights_measures_and_intervals(group_etl, lake, tmp_path) -> None:  # 
         ("2026-04-30", 2, 10.0), ("2026-05-01", 0, None), ("2026-05-02", 0, None)]
     code, out, _ = report("--from", "2026-05-04", "--to", "2026-05-04", "--measure", "events", "--format", "json")
     assert [(r["events"], r["value"]) for r in json.loads(out)["rows"]] == [(2, 2)]
-    code, out, _ = report("--from", "2026-05-03", "--to", "2026-05-04", "--measure", "sum:absent")
-    assert code == 0 and "2026-05-03" in out and "value" in out
+    code, out, err = report("--from", "2026-05-03", "--to", "2026-05-04", "--measure", "sum:absent")
+    assert (code, out.splitlines()[-2:]) == (0, ["2026-05-03       1        1           0",
+                                                 "2026-05-04       2        1           0"])
+    assert err == ("warning: property 'absent' not seen on 'Buy' from 2026-05-03 to 2026-05-04; "
+                   "known: '$insert_id', 'distinct_id', 're\"v', 'time'\n")
 
-    assert report("--from", "2026-04-30", "--to", "2026-05-04", "--measure", "total")[0] == 1
-    assert report("--from", "2026-04-30", "--to", "2026-05-04", "--interval", "year")[0] == 1
+    assert report("--from", "2026-04-30", "--to", "2026-05-04", "--measure", "total")[0] == 2  # usage mistakes
+    assert report("--from", "2026-04-30", "--to", "2026-05-04", "--interval", "year")[0] == 2
     code, _, err = report("--from", "2026-04-30", "--to", "2026-05-04", "--measure", "sum:")
-    assert (code, err.strip()) == (1, "error: --measure: expected events, uniques, sum:PROP, avg:PROP or "
-                                      "median:PROP, got 'sum:'")
+    assert (code, err.strip().splitlines()[-1]) == (2, "Error: Invalid value for --measure: expected events, "
+                                                       "uniques, sum:PROP, avg:PROP or median:PROP, got 'sum:'")
 
 
 def test_insights_split_a_list_breakdown_and_fold_past_the_limit(group_etl, lake) -> None:  # noqa: ANN001
@@ -350,14 +353,14 @@ def test_insights_split_a_list_breakdown_and_fold_past_the_limit(group_etl, lake
     assert (code, err) == (0, "")
     assert out.splitlines() == ["date,breakdown,events,uniques,value", "2026-05-01,P1,2,2,11.0",
                                 "2026-05-01,P2,2,2,110.0", "2026-05-01,P3,2,2,102.0", "2026-05-01,P4,1,1,100.0",
-                                "2026-05-01,,1,1,5.0"]
+                                "2026-05-01,(none),1,1,5.0"]  # the null bucket
     # P1, P2 and P3 have two events each (ties by value); P4 and null fold; u4's event counts once in (other)
     code, out, err = report("--breakdown-limit", "2")
     assert (code, err) == (0, "")
     assert out.splitlines() == ["date,breakdown,events,uniques,value", "2026-05-01,P1,2,2,11.0",
                                 "2026-05-01,P2,2,2,110.0", "2026-05-01,(other),3,2,107.0"]
     code, _, err = report("--breakdown-limit", "0")
-    assert (code, err) == (1, "error: --breakdown-limit must be at least 1, got 0\n")
+    assert code == 2 and "Invalid value for '--breakdown-limit'" in err  # a usage mistake
 
 
 def test_insights_weeks_start_on_monday_in_the_project_time_zone(group_etl, lake, monkeypatch) -> None:  # noqa: ANN001
@@ -395,7 +398,7 @@ def test_funnel_and_retention_break_down_by_a_groups_plan_at_each_event(group_et
                 for s in json.loads(out)["steps"]]
 
     code, out, err = report("funnel", "--breakdown", "group.plan", "--format", "json", "--chart", str(tmp_path / "f.png"))
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, f"chart written to {tmp_path / 'f.png'}\n")  # stdout holds the JSON only
     assert units(out) == [("enterprise", "Open", 1, None), ("enterprise", "Buy", 1, 30.0),
                           ("free", "Open", 1, None), ("free", "Buy", 1, 120.0)]
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
@@ -417,8 +420,8 @@ def test_funnel_and_retention_break_down_by_a_groups_plan_at_each_event(group_et
         {"breakdown": "enterprise", "cohort_date": "2024-07-01", "size": 1, "retained": [1]},
         {"breakdown": "pro", "cohort_date": "2024-07-01", "size": 1, "retained": [1]}]
     code, out, _ = report("retention", "--breakdown", "group.plan", "--format", "csv")
-    assert out.splitlines() == ["breakdown,cohort_date,size,retained", "enterprise,2024-07-01,1,1",
-                                "free,2024-07-01,1,1"]
+    assert out.splitlines() == ["breakdown,cohort_date,size,day_0,day_0_share", "enterprise,2024-07-01,1,1,1.0",
+                                "free,2024-07-01,1,1,1.0"]
 
     code, _, err = report("funnel", "--group-props", "then")
     assert code == 2 and "Invalid value for '--group-props'" in err

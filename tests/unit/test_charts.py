@@ -22,7 +22,7 @@ def test_a_funnel_by_value_draws_the_ten_values_with_most_units_entering() -> No
     _funnel_by_value(axes, steps_of(values))
     legend = [t.get_text() for t in axes.get_legend().get_texts()]
     # by units at the first step; v05 ties with null and comes first, as listed
-    assert legend == ["(other)", "v11", "v10", "v09", "v08", "v07", "v06", "v05", "null", "v04"]
+    assert legend == ["(other)", "v11", "v10", "v09", "v08", "v07", "v06", "v05", "(none)", "v04"]
     assert [bar.get_height() for bar in axes.patches[:4]] == [30, 3, 11, 5]
     assert [t.get_text() for t in axes.get_xticklabels()] == ["1. Open", "2. Buy"]
     plt.close(figure)

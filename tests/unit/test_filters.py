@@ -128,12 +128,14 @@ ESCAPES = r'(escapes: \" \\ \/ \b \f \n \r \t \uXXXX)'
         ("a == 1)", "--where: cannot parse 'a == 1)': unexpected ')' at column 7 "
                     "after a complete condition (join conditions with and, or)" + SEE),
         # an expression that stops early
-        ("plan ==", "--where: cannot parse 'plan ==': the expression ends where a value was expected" + SEE),
-        ("a == 1 and", "--where: cannot parse 'a == 1 and': the expression ends where a property was expected" + SEE),
-        ("(a == 1", "--where: cannot parse '(a == 1': the expression ends where ')' was expected" + SEE),
-        ("plan is", "--where: cannot parse 'plan is': the expression ends where 'set' was expected" + SEE),
+        ("plan ==", "--where: cannot parse 'plan ==': the expression ends at column 8, where a value was expected" + SEE),
+        ("a == 1 and", "--where: cannot parse 'a == 1 and': the expression ends at column 11, where a property was expected" + SEE),
+        ("(a == 1", "--where: cannot parse '(a == 1': the expression ends at column 8, where ')' was expected" + SEE),
+        ("plan is", "--where: cannot parse 'plan is': the expression ends at column 8, where 'set' was expected" + SEE),
         # something else where a part was expected
         ('"x" == 1', "--where: cannot parse '\"x\" == 1': unexpected '\"x\"' at column 1; expected a property" + SEE),
+        ("plan == 'pro'", "--where: cannot parse \"plan == 'pro'\": a ' at column 9: write strings in double "
+                          "quotes, as in plan == \"pro\"" + SEE),
         ("plan == @", "--where: cannot parse 'plan == @': unexpected '@' at column 9; expected a value" + SEE),
         ("properties == 1", "--where: cannot parse 'properties == 1': unexpected '==' at column 12; expected '['" + SEE),
         # bad escapes and control characters in a string
@@ -175,7 +177,7 @@ def test_nesting_up_to_the_bound_parses() -> None:
 def test_the_option_names_the_flag() -> None:
     with pytest.raises(EtlError) as caught:
         parse("plan ==", "--where-group")
-    assert str(caught.value) == "--where-group: cannot parse 'plan ==': the expression ends where a value was expected" + SEE
+    assert str(caught.value) == "--where-group: cannot parse 'plan ==': the expression ends at column 8, where a value was expected" + SEE
 
 
 # --- compiled SQL -------------------------------------------------------------------
