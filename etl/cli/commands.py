@@ -792,7 +792,9 @@ def serve(
     root_path: Annotated[str | None, typer.Option("--root-path", help="GROUP_ETL_SERVE_ROOT_PATH: the "
                                                   "prefix a reverse proxy serves this under")] = None,
 ) -> None:
-    """Serve Mixpanel's Engage query API and the group pages over HTTP (read-only; docs/serve.md)."""
+    """Serve the Engage API and the group pages over HTTP.
+
+    Mixpanel's Engage query API and the group pages, read-only (docs/serve.md)."""
     from etl.api.server import run_server
     from etl.api.settings import load_serve_settings
 
