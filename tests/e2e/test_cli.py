@@ -42,8 +42,8 @@ def group_etl(settings, monkeypatch, capsys):  # noqa: ANN001, ANN201
 
 def test_init_is_safe_to_repeat(group_etl) -> None:  # noqa: ANN001
     assert group_etl("init")[:2] == (0, "warehouse ready (schema version none -> 10)\n")
-    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 10 -> 10)\n")
-    assert group_etl("migrate")[:2] == (0, "warehouse ready (schema version 10 -> 10)\n")
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 11 -> 11)\n")
+    assert group_etl("migrate")[:2] == (0, "warehouse ready (schema version 11 -> 11)\n")
 
 
 def test_run_status_and_stale_days(group_etl, lake) -> None:  # noqa: ANN001

@@ -1,0 +1,165 @@
+-- Account health: group_activity_daily and group_user_first_days, refreshed
+-- after attribution (etl.model.activity). Rows run from a group's first
+-- attributed event to :horizon, the last loaded day. What a row says about
+-- date d depends only on the group's event_groups rows up to d, so a change of
+-- a group's events on date t changes its rows from t on, and nothing else:
+-- each such group is recomputed from its first changed date to the horizon
+-- (days since active and "new" reach past any fixed window), every other group
+-- only gains rows when the horizon moves. Parameters: :dates (the event dates
+-- this load touched; `touched` renders their part only when there are
+-- some), :horizon, :churn_days.
+
+-- Each group whose rows change, from which date.
+CREATE TEMP TABLE activity_targets AS
+WITH previous AS (
+    SELECT max(activity_date) AS horizon FROM group_activity_daily
+),
+changed (group_key, group_id, from_date) AS (
+    {%- if touched %}
+    -- events on a touched date now (attribution has just rebuilt them) ...
+    SELECT group_key, group_id, min(event_date) AS from_date
+    FROM event_groups
+    WHERE event_date IN :dates AND event_date <= :horizon
+    GROUP BY group_key, group_id
+    UNION ALL
+    -- ... or before this load
+    SELECT group_key, group_id, min(activity_date)
+    FROM group_activity_daily
+    WHERE activity_date IN :dates AND events > 0
+    GROUP BY group_key, group_id
+    UNION ALL
+    {%- endif %}
+    -- every group carries its rows on to a later horizon
+    SELECT a.group_key, a.group_id, a.activity_date + 1
+    FROM group_activity_daily AS a, previous AS p
+    WHERE a.activity_date = p.horizon AND p.horizon < :horizon
+    UNION ALL
+    -- events dated past the previous horizon (or every event, on a table not built yet)
+    SELECT e.group_key, e.group_id, min(e.event_date)
+    FROM event_groups AS e, previous AS p
+    WHERE (p.horizon IS NULL OR e.event_date > p.horizon) AND e.event_date <= :horizon
+    GROUP BY e.group_key, e.group_id
+)
+SELECT c.group_key, c.group_id, min(c.from_date) AS from_date
+FROM changed AS c
+GROUP BY c.group_key, c.group_id;
+
+-- What a target carries in: its last active date before from_date, from its row
+-- of the day before (none: the group has no earlier events).
+CREATE TEMP TABLE activity_seeds AS
+SELECT t.group_key, t.group_id, t.from_date,
+       p.activity_date - p.days_since_active AS last_active
+FROM activity_targets AS t
+LEFT JOIN group_activity_daily AS p
+  ON p.group_key = t.group_key AND p.group_id = t.group_id AND p.activity_date = t.from_date - 1;
+
+DELETE FROM group_activity_daily
+WHERE EXISTS (SELECT 1 FROM activity_targets AS t
+              WHERE t.group_key = group_activity_daily.group_key AND t.group_id = group_activity_daily.group_id
+                AND group_activity_daily.activity_date >= t.from_date);
+
+-- First days: a user's first day before from_date stands; the others are found again.
+DELETE FROM group_user_first_days
+WHERE EXISTS (SELECT 1 FROM activity_targets AS t
+              WHERE t.group_key = group_user_first_days.group_key AND t.group_id = group_user_first_days.group_id
+                AND group_user_first_days.first_date >= t.from_date);
+
+-- Each target's distinct users per day, from 27 days before from_date (the
+-- trailing windows) to the horizon.
+CREATE TEMP TABLE activity_user_days AS
+SELECT DISTINCT e.group_key, e.group_id, e.event_date, e.distinct_id
+FROM event_groups AS e
+JOIN activity_targets AS t ON t.group_key = e.group_key AND t.group_id = e.group_id
+WHERE e.event_date >= t.from_date - 27 AND e.event_date <= :horizon;
+
+INSERT INTO group_user_first_days (group_key, group_id, distinct_id, first_date)
+SELECT u.group_key, u.group_id, u.distinct_id, min(u.event_date)
+FROM activity_user_days AS u
+JOIN activity_targets AS t ON t.group_key = u.group_key AND t.group_id = u.group_id
+WHERE u.event_date >= t.from_date
+  AND NOT EXISTS (SELECT 1 FROM group_user_first_days AS f
+                  WHERE f.group_key = u.group_key AND f.group_id = u.group_id AND f.distinct_id = u.distinct_id)
+GROUP BY u.group_key, u.group_id, u.distinct_id;
+
+CREATE TEMP TABLE activity_events AS
+SELECT e.group_key, e.group_id, e.event_date, count(*) AS events
+FROM event_groups AS e
+JOIN activity_targets AS t ON t.group_key = e.group_key AND t.group_id = e.group_id
+WHERE e.event_date >= t.from_date AND e.event_date <= :horizon
+GROUP BY e.group_key, e.group_id, e.event_date;
+
+-- The dates each target has rows for: from from_date (or, for a group with no
+-- earlier events, its first active day) to the horizon.
+CREATE TEMP TABLE activity_spine AS
+WITH starts AS (
+    SELECT s.group_key, s.group_id, s.last_active,
+           CASE WHEN s.last_active IS NOT NULL THEN s.from_date
+                ELSE (SELECT min(a.event_date) FROM activity_events AS a
+                      WHERE a.group_key = s.group_key AND a.group_id = s.group_id) END AS first_row
+    FROM activity_seeds AS s
+),
+calendar AS (
+    SELECT CAST(c.d AS DATE) AS activity_date
+    FROM generate_series(CAST((SELECT min(from_date) FROM activity_targets) AS TIMESTAMP),
+                         CAST(CAST(:horizon AS DATE) AS TIMESTAMP), INTERVAL '1 day') AS c(d)
+)
+SELECT s.group_key, s.group_id, s.last_active AS seed_last_active, c.activity_date
+FROM starts AS s
+JOIN calendar AS c ON c.activity_date >= s.first_row;
+
+INSERT INTO group_activity_daily (activity_date, group_key, group_id, events, active_users, active_users_7d,
+                                  active_users_28d, new_users, days_since_active, lifecycle, churned)
+WITH rolling AS (
+    SELECT s.group_key, s.group_id, s.activity_date,
+           count(DISTINCT CASE WHEN u.event_date = s.activity_date THEN u.distinct_id END) AS active_users,
+           count(DISTINCT CASE WHEN u.event_date > s.activity_date - 7 THEN u.distinct_id END) AS active_users_7d,
+           count(DISTINCT u.distinct_id) AS active_users_28d
+    FROM activity_spine AS s
+    JOIN activity_user_days AS u
+      ON u.group_key = s.group_key AND u.group_id = s.group_id
+     AND u.event_date <= s.activity_date AND u.event_date > s.activity_date - 28
+    GROUP BY s.group_key, s.group_id, s.activity_date
+),
+firsts AS (
+    SELECT f.group_key, f.group_id, f.first_date, count(*) AS new_users
+    FROM group_user_first_days AS f
+    JOIN activity_targets AS t ON t.group_key = f.group_key AND t.group_id = f.group_id
+    WHERE f.first_date >= t.from_date
+    GROUP BY f.group_key, f.group_id, f.first_date
+),
+daily AS (
+    SELECT s.group_key, s.group_id, s.activity_date, s.seed_last_active,
+           coalesce(a.events, 0) AS events
+    FROM activity_spine AS s
+    LEFT JOIN activity_events AS a
+      ON a.group_key = s.group_key AND a.group_id = s.group_id AND a.event_date = s.activity_date
+),
+marked AS (
+    SELECT d.*,
+           coalesce(max(CASE WHEN d.events > 0 THEN d.activity_date END) OVER (
+                        PARTITION BY d.group_key, d.group_id ORDER BY d.activity_date
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+                    d.seed_last_active) AS last_active,
+           coalesce(max(CASE WHEN d.events > 0 THEN d.activity_date END) OVER (
+                        PARTITION BY d.group_key, d.group_id ORDER BY d.activity_date
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                    d.seed_last_active) AS active_before
+    FROM daily AS d
+)
+SELECT m.activity_date, m.group_key, m.group_id,
+       m.events,
+       coalesce(r.active_users, 0),
+       coalesce(r.active_users_7d, 0),
+       coalesce(r.active_users_28d, 0),
+       coalesce(f.new_users, 0),
+       CAST(m.activity_date - m.last_active AS INTEGER),
+       CASE WHEN m.events = 0 THEN 'dormant'
+            WHEN m.active_before IS NULL THEN 'new'
+            WHEN m.active_before = m.activity_date - 1 THEN 'returning'
+            ELSE 'resurrected' END,
+       m.events = 0 AND m.activity_date - m.last_active >= :churn_days
+FROM marked AS m
+LEFT JOIN rolling AS r
+  ON r.group_key = m.group_key AND r.group_id = m.group_id AND r.activity_date = m.activity_date
+LEFT JOIN firsts AS f
+  ON f.group_key = m.group_key AND f.group_id = m.group_id AND f.first_date = m.activity_date;
