@@ -25,3 +25,10 @@ CREATE TABLE IF NOT EXISTS group_user_first_days (
     distinct_id  VARCHAR NOT NULL,
     first_date   DATE NOT NULL
 );
+
+-- (extra) The ids of a static cohort (`cohorts add NAME --static FILE`), one
+-- row per member, exactly as given; the cohort's definition says "static".
+CREATE TABLE IF NOT EXISTS cohort_members (
+    cohort     VARCHAR NOT NULL,
+    member_id  VARCHAR NOT NULL
+);
