@@ -1,5 +1,5 @@
 """`--chart FILE.png`: lines of the measure for insights, bars for funnel steps, a heat-map
-for retention (matplotlib, drawn off-screen)."""
+for retention, stacked bars of groups per state for lifecycle (matplotlib, drawn off-screen)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ def draw(document: dict, path: str) -> None:
                           ha="center", va="bottom")
         axes.set_ylabel(document["unit"])
         axes.set_title(f"funnel by {document['unit']}, window {document['window_seconds']} s")
+    elif kind == "lifecycle":
+        _stacked_states(axes, document)
     else:
         cohorts = document["cohorts"]
         width = max((len(c["retained"]) for c in cohorts), default=1)
@@ -50,3 +52,19 @@ def draw(document: dict, path: str) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _stacked_states(axes, document: dict) -> None:  # noqa: ANN001
+    """Lifecycle: one bar a day, groups stacked by state (states as the report's columns)."""
+    from etl.serve.health import REPORT_STATES
+
+    days = [str(row["date"]) for row in document["rows"]]
+    bottom = [0] * len(days)
+    for state in REPORT_STATES:
+        counts = [row[state] for row in document["rows"]]
+        axes.bar(days, counts, bottom=bottom, label=state)
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    axes.set_ylabel(f"groups of {document['unit']}")
+    axes.set_title(f"lifecycle of {document['unit']} per day")
+    axes.tick_params(axis="x", rotation=45)
+    axes.legend(fontsize="small")

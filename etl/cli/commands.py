@@ -277,10 +277,21 @@ def groups_show(
     if fmt is Format.table:
         Console().print(f"[bold]{key} = {group_id}[/] (data_group_id {document['data_group_id']})")
         Console().print(f"profile: {document['profile']}")
+        Console().print(health_line(document["health"]), markup=False, highlight=False, soft_wrap=True)
     print_rows(document["events"], ["time", "event_id", "event", "distinct_id", "properties"], fmt, title="events")
     if fmt is Format.table:
         Console().print(f"next page: --cursor {document['next_cursor']}" if document["next_cursor"]
                         else "no more events", markup=False, highlight=False, soft_wrap=True)
+
+
+def health_line(health: dict | None) -> str:
+    """`groups show`'s health summary: the group's row of the last loaded day."""
+    if health is None:
+        return "health: no attributed events yet"
+    churned = ", churned" if health["churned"] else ""
+    return (f"health on {health['activity_date']}: active users {health['active_users']} (1 day), "
+            f"{health['active_users_7d']} (7 days), {health['active_users_28d']} (28 days); "
+            f"{health['lifecycle']}{churned}, {health['days_since_active']} days since active")
 
 
 @app.command("upload-csv")
@@ -413,19 +424,63 @@ def report_retention(
     _report_output(document, fmt, chart, "cohorts", ["cohort_date", "size", "retained"])
 
 
+@report_app.command("lifecycle")
+def report_lifecycle(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option("--by", help="the group key")],
+    first: Annotated[str, typer.Option("--from")],
+    last: Annotated[str, typer.Option("--to")],
+    chart: ChartOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Groups per lifecycle state per day (new, returning, resurrected, dormant, churned)."""
+    from etl.serve.health import REPORT_STATES, lifecycle_report
+
+    with _reader(ctx) as warehouse:
+        document = lifecycle_report(warehouse, by, _date(first, "--from"), _date(last, "--to"))
+    _report_output(document, fmt, chart, "rows", ["date", *REPORT_STATES])
+
+
 @cohorts_app.command("add")
 def cohorts_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="letters, digits, - and _")],
-    definition: Annotated[str, typer.Option("--definition", help="JSON; see docs/cohorts.md")],
+    definition: Annotated[str | None, typer.Option("--definition", help="JSON; see docs/cohorts.md")] = None,
+    static: Annotated[str | None, typer.Option(
+        "--static", help="FILE (or - for stdin): a fixed list of ids, one a line")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="with --static: the ids are groups of this key")] = None,
+    export: Annotated[bool, typer.Option("--export", help="with --static: export it daily (export run)")] = False,
 ) -> None:
-    """Save a cohort of groups (with a group_key) or users; validated before it is saved."""
-    from etl.serve.cohorts import add_cohort
+    """Save a cohort of groups (with a group_key) or users; validated before it is saved.
+    --static saves a fixed list of ids instead (e.g. a report's --list-units)."""
+    from etl.serve.cohorts import add_cohort, add_static_cohort, static_ids
 
+    if (definition is None) == (static is None):
+        raise typer.BadParameter("give --definition JSON or --static FILE")
+    if static is None and (key is not None or export):
+        raise typer.BadParameter("--key and --export go with --static (a definition says group_key and export)")
+    ids = static_ids(_read_text(static), static) if static is not None else []
     with _warehouse(ctx) as warehouse:
         warehouse.migrate()
-        cohort = add_cohort(warehouse, name, definition)
-    typer.echo(f"cohort {cohort.name} of {cohort.group_key or 'users'} saved")
+        if static is None:
+            cohort = add_cohort(warehouse, name, definition)
+        else:
+            cohort = add_static_cohort(warehouse, name, key, ids, export)
+    size = f" ({len(ids)} ids)" if static is not None else ""
+    typer.echo(f"cohort {cohort.name} of {cohort.group_key or 'users'} saved{size}")
+
+
+def _read_text(source: str) -> str:
+    """A file's text (UTF-8), or standard input's for '-'."""
+    try:
+        if source == "-":
+            return sys.stdin.buffer.read().decode("utf-8")
+        with open(source, encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except OSError as error:
+        raise EtlError(f"--static {source}: cannot read it ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise EtlError(f"--static {source}: not UTF-8 text") from None
 
 
 @cohorts_app.command("list")

@@ -41,7 +41,7 @@ def group_etl(settings, monkeypatch, capsys):  # noqa: ANN001, ANN201
 
 
 def test_init_is_safe_to_repeat(group_etl) -> None:  # noqa: ANN001
-    assert group_etl("init")[:2] == (0, "warehouse ready (schema version none -> 10)\n")
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version none -> 11)\n")
     assert group_etl("init")[:2] == (0, "warehouse ready (schema version 11 -> 11)\n")
     assert group_etl("migrate")[:2] == (0, "warehouse ready (schema version 11 -> 11)\n")
 

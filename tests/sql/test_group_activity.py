@@ -38,8 +38,9 @@ def oracle(warehouse, churn_days: int) -> list[tuple]:  # noqa: ANN001
     return health_rows(attributed, horizon, churn_days)
 
 
-def test_hand_example_exact_rows(settings, warehouse, lake) -> None:  # noqa: ANN001
-    """The README's worked example: acme over eight days, GROUP_ETL_CHURN_DAYS=3."""
+def load_example(settings, warehouse, lake) -> tuple:  # noqa: ANN001
+    """The README's worked example, loaded: acme and globex over eight days with
+    GROUP_ETL_CHURN_DAYS=3. Returns (settings, days)."""
     settings = replace(settings, churn_days=3)
     add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
     days = [START + timedelta(n) for n in range(8)]
@@ -52,9 +53,15 @@ def test_hand_example_exact_rows(settings, warehouse, lake) -> None:  # noqa: AN
         days[4]: [event("Open", "u3", at(days[4]), "e", company_id="acme"),
                   event("Open", "u3", at(days[4]), "e", company_id="acme")],  # a duplicate: one event
     }
-    for day in days:
-        write_jsonl(lake, f"events/dt={day}/a.jsonl", dumps.get(day, []))
-        run_day(settings, warehouse, lake, day, allow_empty=True)
+    for day in days:  # every day has an event of no group
+        write_jsonl(lake, f"events/dt={day}/a.jsonl", [*dumps.get(day, []), event("Open", "u0", at(day), f"x{day}")])
+        run_day(settings, warehouse, lake, day)
+    return settings, days
+
+
+def test_hand_example_exact_rows(settings, warehouse, lake) -> None:  # noqa: ANN001
+    """The README's worked example: acme over eight days, GROUP_ETL_CHURN_DAYS=3."""
+    settings, days = load_example(settings, warehouse, lake)
     d = days
     assert table(warehouse) == [
         (d[0], "company_id", "acme", 3, 2, 2, 2, 2, 0, "new", False),
@@ -76,7 +83,8 @@ def test_hand_example_exact_rows(settings, warehouse, lake) -> None:  # noqa: AN
     ]
     assert table(warehouse) == oracle(warehouse, 3)
     # a late event for globex on day 3 (loaded with day 8) rewrites globex from day 3 on, only
-    write_jsonl(lake, f"events/dt={d[7]}/a.jsonl", [event("Open", "u1", at(d[2]), "late", company_id="globex")])
+    write_jsonl(lake, f"events/dt={d[7]}/a.jsonl", [event("Open", "u1", at(d[2]), "late", company_id="globex"),
+                                                    event("Open", "u0", at(d[7]), f"x{d[7]}")])
     before = table(warehouse)
     run_day(settings, warehouse, lake, d[7])
     after = table(warehouse)
