@@ -349,6 +349,18 @@ def _report_output(document: dict, fmt: Format, chart: str | None, rows_key: str
     print_rows(rows, columns, fmt, title=f"{document['report']} by {document['unit']}")
 
 
+def _units_output(document: dict, fmt: Format) -> None:
+    """A drill-down list: one id a line (table: ready for `cohorts add --static -`), a CSV
+    column `unit`, or the JSON document."""
+    if fmt is Format.json:
+        print_json(document)
+    elif fmt is Format.csv:
+        print_rows([{"unit": unit} for unit in document["units"]], ["unit"], fmt)
+    else:
+        for unit in document["units"]:
+            sys.stdout.write(unit + "\n")
+
+
 @report_app.command("insights")
 def report_insights(
     ctx: typer.Context,
@@ -367,10 +379,24 @@ def report_insights(
         "--breakdown-limit", help="keep the N breakdown values with most events, the rest as (other)")] = None,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
+    list_units: Annotated[str | None, typer.Option(
+        "--list-units", metavar="DATE", help="list the units counted in the interval starting DATE")] = None,
 ) -> None:
     """Per day, week or month: events, unique users (or groups with --by) and the measure's value."""
     from etl.serve.reports import Scope, insights
 
+    if list_units is not None:
+        from etl.serve.drilldown import insights_units
+
+        if breakdown or breakdown_limit is not None or chart:
+            raise typer.BadParameter("lists every unit of the date: leave out --breakdown, --breakdown-limit "
+                                     "and --chart", param_hint="--list-units")
+        with _reader(ctx) as warehouse:
+            document = insights_units(warehouse, event, _date(first, "--from"), _date(last, "--to"),
+                                      Scope(by, where, where_group), _date(list_units, "--list-units"),
+                                      interval=interval)
+        _units_output(document, fmt)
+        return
     with _reader(ctx) as warehouse:
         document = insights(warehouse, event, _date(first, "--from"), _date(last, "--to"),
                             Scope(by, where, where_group, breakdown), measure=measure, interval=interval,
@@ -390,10 +416,26 @@ def report_funnel(
     where_group: WhereGroupOption = None,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
+    list_units: Annotated[int | None, typer.Option(
+        "--list-units", metavar="STEP", help="list the units that reached STEP-1 and not STEP")] = None,
+    converted: Annotated[bool, typer.Option(
+        "--converted", help="with --list-units: the units that reached STEP instead")] = False,
 ) -> None:
     """Ordered conversion per unit within the window from its first step."""
     from etl.serve.reports import Scope, funnel, parse_window
 
+    if converted and list_units is None:
+        raise typer.BadParameter("goes with --list-units STEP", param_hint="--converted")
+    if list_units is not None:
+        from etl.serve.drilldown import funnel_units
+
+        if chart:
+            raise typer.BadParameter("a list has no chart: leave out --chart", param_hint="--list-units")
+        with _reader(ctx) as warehouse:
+            document = funnel_units(warehouse, steps, parse_window(window), _date(first, "--from"),
+                                    _date(last, "--to"), Scope(by, where, where_group), list_units, converted)
+        _units_output(document, fmt)
+        return
     with _reader(ctx) as warehouse:
         document = funnel(warehouse, steps, parse_window(window), _date(first, "--from"), _date(last, "--to"),
                           Scope(by, where, where_group))
@@ -414,10 +456,23 @@ def report_retention(
     where_group: WhereGroupOption = None,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
+    list_units: Annotated[str | None, typer.Option(
+        "--list-units", metavar="COHORT_DATE:PERIOD", help="list the units of that cohort retained in PERIOD")] = None,
 ) -> None:
     """Day-N (or week-N) retention per unit, by cohort date."""
     from etl.serve.reports import Scope, retention
 
+    if list_units is not None:
+        from etl.serve.drilldown import parse_cohort_period, retention_units
+
+        if chart:
+            raise typer.BadParameter("a list has no chart: leave out --chart", param_hint="--list-units")
+        cohort_date, period = parse_cohort_period(list_units)
+        with _reader(ctx) as warehouse:
+            document = retention_units(warehouse, born, returned, _date(first, "--from"), _date(last, "--to"),
+                                       Scope(by, where, where_group), cohort_date, period, unit=unit)
+        _units_output(document, fmt)
+        return
     with _reader(ctx) as warehouse:
         document = retention(warehouse, born, returned, _date(first, "--from"), _date(last, "--to"),
                              Scope(by, where, where_group), period=unit)
@@ -466,7 +521,7 @@ def cohorts_add(
             cohort = add_cohort(warehouse, name, definition)
         else:
             cohort = add_static_cohort(warehouse, name, key, ids, export)
-    size = f" ({len(ids)} ids)" if static is not None else ""
+    size = f" ({len(ids)} id{'' if len(ids) == 1 else 's'})" if static is not None else ""
     typer.echo(f"cohort {cohort.name} of {cohort.group_key or 'users'} saved{size}")
 
 

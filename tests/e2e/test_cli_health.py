@@ -8,6 +8,7 @@ import json
 import sys
 
 from tests.e2e.test_cli import group_etl  # noqa: F401 - the fixture
+from tests.sql.test_drilldown import journeys  # noqa: F401 - the fixture
 from tests.sql.test_group_activity import load_example as load
 
 
@@ -86,3 +87,40 @@ def test_cohorts_add_static_from_a_file_and_stdin(settings, warehouse, lake, gro
     assert code == 2 and "give --definition JSON or --static FILE" in err
     code, _, err = group_etl("cohorts", "add", "keyed", "--definition", "{}", "--key", "company_id")
     assert code == 2 and "--key and --export go with --static" in err
+
+
+def test_dropped_companies_listed_saved_and_exported(settings, warehouse, journeys, group_etl,  # noqa: ANN001, F811
+                                                     monkeypatch) -> None:
+    """The account manager's path: who dropped between steps 1 and 2, saved as a static
+    cohort from the list as printed, and exported."""
+    warehouse.close()
+    funnel = ("report", "funnel", "--steps", "Visit", "--steps", "Signup", "--steps", "Buy", "--from", "2024-06-03",
+              "--to", "2024-06-05", "--by", "company_id")
+    assert group_etl(*funnel, "--list-units", "2")[:2] == (0, "initech\n")
+    code, listed, _ = group_etl(*funnel, "--list-units", "3", "--converted")
+    assert (code, listed) == (0, "acme\n")
+    code, out, _ = group_etl(*funnel, "--list-units", "2", "--converted", "--format", "csv")
+    assert (code, out) == (0, "unit\r\nacme\r\nglobex\r\n")
+    code, out, _ = group_etl(*funnel, "--list-units", "2", "--format", "json")
+    assert json.loads(out) == {"report": "funnel", "unit": "company_id", "step": 2, "event": "Signup",
+                               "converted": False, "units": ["initech"]}
+    code, dropped, _ = group_etl(*funnel, "--list-units", "2")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(dropped.encode())))
+    assert group_etl("cohorts", "add", "dropped", "--static", "-", "--key", "company_id")[:2] == (
+        0, "cohort dropped of company_id saved (1 id)\n")
+    key = json.loads(group_etl("keys", "list", "--format", "json")[1])["rows"][0]["data_group_id"]
+    code, out, _ = group_etl("export", "profiles", "--data-group-id", str(key), "--cohort", "dropped",
+                             "--as-of", "2024-06-05")
+    assert code == 0
+    assert json.loads(out)["results"] == [{"$distinct_id": "initech", "$properties": {}}]
+    retention = ("report", "retention", "--born", "Visit", "--return", "Signup", "--from", "2024-06-03",
+                 "--to", "2024-06-05", "--by", "company_id")
+    assert group_etl(*retention, "--list-units", "2024-06-03:1")[:2] == (0, "acme\n")
+    code, _, err = group_etl(*retention, "--list-units", "June:1")
+    assert code == 1 and "expected COHORT_DATE:PERIOD" in err
+    insights = ("report", "insights", "--event", "Visit", "--from", "2024-06-03", "--to", "2024-06-05")
+    assert group_etl(*insights, "--list-units", "2024-06-03")[:2] == (0, "u1\nu2\nu3\n")
+    code, _, err = group_etl(*insights, "--list-units", "2024-06-03", "--breakdown", "plan")
+    assert code == 2 and "leave out --breakdown" in err
+    code, _, err = group_etl(*funnel, "--converted")
+    assert code == 2 and "goes with --list-units STEP" in err
