@@ -1,13 +1,13 @@
 """Account health: `group_activity_daily`, each group's activity, trailing active
 users and lifecycle per day, refreshed by the day run after attribution (the
 definitions are in the README, "Account health"; the SQL is
-`sql/model/refresh_group_activity.sql`). Only the groups whose events changed
+`sql/model/activity_targets.sql` then `sql/model/refresh_group_activity.sql`). Only the groups whose events changed
 are recomputed, from their first changed date; the others gain rows when the
 last loaded day moves on."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -30,9 +30,16 @@ def refresh_activity(conn: Connection, warehouse: Warehouse, dates: list[date], 
     horizon = health_horizon(conn)
     if horizon is None:
         return
-    params = {"dates": list(dates), "horizon": horizon, "churn_days": churn_days}
+    previous = conn.execute(sa.text("SELECT max(activity_date) FROM group_activity_daily")).scalar()
+    params = {"dates": list(dates), "horizon": horizon, "previous": previous, "churn_days": churn_days}
     for temp in TEMP_TABLES:
         warehouse.drop_temp(conn, temp)
-    run_script(conn, render_sql("model/refresh_group_activity", warehouse.dialect, touched=bool(dates)), params, warehouse.analyze)
+    run_script(conn, render_sql("model/activity_targets", warehouse.dialect, touched=bool(dates),
+                                built=previous is not None), params, warehouse.analyze)
+    lowest = conn.execute(sa.text("SELECT min(from_date) FROM activity_targets")).scalar()
+    if lowest is not None and lowest <= horizon:
+        # the earliest changed date, as a constant: both engines then prune event_groups by date
+        params.update(lowest=lowest, window_start=lowest - timedelta(days=27))
+        run_script(conn, render_sql("model/refresh_group_activity", warehouse.dialect), params, warehouse.analyze)
     for temp in TEMP_TABLES:
         warehouse.drop_temp(conn, temp)

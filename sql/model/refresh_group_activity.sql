@@ -1,68 +1,27 @@
--- Account health: group_activity_daily and group_user_first_days, refreshed
--- after attribution (etl.model.activity). Rows run from a group's first
--- attributed event to :horizon, the last loaded day. What a row says about
--- date d depends only on the group's event_groups rows up to d, so a change of
--- a group's events on date t changes its rows from t on, and nothing else:
--- each such group is recomputed from its first changed date to the horizon
--- (days since active and "new" reach past any fixed window), every other group
--- only gains rows when the horizon moves. Parameters: :dates (the event dates
--- this load touched; `touched` renders their part only when there are
--- some), :horizon, :churn_days.
-
--- Each group whose rows change, from which date.
-CREATE TEMP TABLE activity_targets AS
-WITH previous AS (
-    SELECT max(activity_date) AS horizon FROM group_activity_daily
-),
-changed (group_key, group_id, from_date) AS (
-    {%- if touched %}
-    -- events on a touched date now (attribution has just rebuilt them) ...
-    SELECT group_key, group_id, min(event_date) AS from_date
-    FROM event_groups
-    WHERE event_date IN :dates AND event_date <= :horizon
-    GROUP BY group_key, group_id
-    UNION ALL
-    -- ... or before this load
-    SELECT group_key, group_id, min(activity_date)
-    FROM group_activity_daily
-    WHERE activity_date IN :dates AND events > 0
-    GROUP BY group_key, group_id
-    UNION ALL
-    {%- endif %}
-    -- every group carries its rows on to a later horizon
-    SELECT a.group_key, a.group_id, a.activity_date + 1
-    FROM group_activity_daily AS a, previous AS p
-    WHERE a.activity_date = p.horizon AND p.horizon < :horizon
-    UNION ALL
-    -- events dated past the previous horizon (or every event, on a table not built yet)
-    SELECT e.group_key, e.group_id, min(e.event_date)
-    FROM event_groups AS e, previous AS p
-    WHERE (p.horizon IS NULL OR e.event_date > p.horizon) AND e.event_date <= :horizon
-    GROUP BY e.group_key, e.group_id
-)
-SELECT c.group_key, c.group_id, min(c.from_date) AS from_date
-FROM changed AS c
-GROUP BY c.group_key, c.group_id;
-
--- What a target carries in: its last active date before from_date, from its row
--- of the day before (none: the group has no earlier events).
-CREATE TEMP TABLE activity_seeds AS
-SELECT t.group_key, t.group_id, t.from_date,
-       p.activity_date - p.days_since_active AS last_active
-FROM activity_targets AS t
-LEFT JOIN group_activity_daily AS p
-  ON p.group_key = t.group_key AND p.group_id = t.group_id AND p.activity_date = t.from_date - 1;
+-- Account health, second half (etl.model.activity): group_activity_daily and
+-- group_user_first_days rebuilt for the targets activity_targets.sql chose.
+-- Rows run from a group's first attributed event to :horizon, the last loaded
+-- day. What a row says about date d depends only on the group's event_groups
+-- rows up to d, so a change of a group's events on date t changes its rows
+-- from t on, and nothing else: each such group is recomputed from its first
+-- changed date to the horizon (days since active and "new" reach past any
+-- fixed window); every other group only gains rows when the horizon moves.
+-- Parameters: :horizon, :lowest (the earliest from_date of any target),
+-- :window_start (:lowest - 27 days, for the trailing windows), :churn_days.
+-- The constant date bounds let both engines prune by date.
 
 DELETE FROM group_activity_daily
 WHERE EXISTS (SELECT 1 FROM activity_targets AS t
               WHERE t.group_key = group_activity_daily.group_key AND t.group_id = group_activity_daily.group_id
-                AND group_activity_daily.activity_date >= t.from_date);
+                AND group_activity_daily.activity_date >= t.from_date)
+  AND activity_date >= :lowest;
 
 -- First days: a user's first day before from_date stands; the others are found again.
 DELETE FROM group_user_first_days
 WHERE EXISTS (SELECT 1 FROM activity_targets AS t
               WHERE t.group_key = group_user_first_days.group_key AND t.group_id = group_user_first_days.group_id
-                AND group_user_first_days.first_date >= t.from_date);
+                AND group_user_first_days.first_date >= t.from_date)
+  AND first_date >= :lowest;
 
 -- Each target's distinct users per day, from 27 days before from_date (the
 -- trailing windows) to the horizon.
@@ -70,7 +29,8 @@ CREATE TEMP TABLE activity_user_days AS
 SELECT DISTINCT e.group_key, e.group_id, e.event_date, e.distinct_id
 FROM event_groups AS e
 JOIN activity_targets AS t ON t.group_key = e.group_key AND t.group_id = e.group_id
-WHERE e.event_date >= t.from_date - 27 AND e.event_date <= :horizon;
+WHERE e.event_date >= t.from_date - 27
+  AND e.event_date BETWEEN :window_start AND :horizon;
 
 INSERT INTO group_user_first_days (group_key, group_id, distinct_id, first_date)
 SELECT u.group_key, u.group_id, u.distinct_id, min(u.event_date)
@@ -85,7 +45,8 @@ CREATE TEMP TABLE activity_events AS
 SELECT e.group_key, e.group_id, e.event_date, count(*) AS events
 FROM event_groups AS e
 JOIN activity_targets AS t ON t.group_key = e.group_key AND t.group_id = e.group_id
-WHERE e.event_date >= t.from_date AND e.event_date <= :horizon
+WHERE e.event_date >= t.from_date
+  AND e.event_date BETWEEN :lowest AND :horizon
 GROUP BY e.group_key, e.group_id, e.event_date;
 
 -- The dates each target has rows for: from from_date (or, for a group with no
@@ -100,7 +61,7 @@ WITH starts AS (
 ),
 calendar AS (
     SELECT CAST(c.d AS DATE) AS activity_date
-    FROM generate_series(CAST((SELECT min(from_date) FROM activity_targets) AS TIMESTAMP),
+    FROM generate_series(CAST(CAST(:lowest AS DATE) AS TIMESTAMP),
                          CAST(CAST(:horizon AS DATE) AS TIMESTAMP), INTERVAL '1 day') AS c(d)
 )
 SELECT s.group_key, s.group_id, s.last_active AS seed_last_active, c.activity_date
@@ -124,7 +85,7 @@ firsts AS (
     SELECT f.group_key, f.group_id, f.first_date, count(*) AS new_users
     FROM group_user_first_days AS f
     JOIN activity_targets AS t ON t.group_key = f.group_key AND t.group_id = f.group_id
-    WHERE f.first_date >= t.from_date
+    WHERE f.first_date >= t.from_date AND f.first_date >= :lowest
     GROUP BY f.group_key, f.group_id, f.first_date
 ),
 daily AS (
