@@ -16,7 +16,8 @@ from etl.store.sql import render_sql, run_script
 from etl.store.warehouse import Warehouse
 
 LIFECYCLE_STATES = ("new", "returning", "resurrected", "dormant")
-TEMP_TABLES = ("activity_targets", "activity_seeds", "activity_user_days", "activity_events", "activity_spine")
+TEMP_TABLES = ("activity_targets", "activity_seeds", "activity_user_days", "activity_latest", "activity_events",
+               "activity_spine")
 
 
 def health_horizon(conn: Connection) -> date | None:

@@ -23,23 +23,35 @@ WHERE EXISTS (SELECT 1 FROM activity_targets AS t
                 AND group_user_first_days.first_date >= t.from_date)
   AND first_date >= :lowest;
 
--- Each target's distinct users per day, from 27 days before from_date (the
--- trailing windows) to the horizon.
+-- Targets of several days: their users per day (a row per event), from 27 days
+-- before from_date (the trailing windows) to the horizon.
 CREATE TEMP TABLE activity_user_days AS
-SELECT DISTINCT e.group_key, e.group_id, e.event_date, e.distinct_id
+SELECT e.group_key, e.group_id, e.event_date, e.distinct_id
 FROM event_groups AS e
 JOIN activity_targets AS t ON t.group_key = e.group_key AND t.group_id = e.group_id
-WHERE e.event_date >= t.from_date - 27
+WHERE t.from_date < :horizon
+  AND e.event_date >= t.from_date - 27
   AND e.event_date BETWEEN :window_start AND :horizon;
 
+-- Targets of the horizon only (the usual day): each user's last day in its
+-- trailing 28 days, all the windows need.
+CREATE TEMP TABLE activity_latest AS
+SELECT e.group_key, e.group_id, e.distinct_id, max(e.event_date) AS last_day
+FROM event_groups AS e
+JOIN activity_targets AS t ON t.group_key = e.group_key AND t.group_id = e.group_id
+WHERE t.from_date = :horizon
+  AND e.event_date BETWEEN CAST(:horizon AS DATE) - 27 AND :horizon
+GROUP BY e.group_key, e.group_id, e.distinct_id;
+
 INSERT INTO group_user_first_days (group_key, group_id, distinct_id, first_date)
-SELECT u.group_key, u.group_id, u.distinct_id, min(u.event_date)
-FROM activity_user_days AS u
-JOIN activity_targets AS t ON t.group_key = u.group_key AND t.group_id = u.group_id
-WHERE u.event_date >= t.from_date
+SELECT e.group_key, e.group_id, e.distinct_id, min(e.event_date)
+FROM event_groups AS e
+JOIN activity_targets AS t ON t.group_key = e.group_key AND t.group_id = e.group_id
+WHERE e.event_date >= t.from_date
+  AND e.event_date BETWEEN :lowest AND :horizon
   AND NOT EXISTS (SELECT 1 FROM group_user_first_days AS f
-                  WHERE f.group_key = u.group_key AND f.group_id = u.group_id AND f.distinct_id = u.distinct_id)
-GROUP BY u.group_key, u.group_id, u.distinct_id;
+                  WHERE f.group_key = e.group_key AND f.group_id = e.group_id AND f.distinct_id = e.distinct_id)
+GROUP BY e.group_key, e.group_id, e.distinct_id;
 
 CREATE TEMP TABLE activity_events AS
 SELECT e.group_key, e.group_id, e.event_date, count(*) AS events
@@ -71,11 +83,21 @@ JOIN calendar AS c ON c.activity_date >= s.first_row;
 INSERT INTO group_activity_daily (activity_date, group_key, group_id, events, active_users, active_users_7d,
                                   active_users_28d, new_users, days_since_active, lifecycle, churned)
 WITH rolling AS (
+    -- a target of the horizon only
+    SELECT l.group_key, l.group_id, CAST(:horizon AS DATE) AS activity_date,
+           sum(CASE WHEN l.last_day = :horizon THEN 1 ELSE 0 END) AS active_users,
+           sum(CASE WHEN l.last_day > CAST(:horizon AS DATE) - 7 THEN 1 ELSE 0 END) AS active_users_7d,
+           count(*) AS active_users_28d
+    FROM activity_latest AS l
+    GROUP BY l.group_key, l.group_id
+    UNION ALL
+    -- a target of several days: the distinct users of each day's windows
     SELECT s.group_key, s.group_id, s.activity_date,
-           count(DISTINCT CASE WHEN u.event_date = s.activity_date THEN u.distinct_id END) AS active_users,
-           count(DISTINCT CASE WHEN u.event_date > s.activity_date - 7 THEN u.distinct_id END) AS active_users_7d,
-           count(DISTINCT u.distinct_id) AS active_users_28d
+           count(DISTINCT CASE WHEN u.event_date = s.activity_date THEN u.distinct_id END),
+           count(DISTINCT CASE WHEN u.event_date > s.activity_date - 7 THEN u.distinct_id END),
+           count(DISTINCT u.distinct_id)
     FROM activity_spine AS s
+    JOIN activity_targets AS t ON t.group_key = s.group_key AND t.group_id = s.group_id AND t.from_date < :horizon
     JOIN activity_user_days AS u
       ON u.group_key = s.group_key AND u.group_id = s.group_id
      AND u.event_date <= s.activity_date AND u.event_date > s.activity_date - 28
