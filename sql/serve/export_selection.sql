@@ -34,7 +34,7 @@ profiles AS (
     UNION ALL
     SELECT m.profile_id, CAST('{}' AS {{ dialect.json }}) AS properties
     FROM (
-{%- if static %}
+{%- if static is defined and static %}
         SELECT DISTINCT cm.member_id AS profile_id
         FROM cohort_members AS cm
         WHERE cm.cohort = :static_cohort
