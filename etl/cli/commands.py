@@ -289,9 +289,10 @@ def health_line(health: dict | None) -> str:
     if health is None:
         return "health: no attributed events yet"
     churned = ", churned" if health["churned"] else ""
+    since = health["days_since_active"]
     return (f"health on {health['activity_date']}: active users {health['active_users']} (1 day), "
             f"{health['active_users_7d']} (7 days), {health['active_users_28d']} (28 days); "
-            f"{health['lifecycle']}{churned}, {health['days_since_active']} days since active")
+            f"{health['lifecycle']}{churned}, {since} day{'' if since == 1 else 's'} since active")
 
 
 @app.command("upload-csv")

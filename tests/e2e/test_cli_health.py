@@ -31,6 +31,16 @@ def test_groups_show_prints_the_health_summary_above_the_feed(settings, warehous
     assert json.loads(out)["health"]["lifecycle"] == "dormant"
 
 
+def test_the_health_line() -> None:
+    from etl.cli.commands import health_line
+
+    row = {"activity_date": "2024-06-02", "active_users": 1, "active_users_7d": 2, "active_users_28d": 2,
+           "lifecycle": "dormant", "churned": False, "days_since_active": 1}
+    assert health_line(row) == ("health on 2024-06-02: active users 1 (1 day), 2 (7 days), 2 (28 days); "
+                                "dormant, 1 day since active")
+    assert health_line(None) == "health: no attributed events yet"
+
+
 def test_report_lifecycle(settings, warehouse, lake, group_etl, tmp_path) -> None:  # noqa: ANN001, F811
     load_example(settings, warehouse, lake)
     chart = tmp_path / "lifecycle.png"
