@@ -32,6 +32,7 @@ DEFAULTS: dict[str, str] = {
     "GROUP_ETL_LANDING_MARKER": "",
     "GROUP_ETL_LOCK_TIMEOUT": "300",
     "GROUP_ETL_REJECT_WARN": "0.01",
+    "GROUP_ETL_CHURN_DAYS": "30",
 }
 
 # One line each, for `group-etl --help` and `group-etl settings` (docs/configuration.md says more).
@@ -81,6 +82,8 @@ class Settings:
     reject_warn: float = 0.01
     #: seconds a pinned export session lasts; the next export deletes older ones
     session_ttl: int = 86_400
+    #: days a group stays dormant before group_activity_daily marks it churned
+    churn_days: int = 30
 
     @property
     def tz(self) -> ZoneInfo:
@@ -122,6 +125,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         lock_timeout=seconds_setting("GROUP_ETL_LOCK_TIMEOUT", raw),
         reject_warn=_share("GROUP_ETL_REJECT_WARN", raw),
         session_ttl=count_setting("GROUP_ETL_SESSION_TTL_SECONDS", raw),
+        churn_days=count_setting("GROUP_ETL_CHURN_DAYS", raw),
     )
     return _validated(settings)
 
