@@ -101,10 +101,11 @@ def settings(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
     Each GROUP_ETL_* variable: its value (passwords masked), its source (option,
     environment or default) and what it means."""
+    from etl.api.settings import DEFAULTS as SERVE_DEFAULTS
     from etl.config import describe_settings
     from etl.store.warehouse import safe_url
 
-    rows = describe_settings(**(ctx.find_root().obj or {}))
+    rows = describe_settings(more=SERVE_DEFAULTS, **(ctx.find_root().obj or {}))
     for row in rows:
         if row["setting"] == "GROUP_ETL_WAREHOUSE_URL":
             row["value"] = safe_url(row["value"])
