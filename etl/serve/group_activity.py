@@ -1,7 +1,5 @@
 """A group's activity over time for its page: active users and events per day from
-its attributed events (every warehouse has them), and the account-health figures of
-`group_activity_daily` where the warehouse has that table (schema version 11, the
-account-health issue): the page shows that section only then."""
+its attributed events, and the account-health figures of `group_activity_daily`."""
 
 from __future__ import annotations
 
@@ -38,21 +36,9 @@ def daily_activity(warehouse: Warehouse, group_key: str, group_id: str, last: da
             for day in (first + timedelta(days=n) for n in range(days))]
 
 
-def has_health(warehouse: Warehouse) -> bool:
-    """Whether the warehouse has the account-health table (group_activity_daily)."""
-    with warehouse.begin() as conn:
-        return bool(conn.execute(sa.text(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s "
-            "AND table_name = 'group_activity_daily' AND table_catalog = current_database()"),
-            {"s": warehouse.schema}).scalar())
-
-
 def account_health(warehouse: Warehouse, group_key: str, group_id: str, last: date,
-                   days: int = DAYS) -> list[dict] | None:
-    """The group's rows of group_activity_daily for the `days` days ending `last`, oldest
-    first (None: the warehouse has no such table)."""
-    if not has_health(warehouse):
-        return None
+                   days: int = DAYS) -> list[dict]:
+    """The group's rows of group_activity_daily for the `days` days ending `last`, oldest first."""
     columns = ", ".join(HEALTH_COLUMNS)
     with warehouse.begin() as conn:
         rows = conn.execute(sa.text(
