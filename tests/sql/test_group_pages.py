@@ -164,7 +164,11 @@ def test_the_health_section_shows_the_groups_rows_of_group_activity_daily(settin
     with client:
         html = client.get("/groups/company_id/c1", headers=AUTH).text
         other = client.get("/groups/company_id/c4", headers=AUTH).text
+        quiet = client.get("/groups/company_id/c2", headers=AUTH).text  # active on June 1 only
     reader.close()
+    # the last loaded day's row, not the last active day's: c2 is dormant on June 2
+    assert re.findall(r"<b>(.*?)</b>", section(quiet, "health")) == ["1", "1", "dormant", "1"]
+    assert "as of 2026-06-02" in section(quiet, "health")
     health = section(html, "health")
     assert re.findall(r"<b>(.*?)</b>", health) == ["3", "3", "returning", "0"]
     assert re.findall(r"<title>(2026-06-0\d): (\d+)</title>", health) == [("2026-06-01", "2"), ("2026-06-02", "3")]
