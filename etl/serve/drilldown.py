@@ -1,7 +1,8 @@
 """Drill-down: the units (users, or groups with `by`) behind one number of a report,
-counted by the report's own rules (`sql/serve/*_units.sql`): who dropped at a funnel
-step, who was retained in a period, who was counted on an insights date. A list is
-sorted by id (code point order) and may be saved as a static cohort."""
+counted by the report's own templates (funnel.sql and retention.sql in their listing
+mode, insights_units.sql): who dropped at a funnel step, who was retained in a period,
+who was counted on an insights date. A list is sorted by id (code point order) and
+may be saved as a static cohort."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def funnel_units(warehouse: Warehouse, steps: list[str], window_seconds: int, fi
                     "hi": last + timedelta(days=ceil(window_seconds / 86_400)), "window": float(window_seconds)}
     params.update({f"step_{n}": event for n, event in enumerate(steps[:step], start=1)})
     pieces = _compile(warehouse, scope, params)
-    sql = render_sql("serve/funnel_units", warehouse.dialect, units=pieces.units, conditions=pieces.conditions,
-                     step_count=step, reached=reached, dropped=not converted)
+    sql = render_sql("serve/funnel", warehouse.dialect, units=pieces.units, conditions=pieces.conditions,
+                     step_count=step, reached=reached, dropped=not converted, breakdown=None, fold=None)
     return _listing("funnel", scope, {"step": step, "event": steps[step - 1], "converted": converted},
                     _run(warehouse, sql, params))
 
@@ -67,7 +68,8 @@ def retention_units(warehouse: Warehouse, born: str, returned: str, first: date,
                     "d2": last, "lo": first, "hi": last, "period_days": days, "cohort_date": cohort_date,
                     "period": period}
     pieces = _compile(warehouse, scope, params)
-    sql = render_sql("serve/retention_units", warehouse.dialect, units=pieces.units, conditions=pieces.conditions)
+    sql = render_sql("serve/retention", warehouse.dialect, units=pieces.units, conditions=pieces.conditions,
+                     listed=True, breakdown=None, fold=None)
     return _listing("retention", scope, {"cohort_date": cohort_date, "period": period},
                     _run(warehouse, sql, params))
 

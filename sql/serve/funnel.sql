@@ -8,7 +8,9 @@
     values bound), `step_count` (2 or more): one CTE step_<n> per step, each
     reading the one before; `breakdown` (see _breakdown.sql; none for none)
     and `fold` (as in _breakdown.sql: a unit whose values fold counts once in
-    '(other)'). -#}
+    '(other)'). With `reached` (a step number; the drill-down of
+    etl.serve.drilldown), the units that reached that step instead, and with
+    `dropped` only those that did not reach the next one. -#}
 {% import 'serve/_breakdown.sql' as b with context -%}
 WITH unit_events AS (
 {{ units | trim | indent(4, first=true) }}
@@ -47,6 +49,17 @@ step_{{ n }} AS (
     WHERE nth = 1
 ),
 {% endfor %}
+{%- if reached is defined and reached %}
+listed AS (
+    SELECT r.unit
+    FROM step_{{ reached }} AS r
+{%- if dropped %}
+    WHERE NOT EXISTS (SELECT 1 FROM step_{{ reached + 1 }} AS s WHERE s.unit = r.unit)
+{%- endif %}
+)
+
+SELECT unit FROM listed
+{%- else %}
 entered AS (
 {%- if breakdown %}
     SELECT s.unit, {{ breakdown.value }} AS value
@@ -81,3 +94,4 @@ final AS (
 SELECT step, breakdown, units, median_seconds
 FROM final
 ORDER BY breakdown, step
+{%- endif %}

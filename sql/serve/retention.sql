@@ -7,7 +7,9 @@
 
     Context: `units` (rendered report units), `conditions` (compiled filters,
     values bound), `breakdown` (see _breakdown.sql; none for none) and `fold`
-    (as in _breakdown.sql). -#}
+    (as in _breakdown.sql). With `listed` (optional; the drill-down of
+    etl.serve.drilldown), the units of cohort :cohort_date retained in period
+    :period instead. -#}
 {% import 'serve/_breakdown.sql' as b with context -%}
 WITH unit_events AS (
 {{ units | trim | indent(4, first=true) }}
@@ -61,6 +63,17 @@ returned AS (
     WHERE c.event = :returned AND c.event_date >= b.cohort_date AND c.event_date <= :d2
 ),
 
+{%- if listed is defined and listed %}
+
+listed AS (
+    SELECT DISTINCT unit
+    FROM returned
+    WHERE cohort_date = :cohort_date AND period = :period
+)
+
+SELECT unit FROM listed
+{%- else %}
+
 final AS (
     SELECT cohort_date, breakdown, CAST(NULL AS INTEGER) AS period, count(*) AS units
     FROM born
@@ -74,3 +87,4 @@ final AS (
 SELECT cohort_date, breakdown, period, units
 FROM final
 ORDER BY cohort_date, breakdown, period
+{%- endif %}

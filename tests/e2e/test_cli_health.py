@@ -68,11 +68,11 @@ def test_stacked_bars_stack_the_states() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from etl.cli.charts import _stacked_states
+    from etl.cli.charts import _lifecycle
 
     figure, axes = plt.subplots()
-    _stacked_states(axes, {"unit": "company_id", "rows": [
-        {"date": "d1", "new": 2, "returning": 0, "resurrected": 0, "dormant": 1, "churned": 3}]})
+    _lifecycle(figure, axes, {"unit": "company_id", "rows": [
+        {"date": "2026-10-01", "new": 2, "returning": 0, "resurrected": 0, "dormant": 1, "churned": 3}]})
     assert [(p.get_y(), p.get_height()) for p in axes.patches] == [(0, 2), (2, 0), (2, 0), (2, 1), (3, 3)]
     plt.close(figure)
 
