@@ -5,8 +5,9 @@ The subset the filter grammar can express:
 
     properties["x"] == "y"      != > >= < <=  against a string, number, true, false or null
     defined(properties["x"])    the property is set (not defined(...): it is not)
-    "v" in properties["x"]      the property's text holds "v" (on a list, its JSON text):
-                                the filter grammar's `contains`
+    "v" in properties["x"]      a list holds the item "v"; any other property holds "v"
+                                in its text (Mixpanel's membership and substring): the
+                                filter grammar's same form
     and, or, not, parentheses
 
 Anything else (functions other than defined, arithmetic, `behaviors`) is refused
@@ -87,7 +88,7 @@ class _ToFilter(Transformer):
     def member(self, value: str, ref: str) -> str:
         if not value.startswith('"'):
             raise EtlError(f"'in' looks for a string in a property, got {value}")
-        return f"({ref} contains {value})"
+        return f"({value} in {ref})"
 
     def negation(self, part: str) -> str:
         return f"(not {part})"

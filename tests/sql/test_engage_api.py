@@ -62,6 +62,9 @@ def test_the_engage_answer_in_mixpanels_shape(api, path, method) -> None:  # noq
     ('defined(properties["region"])', ["c3"]),
     ('not defined(properties["employees"])', ["c4"]),
     ('"b2b" in properties["tags"]', ["c1"]),
+    ('"b2" in properties["tags"]', []),  # a list: membership, not a substring of its JSON text
+    ('"eu\\", \\"b2b" in properties["tags"]', []),
+    ('not "b2b" in properties["tags"]', ["c2", "c3", "c4"]),
     ('"nite" in properties["name"]', ["c3"]),
     ('properties["employees"] > 20 and properties["employees"] <= 50', ["c3"]),
     ('properties["employees"] >= 500 or properties["plan"] == "free"', ["c1", "c4"]),
