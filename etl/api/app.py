@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from etl.api.auth import authenticated_user
 from etl.api.engage import query_engage
-from etl.api.errors import error_body, install_error_handlers
+from etl.api.errors import error_body, fault_body, install_error_handlers
 from etl.api.pages import install_pages
 from etl.api.settings import ServeSettings
 from etl.config import Settings
@@ -60,7 +60,10 @@ async def _log_request(request: Request, call_next: Callable[[Request], Awaitabl
     """One line a request: method, path (no query string: it may hold customer data), status,
     time, the authenticated user. Never a header: Authorization carries the secret."""
     started = time.perf_counter()
-    response = await call_next(request)
+    try:
+        response = await call_next(request)
+    except Exception as error:  # noqa: BLE001 - a fault of ours: answered here, so it has its request line
+        response = fault_body(request, error)
     user = getattr(request.state, "user", "-")
     log.info("%s %s %d %.0fms user=%s", request.method, request.url.path, response.status_code,
              (time.perf_counter() - started) * 1000, user)

@@ -98,6 +98,10 @@ def test_pages_follow_the_session_of_page_0(api) -> None:  # noqa: ANN001
     ({"page_size": "1001"}, "page_size must be at most 1000, got 1001"),
     ({"page_size": "0"}, "page_size must be at least 1, got 0"),
     ({"page": "x"}, "page must be a whole number, got 'x'"),
+    ({"page": "1_0"}, "page must be a whole number, got '1_0'"),  # int() would read 10
+    ({"page_size": " 7"}, "page_size must be a whole number, got ' 7'"),
+    ({"page": "\u0661"}, "page must be a whole number, got '\u0661'"),  # an Arabic-Indic 1
+    ({"page_size": "9" * 5000}, f"page_size must be a whole number, got '{'9' * 40}...'"),
     ({"page": "1"}, "page > 0 needs the session_id of page 0's answer"),
     ({"data_group_id": "99"}, "data_group_id 99 is not a group key (see `group-etl keys list`)"),
     ({"data_group_id": "-5"}, "data_group_id -5 is not a group key (see `group-etl keys list`)"),  # ids are 64-bit hashes
@@ -140,6 +144,37 @@ def test_requests_without_the_service_account_get_401(api, authorization) -> Non
     assert response.json() == {"request": "/api/2.0/engage", "status": "error",
                                "error": "Unable to authenticate request: HTTP basic authentication with the "
                                         "service account's user and secret is required"}
+
+
+@pytest.mark.parametrize("authorization", [b"Basic \xff\xfe", b"Basic \xc3\xa9", "Basic " + base64.b64encode(b"\xff:\xfe").decode()])
+def test_credentials_that_are_no_text_get_401_not_500(api, authorization) -> None:  # noqa: ANN001
+    """A header of latin-1 bytes is not base64; base64 of bytes that are not UTF-8 is no user."""
+    response = api.client.get("/api/2.0/engage", headers={"Authorization": authorization})
+    assert (response.status_code, response.json()["error"][:31]) == (401, "Unable to authenticate request:")
+
+
+def test_a_fault_is_answered_500_and_logged_once_with_its_request_line(api, monkeypatch, caplog) -> None:  # noqa: ANN001
+    import etl.api.app
+
+    def broken(*_args: object) -> dict:
+        raise RuntimeError("a fault of ours")
+
+    monkeypatch.setattr(etl.api.app, "query_engage", broken)
+    with caplog.at_level(logging.INFO):
+        response = engage(api, data_group_id=str(api.key))
+    assert (response.status_code, response.json()) == (500, {
+        "request": "/api/2.0/engage", "error": "internal error (see the server's log)", "status": "error"})
+    ours = [r for r in caplog.records if r.name == "group_etl.serve"]
+    assert [(r.levelname, r.getMessage().split(" ")[:3]) for r in ours] == [
+        ("ERROR", ["GET", "/api/2.0/engage", "failed"]), ("INFO", ["GET", "/api/2.0/engage", "500"])]
+    assert [str(r.exc_info[1]) for r in caplog.records if r.exc_info] == ["a fault of ours"]  # one traceback
+
+
+def test_nul_characters_are_no_fault(api) -> None:  # noqa: ANN001
+    """PostgreSQL refuses a NUL in a bound string: an id holding one matches nothing, on both engines."""
+    assert ids(engage(api, data_group_id=str(api.key), distinct_id="c1\x00").json()) == []
+    assert ids(engage(api, data_group_id=str(api.key), distinct_ids=["c1", "c2\x00"]).json()) == ["c1"]
+    assert engage(api, data_group_id=str(api.key), output_properties=["\x00"]).status_code == 200
 
 
 def test_health_needs_no_credentials_and_says_no_more(api) -> None:  # noqa: ANN001

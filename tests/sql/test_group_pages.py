@@ -108,7 +108,22 @@ def test_search_by_id_and_profile(site, query, found) -> None:  # noqa: ANN001
     ("/groups/company_id/zz", 404, "group company_id = &#39;zz&#39; is unknown: no profile and no attributed events"),
     ("/groups/plan/c1", 404, "group key &#39;plan&#39; is not set up (see `group-etl keys list`)"),
     ("/groups/company_id/c1?as_of=June", 400, "as_of: not an ISO 8601 date or time: &#39;June&#39;"),
-    ("/groups/company_id/c1?as_of=2026-13-01", 400, "as of: expected YYYY-MM-DD or an ISO 8601 time, got &#39;2026-13-01&#39;"),
+    ("/groups/company_id/c1?as_of=2026-13-01", 400,
+     "as of: expected YYYY-MM-DD or an ISO 8601 time from 1970 to 9998, got &#39;2026-13-01&#39;"),
+    # the end of 9999-12-31 and year 1 in UTC overflow Python's calendar: a 400, not a 500
+    ("/groups/company_id/c1?as_of=9999-12-31", 400,
+     "as of: expected YYYY-MM-DD or an ISO 8601 time from 1970 to 9998, got &#39;9999-12-31&#39;"),
+    ("/groups/company_id/c1?as_of=0001-01-01T00:00:00%2B05:00", 400,
+     "as of: expected YYYY-MM-DD or an ISO 8601 time from 1970 to 9998, got &#39;0001-01-01T00:00:00+05:00&#39;"),
+    ("/groups/company_id/c1?as_of=0001-01-02", 400,
+     "as of: expected YYYY-MM-DD or an ISO 8601 time from 1970 to 9998, got &#39;0001-01-02&#39;"),
+    ("/groups?key=plan&q=c", 404, "group key &#39;plan&#39; is not set up (see `group-etl keys list`)"),
+    # PostgreSQL refuses a NUL in a bound string: said, never a fault
+    ("/groups/company_id/c1%00", 404,
+     "group &#39;company_id&#39; = &#39;c1\\x00&#39; is unknown: no key or group id holds a NUL character"),
+    ("/groups/company%00_id/c1", 404,
+     "group &#39;company\\x00_id&#39; = &#39;c1&#39; is unknown: no key or group id holds a NUL character"),
+    ("/groups?key=company_id&q=c%00", 400, "id contains: no group id holds a NUL character"),
     ("/groups?key=company_id&where=plan+%3D", 400, None),
 ])
 def test_wrong_pages_say_why(site, url, status, message) -> None:  # noqa: ANN001
