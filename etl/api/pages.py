@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from etl.api.auth import authenticated_user
 from etl.api.svg import day_bars
+from etl.api.where import check_length
 from etl.errors import EtlError, StorageError
 from etl.store.warehouse import Warehouse
 
@@ -74,6 +75,7 @@ def search_context(warehouse: Warehouse, params: dict) -> dict:
     text, where = params.get("q", "").strip(), params.get("where", "").strip()
     if "\x00" in text:
         raise EtlError("id contains: no group id holds a NUL character")
+    check_length(where)
     asked = bool(text or where)
     results = search_groups(warehouse, key, text or None, where or None) if key and asked else []
     return {"keys": keys, "key": key, "q": text, "where": where, "asked": asked, "results": results}

@@ -120,6 +120,7 @@ def test_pages_follow_the_session_of_page_0(api) -> None:  # noqa: ANN001
      "compared with ==, !=, >, >=, <, <=, defined(properties[\"name\"]), \"value\" in properties[\"name\"], "
      "and, or, not, parentheses"),
     ({"where": '1 in properties["x"]'}, "where: 'in' looks for a string in a property, got 1"),
+    ({"where": " or ".join(['properties["plan"] == "x"'] * 400)}, "where: at most 10,000 characters, got 11,596"),
     ({"where": 'properties["x"]) or 1; DROP TABLE cohorts; --'}, None),
 ])
 def test_wrong_requests_get_400_in_mixpanels_error_shape(api, params, message) -> None:  # noqa: ANN001
@@ -168,6 +169,25 @@ def test_a_fault_is_answered_500_and_logged_once_with_its_request_line(api, monk
     assert [(r.levelname, r.getMessage().split(" ")[:3]) for r in ours] == [
         ("ERROR", ["GET", "/api/2.0/engage", "failed"]), ("INFO", ["GET", "/api/2.0/engage", "500"])]
     assert [str(r.exc_info[1]) for r in caplog.records if r.exc_info] == ["a fault of ours"]  # one traceback
+
+
+def test_form_bodies_are_bounded(api, monkeypatch) -> None:  # noqa: ANN001
+    import etl.api.app
+
+    monkeypatch.setattr(etl.api.app, "MAX_BODY", 1000)
+    def post(body: bytes, kind: str = "application/x-www-form-urlencoded"):  # noqa: ANN202
+        return api.client.post("/api/2.0/engage", content=body, headers={**AUTH, "Content-Type": kind})
+
+    ok = post(f"data_group_id={api.key}&page_size=2".encode())
+    assert (ok.status_code, ids(ok.json())) == (200, ["c1", "c2"])
+    for response, status, error in [
+        (post(b"where=" + b"x" * 1000), 413, "the request body is over 0 MB"),
+        (post(b"&".join(b"a%d=1" % n for n in range(101))), 400, "the form body is not UTF-8 url-encoded text"),
+        (post(b"where=%ff"), 400, "the form body is not UTF-8 url-encoded text"),
+        (post(b"--x\r\n", "multipart/form-data; boundary=x"), 415,
+         "send the parameters as a form (application/x-www-form-urlencoded), not multipart/form-data"),
+    ]:
+        assert (response.status_code, response.json()["error"]) == (status, error)
 
 
 def test_nul_characters_are_no_fault(api) -> None:  # noqa: ANN001
