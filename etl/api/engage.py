@@ -12,6 +12,7 @@ behaviors and as_of_timestamp are refused (save a cohort and filter by it).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -23,6 +24,7 @@ from etl.store.warehouse import Warehouse
 
 PAGE_SIZE = 1000  # Mixpanel's default and maximum
 MAX_IDS = 2000  # distinct_ids a request may name: each is a bound parameter (PostgreSQL takes 65,535)
+_WHOLE = re.compile(r"-?[0-9]{1,20}")  # a 64-bit id has at most 19 digits
 REFUSED = {"behaviors": "behaviors", "as_of_timestamp": "as_of_timestamp"}
 
 
@@ -68,6 +70,8 @@ def selection(warehouse: Warehouse, params: Mapping[str, str]) -> Selection:
             raise EtlError(f"distinct_ids: at most {MAX_IDS} ids a request, got {len(ids)}")
     if params.get("distinct_id"):
         ids = (*(ids or ()), params["distinct_id"])
+    if ids is not None:  # no profile id holds a NUL (PostgreSQL's text cannot): such an id matches nothing
+        ids = tuple(i for i in ids if "\x00" not in i)
     return Selection(data_group_id, cohort, where, None, include_all_users, ids)
 
 
@@ -75,10 +79,11 @@ def _whole(params: Mapping[str, str], name: str, default: int | None, least: int
     text = params.get(name)
     if text in (None, ""):
         return default
-    try:
-        number = int(text)
-    except ValueError:
-        raise EtlError(f"{name} must be a whole number, got {text!r}") from None
+    # digits only: int() would also take "1_0", " 7 ", Arabic-Indic digits and 4,300 digits
+    if not _WHOLE.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise EtlError(f"{name} must be a whole number, got {shown!r}")
+    number = int(text)
     if least is not None and number < least:
         raise EtlError(f"{name} must be at least {least}, got {number}")
     return number

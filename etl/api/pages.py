@@ -7,7 +7,7 @@ only gathers and renders."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -17,10 +17,14 @@ from fastapi.responses import HTMLResponse
 
 from etl.api.auth import authenticated_user
 from etl.api.svg import day_bars
+from etl.api.where import check_length
 from etl.errors import EtlError, StorageError
 from etl.store.warehouse import Warehouse
 
 FEED_PAGE = 25
+# as-of bounds: no event is before 1970 (Mixpanel refuses them before 1971), and the page's
+# 30-day windows must stay inside the calendar the engines and Python can count in
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
 _TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("etl.api", "templates"),
                                 autoescape=True, undefined=jinja2.StrictUndefined)
 _TEMPLATES.filters["segment"] = lambda value: quote(str(value), safe="")
@@ -66,7 +70,12 @@ def search_context(warehouse: Warehouse, params: dict) -> dict:
 
     keys = sorted({k.group_key for k in list_keys(warehouse, include_removed=False)})
     key = params.get("key") or (keys[0] if keys else "")
+    if key and key not in keys:
+        raise NotFound(f"group key {key!r} is not set up (see `group-etl keys list`)")
     text, where = params.get("q", "").strip(), params.get("where", "").strip()
+    if "\x00" in text:
+        raise EtlError("id contains: no group id holds a NUL character")
+    check_length(where)
     asked = bool(text or where)
     results = search_groups(warehouse, key, text or None, where or None) if key and asked else []
     return {"keys": keys, "key": key, "q": text, "where": where, "asked": asked, "results": results}
@@ -79,6 +88,8 @@ def group_context(warehouse: Warehouse, params: dict) -> dict:
     from etl.serve.groups import show_group
 
     key, group_id = params["group_key"], params["group_id"]
+    if "\x00" in key + group_id:  # no key or id holds a NUL (PostgreSQL's text cannot)
+        raise NotFound(f"group {key!r} = {group_id!r} is unknown: no key or group id holds a NUL character")
     tz = warehouse.settings.tz
     as_of_text = params.get("as_of", "").strip()
     at = _as_of(as_of_text, tz) if as_of_text else None
@@ -111,6 +122,9 @@ def _as_of(text: str, tz) -> datetime:  # noqa: ANN001
     from etl.serve.export import as_of_instant
 
     try:
-        return as_of_instant(text, tz, "as_of")
-    except ValueError:
-        raise EtlError(f"as of: expected YYYY-MM-DD or an ISO 8601 time, got {text!r}") from None
+        at = as_of_instant(text, tz, "as_of")
+    except (ValueError, OverflowError):  # OverflowError: the end of 9999-12-31, or year 1 in UTC
+        at = None
+    if at is None or not EARLIEST <= at <= LATEST:
+        raise EtlError(f"as of: expected YYYY-MM-DD or an ISO 8601 time from 1970 to 9998, got {text!r}")
+    return at

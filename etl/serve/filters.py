@@ -2,7 +2,7 @@
 Lark (never `eval`) and compiled to SQL with bound parameters.
 
     expression  := or-expression
-    comparison  := REF OP LITERAL | REF is set | REF is not set
+    comparison  := REF OP LITERAL | REF is set | REF is not set | "string" in REF
     OP          := == != > >= < <= in contains
     REF         := properties["name"] | name | scope.name | scope["name"]
     LITERAL     := "string" | number | true | false | null | [literal, ...]
@@ -18,8 +18,11 @@ caller's rule (the one-way user -> group link of docs/rules.md).
 
 Semantics: `==`, `!=` and `in` compare a string with the property's text and a
 number numerically; `>`, `>=`, `<`, `<=` are numeric and false for a
-non-number; `contains` is a substring test on the property's text (on a list,
-its JSON text); `is set` tests presence.
+non-number; `contains` is a substring test on the property's text, and on a
+list on each item's text (Mixpanel reads a list item by item: `tags contains
+"b2b"` holds for ["b2bx"], never for the JSON text's `", "`); `"v" in REF`
+(Mixpanel's form) holds when the list has an item equal to "v", or when a
+property that is not a list has "v" in its text; `is set` tests presence.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ GRAMMAR = r"""
 ?atom: comparison
      | "(" or_expr ")"
 comparison: ref OP literal
+          | STRING _IN ref -> member
           | ref _IS _SET -> is_set
           | ref _IS _NOT _SET -> not_set
 ref: PROPERTIES "[" STRING "]"       -> event_ref
@@ -62,6 +66,7 @@ PROPERTIES.2: "properties"
 _OR.2: /or\b/
 _AND.2: /and\b/
 _NOT.2: /not\b/
+_IN.2: /in\b/
 _IS.2: /is\b/
 _SET.2: /set\b/
 _TRUE.2: /true\b/
@@ -140,6 +145,9 @@ class _Tree(Transformer):
             raise EtlError("'contains' takes a string")
         return Compare(ref, op, value)
 
+    def member(self, value: Token, ref: Ref) -> Compare:
+        return Compare(ref, "has", _unquote(value))
+
     def is_set(self, ref: Ref) -> Compare:
         return Compare(ref, "is set", None)
 
@@ -189,6 +197,7 @@ _EXPECTED = [
     ({"OP", "_IS"}, "an operator"),
     ({"_SET"}, "'set'"),
     ({"RPAR"}, "')'"),
+    ({"_IN"}, "'in' (a value on the left: \"v\" in tags)"),
 ]
 
 
@@ -301,8 +310,8 @@ class SqlCompiler:
             return self.present(column, name)
         if op == "is not set":
             return f"(NOT {self.present(column, name)})"
-        if op == "contains":
-            return f"(strpos({self.text(column, name)}, {self.bind(value)}) > 0)"
+        if op in ("contains", "has"):
+            return self._within(column, name, op, value)
         if op == "in":
             texts = [_as_text(v) for v in value]
             if not texts:
@@ -317,6 +326,21 @@ class SqlCompiler:
             return f"({self.number(column, name)} {sql_op} {self.bind(float(value))})"
         sql_op = {"==": "=", "!=": "<>"}[op]
         return f"({self.text(column, name)} {sql_op} {self.bind(_as_text(value))})"
+
+
+    def _within(self, column: str, name: str, op: str, value: str) -> str:
+        """`contains` and `"v" in`: on a list item by item (contains: an item holds v;
+        in: an item is v), on any other value a substring of its text."""
+        key, needle = self.bind(name), self.bind(value)
+        if op == "contains":
+            def item(element: str) -> str:
+                return f"strpos({element}, {needle}) > 0"
+        else:
+            def item(element: str) -> str:
+                return f"{element} = {needle}"
+        return (f"(CASE WHEN {self.engine.json_is_list(column, key)} "
+                f"THEN {self.engine.json_any_element(column, key, item)} "
+                f"ELSE strpos({self.engine.json_text(column, key)}, {needle}) > 0 END)")
 
 
 def _as_text(value: Any) -> str:

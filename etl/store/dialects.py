@@ -13,6 +13,8 @@ output of `json_extract(v, '$[*]')` silently dropped the wildcard).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 # the largest finite double, written out (1.7976931348623157e308)
 _DOUBLE_MAX = "179769313486231570" + "0" * 291
 
@@ -89,6 +91,16 @@ class Dialect:
 
     def json_present(self, doc: str, key: str) -> str:
         """A condition: `doc` has a member `key` (even a null one)."""
+        raise NotImplementedError
+
+    def json_is_list(self, doc: str, key: str) -> str:
+        """A condition: member `key` of `doc` is a JSON array."""
+        raise NotImplementedError
+
+    def json_any_element(self, doc: str, key: str, test: Callable[[str], str]) -> str:
+        """A condition: member `key` of `doc` is an array with an element whose text (as
+        json_text gives it: a string as is, any other value as its JSON text) passes
+        `test(element)`. Mixpanel reads a list property item by item in filters."""
         raise NotImplementedError
 
 
@@ -171,6 +183,14 @@ class DuckDB(Dialect):
     def json_present(self, doc: str, key: str) -> str:
         return f"({self.json_member(doc, key)} IS NOT NULL)"
 
+    def json_is_list(self, doc: str, key: str) -> str:
+        return f"(json_type({self.json_member(doc, key)}) = 'ARRAY')"
+
+    def json_any_element(self, doc: str, key: str, test: Callable[[str], str]) -> str:
+        member = self.json_member(doc, key)
+        texts = f"json_extract_string(CASE WHEN json_type({member}) = 'ARRAY' THEN {member} END, '$[*]')"
+        return f"coalesce(len(list_filter({texts}, lambda element: {test('element')})) > 0, false)"
+
     def json_object_keys(self, doc: str) -> str:
         return f"unnest(json_keys({doc}))"
 
@@ -240,6 +260,15 @@ class PostgreSQL(Dialect):
 
     def json_present(self, doc: str, key: str) -> str:
         return f"(({doc} -> {key}) IS NOT NULL)"
+
+    def json_is_list(self, doc: str, key: str) -> str:
+        return f"(jsonb_typeof({doc} -> {key}) = 'array')"
+
+    def json_any_element(self, doc: str, key: str, test: Callable[[str], str]) -> str:
+        # jsonb_array_elements_text raises on a non-array: the CASE keeps it from one
+        return (f"(CASE WHEN jsonb_typeof({doc} -> {key}) = 'array' THEN EXISTS (SELECT 1 FROM "  # noqa: S608 - our template expressions
+                f"jsonb_array_elements_text({doc} -> {key}) AS listed(element) WHERE {test('listed.element')}) "
+                f"ELSE false END)")
 
     def json_object_keys(self, doc: str) -> str:
         return f"jsonb_object_keys({doc})"

@@ -140,6 +140,7 @@ def test_export_run_writes_the_days_loaded_since_their_last_export(group_etl, la
     ("args", "message"),
     [
         (("run", "--date", "2024-13-01"), "expected YYYY-MM-DD"),
+        (("export", "profiles", "--as-of", "9999-12-31"), "expected YYYY-MM-DD or an ISO 8601 time, got '9999-12-31'"),
         (("run",), "give --date D, or --from D1 --to D2"),
         (("run", "--from", "2024-07-02", "--to", "2024-07-01"), "--to is before --from"),
         (("nonsense",), "No such command"),

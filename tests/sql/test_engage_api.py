@@ -62,6 +62,9 @@ def test_the_engage_answer_in_mixpanels_shape(api, path, method) -> None:  # noq
     ('defined(properties["region"])', ["c3"]),
     ('not defined(properties["employees"])', ["c4"]),
     ('"b2b" in properties["tags"]', ["c1"]),
+    ('"b2" in properties["tags"]', []),  # a list: membership, not a substring of its JSON text
+    ('"eu\\", \\"b2b" in properties["tags"]', []),
+    ('not "b2b" in properties["tags"]', ["c2", "c3", "c4"]),
     ('"nite" in properties["name"]', ["c3"]),
     ('properties["employees"] > 20 and properties["employees"] <= 50', ["c3"]),
     ('properties["employees"] >= 500 or properties["plan"] == "free"', ["c1", "c4"]),
@@ -95,6 +98,10 @@ def test_pages_follow_the_session_of_page_0(api) -> None:  # noqa: ANN001
     ({"page_size": "1001"}, "page_size must be at most 1000, got 1001"),
     ({"page_size": "0"}, "page_size must be at least 1, got 0"),
     ({"page": "x"}, "page must be a whole number, got 'x'"),
+    ({"page": "1_0"}, "page must be a whole number, got '1_0'"),  # int() would read 10
+    ({"page_size": " 7"}, "page_size must be a whole number, got ' 7'"),
+    ({"page": "\u0661"}, "page must be a whole number, got '\u0661'"),  # an Arabic-Indic 1
+    ({"page_size": "9" * 5000}, f"page_size must be a whole number, got '{'9' * 40}...'"),
     ({"page": "1"}, "page > 0 needs the session_id of page 0's answer"),
     ({"data_group_id": "99"}, "data_group_id 99 is not a group key (see `group-etl keys list`)"),
     ({"data_group_id": "-5"}, "data_group_id -5 is not a group key (see `group-etl keys list`)"),  # ids are 64-bit hashes
@@ -113,6 +120,7 @@ def test_pages_follow_the_session_of_page_0(api) -> None:  # noqa: ANN001
      "compared with ==, !=, >, >=, <, <=, defined(properties[\"name\"]), \"value\" in properties[\"name\"], "
      "and, or, not, parentheses"),
     ({"where": '1 in properties["x"]'}, "where: 'in' looks for a string in a property, got 1"),
+    ({"where": " or ".join(['properties["plan"] == "x"'] * 400)}, "where: at most 10,000 characters, got 11,596"),
     ({"where": 'properties["x"]) or 1; DROP TABLE cohorts; --'}, None),
 ])
 def test_wrong_requests_get_400_in_mixpanels_error_shape(api, params, message) -> None:  # noqa: ANN001
@@ -137,6 +145,56 @@ def test_requests_without_the_service_account_get_401(api, authorization) -> Non
     assert response.json() == {"request": "/api/2.0/engage", "status": "error",
                                "error": "Unable to authenticate request: HTTP basic authentication with the "
                                         "service account's user and secret is required"}
+
+
+@pytest.mark.parametrize("authorization", [b"Basic \xff\xfe", b"Basic \xc3\xa9", "Basic " + base64.b64encode(b"\xff:\xfe").decode()])
+def test_credentials_that_are_no_text_get_401_not_500(api, authorization) -> None:  # noqa: ANN001
+    """A header of latin-1 bytes is not base64; base64 of bytes that are not UTF-8 is no user."""
+    response = api.client.get("/api/2.0/engage", headers={"Authorization": authorization})
+    assert (response.status_code, response.json()["error"][:31]) == (401, "Unable to authenticate request:")
+
+
+def test_a_fault_is_answered_500_and_logged_once_with_its_request_line(api, monkeypatch, caplog) -> None:  # noqa: ANN001
+    import etl.api.app
+
+    def broken(*_args: object) -> dict:
+        raise RuntimeError("a fault of ours")
+
+    monkeypatch.setattr(etl.api.app, "query_engage", broken)
+    with caplog.at_level(logging.INFO):
+        response = engage(api, data_group_id=str(api.key))
+    assert (response.status_code, response.json()) == (500, {
+        "request": "/api/2.0/engage", "error": "internal error (see the server's log)", "status": "error"})
+    ours = [r for r in caplog.records if r.name == "group_etl.serve"]
+    assert [(r.levelname, r.getMessage().split(" ")[:3]) for r in ours] == [
+        ("ERROR", ["GET", "/api/2.0/engage", "failed"]), ("INFO", ["GET", "/api/2.0/engage", "500"])]
+    assert [str(r.exc_info[1]) for r in caplog.records if r.exc_info] == ["a fault of ours"]  # one traceback
+
+
+def test_form_bodies_are_bounded(api, monkeypatch) -> None:  # noqa: ANN001
+    import etl.api.app
+
+    monkeypatch.setattr(etl.api.app, "MAX_BODY", 1000)
+    def post(body: bytes, kind: str = "application/x-www-form-urlencoded"):  # noqa: ANN202
+        return api.client.post("/api/2.0/engage", content=body, headers={**AUTH, "Content-Type": kind})
+
+    ok = post(f"data_group_id={api.key}&page_size=2".encode())
+    assert (ok.status_code, ids(ok.json())) == (200, ["c1", "c2"])
+    for response, status, error in [
+        (post(b"where=" + b"x" * 1000), 413, "the request body is over 0 MB"),
+        (post(b"&".join(b"a%d=1" % n for n in range(101))), 400, "the form body is not UTF-8 url-encoded text"),
+        (post(b"where=%ff"), 400, "the form body is not UTF-8 url-encoded text"),
+        (post(b"--x\r\n", "multipart/form-data; boundary=x"), 415,
+         "send the parameters as a form (application/x-www-form-urlencoded), not multipart/form-data"),
+    ]:
+        assert (response.status_code, response.json()["error"]) == (status, error)
+
+
+def test_nul_characters_are_no_fault(api) -> None:  # noqa: ANN001
+    """PostgreSQL refuses a NUL in a bound string: an id holding one matches nothing, on both engines."""
+    assert ids(engage(api, data_group_id=str(api.key), distinct_id="c1\x00").json()) == []
+    assert ids(engage(api, data_group_id=str(api.key), distinct_ids=["c1", "c2\x00"]).json()) == ["c1"]
+    assert engage(api, data_group_id=str(api.key), output_properties=["\x00"]).status_code == 200
 
 
 def test_health_needs_no_credentials_and_says_no_more(api) -> None:  # noqa: ANN001

@@ -50,7 +50,7 @@ def documents(warehouse):  # noqa: ANN001, ANN201
         ("n in [5, 2.5]", [1, 2, 3]),
         ('plan contains "r"', [1, 2, 4]),
         ('plan contains "P"', [4]),  # case-sensitive
-        ('tags contains "a"', [1]),  # a list, through its JSON text
+        ('tags contains "a"', [1]),  # a list: an item holds "a"
         ("flag == true", [1]),
         ("flag == false", [4]),
         ("nothing == null", [2]),
@@ -73,6 +73,47 @@ def test_compiled_filters_select_the_same_rows_on_both_engines(documents, text: 
     with documents.begin() as conn:
         assert list(conn.execute(sql_clause(sql, params), params).scalars()) == ids
         assert conn.execute(sa.text("SELECT count(*) FROM filter_rows")).scalar() == len(DOCUMENTS)
+
+
+# Lists, read item by item as Mixpanel reads them (never through their JSON text).
+LIST_DOCUMENTS = {
+    1: {"tags": ["eu", "b2b"]},
+    2: {"tags": ["b2bx"]},
+    3: {"tags": "b2b-partner"},  # a string: `in` and `contains` are substring tests
+    4: {"tags": [1, "x,y", None]},
+    5: {"tags": []},
+    6: {},
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [
+        ('"b2b" in tags', [1, 3]),  # membership: ["b2bx"] does not hold the item "b2b"
+        ('"b2b" in properties["tags"]', [1, 3]),
+        ('"b2bx" in tags', [2]),
+        ('"1" in tags', [4]),  # an item's text, as ->> gives it
+        ('"x,y" in tags', [4]),
+        ('"\\", \\"" in tags', []),  # the JSON text's separator is no item
+        ('not "b2b" in tags', [2, 4, 5, 6]),
+        ('tags contains "b2b"', [1, 2, 3]),  # an item (or the string) holds "b2b"
+        ('tags contains "\\","', []),  # never the JSON text: '", "' is in no item
+        ('tags contains ","', [4]),
+        ('tags contains "["', []),
+        ('tags contains "partner"', [3]),
+    ],
+)
+def test_lists_are_read_item_by_item(warehouse, text: str, ids: list[int]) -> None:  # noqa: ANN001
+    json_type = dialect_for(warehouse.dialect).json
+    with warehouse.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE filter_lists (id INTEGER NOT NULL, properties {json_type} NOT NULL)"))
+        conn.execute(sa.text(f"INSERT INTO filter_lists VALUES (:id, CAST(:doc AS {json_type}))"),  # noqa: S608
+                     [{"id": n, "doc": json.dumps(doc)} for n, doc in LIST_DOCUMENTS.items()])
+    params: dict = {}
+    condition = SqlCompiler(warehouse.dialect, params).compile(parse(text), lambda _ref: "r.properties")
+    sql = f"SELECT r.id FROM filter_lists AS r WHERE {condition} ORDER BY r.id"  # noqa: S608 - compiled, values bound
+    with warehouse.begin() as conn:
+        assert list(conn.execute(sql_clause(sql, params), params).scalars()) == ids
 
 
 # Written as raw text: a duplicate name, and numbers beyond a double's range.

@@ -107,7 +107,24 @@ def test_search_by_id_and_profile(site, query, found) -> None:  # noqa: ANN001
     ("/groups/company_id/zz", 404, "group company_id = &#39;zz&#39; is unknown: no profile and no attributed events"),
     ("/groups/plan/c1", 404, "group key &#39;plan&#39; is not set up (see `group-etl keys list`)"),
     ("/groups/company_id/c1?as_of=June", 400, "as_of: not an ISO 8601 date or time: &#39;June&#39;"),
-    ("/groups/company_id/c1?as_of=2026-13-01", 400, "as of: expected YYYY-MM-DD or an ISO 8601 time, got &#39;2026-13-01&#39;"),
+    ("/groups/company_id/c1?as_of=2026-13-01", 400,
+     "as of: expected YYYY-MM-DD or an ISO 8601 time from 1970 to 9998, got &#39;2026-13-01&#39;"),
+    # the end of 9999-12-31 and year 1 in UTC overflow Python's calendar: a 400, not a 500
+    ("/groups/company_id/c1?as_of=9999-12-31", 400,
+     "as of: expected YYYY-MM-DD or an ISO 8601 time from 1970 to 9998, got &#39;9999-12-31&#39;"),
+    ("/groups/company_id/c1?as_of=0001-01-01T00:00:00%2B05:00", 400,
+     "as of: expected YYYY-MM-DD or an ISO 8601 time from 1970 to 9998, got &#39;0001-01-01T00:00:00+05:00&#39;"),
+    ("/groups/company_id/c1?as_of=0001-01-02", 400,
+     "as of: expected YYYY-MM-DD or an ISO 8601 time from 1970 to 9998, got &#39;0001-01-02&#39;"),
+    ("/groups?key=plan&q=c", 404, "group key &#39;plan&#39; is not set up (see `group-etl keys list`)"),
+    # PostgreSQL refuses a NUL in a bound string: said, never a fault
+    ("/groups/company_id/c1%00", 404,
+     "group &#39;company_id&#39; = &#39;c1\\x00&#39; is unknown: no key or group id holds a NUL character"),
+    ("/groups/company%00_id/c1", 404,
+     "group &#39;company\\x00_id&#39; = &#39;c1&#39; is unknown: no key or group id holds a NUL character"),
+    ("/groups?key=company_id&q=c%00", 400, "id contains: no group id holds a NUL character"),
+    ("/groups?key=company_id&where=" + "+or+".join(["plan+%3D%3D+%22x%22"] * 700), 400,
+     "where: at most 10,000 characters, got 10,496"),
     ("/groups?key=company_id&where=plan+%3D", 400, None),
 ])
 def test_wrong_pages_say_why(site, url, status, message) -> None:  # noqa: ANN001
@@ -128,7 +145,7 @@ def test_names_from_data_are_escaped(settings) -> None:  # noqa: ANN001
     from etl.run.day import run_day
     from etl.store.lake import open_lake
     from tests.companies import D1, SETUP, ts
-    from tests.support import write_jsonl
+    from tests.support import event, write_jsonl
 
     with Warehouse(settings) as warehouse:
         warehouse.init()
@@ -137,15 +154,22 @@ def test_names_from_data_are_escaped(settings) -> None:  # noqa: ANN001
         add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
         write_jsonl(open_lake(settings.lake_url), f"groups/dt={D1}/a.jsonl", [
             {"$group_key": "company_id", "$group_id": "<b>x</b>", "$time": ts(D1),
-             "$set": {"name": "<script>alert(1)</script>"}}])
-        write_jsonl(open_lake(settings.lake_url), f"events/dt={D1}/a.jsonl", [])
+             "$set": {"name": "<script>alert(1)</script>", '"><img src=x onerror=alert(2)>': "</td><i>v</i>"}}])
+        write_jsonl(open_lake(settings.lake_url), f"events/dt={D1}/a.jsonl", [
+            event("<svg onload=alert(3)>", "<u>user</u>", ts(D1, 11), "i1", company_id="<b>x</b>",
+                  **{"</title><script>alert(4)</script>": "javascript:alert(5)"})])
         run_day(settings, warehouse, open_lake(settings.lake_url), D1)
     client, reader = client_for(settings)
     with client:
         html = client.get("/groups/company_id/%3Cb%3Ex%3C%2Fb%3E", headers=AUTH).text
     reader.close()
-    assert "<script>alert(1)</script>" not in html and "<b>x</b>" not in html
+    for markup in ("<script>", "<b>x</b>", "<img", "<i>v</i>", "<svg onload", "<u>user</u>", "</title><script>"):
+        assert markup not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert re.findall(r'<tr class="event"><td>[^<]*</td>\s*<td>([^<]*)</td><td>([^<]*)</td>', html) == [
+        ("&lt;svg onload=alert(3)&gt;", "&lt;u&gt;user&lt;/u&gt;")]
+    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in section(html, "profile")
+    assert re.findall(r'href="([^"]*)"', html)[2:] == ["/groups/company_id/%3Cb%3Ex%3C%2Fb%3E?as_of=2026-06-01T10%3A00%3A00%2B00%3A00"]
 
 
 def test_behind_a_proxy_links_carry_the_root_path(settings) -> None:  # noqa: ANN001

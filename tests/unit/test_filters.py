@@ -39,6 +39,7 @@ def eq(name: str, value: object, scope: str | None = None, op: str = "==") -> Co
         ("plan in []", eq("plan", [], op="in")),
         ('plan in ["a", null]', eq("plan", ["a"], op="in")),  # null in a list is dropped
         ('plan contains "ro"', eq("plan", "ro", op="contains")),
+        ('"b2b" in tags', eq("tags", "b2b", op="has")),  # Mixpanel's form: membership in a list
         ("plan is set", eq("plan", None, op="is set")),
         ("plan is not set", eq("plan", None, op="is not set")),
         # literals
@@ -129,11 +130,13 @@ ESCAPES = r'(escapes: \" \\ \/ \b \f \n \r \t \uXXXX)'
                     "after a complete condition (join conditions with and, or)" + SEE),
         # an expression that stops early
         ("plan ==", "--where: cannot parse 'plan ==': the expression ends at column 8, where a value was expected" + SEE),
-        ("a == 1 and", "--where: cannot parse 'a == 1 and': the expression ends at column 11, where a property was expected" + SEE),
+        ("a == 1 and", "--where: cannot parse 'a == 1 and': the expression ends at column 11, where a value or a "
+         "property was expected" + SEE),
         ("(a == 1", "--where: cannot parse '(a == 1': the expression ends at column 8, where ')' was expected" + SEE),
         ("plan is", "--where: cannot parse 'plan is': the expression ends at column 8, where 'set' was expected" + SEE),
         # something else where a part was expected
-        ('"x" == 1', "--where: cannot parse '\"x\" == 1': unexpected '\"x\"' at column 1; expected a property" + SEE),
+        ('"x" == 1', "--where: cannot parse '\"x\" == 1': unexpected '==' at column 5; expected 'in' (a value on "
+         "the left: \"v\" in tags)" + SEE),
         ("plan == 'pro'", "--where: cannot parse \"plan == 'pro'\": a ' at column 9: write strings in double "
                           "quotes, as in plan == \"pro\"" + SEE),
         ("plan == @", "--where: cannot parse 'plan == @': unexpected '@' at column 9; expected a value" + SEE),
@@ -217,6 +220,23 @@ def duck_number(column: str, key: str) -> str:
     return f"(CASE WHEN json_type({member}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST({member} AS DOUBLE) END)"
 
 
+def duck_within(item: str) -> str:
+    """contains / `"v" in` on DuckDB over e.properties, name :f0, value :f1."""
+    member = duck_member("e.properties", ":f0")
+    texts = f"json_extract_string(CASE WHEN json_type({member}) = 'ARRAY' THEN {member} END, '$[*]')"
+    return (f"(CASE WHEN (json_type({member}) = 'ARRAY') "
+            f"THEN coalesce(len(list_filter({texts}, lambda element: {item})) > 0, false) "
+            f"ELSE strpos({duck_text('e.properties', ':f0')}, :f1) > 0 END)")
+
+
+def pg_within(item: str) -> str:
+    """The same on PostgreSQL: jsonb_array_elements_text only where the member is an array."""
+    return ("(CASE WHEN (jsonb_typeof(e.properties -> :f0) = 'array') "  # noqa: S608 - expected text
+            "THEN (CASE WHEN jsonb_typeof(e.properties -> :f0) = 'array' THEN EXISTS (SELECT 1 FROM "
+            f"jsonb_array_elements_text(e.properties -> :f0) AS listed(element) WHERE {item}) ELSE false END) "
+            "ELSE strpos((e.properties ->> :f0), :f1) > 0 END)")
+
+
 def pg_number(column: str, key: str) -> str:
     n = f"CAST({column} -> {key} AS numeric)"
     big = "179769313486231570" + "0" * 291
@@ -277,8 +297,10 @@ def test_the_duckdb_path_fragment_spelled_out() -> None:
         ("n in [1, 2.5, true]", f"({duck_text('e.properties', ':f0')} IN (:f1, :f2, :f3))",
          "((e.properties ->> :f0) IN (:f1, :f2, :f3))", {"f0": "n", "f1": "1", "f2": "2.5", "f3": "true"}),
         ("plan in []", "false", "false", {}),
-        ('plan contains "ro"', f"(strpos({duck_text('e.properties', ':f0')}, :f1) > 0)",
-         "(strpos((e.properties ->> :f0), :f1) > 0)", {"f0": "plan", "f1": "ro"}),
+        # contains and `"v" in`: a list item by item, any other value through its text
+        ('plan contains "ro"', duck_within("strpos(element, :f1) > 0"), pg_within("strpos(listed.element, :f1) > 0"),
+         {"f0": "plan", "f1": "ro"}),
+        ('"ro" in plan', duck_within("element = :f1"), pg_within("listed.element = :f1"), {"f0": "plan", "f1": "ro"}),
         ("plan is set", f"({duck_member('e.properties', ':f0')} IS NOT NULL)",
          "((e.properties -> :f0) IS NOT NULL)", {"f0": "plan"}),
         ("plan is not set", f"(NOT ({duck_member('e.properties', ':f0')} IS NOT NULL))",
