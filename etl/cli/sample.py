@@ -20,6 +20,20 @@ INDUSTRIES = ["retail", "fintech", "health", "media", "logistics"]
 BROWSING = ["Page Viewed", "Search", "Report Viewed"]
 
 
+QUIET_FROM = 5
+
+
+def quiet_companies(company_ids: list[str], offset: int) -> set[str]:
+    """Companies none of whose users is active on day `offset`, so account health has
+    something to show past the first QUIET_FROM days (`demo --days 10`): every 8th
+    company goes quiet for good (dormant, later churned), the others skip one day in
+    three (dormant, then resurrected). The first QUIET_FROM days are untouched, so the
+    default demo's figures stay as documented."""
+    if offset < QUIET_FROM:
+        return set()
+    return {company for n, company in enumerate(company_ids, start=1) if n % 8 == 0 or n % 3 == offset % 3}
+
+
 def write_sample_lake(
     lake: Lake,
     first_day: date,
@@ -42,7 +56,11 @@ def write_sample_lake(
         start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
         events = list(late_copies)
         late_copies = []
-        for user, companies_of_user in members.items():
+        quiet = quiet_companies(company_ids, offset)
+        for user, all_companies_of_user in members.items():
+            companies_of_user = [c for c in all_companies_of_user if c not in quiet]
+            if not companies_of_user:
+                continue
             if rng.random() < 0.35:
                 continue
             company = companies_of_user if len(companies_of_user) > 1 else companies_of_user[0]
