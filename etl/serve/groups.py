@@ -32,8 +32,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         time, event_id = json.loads(raw)
         moment = datetime.fromisoformat(time)
-        if moment.tzinfo is None or not isinstance(event_id, str):
-            raise ValueError
+        if moment.tzinfo is None or not isinstance(event_id, str) or "\x00" in event_id:
+            raise ValueError  # a NUL is no event id, and PostgreSQL refuses it in a bound string
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise EtlError(f"--cursor {cursor!r} is not a cursor of `groups show` (use next_cursor as printed)") from None
     return moment, event_id
