@@ -489,8 +489,17 @@ def test_the_one_way_rule_is_a_clear_error(warehouse) -> None:  # noqa: ANN001
         funnel(warehouse, ["A", "B"], 60, DAYS[0], DAYS[1], Scope(by="company_id", where='user.tier == "gold"'))
     with pytest.raises(EtlError, match="--where-group filters users by their groups' profiles"):
         retention(warehouse, "A", "B", DAYS[0], DAYS[1], Scope(by="company_id", where_group='company_id.plan == "x"'))
-    with pytest.raises(EtlError, match="group.plan needs --by KEY"):
+    with pytest.raises(EtlError, match=r"^--breakdown group.plan needs --by KEY; to break users down by their "
+                                       r"groups' profiles, use --breakdown KEY.plan$"):  # it said --where-group
         insights(warehouse, "A", DAYS[0], DAYS[1], Scope(breakdown="group.plan"))
+    with pytest.raises(EtlError, match=r"^group.plan needs --by KEY; to filter users by a group's profile, "
+                                       r"use --where-group 'KEY.plan \.\.\.'$"):
+        insights(warehouse, "A", DAYS[0], DAYS[1], Scope(where='group.plan == "pro"'))
+    with pytest.raises(EtlError, match=r"""^--breakdown: expected one property, such as plan or """
+                                       r"""properties\["a.b"\]; got 'properties\["a"'$"""):  # it named `is set`
+        insights(warehouse, "A", DAYS[0], DAYS[1], Scope(breakdown='properties["a"'))
+    with pytest.raises(EtlError, match=r"^--window must be from 1 second to 366 days, got 31708800 seconds$"):
+        funnel(warehouse, ["A", "B"], 367 * 86_400, DAYS[0], DAYS[1], Scope())
     with pytest.raises(EtlError, match="group key 'account_id' is not set up"):
         insights(warehouse, "A", DAYS[0], DAYS[1], Scope(by="account_id"))
     with pytest.raises(EtlError, match="--where: cannot parse"):
