@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -180,3 +181,7 @@ def test_the_demo_shows_each_day_and_no_third_party_warning(tmp_path: Path) -> N
     output = done.stdout + done.stderr
     assert "day 2026-10-01 (1 of 2): " in done.stdout and "day 2026-10-02 (2 of 2): " in done.stdout
     assert "deprecated" not in output.lower() and "warning" not in output.lower()
+    # its summary tables print as the commands' do: they cut dates with "…" and printed False
+    assert "…" not in done.stdout and " False " not in done.stdout
+    history = done.stdout.split("(group_profile_history)\n", 1)[1]
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00  ", history, re.MULTILINE), history
