@@ -141,6 +141,18 @@ def _lake(ctx: typer.Context):  # noqa: ANN202
     return open_lake(_settings(ctx).lake_url)
 
 
+def _instant(text: str | None, ctx: typer.Context, option: str) -> datetime | None:
+    """An ISO 8601 option as a UTC instant (None for none); a bad one is a usage mistake."""
+    from etl.model.keys import parse_instant
+
+    if text is None:
+        return None
+    try:
+        return parse_instant(text, _settings(ctx).tz, option)
+    except EtlError as error:
+        raise typer.BadParameter(str(error).removeprefix(f"{option}: "), param_hint=option) from None
+
+
 def _date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -263,10 +275,10 @@ def keys_add(
         help="ISO 8601: events from then on are attributed")] = None,
 ) -> None:
     """Register a group key; prints its data_group_id."""
-    from etl.model.keys import add_key, parse_instant
+    from etl.model.keys import add_key
 
     settings = _settings(ctx)
-    when = parse_instant(setup_at, settings.tz, "--setup-at") if setup_at else None
+    when = _instant(setup_at, ctx, "--setup-at")
     with _warehouse(ctx) as warehouse:
         warehouse.migrate()
         key = add_key(warehouse, prop, max_keys=settings.max_group_keys,
@@ -309,15 +321,15 @@ def keys_preview(
     """Preview what a key would attribute (writes nothing).
 
     A dry run over the loaded events of --from .. --to."""
-    from etl.model.keys import parse_instant, preview_key
+    from etl.model.keys import preview_key
 
-    settings = _settings(ctx)
     start, end = _range(first, last)
+    setup = _instant(setup_at, ctx, "--setup-at")
     with _reader(ctx):  # a dry run: a DuckDB file that does not exist is an error, not created
         pass
     with _warehouse(ctx) as warehouse:
         warehouse.migrate()
-        document = preview_key(warehouse, prop, parse_instant(setup_at, settings.tz, "--setup-at"), start, end)
+        document = preview_key(warehouse, prop, setup, start, end)
     if fmt is Format.json:
         print_json(document)
     elif fmt is Format.csv:
@@ -347,12 +359,10 @@ def groups_show(
 
     The profile now, or --as-of a time, and its latest events (the activity feed),
     newest first by (time, event_id); the next page: --cursor NEXT_CURSOR."""
-    from etl.model.keys import parse_instant
     from etl.serve.groups import show_group
 
-    settings = _settings(ctx)
-    cutoff = parse_instant(before, settings.tz, "--before") if before else None
-    moment = parse_instant(as_of, settings.tz, "--as-of") if as_of else None
+    cutoff = _instant(before, ctx, "--before")
+    moment = _instant(as_of, ctx, "--as-of")
     with _reader(ctx) as warehouse:
         document = show_group(warehouse, key, group_id, limit, cutoff, moment, before_id=before_id, cursor=cursor)
     if fmt is Format.json:
@@ -753,7 +763,7 @@ def _as_of_instant(text: str, tz: ZoneInfo) -> datetime:
 
     try:
         return as_of_instant(text, tz)
-    except ValueError:
+    except (ValueError, EtlError):
         raise typer.BadParameter(f"expected YYYY-MM-DD or an ISO 8601 time, got {text!r}",
                                  param_hint="--as-of") from None
 

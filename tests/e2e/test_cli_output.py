@@ -48,6 +48,15 @@ REPORT = ("report", "insights", "--event", "Open", "--from", DAY, "--to", DAY)
         ((*REPORT, "--breakdown-limit", "0"), "Invalid value for '--breakdown-limit': Input should be greater than or equal to 1"),
         ((*REPORT, "--chart", "/nonexistent-folder/c.png"),
          "Invalid value for --chart: folder '/nonexistent-folder' does not exist (create it first)"),
+        # a bad time was an error (exit 1), and a time before year 1 in UTC a traceback
+        (("keys", "add", "k", "--setup-at", "yesterday"),
+         "Invalid value for --setup-at: not an ISO 8601 date or time: 'yesterday'"),
+        (("groups", "show", "--key", "k", "--id", "x", "--before", "June"),
+         "Invalid value for --before: not an ISO 8601 date or time: 'June'"),
+        (("groups", "show", "--key", "k", "--id", "x", "--as-of", "0001-01-01T00:00:00+01:00"),
+         "Invalid value for --as-of: '0001-01-01T00:00:00+01:00' is out of range"),
+        (("export", "profiles", "--data-group-id", "1", "--as-of", "yesterday"),
+         "Invalid value for --as-of: expected YYYY-MM-DD or an ISO 8601 time, got 'yesterday'"),
         ((*REPORT, "--chart", "c.txt"), "Invalid value for --chart: expected a file ending in .png, .svg, .pdf, "
                                         "got 'c.txt'"),
     ],
