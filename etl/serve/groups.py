@@ -57,6 +57,8 @@ def show_group(
     if not keys:
         raise EtlError(f"group key {group_key!r} is not set up (see `group-etl keys list`)")
     current = next((k for k in reversed(keys) if k.removed_at is None), keys[-1])
+    if "\x00" in group_id:  # no group id holds a NUL, and PostgreSQL refuses one in a bound string
+        raise EtlError(f"group {group_key} = {group_id!r} is unknown: no profile and no attributed events")
     group = {"k": group_key, "g": group_id}
     with warehouse.begin() as conn:
         if as_of is None:

@@ -327,6 +327,8 @@ def test_activity_feed_pages_ties_in_one_second_without_skips_or_repeats(setting
     with pytest.raises(EtlError, match=r"^--cursor 'nope' is not a cursor of `groups show`"):
         show_group(warehouse, "company_id", "c1", cursor="nope")
     forged = encode_cursor(last["time"], "a\x00b")  # PostgreSQL refused the NUL with a traceback
+    with pytest.raises(EtlError, match=r"^group company_id = 'c\\x001' is unknown"):  # the page's URL can hold one
+        show_group(warehouse, "company_id", "c\x001")
     with pytest.raises(EtlError, match=r"is not a cursor of `groups show`"):
         show_group(warehouse, "company_id", "c1", cursor=forged)
     with pytest.raises(EtlError, match=r"^--cursor already says where the page starts"):
