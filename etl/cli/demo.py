@@ -136,7 +136,10 @@ def show_company(console: Console, settings: Settings) -> None:
             "SELECT distinct_id FROM user_groups WHERE group_key = 'company_id' AND group_id = :g "
             "ORDER BY distinct_id"), {"g": group_id}).scalars().all()
     console.print(f"[bold]company_id = {group_id}[/]: profile {profile[0] if profile else None}")
-    print_rows([{"valid_from": row[0], "valid_to": row[1] or "(current)", "deleted": row[2],
+    def second(moment: datetime) -> str:  # to the second: the properties keep room in 80 columns
+        return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+    print_rows([{"valid_from": second(row[0]), "valid_to": second(row[1]) if row[1] else "(current)", "deleted": row[2],
                  "properties": json.loads(row[3]) if row[3] else None} for row in history],
                ["valid_from", "valid_to", "deleted", "properties"], Format.table,
                title=f"history of {group_id} (group_profile_history)")
