@@ -598,7 +598,7 @@ def report_funnel(
     last: ToOption,
     window: Annotated[str, typer.Option(
         "--window", metavar="DURATION",
-        help="time from the first step to convert: 7d, 1w, 12h, 30m or 90s (a unit is required)")] = "7d",
+        help="time from the first step to convert: 7d, 1w, 12h, 30m or 90s (a unit is required; at most 366d)")] = "7d",
     by: ByOption = None,
     breakdown: BreakdownOption = None,
     breakdown_limit: Annotated[int | None, _limit_option("units entering")] = None,
