@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 wrong data or request (one line on stderr), 2 usage.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 from datetime import date, datetime
@@ -108,6 +109,8 @@ def settings(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     for row in rows:
         if row["setting"] == "GROUP_ETL_WAREHOUSE_URL":
             row["value"] = safe_url(row["value"])
+        elif row["setting"] == "GROUP_ETL_LAKE_URL":  # s3://KEY:SECRET@bucket is no lake, but never echo a secret
+            row["value"] = re.sub(r"(://[^/@]*?:)[^/@]*@", r"\1***@", row["value"])
     if fmt is not Format.table:
         print_rows(rows, ["setting", "value", "source", "meaning"], fmt)
         return

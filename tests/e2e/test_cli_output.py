@@ -156,6 +156,9 @@ def test_version_and_settings_with_the_password_masked(group_etl, monkeypatch) -
         "    SQLAlchemy URL of the warehouse: duckdb:///relative/path, duckdb:////absolute/path or",
         "    postgresql+psycopg://user:pw@host/db"])
     assert "secret" not in out
+    code, out, _ = group_etl("--lake-url", "s3://AKIAKEY:pw-secret@bucket/lake", "settings", "--format", "json")
+    lake = next(r for r in json.loads(out)["rows"] if r["setting"] == "GROUP_ETL_LAKE_URL")
+    assert (code, lake["value"]) == (0, "s3://AKIAKEY:***@bucket/lake")  # it printed the secret
 
 
 def test_a_read_on_a_missing_warehouse_file_says_so_and_creates_nothing(group_etl, tmp_path) -> None:  # noqa: ANN001, F811
