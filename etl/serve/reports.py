@@ -173,8 +173,9 @@ def _breakdown(warehouse: Warehouse, scope: Scope, params: dict) -> Breakdown | 
 
 
 def _top(totals: dict, limit: int) -> list:
-    """The `limit` breakdown values weighing most (ties: by value, null last)."""
-    return sorted(totals, key=lambda v: (-totals[v], v is None, v))[:limit]
+    """The `limit` breakdown values weighing most (ties: by value, null last). A value that is
+    itself the text `(other)` is never kept apart: kept, it summed the folded values into its row."""
+    return sorted((v for v in totals if v != OTHER), key=lambda v: (-totals[v], v is None, v))[:limit]
 
 
 def _ordered(values: set) -> list:

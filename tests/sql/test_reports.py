@@ -216,7 +216,7 @@ def fold(labelled: list[tuple], limit: int | None) -> list[tuple]:
             totals[v] = totals.get(v, 0) + 1
     if not limit or len(totals) <= limit:
         return labelled
-    kept = sorted(totals, key=lambda v: (-totals[v], v is None, v))[:limit]
+    kept = sorted((v for v in totals if v != "(other)"), key=lambda v: (-totals[v], v is None, v))[:limit]
     return [(item, {v if v in kept else "(other)" for v in values}) for item, values in labelled]
 
 
@@ -557,6 +557,20 @@ def test_group_properties_as_they_were_at_each_event_or_as_they_are_now(settings
     cohorts = retention(warehouse, "Buy", "Pay", day, day, Scope(**users))["cohorts"]
     assert [(c["breakdown"], c["size"], c["retained"]) for c in cohorts] == [
         ("free", 1, [1]), ("pro", 1, [0]), (None, 1, [1])]
+
+
+def test_a_value_named_other_folds_into_other(settings, warehouse, lake) -> None:  # noqa: ANN001
+    """A plan that is the text "(other)" was kept as the top value, and the folded values
+    were summed into its row: one row of 7 events, no top value shown."""
+    day, t = DAYS[2], epoch(DAYS[2], 3600)
+    write_jsonl(lake, f"events/dt={day}/a.jsonl", [
+        record("Buy", f"u{n}", t + n, f"e{n}", plan=plan) for n, plan in
+        enumerate(["(other)", "(other)", "(other)", "pro", "pro", "free", "x"])])
+    run_day(settings, warehouse, lake, day)
+    rows = insights(warehouse, "Buy", day, day, Scope(breakdown="plan"), measure="events", breakdown_limit=1)["rows"]
+    assert [(r["breakdown"], r["events"]) for r in rows] == [("pro", 2), ("(other)", 5)]
+    rows = insights(warehouse, "Buy", day, day, Scope(breakdown="plan"), measure="events", breakdown_limit=9)["rows"]
+    assert [(r["breakdown"], r["events"]) for r in rows] == [("free", 1), ("pro", 2), ("x", 1), ("(other)", 3)]
 
 
 def test_breakdown_mistakes_are_clear_errors(warehouse) -> None:  # noqa: ANN001
