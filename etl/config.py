@@ -32,6 +32,7 @@ DEFAULTS: dict[str, str] = {
     "GROUP_ETL_LANDING_MARKER": "",
     "GROUP_ETL_LOCK_TIMEOUT": "300",
     "GROUP_ETL_REJECT_WARN": "0.01",
+    "GROUP_ETL_CHURN_DAYS": "30",
 }
 
 # One line each, for `group-etl --help` and `group-etl settings` (docs/configuration.md says more).
@@ -53,9 +54,15 @@ MEANINGS: dict[str, str] = {
                                 "(empty: any object does)",
     "GROUP_ETL_LOCK_TIMEOUT": "seconds a writer waits for a DuckDB file another process holds",
     "GROUP_ETL_REJECT_WARN": "rejected share of a day's records above which run warns and status --check fails",
+    "GROUP_ETL_CHURN_DAYS": "days a group stays dormant before group_activity_daily marks it churned",
+    "GROUP_ETL_SERVE_HOST": "group-etl serve: the address it listens on",
+    "GROUP_ETL_SERVE_PORT": "group-etl serve: the port it listens on",
+    "GROUP_ETL_SERVE_USER": "group-etl serve: the service account's user (HTTP basic authentication)",
+    "GROUP_ETL_SERVE_SECRET": "group-etl serve: the service account's secret",
+    "GROUP_ETL_SERVE_ROOT_PATH": "group-etl serve: the path prefix a reverse proxy adds, such as /analytics",
 }
 # Values never printed as they are.
-_SECRETS = ("GROUP_ETL_PROJECT_TOKEN",)
+_SECRETS = ("GROUP_ETL_PROJECT_TOKEN", "GROUP_ETL_SERVE_SECRET")
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -81,6 +88,8 @@ class Settings:
     reject_warn: float = 0.01
     #: seconds a pinned export session lasts; the next export deletes older ones
     session_ttl: int = 86_400
+    #: days a group stays dormant before group_activity_daily marks it churned
+    churn_days: int = 30
 
     @property
     def tz(self) -> ZoneInfo:
@@ -122,17 +131,20 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         lock_timeout=seconds_setting("GROUP_ETL_LOCK_TIMEOUT", raw),
         reject_warn=_share("GROUP_ETL_REJECT_WARN", raw),
         session_ttl=count_setting("GROUP_ETL_SESSION_TTL_SECONDS", raw),
+        churn_days=count_setting("GROUP_ETL_CHURN_DAYS", raw),
     )
     return _validated(settings)
 
 
-def describe_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> list[dict]:
-    """Each setting with its value (the project token masked; the caller masks the
-    warehouse URL's password), where the value came from (option, environment or
-    default) and what it means."""
+def describe_settings(environ: Mapping[str, str] | None = None, more: Mapping[str, str] | None = None,
+                      **overrides: object) -> list[dict]:
+    """Each setting (`more`: other defaults by name, such as the server's) with its value
+    (the project token and the server's secret masked; the caller masks the warehouse
+    URL's password), where the value came from (option, environment or default) and
+    what it means."""
     env = os.environ if environ is None else environ
     rows = []
-    for name, default in DEFAULTS.items():
+    for name, default in {**DEFAULTS, **(more or {})}.items():
         option = overrides.get(name.removeprefix("GROUP_ETL_").lower())
         if option is not None:
             value, source = str(option), "option"

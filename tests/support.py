@@ -16,6 +16,7 @@ TABLES = [
     "group_keys", "events", "event_groups", "group_profiles", "group_profile_history",
     "user_profiles", "user_groups", "group_daily_metrics", "cohorts", "rejected_records",
     "load_audit", "hot_shards", "profile_updates", "profile_uploads", "upload_failures",
+    "group_activity_daily", "group_user_first_days", "cohort_members",
 ]
 RUN_TIME_COLUMNS = {"load_audit": {"started_at", "finished_at"}}
 

@@ -93,7 +93,7 @@ def group_context(warehouse: Warehouse, params: dict) -> dict:
     today = (at or datetime.now(tz)).astimezone(tz).date()
     last = last_active_day(warehouse, key, group_id, today) or today
     activity = daily_activity(warehouse, key, group_id, last)
-    health = account_health(warehouse, key, group_id, last)
+    health = account_health(warehouse, key, group_id, today)
     return {
         **shown, "as_of": as_of_text, "at": at, "tz": tz.key,
         "versions": profile_versions(warehouse, key, group_id),

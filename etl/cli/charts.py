@@ -1,6 +1,6 @@
 """`--chart FILE.png`: lines of the measure for insights, bars for funnel steps (grouped,
-one series per breakdown value, the top 10 by units entering), a heat-map for retention
-(matplotlib, drawn off-screen).
+one series per breakdown value, the top 10 by units entering), a heat-map for retention,
+stacked bars of groups per state for lifecycle (matplotlib, drawn off-screen).
 
 A chart has to read without the command that drew it: its title names the report, the
 unit and the measure, a second line the date range and the filters; axes start at zero
@@ -44,7 +44,7 @@ def draw(document: dict, path: str, caption: str = "") -> Path:
 
     target = check_target(path)
     kind = document["report"]
-    painter = {"insights": _insights, "funnel": _funnel, "retention": _retention}[kind]
+    painter = {"insights": _insights, "funnel": _funnel, "retention": _retention, "lifecycle": _lifecycle}[kind]
     figure, axes = plt.subplots(figsize=(10, 5), layout="constrained")
     title = painter(figure, axes, document)
     axes.set_title(f"{title}\n{caption}" if caption else title, fontsize="medium", loc="left")
@@ -181,3 +181,25 @@ def _retention(figure, axes, document: dict) -> str:  # noqa: ANN001
     axes.set_ylabel("cohort (size)")
     figure.colorbar(image, ax=axes, label="share retained", format="{x:.0%}")
     return f"retention by {document['unit']}, per {document['period']}"
+
+
+def _lifecycle(figure, axes, document: dict) -> str:  # noqa: ANN001
+    """One bar a day, groups stacked by state (the report's state columns, in order)."""
+    from matplotlib.ticker import MaxNLocator
+
+    from etl.serve.health import REPORT_STATES
+
+    days = [date.fromisoformat(str(row["date"])) for row in document["rows"]]
+    bottom = [0] * len(days)
+    for state in REPORT_STATES:
+        counts = [row[state] for row in document["rows"]]
+        axes.bar(days, counts, bottom=bottom, label=state, width=0.8)
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    if len(days) <= MAX_TICKS:
+        axes.set_xticks(days, [d.strftime("%b %d") for d in days])
+    axes.set_ylim(0, max(bottom, default=0) * 1.1 or 1)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel(f"groups of {document['unit']}")
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
+    return f"lifecycle of {document['unit']}, groups per state per day"

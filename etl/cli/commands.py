@@ -102,10 +102,11 @@ def settings(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
     Each GROUP_ETL_* variable: its value (passwords masked), its source (option,
     environment or default) and what it means."""
+    from etl.api.settings import DEFAULTS as SERVE_DEFAULTS
     from etl.config import describe_settings
     from etl.store.warehouse import safe_url
 
-    rows = describe_settings(**(ctx.find_root().obj or {}))
+    rows = describe_settings(more=SERVE_DEFAULTS, **(ctx.find_root().obj or {}))
     for row in rows:
         if row["setting"] == "GROUP_ETL_WAREHOUSE_URL":
             row["value"] = safe_url(row["value"])
@@ -379,6 +380,7 @@ def groups_show(
         else:
             print_rows([{"property": k, "value": v} for k, v in profile.items()], ["property", "value"], fmt,
                        title="profile", formats={"value": _profile_value})
+        typer.echo(health_line(document["health"]))
     if fmt is Format.table:
         print_feed(document["events"])
     else:
@@ -393,6 +395,17 @@ def _profile_value(value: object) -> str:
     import json
 
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def health_line(health: dict | None) -> str:
+    """`groups show`'s health summary: the group's row of the last loaded day."""
+    if health is None:
+        return "health: no attributed events yet"
+    churned = ", churned" if health["churned"] else ""
+    since = health["days_since_active"]
+    return (f"health on {health['activity_date']}: active users {health['active_users']} (1 day), "
+            f"{health['active_users_7d']} (7 days), {health['active_users_28d']} (28 days); "
+            f"{health['lifecycle']}{churned}, {since} day{'' if since == 1 else 's'} since active")
 
 
 @app.command("upload-csv")
@@ -546,6 +559,18 @@ def _measure(measure: str) -> None:
         raise typer.BadParameter(str(error).removeprefix("--measure: "), param_hint="--measure") from None
 
 
+def _units_output(document: dict, fmt: Format) -> None:
+    """A drill-down list: one id a line (table: ready for `cohorts add --static -`), a CSV
+    column `unit`, or the JSON document."""
+    if fmt is Format.json:
+        print_json(document)
+    elif fmt is Format.csv:
+        print_rows([{"unit": unit} for unit in document["units"]], ["unit"], fmt)
+    else:
+        for unit in document["units"]:
+            sys.stdout.write(unit + "\n")
+
+
 @report_app.command("insights")
 def report_insights(
     ctx: typer.Context,
@@ -563,6 +588,8 @@ def report_insights(
     group_props: GroupPropsOption = GroupProps.at_event,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
+    list_units: Annotated[str | None, typer.Option(
+        "--list-units", metavar="DATE", help="list the units counted in the interval starting DATE")] = None,
 ) -> None:
     """Count an event per day, week or month.
 
@@ -576,6 +603,18 @@ def report_insights(
     _measure(measure)
     _chart_target(chart)
     scope = Scope(by, where, where_group, breakdown, group_props.value)
+    if list_units is not None:
+        from etl.serve.drilldown import insights_units
+
+        if breakdown or breakdown_limit is not None or chart:
+            raise typer.BadParameter("lists every unit of the date: leave out --breakdown, --breakdown-limit "
+                                     "and --chart", param_hint="--list-units")
+        with _reader(ctx) as warehouse:
+            document = insights_units(warehouse, event, start, end,
+                                      Scope(by, where, where_group, None, group_props.value), _date(list_units, "--list-units"),
+                                      interval=interval.value)
+        _units_output(document, fmt)
+        return
     with _reader(ctx) as warehouse:
         document = insights(warehouse, event, start, end, scope, measure=measure, interval=interval.value,
                             breakdown_limit=breakdown_limit)
@@ -610,6 +649,10 @@ def report_funnel(
     group_props: GroupPropsOption = GroupProps.at_event,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
+    list_units: Annotated[int | None, typer.Option(
+        "--list-units", metavar="STEP", help="list the units that reached STEP-1 and not STEP")] = None,
+    converted: Annotated[bool, typer.Option(
+        "--converted", help="with --list-units: the units that reached STEP instead")] = False,
 ) -> None:
     """Conversion through ordered steps within a window.
 
@@ -625,6 +668,17 @@ def report_funnel(
     seconds = _window(window)
     _chart_target(chart)
     scope = Scope(by, where, where_group, breakdown, group_props.value)
+    if converted and list_units is None:
+        raise typer.BadParameter("goes with --list-units STEP", param_hint="--converted")
+    if list_units is not None:
+        from etl.serve.drilldown import funnel_units
+
+        if chart:
+            raise typer.BadParameter("a list has no chart: leave out --chart", param_hint="--list-units")
+        with _reader(ctx) as warehouse:
+            document = funnel_units(warehouse, steps, seconds, start, end, Scope(by, where, where_group, None, group_props.value), list_units, converted)
+        _units_output(document, fmt)
+        return
     with _reader(ctx) as warehouse:
         document = funnel(warehouse, steps, seconds, start, end, scope, breakdown_limit=breakdown_limit)
     caption = f"{_caption(start, end, scope)}; window {format_duration(seconds)}"
@@ -648,6 +702,8 @@ def report_retention(
     group_props: GroupPropsOption = GroupProps.at_event,
     chart: ChartOption = None,
     fmt: FormatOption = Format.table,
+    list_units: Annotated[str | None, typer.Option(
+        "--list-units", metavar="COHORT_DATE:PERIOD", help="list the units of that cohort retained in PERIOD")] = None,
 ) -> None:
     """Day-N or week-N retention by cohort date.
 
@@ -659,6 +715,17 @@ def report_retention(
     start, end = _range(first, last)
     _chart_target(chart)
     scope = Scope(by, where, where_group, breakdown, group_props.value)
+    if list_units is not None:
+        from etl.serve.drilldown import parse_cohort_period, retention_units
+
+        if chart:
+            raise typer.BadParameter("a list has no chart: leave out --chart", param_hint="--list-units")
+        cohort_date, period = parse_cohort_period(list_units)
+        with _reader(ctx) as warehouse:
+            document = retention_units(warehouse, born, returned, start, end,
+                                       Scope(by, where, where_group, None, group_props.value), cohort_date, period, unit=unit.value)
+        _units_output(document, fmt)
+        return
     with _reader(ctx) as warehouse:
         document = retention(warehouse, born, returned, start, end, scope, period=unit.value,
                              breakdown_limit=breakdown_limit)
@@ -667,21 +734,71 @@ def report_retention(
                    Asked([born, returned], by, where, where_group, breakdown), start, end)
 
 
+@report_app.command("lifecycle")
+def report_lifecycle(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option("--by", metavar="KEY", help="the group key whose groups are counted")],
+    first: FromOption,
+    last: ToOption,
+    chart: ChartOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Groups per lifecycle state per day.
+
+    new, returning, resurrected, dormant and churned (README: Account health)."""
+    from etl.cli.report_tables import Listing
+    from etl.serve.health import REPORT_STATES, lifecycle_report
+    from etl.serve.vocabulary import Asked
+
+    start, end = _range(first, last)
+    _chart_target(chart)
+    with _reader(ctx) as warehouse:
+        document = lifecycle_report(warehouse, by, start, end)
+    caption = f"{start} to {end}" if start != end else str(start)
+    _report_output(ctx, document, fmt, chart, Listing(document["rows"], ["date", *REPORT_STATES]), caption,
+                   Asked([], by), start, end)
+
+
 @cohorts_app.command("add")
 def cohorts_add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="the cohort's name: letters, digits, - and _")],
-    definition: Annotated[str, typer.Option("--definition", metavar="JSON", help="the definition (docs/cohorts.md)")],
+    name: Annotated[str, typer.Argument(help="letters, digits, - and _")],
+    definition: Annotated[str | None, typer.Option("--definition", help="JSON; see docs/cohorts.md")] = None,
+    static: Annotated[str | None, typer.Option(
+        "--static", help="FILE (or - for stdin): a fixed list of ids, one a line")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="with --static: the ids are groups of this key")] = None,
+    export: Annotated[bool, typer.Option("--export", help="with --static: export it daily (export run)")] = False,
 ) -> None:
-    """Save a cohort of groups or users.
+    """Save a cohort of groups (with a group_key) or users; validated before it is saved.
+    --static saves a fixed list of ids instead (e.g. a report's --list-units)."""
+    from etl.serve.cohorts import add_cohort, add_static_cohort, static_ids
 
-    A group cohort names its group_key; the definition is validated before it is saved."""
-    from etl.serve.cohorts import add_cohort
-
+    if (definition is None) == (static is None):
+        raise typer.BadParameter("give --definition JSON or --static FILE")
+    if static is None and (key is not None or export):
+        raise typer.BadParameter("--key and --export go with --static (a definition says group_key and export)")
+    ids = static_ids(_read_text(static), static) if static is not None else []
     with _warehouse(ctx) as warehouse:
         warehouse.migrate()
-        cohort = add_cohort(warehouse, name, definition)
-    typer.echo(f"cohort {cohort.name} of {cohort.group_key or 'users'} saved")
+        if static is None:
+            cohort = add_cohort(warehouse, name, definition)
+        else:
+            cohort = add_static_cohort(warehouse, name, key, ids, export)
+    size = f" ({len(ids)} id{'' if len(ids) == 1 else 's'})" if static is not None else ""
+    typer.echo(f"cohort {cohort.name} of {cohort.group_key or 'users'} saved{size}")
+
+
+def _read_text(source: str) -> str:
+    """A file's text (UTF-8), or standard input's for '-'."""
+    try:
+        if source == "-":
+            return sys.stdin.buffer.read().decode("utf-8")
+        with open(source, encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except OSError as error:
+        raise EtlError(f"--static {source}: cannot read it ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise EtlError(f"--static {source}: not UTF-8 text") from None
 
 
 @cohorts_app.command("list")

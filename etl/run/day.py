@@ -28,6 +28,7 @@ from etl.ingest.events import parse_day
 from etl.ingest.landing import day_listings, not_landed
 from etl.ingest.records import ParsedPartition, input_fingerprint
 from etl.ingest.updates import parse_updates
+from etl.model.activity import refresh_activity
 from etl.model.attribution import attribute
 from etl.model.events import count_duplicates, replace_event_partition
 from etl.model.keys import registered_keys
@@ -130,6 +131,10 @@ def _write_attribution(run: DayRun, conn: Connection) -> None:
     )
 
 
+def _write_health(run: DayRun, conn: Connection) -> None:
+    refresh_activity(conn, run.warehouse, run.result.touched_dates, run.settings.churn_days)
+
+
 def _profiles(kind: str, source: str) -> tuple[Callable, Callable]:
     def parse(run: DayRun, engine: Engine) -> ParsedPartition:
         return parse_updates(engine, run.lake, run.listings[source], kind, run.day, run.settings.tz,
@@ -156,6 +161,10 @@ STAGES: tuple[Stage, ...] = (
     Stage("attribution", reads="events of the event dates load D touched; group_keys",
           owns="event_groups, hot_shards, group_daily_metrics of those event dates",
           done="attributed", write=_write_attribution),
+    Stage("health", reads="event_groups of the groups those dates changed; the last loaded day",
+          owns="group_activity_daily and group_user_first_days of those groups from their first changed "
+               "date, and every group's rows past the previous last loaded day",
+          done="health_refreshed", write=_write_health),
     Stage("groups", reads="lake groups/dt=D; group_keys; earlier group updates",
           owns="profile_updates and rejected_records (kind group) of D; the group profiles they touch "
                "(group_profiles, group_profile_history); load_audit (groups, D)",

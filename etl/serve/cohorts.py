@@ -6,13 +6,18 @@ A definition is JSON:
      "properties": [{"property": "plan", "op": "eq", "value": "enterprise"}],
      "behaviors": [{"event": "Purchase", "at_least": 1, "last_days": 7}],
      "groups": [{"group_key": "company_id", "property": "plan", "op": "eq", "value": "pro"}],
+     "health": [{"metric": "active_users_28d", "op": "lt", "value": 3}],
+     "lifecycle": "dormant",
      "export": true}
 
 `properties` test the member's own profile; `behaviors` count the member's
 deduplicated events (per group, or per user, as the reports do) in the last
 `last_days` days up to the reference day, inclusive; `groups` (users only)
 test the profile of a group the user belongs to. Ops: eq, neq, in, contains,
-gt, lt, is_set, not_set. All conditions must hold.
+gt, lt, is_set, not_set. `health` and `lifecycle` (group cohorts) test the
+group's row of group_activity_daily on the reference day (etl.serve.health).
+All conditions must hold. A static cohort (`add_static_cohort`) is a fixed
+list of ids, kept in cohort_members; its definition says `"static": true`.
 """
 
 from __future__ import annotations
@@ -26,13 +31,14 @@ import sqlalchemy as sa
 
 from etl.errors import EtlError
 from etl.serve.filters import Compare, Ref, SqlCompiler
+from etl.serve.health import check_health, health_conditions
 from etl.store.sql import render_sql
 from etl.store.warehouse import Warehouse
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 OPS = {"eq": "==", "neq": "!=", "in": "in", "contains": "contains", "gt": ">", "lt": "<",
        "is_set": "is set", "not_set": "is not set"}
-TOP_LEVEL = {"group_key", "properties", "behaviors", "groups", "export", "user_properties"}
+TOP_LEVEL = {"group_key", "properties", "behaviors", "groups", "export", "user_properties", "health", "lifecycle"}
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,7 @@ def validate(definition: object, keys: set[str]) -> dict:
                 raise EtlError(f"{where}: '{field}' must be a whole number of at least 1")
     if not isinstance(definition.get("export", False), bool):
         raise EtlError("--definition: 'export' must be true or false")
+    check_health(definition)
     return definition
 
 
@@ -147,15 +154,49 @@ def add_cohort(warehouse: Warehouse, name: str, definition_text: str) -> Cohort:
         raise EtlError(f"--definition: not JSON ({error.msg} at character {error.pos})") from None
     definition = validate(definition, _keys(warehouse))
     with warehouse.begin() as conn:
-        if conn.execute(sa.text("SELECT count(*) FROM cohorts WHERE name = :n"), {"n": name}).scalar():
-            raise EtlError(f"cohort {name!r} exists; remove it first to redefine it")
-        conn.execute(sa.text("INSERT INTO cohorts (name, group_key, definition) VALUES (:n, :k, :d)"),
-                     {"n": name, "k": definition.get("group_key"), "d": json.dumps(definition)})
-        # the next number ever given (removed cohorts keep theirs): an id names one definition
-        cohort_id = conn.execute(sa.text("SELECT coalesce(max(cohort_id), 0) + 1 FROM cohort_ids")).scalar()
-        conn.execute(sa.text("INSERT INTO cohort_ids (cohort_id, name, assigned_at) VALUES (:i, :n, :t)"),
-                     {"i": cohort_id, "n": name, "t": datetime.now(UTC)})
+        cohort_id = _save(conn, name, definition)
     return Cohort(name, definition.get("group_key"), definition, cohort_id)
+
+
+def _save(conn: sa.Connection, name: str, definition: dict) -> int:
+    """Save a cohort under a new id; returns the id."""
+    if conn.execute(sa.text("SELECT count(*) FROM cohorts WHERE name = :n"), {"n": name}).scalar():
+        raise EtlError(f"cohort {name!r} exists; remove it first to redefine it")
+    conn.execute(sa.text("INSERT INTO cohorts (name, group_key, definition) VALUES (:n, :k, :d)"),
+                 {"n": name, "k": definition.get("group_key"), "d": json.dumps(definition)})
+    # the next number ever given (removed cohorts keep theirs): an id names one definition
+    cohort_id = conn.execute(sa.text("SELECT coalesce(max(cohort_id), 0) + 1 FROM cohort_ids")).scalar()
+    conn.execute(sa.text("INSERT INTO cohort_ids (cohort_id, name, assigned_at) VALUES (:i, :n, :t)"),
+                 {"i": cohort_id, "n": name, "t": datetime.now(UTC)})
+    return cohort_id
+
+
+def static_ids(text: str, source: str) -> list[str]:
+    """The ids of a `--static` file: one a line, exactly as written (spaces included; only
+    the line ending, LF or CRLF, and a UTF-8 byte order mark are not part of it), blank
+    lines skipped, repeats kept once. An empty list is an error."""
+    ids = dict.fromkeys(line.removesuffix("\r") for line in text.removeprefix("\ufeff").split("\n"))
+    ids = [i for i in ids if i.strip()]
+    if not ids:
+        raise EtlError(f"--static {source}: no ids (one id a line; blank lines are skipped)")
+    if any("\x00" in i for i in ids):
+        raise EtlError(f"--static {source}: an id holds a NUL character (\\u0000), which no id can hold")
+    return ids
+
+
+def add_static_cohort(warehouse: Warehouse, name: str, group_key: str | None, ids: list[str],
+                      export: bool = False) -> Cohort:
+    """Save a fixed list of group ids (of `group_key`) or distinct_ids as a cohort: a
+    drilled-down list (`report ... --list-units`) kept, exported like any cohort."""
+    check_name(name)
+    if group_key is not None and group_key not in _keys(warehouse):
+        raise EtlError(f"--key: group key {group_key!r} is not set up (see `group-etl keys list`)")
+    definition = {"group_key": group_key, "static": True, "export": export}
+    with warehouse.begin() as conn:
+        cohort_id = _save(conn, name, definition)
+        conn.execute(sa.text("INSERT INTO cohort_members (cohort, member_id) VALUES (:n, :m)"),
+                     [{"n": name, "m": member} for member in ids])
+    return Cohort(name, group_key, definition, cohort_id)
 
 
 def list_cohorts(warehouse: Warehouse) -> list[Cohort]:
@@ -186,6 +227,7 @@ def remove_cohort(warehouse: Warehouse, name: str) -> None:
     get_cohort(warehouse, name)
     with warehouse.begin() as conn:
         conn.execute(sa.text("DELETE FROM cohorts WHERE name = :n"), {"n": name})
+        conn.execute(sa.text("DELETE FROM cohort_members WHERE cohort = :n"), {"n": name})
 
 
 def behaviour_window(cohort: Cohort, as_of: date) -> tuple[date, date] | None:
@@ -206,6 +248,10 @@ def member_conditions(cohort: Cohort, dialect: str, params: dict, as_of: date, p
     compiler = SqlCompiler(dialect, params, prefix="c")
     at_param = compiler.bind(at) if at is not None else None
     conditions = []
+    if definition.get("static"):
+        conditions.append(render_sql("serve/cohort_static", dialect, member=f"{profile}.profile_id",
+                                     cohort=compiler.bind(cohort.name)).strip())
+    conditions += health_conditions(definition, dialect, f"{profile}.profile_id", compiler.bind, as_of)
     for item in definition.get("properties", []) + definition.get("user_properties", []):
         conditions.append(compiler.compile(_condition(item, "", {item.get("group_key")}),
                                            lambda _ref: f"{profile}.properties"))

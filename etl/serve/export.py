@@ -53,7 +53,8 @@ FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv
 class Selection:
     """Which profiles: groups of one key (by data_group_id) or users, a cohort, a filter;
     `at`: each group as it was at that instant (None: now); `include_all_users`: members
-    without a profile too (None: for cohorts with behaviours, as Mixpanel's default)."""
+    without a profile too (None: for cohorts with behaviours and static cohorts, as
+    Mixpanel's default)."""
 
     data_group_id: int | None = None
     cohort: str | None = None
@@ -97,8 +98,11 @@ def selection_sql(warehouse: Warehouse, selection: Selection, as_of: date, param
     if selection.include_all_users and not cohort:
         raise EtlError("--include-all-users: needs --cohort (members without a profile are found by behaviour)")
     window = behaviour_window(cohort, as_of) if cohort else None
-    all_members = selection.include_all_users is not False and window is not None
-    if all_members:
+    static = bool(cohort and cohort.definition.get("static"))
+    all_members = selection.include_all_users is not False and (window is not None or static)
+    if static:
+        params["static_cohort"] = cohort.name
+    elif all_members:
         params["members_first"], params["members_last"] = window
     if selection.at is not None:
         params["export_at"] = selection.at
@@ -118,7 +122,8 @@ def selection_sql(warehouse: Warehouse, selection: Selection, as_of: date, param
         binds = ", ".join(compiler.bind(i) for i in selection.ids)
         conditions.append(f"(p.profile_id IN ({binds}))" if binds else "false")
     return render_sql("serve/export_selection", warehouse.dialect, groups=selection.data_group_id is not None,
-                      at=selection.at is not None, all_members=all_members, conditions=conditions)
+                      at=selection.at is not None, all_members=all_members, static=static,
+                      conditions=conditions)
 
 
 def export_profiles(

@@ -42,7 +42,7 @@ from etl.store.warehouse import Warehouse, quote_ident
 TABLES = (
     "group_keys", "events", "event_groups", "group_profiles", "group_profile_history",
     "user_profiles", "user_groups", "group_daily_metrics", "cohorts", "rejected_records",
-    "load_audit", "hot_shards", "profile_updates", "profile_uploads",
+    "load_audit", "hot_shards", "profile_updates", "profile_uploads", "group_activity_daily",
 )
 SETTINGS = tuple(name.removeprefix("GROUP_ETL_").lower() for name in DEFAULTS)
 

@@ -1,7 +1,5 @@
 """A group's activity over time for its page: active users and events per day from
-its attributed events (every warehouse has them), and the account-health figures of
-`group_activity_daily` where the warehouse has that table (schema version 11, the
-account-health issue): the page shows that section only then."""
+its attributed events, and the account-health figures of `group_activity_daily`."""
 
 from __future__ import annotations
 
@@ -38,28 +36,24 @@ def daily_activity(warehouse: Warehouse, group_key: str, group_id: str, last: da
             for day in (first + timedelta(days=n) for n in range(days))]
 
 
-def has_health(warehouse: Warehouse) -> bool:
-    """Whether the warehouse has the account-health table (group_activity_daily)."""
-    with warehouse.begin() as conn:
-        return bool(conn.execute(sa.text(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s "
-            "AND table_name = 'group_activity_daily' AND table_catalog = current_database()"),
-            {"s": warehouse.schema}).scalar())
-
-
-def account_health(warehouse: Warehouse, group_key: str, group_id: str, last: date,
-                   days: int = DAYS) -> list[dict] | None:
-    """The group's rows of group_activity_daily for the `days` days ending `last`, oldest
-    first (None: the warehouse has no such table)."""
-    if not has_health(warehouse):
-        return None
+def account_health(warehouse: Warehouse, group_key: str, group_id: str, until: date,
+                   days: int = DAYS) -> list[dict]:
+    """The group's rows of group_activity_daily for the `days` days ending on its last row
+    on or before `until`, oldest first. The table has a row for every loaded day from the
+    group's first event on, so a quiet group's last row says how long it has been dormant."""
     columns = ", ".join(HEALTH_COLUMNS)
+    params = {"k": group_key, "g": group_id, "until": until}
     with warehouse.begin() as conn:
+        last = conn.execute(sa.text(
+            "SELECT max(activity_date) FROM group_activity_daily "
+            "WHERE group_key = :k AND group_id = :g AND activity_date <= :until"), params).scalar()
+        if last is None:
+            return []
         rows = conn.execute(sa.text(
             f"SELECT {columns} FROM group_activity_daily "  # noqa: S608 - fixed column names
             "WHERE group_key = :k AND group_id = :g AND activity_date BETWEEN :first AND :last "
             "ORDER BY activity_date"),
-            {"k": group_key, "g": group_id, "first": last - timedelta(days=days - 1), "last": last}).all()
+            {**params, "first": _day(last) - timedelta(days=days - 1), "last": last}).all()
     return [dict(zip(HEALTH_COLUMNS, (_day(r[0]), *r[1:]), strict=True)) for r in rows]
 
 

@@ -1,4 +1,5 @@
-"""A group's page: its profile and its activity feed (attributed events, newest first).
+"""A group's page: its profile, its health on the last loaded day (group_activity_daily)
+and its activity feed (attributed events, newest first).
 
 The feed is ordered by (event time, event id), both descending: event ids are
 unique and compared bytewise on both engines, so ties in the same second have
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 from etl.errors import EtlError
 from etl.model.keys import list_keys
+from etl.serve.health import group_health
 from etl.store.warehouse import Warehouse, json_value
 
 
@@ -91,6 +93,7 @@ def show_group(
         ).all()
         if profile is None and not events and not _known(conn, group):  # asked only when nothing was found
             raise EtlError(f"group {group_key} = {group_id!r} is unknown: no profile and no attributed events")
+        health = group_health(conn, group_key, group_id)
     more, events = len(events) > limit, events[:limit]  # one more row says whether a next page exists
     last = events[-1] if more else None
     return {
@@ -98,6 +101,7 @@ def show_group(
         "group_id": group_id,
         "data_group_id": current.data_group_id,
         "profile": json_value(profile),
+        "health": health,
         "events": [
             {"time": e.event_time, "event_id": e.event_id, "event": e.event, "distinct_id": e.distinct_id,
              "properties": json_value(e.properties)}

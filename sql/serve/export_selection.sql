@@ -6,7 +6,8 @@
     so their current profile); `all_members` true: ids that did an event of
     key :export_key (or users) from :members_first to :members_last and have
     no profile (then) join with empty properties, as Mixpanel's
-    include_all_users; `conditions` compiled over `p` (profile_id, properties)
+    include_all_users (`static` true: the ids of static cohort :static_cohort
+    instead); `conditions` compiled over `p` (profile_id, properties)
     by etl.serve.filters and etl.serve.cohorts, values bound. -#}
 WITH stored AS (
 {%- if groups and at %}
@@ -33,7 +34,11 @@ profiles AS (
     UNION ALL
     SELECT m.profile_id, CAST('{}' AS {{ dialect.json }}) AS properties
     FROM (
-{%- if groups %}
+{%- if static is defined and static %}
+        SELECT DISTINCT cm.member_id AS profile_id
+        FROM cohort_members AS cm
+        WHERE cm.cohort = :static_cohort
+{%- elif groups %}
         SELECT DISTINCT eg.group_id AS profile_id
         FROM event_groups AS eg
         WHERE eg.group_key = :export_key

@@ -51,7 +51,7 @@ def test_run_status_and_stale_days(group_etl, lake) -> None:  # noqa: ANN001
     code, out, _ = group_etl("run", "--date", str(D1), "--format", "json")
     assert code == 0
     [row] = json.loads(out)["rows"]
-    assert set(row.pop("seconds")) == {"parsed", "events_deleted", "events_loaded", "attributed",
+    assert set(row.pop("seconds")) == {"parsed", "events_deleted", "events_loaded", "attributed", "health_refreshed",
                                        "groups_applied", "people_applied", "audited", "committed"}
     assert row == {"date": "2024-07-01", "input_records": 2, "loaded": 1, "rejected": 1, "duplicates": 0,
                    "invalid_group_id": 0, "group_updates": 0, "user_updates": 0}

@@ -139,6 +139,7 @@ def test_version_and_settings_with_the_password_masked(group_etl, monkeypatch) -
 
     assert group_etl("--version")[:2] == (0, f"group-etl {version('group-analytics-etl')}\n")
     monkeypatch.setenv("GROUP_ETL_PROJECT_TOKEN", "tok-secret")
+    monkeypatch.setenv("GROUP_ETL_SERVE_SECRET", "serve-secret")
     code, out, err = group_etl("--warehouse-url", "postgresql+psycopg://etl:pw-secret@db/analytics",
                                "settings", "--format", "json")
     assert (code, err) == (0, "")
@@ -147,15 +148,18 @@ def test_version_and_settings_with_the_password_masked(group_etl, monkeypatch) -
     assert rows["GROUP_ETL_WAREHOUSE_URL"]["source"] == "option"
     assert (rows["GROUP_ETL_PROJECT_TOKEN"]["value"], rows["GROUP_ETL_PROJECT_TOKEN"]["source"]) == (
         "***", "environment")
+    assert (rows["GROUP_ETL_SERVE_SECRET"]["value"], rows["GROUP_ETL_SERVE_SECRET"]["source"]) == (
+        "***", "environment")
     assert (rows["GROUP_ETL_MAX_GROUP_KEYS"]["value"], rows["GROUP_ETL_MAX_GROUP_KEYS"]["source"]) == ("6", "default")
-    assert "secret" not in out
+    assert (rows["GROUP_ETL_CHURN_DAYS"]["value"], rows["GROUP_ETL_SERVE_PORT"]["value"]) == ("30", "8000")
+    assert not any(s in out for s in ("pw-secret", "tok-secret", "serve-secret"))
     assert all(r["meaning"] for r in rows.values())
     code, out, _ = group_etl("--warehouse-url", "postgresql+psycopg://etl:pw-secret@db/analytics", "settings")
     assert (code, out.splitlines()[:3]) == (0, [  # a block a setting, fit for 80 columns
         "GROUP_ETL_WAREHOUSE_URL = postgresql+psycopg://etl:***@db/analytics  (option)",
         "    SQLAlchemy URL of the warehouse: duckdb:///relative/path, duckdb:////absolute/path or",
         "    postgresql+psycopg://user:pw@host/db"])
-    assert "secret" not in out
+    assert not any(s in out for s in ("pw-secret", "tok-secret", "serve-secret"))
     code, out, _ = group_etl("--lake-url", "s3://AKIAKEY:pw-secret@bucket/lake", "settings", "--format", "json")
     lake = next(r for r in json.loads(out)["rows"] if r["setting"] == "GROUP_ETL_LAKE_URL")
     assert (code, lake["value"]) == (0, "s3://AKIAKEY:***@bucket/lake")  # it printed the secret

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from etl.errors import EtlError
+from etl.model.activity import TEMP_TABLES as ACTIVITY_SCRATCH
 from etl.model.keys import add_key, data_group_id_for, list_keys, preview_key, remove_key
 from etl.run.day import run_day
 from etl.serve.groups import encode_cursor, show_group
@@ -172,7 +173,8 @@ def test_the_latest_copy_decides_even_without_the_key(settings, warehouse, lake)
 
 def test_warehouse_tables_named_like_our_scratch_tables_survive(settings, warehouse, lake) -> None:  # noqa: ANN001
     add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
-    scratch = ["group_values", "listed", "attributed", "shard_sizes", "over_limit", "affected_profiles"]
+    scratch = ["group_values", "listed", "attributed", "shard_sizes", "over_limit", "affected_profiles",
+               *ACTIVITY_SCRATCH]
     with warehouse.begin() as conn:
         for name in scratch:
             conn.exec_driver_sql(f"CREATE TABLE {name} (kept INTEGER)")

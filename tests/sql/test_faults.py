@@ -60,7 +60,8 @@ def env_for(settings) -> dict:  # noqa: ANN001
             "GROUP_ETL_LAKE_URL": settings.lake_url, "GROUP_ETL_SCHEMA": settings.schema}
 
 
-@pytest.mark.parametrize("stage", ["events_deleted", "events_loaded", "attributed", "groups_applied", "people_applied"])
+@pytest.mark.parametrize("stage", ["events_deleted", "events_loaded", "attributed", "health_refreshed", "groups_applied",
+                                   "people_applied"])
 def test_a_killed_run_leaves_every_table_as_it_was(settings, warehouse, lake, stage) -> None:  # noqa: ANN001
     add_key(warehouse, "company_id", max_keys=6, setup_at=datetime(2024, 1, 1, tzinfo=UTC))
     fill(lake)

@@ -1,6 +1,6 @@
 """The group pages over HTTP on DuckDB and PostgreSQL: the profile, its history and
 as-of view, the feed by cursor, the cohorts, the charts, the search, the errors, and
-the account-health section only where group_activity_daily exists."""
+the account-health section."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import re
 from types import SimpleNamespace
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from etl.api import pages
@@ -65,7 +64,7 @@ def test_a_company_page_now(site) -> None:  # noqa: ANN001
     assert re.findall(r'<span class="pill"[^>]*>(.*?)</span>', section(html, "cohorts")) == ["enterprise #1"]
     assert cells(html, "history", 1) == ["now", "2026-06-02 10:00"]
     assert cells(html, "feed", 1) == ["Log in", "Purchase", "Purchase", "Purchase", "Sign up"]
-    assert 'id="older"' not in html and 'id="health"' not in html  # no account-health table here
+    assert 'id="older"' not in html and 'id="health"' in html
     activity = section(html, "activity")
     assert re.findall(r"<title>(2026-06-0\d): (\d+)</title>", activity) == [
         ("2026-06-01", "2"), ("2026-06-02", "2"), ("2026-06-01", "3"), ("2026-06-02", "2")]
@@ -165,24 +164,18 @@ def test_behind_a_proxy_links_carry_the_root_path(settings) -> None:  # noqa: AN
     assert re.findall(r'href="([^"]+)"', html) == ["/analytics/groups", "/analytics/groups", "/analytics/groups/company_id/c2"]
 
 
-def test_the_health_section_shows_where_group_activity_daily_exists(settings) -> None:  # noqa: ANN001
-    """As the account-health issue's migration 11 defines the table (not on this branch)."""
-    build_companies(settings)
-    with Warehouse(settings) as warehouse, warehouse.begin() as conn:
-        conn.execute(sa.text(
-            "CREATE TABLE group_activity_daily (activity_date DATE NOT NULL, group_key VARCHAR NOT NULL, "
-            "group_id VARCHAR NOT NULL, events BIGINT NOT NULL, active_users BIGINT NOT NULL, "
-            "active_users_7d BIGINT NOT NULL, active_users_28d BIGINT NOT NULL, new_users BIGINT NOT NULL, "
-            "days_since_active INTEGER NOT NULL, lifecycle VARCHAR NOT NULL, churned BOOLEAN NOT NULL)"))
-        conn.execute(sa.text(
-            "INSERT INTO group_activity_daily VALUES "
-            "('2026-06-01', 'company_id', 'c1', 3, 2, 2, 2, 2, 0, 'new', false), "
-            "('2026-06-02', 'company_id', 'c1', 2, 2, 3, 3, 1, 0, 'returning', false)"))
+def test_the_health_section_shows_the_groups_rows_of_group_activity_daily(settings) -> None:  # noqa: ANN001
+    """The day runs' account health (issue 18): 28-day actives, lifecycle, days since active."""
+    build_companies(settings)  # c1: u1, u1, u2 on June 1; u1, u3 on June 2; c4: no events
     client, reader = client_for(settings)
     with client:
         html = client.get("/groups/company_id/c1", headers=AUTH).text
         other = client.get("/groups/company_id/c4", headers=AUTH).text
+        quiet = client.get("/groups/company_id/c2", headers=AUTH).text  # active on June 1 only
     reader.close()
+    # the last loaded day's row, not the last active day's: c2 is dormant on June 2
+    assert re.findall(r"<b>(.*?)</b>", section(quiet, "health")) == ["1", "1", "dormant", "1"]
+    assert "as of 2026-06-02" in section(quiet, "health")
     health = section(html, "health")
     assert re.findall(r"<b>(.*?)</b>", health) == ["3", "3", "returning", "0"]
     assert re.findall(r"<title>(2026-06-0\d): (\d+)</title>", health) == [("2026-06-01", "2"), ("2026-06-02", "3")]

@@ -56,7 +56,7 @@ def old_baseline(warehouse: Warehouse, *, version: int = 5, skip: str | None = N
 def test_the_shipped_migrations_are_numbered_from_the_baseline() -> None:
     assert [(m.version, m.name) for m in migrations()] == [(5, "baseline"), (6, "drop_export_sessions"),
                                                              (7, "project_settings"), (8, "export_days"), (9, "event_identity"),
-                                                             (10, "upload_failures"), (12, "cohort_ids")]
+                                                             (10, "upload_failures"), (11, "group_activity_daily"), (12, "cohort_ids")]
     assert latest_version() == LATEST
     baseline = migrations()[0]
     assert [only for only, _ in baseline.parts] == [None, "duckdb", "postgresql"]
@@ -70,7 +70,7 @@ def test_a_fresh_warehouse_migrates_to_the_latest_version(settings) -> None:  # 
     with Warehouse(settings) as warehouse:
         assert warehouse.schema_version() is None
         assert warehouse.migrate() == LATEST
-        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10, 12]
+        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10, 11, 12]
         assert tables(warehouse) == {*TABLES, "schema_version", "events_deduped", "export_days", "project_settings", "cohort_ids"}
     with Warehouse(settings, read_only=True) as reader:
         assert reader.check_version() == LATEST
@@ -84,7 +84,7 @@ def test_init_twice_is_a_no_op(settings) -> None:  # noqa: ANN001
         assert warehouse.init() == LATEST
         assert warehouse.migrate() == LATEST
         assert versions(warehouse) == first
-        assert len(first) == 7
+        assert len(first) == 8
 
 
 def test_a_version_5_warehouse_made_by_the_old_code_is_upgraded_and_keeps_its_data(settings) -> None:  # noqa: ANN001
@@ -100,7 +100,7 @@ def test_a_version_5_warehouse_made_by_the_old_code_is_upgraded_and_keeps_its_da
                                   f"group-etl's {LATEST}: run `group-etl migrate`")
     with Warehouse(settings) as warehouse:
         assert warehouse.migrate() == LATEST
-        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10, 12]
+        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10, 11, 12]
         assert "export_sessions" not in tables(warehouse)
         assert list_keys(warehouse) == [key]
         # and the pipeline runs on it as on a fresh one
@@ -123,7 +123,7 @@ def test_a_version_3_warehouse_gets_the_baseline_it_lacks(settings) -> None:  # 
                 "AND table_name = 'load_audit'"), {"s": warehouse.schema}).scalars())
         assert "touched_dates" not in columns
         assert warehouse.migrate() == LATEST
-        assert [v for v, _ in versions(warehouse)] == [3, 5, 6, 7, 8, 9, 10, 12]
+        assert [v for v, _ in versions(warehouse)] == [3, 5, 6, 7, 8, 9, 10, 11, 12]
         with warehouse.begin() as conn:
             assert conn.execute(sa.text(
                 "SELECT count(*) FROM information_schema.columns WHERE table_schema = :s "
@@ -143,7 +143,7 @@ def test_a_migration_recorded_after_a_later_one_is_still_applied(settings) -> No
                                   "of this group-etl: run `group-etl migrate`")
     with Warehouse(settings) as warehouse:
         assert warehouse.migrate() == LATEST
-        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10, 12]
+        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10, 11, 12]
     with Warehouse(settings, read_only=True) as reader:
         assert reader.check_version() == LATEST
 

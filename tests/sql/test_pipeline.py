@@ -91,8 +91,8 @@ def test_rerunning_a_day_or_a_range_leaves_every_table_identical(settings, wareh
     assert snapshot(warehouse) == before
 
 
-@pytest.mark.parametrize("stage", ["parsed", "events_deleted", "events_loaded", "attributed", "groups_applied",
-                                   "people_applied", "audited"])
+@pytest.mark.parametrize("stage", ["parsed", "events_deleted", "events_loaded", "attributed", "health_refreshed",
+                                   "groups_applied", "people_applied", "audited"])
 def test_a_crash_inside_the_run_leaves_the_previous_state(settings, warehouse, lake, stage) -> None:  # noqa: ANN001
     write_jsonl(lake, f"events/dt={D1}/a.jsonl", [event("Open", "u1", T1, "a")])
     run_day(settings, warehouse, lake, D1)
