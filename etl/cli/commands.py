@@ -883,7 +883,7 @@ def _as_of_instant(text: str, tz: ZoneInfo) -> datetime:
 
     try:
         return as_of_instant(text, tz)
-    except (ValueError, EtlError):
+    except (ValueError, OverflowError, EtlError):  # OverflowError: the end of 9999-12-31, or year 1 in UTC
         raise typer.BadParameter(f"expected YYYY-MM-DD or an ISO 8601 time, got {text!r}",
                                  param_hint="--as-of") from None
 

@@ -107,12 +107,11 @@ def test_search_by_id_and_profile(site, query, found) -> None:  # noqa: ANN001
     ("/groups/company_id/zz", 404, "group company_id = &#39;zz&#39; is unknown: no profile and no attributed events"),
     ("/groups/plan/c1", 404, "group key &#39;plan&#39; is not set up (see `group-etl keys list`)"),
     # a NUL in the id or the cursor, a time before year 1: PostgreSQL's or Python's traceback, HTTP 500
-    ("/groups/company_id/c%001", 404, "group company_id = &#39;c\\x001&#39; is unknown: no profile and no attributed events"),
+    ("/groups/company_id/c%001", 404, None),  # show_group's message: tests/sql/test_attribution.py
     ("/groups/company_id/c1?cursor=WyIyMDI2LTEwLTA1VDE3OjAwOjUxKzAwOjAwIiwiYVx1MDAwMGIiXQ", 400,
      "--cursor &#39;WyIyMDI2LTEwLTA1VDE3OjAwOjUxKzAwOjAwIiwiYVx1MDAwMGIiXQ&#39; is not a cursor of `groups show` "
      "(use next_cursor as printed)"),
-    ("/groups/company_id/c1?as_of=0001-01-01T00:00:00%2B01:00", 400,
-     "as_of: &#39;0001-01-01T00:00:00+01:00&#39; is out of range"),
+    ("/groups/company_id/c1?as_of=0001-01-01T00:00:00%2B01:00", 400, None),
     ("/groups/company_id/c1?as_of=June", 400, "as_of: not an ISO 8601 date or time: &#39;June&#39;"),
     ("/groups/company_id/c1?as_of=2026-13-01", 400, "as of: expected YYYY-MM-DD or an ISO 8601 time, got &#39;2026-13-01&#39;"),
     ("/groups?key=company_id&where=plan+%3D", 400, None),
