@@ -108,7 +108,7 @@ def _insights(figure, axes, document: dict) -> str:  # noqa: ANN001
     if len(series) > 1 or folded:
         axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False,
                     title=folded, title_fontsize="small", alignment="left")
-    return f"insights: {document['event']}, {what} per {document['interval']}"
+    return f"insights by {document['unit']}: {document['event']}, {what} per {document['interval']}"
 
 
 def _funnel(figure, axes, document: dict) -> str:  # noqa: ANN001

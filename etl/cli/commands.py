@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 wrong data or request (one line on stderr), 2 usage.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 from datetime import date, datetime
@@ -109,6 +110,8 @@ def settings(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     for row in rows:
         if row["setting"] == "GROUP_ETL_WAREHOUSE_URL":
             row["value"] = safe_url(row["value"])
+        elif row["setting"] == "GROUP_ETL_LAKE_URL":  # s3://KEY:SECRET@bucket is no lake, but never echo a secret
+            row["value"] = re.sub(r"(://[^/@]*?:)[^/@]*@", r"\1***@", row["value"])
     if fmt is not Format.table:
         print_rows(rows, ["setting", "value", "source", "meaning"], fmt)
         return
@@ -140,6 +143,18 @@ def _lake(ctx: typer.Context):  # noqa: ANN202
     from etl.store.lake import open_lake
 
     return open_lake(_settings(ctx).lake_url)
+
+
+def _instant(text: str | None, ctx: typer.Context, option: str) -> datetime | None:
+    """An ISO 8601 option as a UTC instant (None for none); a bad one is a usage mistake."""
+    from etl.model.keys import parse_instant
+
+    if text is None:
+        return None
+    try:
+        return parse_instant(text, _settings(ctx).tz, option)
+    except EtlError as error:
+        raise typer.BadParameter(str(error).removeprefix(f"{option}: "), param_hint=option) from None
 
 
 def _date(value: str, option: str) -> date:
@@ -264,10 +279,10 @@ def keys_add(
         help="ISO 8601: events from then on are attributed")] = None,
 ) -> None:
     """Register a group key; prints its data_group_id."""
-    from etl.model.keys import add_key, parse_instant
+    from etl.model.keys import add_key
 
     settings = _settings(ctx)
-    when = parse_instant(setup_at, settings.tz, "--setup-at") if setup_at else None
+    when = _instant(setup_at, ctx, "--setup-at")
     with _warehouse(ctx) as warehouse:
         warehouse.migrate()
         key = add_key(warehouse, prop, max_keys=settings.max_group_keys,
@@ -310,15 +325,15 @@ def keys_preview(
     """Preview what a key would attribute (writes nothing).
 
     A dry run over the loaded events of --from .. --to."""
-    from etl.model.keys import parse_instant, preview_key
+    from etl.model.keys import preview_key
 
-    settings = _settings(ctx)
     start, end = _range(first, last)
+    setup = _instant(setup_at, ctx, "--setup-at")
     with _reader(ctx):  # a dry run: a DuckDB file that does not exist is an error, not created
         pass
     with _warehouse(ctx) as warehouse:
         warehouse.migrate()
-        document = preview_key(warehouse, prop, parse_instant(setup_at, settings.tz, "--setup-at"), start, end)
+        document = preview_key(warehouse, prop, setup, start, end)
     if fmt is Format.json:
         print_json(document)
     elif fmt is Format.csv:
@@ -348,12 +363,10 @@ def groups_show(
 
     The profile now, or --as-of a time, and its latest events (the activity feed),
     newest first by (time, event_id); the next page: --cursor NEXT_CURSOR."""
-    from etl.model.keys import parse_instant
     from etl.serve.groups import show_group
 
-    settings = _settings(ctx)
-    cutoff = parse_instant(before, settings.tz, "--before") if before else None
-    moment = parse_instant(as_of, settings.tz, "--as-of") if as_of else None
+    cutoff = _instant(before, ctx, "--before")
+    moment = _instant(as_of, ctx, "--as-of")
     with _reader(ctx) as warehouse:
         document = show_group(warehouse, key, group_id, limit, cutoff, moment, before_id=before_id, cursor=cursor)
     if fmt is Format.json:
@@ -627,7 +640,7 @@ def report_funnel(
     last: ToOption,
     window: Annotated[str, typer.Option(
         "--window", metavar="DURATION",
-        help="time from the first step to convert: 7d, 1w, 12h, 30m or 90s (a unit is required)")] = "7d",
+        help="time from the first step to convert: 7d, 1w, 12h, 30m or 90s (a unit is required; at most 366d)")] = "7d",
     by: ByOption = None,
     breakdown: BreakdownOption = None,
     breakdown_limit: Annotated[int | None, _limit_option("units entering")] = None,
@@ -870,7 +883,7 @@ def _as_of_instant(text: str, tz: ZoneInfo) -> datetime:
 
     try:
         return as_of_instant(text, tz)
-    except (ValueError, OverflowError):  # OverflowError: the end of 9999-12-31, or year 1 in UTC
+    except (ValueError, OverflowError, EtlError):  # OverflowError: the end of 9999-12-31, or year 1 in UTC
         raise typer.BadParameter(f"expected YYYY-MM-DD or an ISO 8601 time, got {text!r}",
                                  param_hint="--as-of") from None
 

@@ -6,13 +6,14 @@ summary shows no attribution before it (Mixpanel never backfills a key).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 from rich.console import Console
-from rich.table import Table
 
+from etl.cli.output import Format, print_rows
 from etl.cli.sample import write_sample_lake
 from etl.config import Settings
 from etl.days import day_range
@@ -101,26 +102,16 @@ def run_demo(settings: Settings, first_day: date, days: int) -> None:
             "FROM group_daily_metrics WHERE group_key = 'company_id' "
             "GROUP BY group_id ORDER BY events DESC, group_id LIMIT 5")).all()
 
-    runs = Table(title="daily runs (load date)")
-    for column in ("date", "input records", "loaded", "rejected", "duplicates"):
-        runs.add_column(column, justify="right")
-    for r in results:
-        runs.add_row(r.load_date.isoformat(), str(r.input_records), str(r.loaded), str(r.rejected),
-                     str(r.duplicates))
-    console.print(runs)
+    # The tables print as the commands print theirs: no id or date ever cut.
+    print_rows([r._asdict() for r in results], ["load_date", "input_records", "loaded", "rejected", "duplicates"],
+               Format.table, title="daily runs (load date)")
     console.print("rejected by reason: " + (", ".join(f"{r} {n}" for r, n in reasons) or "none"))
-    attribution = Table(title=f"company_id attribution by event date (key set up {key.setup_at.isoformat()})")
-    for column in ("event date", "events (deduplicated)", "attributed", "companies"):
-        attribution.add_column(column, justify="right")
-    for event_date, row in per_day.items():
-        attribution.add_row(event_date.isoformat(), str(row.events), str(row.attributed), str(row.groups))
-    console.print(attribution)
-    busiest = Table(title="busiest companies (group_daily_metrics)")
-    for column in ("company_id", "events", "peak daily users"):
-        busiest.add_column(column, justify="right")
-    for row in top:
-        busiest.add_row(row.group_id, str(row.events), str(row.peak_users))
-    console.print(busiest)
+    print_rows([row._asdict() for row in per_day.values()], ["event_date", "events", "attributed", "groups"],
+               Format.table, title=f"company_id attribution by event date (key set up {key.setup_at.isoformat()})",
+               headers={"events": "events (deduplicated)", "groups": "companies"})
+    print_rows([row._asdict() for row in top], ["group_id", "events", "peak_users"], Format.table,
+               title="busiest companies (group_daily_metrics)",
+               headers={"group_id": "company_id", "peak_users": "peak daily users"})
     show_company(console, settings)
     export_enterprise_cohort(console, settings, lake, last_day)
     console.print(f"warehouse: {safe_url(settings.warehouse_url)}; try `group-etl status` or "
@@ -145,13 +136,13 @@ def show_company(console: Console, settings: Settings) -> None:
             "SELECT distinct_id FROM user_groups WHERE group_key = 'company_id' AND group_id = :g "
             "ORDER BY distinct_id"), {"g": group_id}).scalars().all()
     console.print(f"[bold]company_id = {group_id}[/]: profile {profile[0] if profile else None}")
-    versions = Table(title=f"history of {group_id} (group_profile_history)")
-    for column in ("valid_from", "valid_to", "deleted", "properties"):
-        versions.add_column(column)
-    for row in history:
-        versions.add_row(row[0].isoformat(), row[1].isoformat() if row[1] else "(current)",
-                         str(row[2]), row[3] or "")
-    console.print(versions)
+    def second(moment: datetime) -> str:  # to the second: the properties keep room in 80 columns
+        return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+    print_rows([{"valid_from": second(row[0]), "valid_to": second(row[1]) if row[1] else "(current)", "deleted": row[2],
+                 "properties": json.loads(row[3]) if row[3] else None} for row in history],
+               ["valid_from", "valid_to", "deleted", "properties"], Format.table,
+               title=f"history of {group_id} (group_profile_history)")
     shown = ", ".join(members[:12]) + (f" ... ({len(members)} in all)" if len(members) > 12 else "")
     console.print(f"members of {group_id} (user_groups): {shown or 'none'}")
 

@@ -48,11 +48,13 @@ def parse_instant(text: str, tz: ZoneInfo, what: str) -> datetime:
     """ISO 8601; a time without an offset is read in the project time zone."""
     try:
         value = datetime.fromisoformat(text)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=tz)
+        return value.astimezone(UTC)
     except ValueError:
         raise EtlError(f"{what}: not an ISO 8601 date or time: {text!r}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=tz)
-    return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first instant Python has
+        raise EtlError(f"{what}: {text!r} is out of range") from None
 
 
 def list_keys(warehouse: Warehouse, include_removed: bool = True) -> list[GroupKey]:

@@ -10,6 +10,7 @@ import re
 
 UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 EXAMPLES = "7d, 1w, 12h, 30m or 90s"
+LONGEST = 366 * 86_400  # Mixpanel's longest conversion window; a longer one overflowed the date range
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([wdhms])\s*$")
 
 
@@ -22,6 +23,8 @@ def parse_window(text: str) -> int:
     seconds = int(float(match.group(1)) * UNITS[match.group(2)])
     if seconds <= 0:
         raise ValueError(f"must be at least one second, got {text!r}")
+    if seconds > LONGEST:
+        raise ValueError(f"must be at most 366d, got {text!r}")
     return seconds
 
 

@@ -34,8 +34,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         time, event_id = json.loads(raw)
         moment = datetime.fromisoformat(time)
-        if moment.tzinfo is None or not isinstance(event_id, str):
-            raise ValueError
+        if moment.tzinfo is None or not isinstance(event_id, str) or "\x00" in event_id:
+            raise ValueError  # a NUL is no event id, and PostgreSQL refuses it in a bound string
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise EtlError(f"--cursor {cursor!r} is not a cursor of `groups show` (use next_cursor as printed)") from None
     return moment, event_id
@@ -59,6 +59,8 @@ def show_group(
     if not keys:
         raise EtlError(f"group key {group_key!r} is not set up (see `group-etl keys list`)")
     current = next((k for k in reversed(keys) if k.removed_at is None), keys[-1])
+    if "\x00" in group_id:  # no group id holds a NUL, and PostgreSQL refuses one in a bound string
+        raise EtlError(f"group {group_key} = {group_id!r} is unknown: no profile and no attributed events")
     group = {"k": group_key, "g": group_id}
     with warehouse.begin() as conn:
         if as_of is None:

@@ -19,6 +19,7 @@ from math import ceil
 import sqlalchemy as sa
 
 from etl.errors import EtlError
+from etl.serve.durations import LONGEST
 from etl.serve.filters import Compare, Ref, SqlCompiler, parse, refs
 from etl.serve.measures import BUCKETS, buckets, check_interval, parse_measure
 from etl.store.sql import render_sql, sql_clause
@@ -137,9 +138,12 @@ def _breakdown_ref(text: str) -> Ref:
     """The property a `--breakdown` names: `properties["a.b"]` (the filters' syntax, for
     a name with a dot), `user.P`, `group.P`, `KEY.P`, or else an event property as is."""
     if "[" in text:
-        node = parse(f"{text} is set", "--breakdown")
+        try:  # parsed as the condition `PROP is set`, which names nothing of the user's
+            node = parse(f"{text} is set", "--breakdown")
+        except EtlError:
+            node = None
         if not isinstance(node, Compare):
-            raise EtlError(f"--breakdown: expected one property, got {text!r}")
+            raise EtlError(f'--breakdown: expected one property, such as plan or properties["a.b"]; got {text!r}')
         return node.ref
     head, _, rest = text.partition(".")
     return Ref(head, rest) if head and rest else Ref(None, text)
@@ -151,6 +155,9 @@ def _breakdown(warehouse: Warehouse, scope: Scope, params: dict) -> Breakdown | 
         return None
     ref = _breakdown_ref(scope.breakdown)
     compiler = SqlCompiler(warehouse.dialect, params, prefix="b")
+    if ref.scope == "group" and not scope.by:
+        raise EtlError(f"--breakdown group.{ref.name} needs --by KEY; to break users down by their groups' "
+                       f"profiles, use --breakdown KEY.{ref.name}")
     if ref.scope in (None, "user", "group"):
         return Breakdown(compiler.engine.json_member(_column_for(scope)(ref), compiler.bind(ref.name)))
     if scope.by:
@@ -166,8 +173,9 @@ def _breakdown(warehouse: Warehouse, scope: Scope, params: dict) -> Breakdown | 
 
 
 def _top(totals: dict, limit: int) -> list:
-    """The `limit` breakdown values weighing most (ties: by value, null last)."""
-    return sorted(totals, key=lambda v: (-totals[v], v is None, v))[:limit]
+    """The `limit` breakdown values weighing most (ties: by value, null last). A value that is
+    itself the text `(other)` is never kept apart: kept, it summed the folded values into its row."""
+    return sorted((v for v in totals if v != OTHER), key=lambda v: (-totals[v], v is None, v))[:limit]
 
 
 def _ordered(values: set) -> list:
@@ -244,8 +252,8 @@ def funnel(warehouse: Warehouse, steps: list[str], window_seconds: int, first: d
     the top N values by units entering and counts the others as `(other)`."""
     if len(steps) < 2:
         raise EtlError("a funnel needs at least two --steps")
-    if window_seconds <= 0:
-        raise EtlError("--window must be positive")
+    if not 0 < window_seconds <= LONGEST:
+        raise EtlError(f"--window must be from 1 second to 366 days, got {window_seconds} seconds")
     _check_limit(breakdown_limit)
     hi = last + timedelta(days=ceil(window_seconds / 86_400))
     params: dict = {"events": sorted(set(steps)), "d1": first, "d2": last, "lo": first, "hi": hi,

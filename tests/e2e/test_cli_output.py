@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -47,6 +48,15 @@ REPORT = ("report", "insights", "--event", "Open", "--from", DAY, "--to", DAY)
         ((*REPORT, "--breakdown-limit", "0"), "Invalid value for '--breakdown-limit': Input should be greater than or equal to 1"),
         ((*REPORT, "--chart", "/nonexistent-folder/c.png"),
          "Invalid value for --chart: folder '/nonexistent-folder' does not exist (create it first)"),
+        # a bad time was an error (exit 1), and a time before year 1 in UTC a traceback
+        (("keys", "add", "k", "--setup-at", "yesterday"),
+         "Invalid value for --setup-at: not an ISO 8601 date or time: 'yesterday'"),
+        (("groups", "show", "--key", "k", "--id", "x", "--before", "June"),
+         "Invalid value for --before: not an ISO 8601 date or time: 'June'"),
+        (("groups", "show", "--key", "k", "--id", "x", "--as-of", "0001-01-01T00:00:00+01:00"),
+         "Invalid value for --as-of: '0001-01-01T00:00:00+01:00' is out of range"),
+        (("export", "profiles", "--data-group-id", "1", "--as-of", "yesterday"),
+         "Invalid value for --as-of: expected YYYY-MM-DD or an ISO 8601 time, got 'yesterday'"),
         ((*REPORT, "--chart", "c.txt"), "Invalid value for --chart: expected a file ending in .png, .svg, .pdf, "
                                         "got 'c.txt'"),
     ],
@@ -150,6 +160,9 @@ def test_version_and_settings_with_the_password_masked(group_etl, monkeypatch) -
         "    SQLAlchemy URL of the warehouse: duckdb:///relative/path, duckdb:////absolute/path or",
         "    postgresql+psycopg://user:pw@host/db"])
     assert not any(s in out for s in ("pw-secret", "tok-secret", "serve-secret"))
+    code, out, _ = group_etl("--lake-url", "s3://AKIAKEY:pw-secret@bucket/lake", "settings", "--format", "json")
+    lake = next(r for r in json.loads(out)["rows"] if r["setting"] == "GROUP_ETL_LAKE_URL")
+    assert (code, lake["value"]) == (0, "s3://AKIAKEY:***@bucket/lake")  # it printed the secret
 
 
 def test_a_read_on_a_missing_warehouse_file_says_so_and_creates_nothing(group_etl, tmp_path) -> None:  # noqa: ANN001, F811
@@ -184,3 +197,7 @@ def test_the_demo_shows_each_day_and_no_third_party_warning(tmp_path: Path) -> N
     output = done.stdout + done.stderr
     assert "day 2026-10-01 (1 of 2): " in done.stdout and "day 2026-10-02 (2 of 2): " in done.stdout
     assert "deprecated" not in output.lower() and "warning" not in output.lower()
+    # its summary tables print as the commands' do: they cut dates with "…" and printed False
+    assert "…" not in done.stdout and " False " not in done.stdout
+    history = done.stdout.split("(group_profile_history)\n", 1)[1]
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00  ", history, re.MULTILINE), history

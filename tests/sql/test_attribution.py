@@ -13,7 +13,7 @@ from etl.errors import EtlError
 from etl.model.activity import TEMP_TABLES as ACTIVITY_SCRATCH
 from etl.model.keys import add_key, data_group_id_for, list_keys, preview_key, remove_key
 from etl.run.day import run_day
-from etl.serve.groups import show_group
+from etl.serve.groups import encode_cursor, show_group
 from tests.support import event, snapshot, write_jsonl
 
 D1, D2 = date(2024, 6, 1), date(2024, 6, 2)
@@ -328,6 +328,11 @@ def test_activity_feed_pages_ties_in_one_second_without_skips_or_repeats(setting
     assert show_group(warehouse, "company_id", "c1", limit=7)["next_cursor"] is None
     with pytest.raises(EtlError, match=r"^--cursor 'nope' is not a cursor of `groups show`"):
         show_group(warehouse, "company_id", "c1", cursor="nope")
+    forged = encode_cursor(last["time"], "a\x00b")  # PostgreSQL refused the NUL with a traceback
+    with pytest.raises(EtlError, match=r"^group company_id = 'c\\x001' is unknown"):  # the page's URL can hold one
+        show_group(warehouse, "company_id", "c\x001")
+    with pytest.raises(EtlError, match=r"is not a cursor of `groups show`"):
+        show_group(warehouse, "company_id", "c1", cursor=forged)
     with pytest.raises(EtlError, match=r"^--cursor already says where the page starts"):
         show_group(warehouse, "company_id", "c1", cursor=first["next_cursor"], before=last["time"])
     with pytest.raises(EtlError, match=r"^--before-id needs --before"):

@@ -106,6 +106,12 @@ def test_search_by_id_and_profile(site, query, found) -> None:  # noqa: ANN001
 @pytest.mark.parametrize(("url", "status", "message"), [
     ("/groups/company_id/zz", 404, "group company_id = &#39;zz&#39; is unknown: no profile and no attributed events"),
     ("/groups/plan/c1", 404, "group key &#39;plan&#39; is not set up (see `group-etl keys list`)"),
+    # a NUL in the id or the cursor, a time before year 1: PostgreSQL's or Python's traceback, HTTP 500
+    ("/groups/company_id/c%001", 404, None),  # show_group's message: tests/sql/test_attribution.py
+    ("/groups/company_id/c1?cursor=WyIyMDI2LTEwLTA1VDE3OjAwOjUxKzAwOjAwIiwiYVx1MDAwMGIiXQ", 400,
+     "--cursor &#39;WyIyMDI2LTEwLTA1VDE3OjAwOjUxKzAwOjAwIiwiYVx1MDAwMGIiXQ&#39; is not a cursor of `groups show` "
+     "(use next_cursor as printed)"),
+    ("/groups/company_id/c1?as_of=0001-01-01T00:00:00%2B01:00", 400, None),
     ("/groups/company_id/c1?as_of=June", 400, "as_of: not an ISO 8601 date or time: &#39;June&#39;"),
     ("/groups/company_id/c1?as_of=2026-13-01", 400,
      "as of: expected YYYY-MM-DD or an ISO 8601 time from 1970 to 9998, got &#39;2026-13-01&#39;"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import statistics
 from datetime import UTC, date, datetime, timedelta
 
@@ -215,7 +216,7 @@ def fold(labelled: list[tuple], limit: int | None) -> list[tuple]:
             totals[v] = totals.get(v, 0) + 1
     if not limit or len(totals) <= limit:
         return labelled
-    kept = sorted(totals, key=lambda v: (-totals[v], v is None, v))[:limit]
+    kept = sorted((v for v in totals if v != "(other)"), key=lambda v: (-totals[v], v is None, v))[:limit]
     return [(item, {v if v in kept else "(other)" for v in values}) for item, values in labelled]
 
 
@@ -489,8 +490,17 @@ def test_the_one_way_rule_is_a_clear_error(warehouse) -> None:  # noqa: ANN001
         funnel(warehouse, ["A", "B"], 60, DAYS[0], DAYS[1], Scope(by="company_id", where='user.tier == "gold"'))
     with pytest.raises(EtlError, match="--where-group filters users by their groups' profiles"):
         retention(warehouse, "A", "B", DAYS[0], DAYS[1], Scope(by="company_id", where_group='company_id.plan == "x"'))
-    with pytest.raises(EtlError, match="group.plan needs --by KEY"):
+    with pytest.raises(EtlError, match=r"^--breakdown group.plan needs --by KEY; to break users down by their "
+                                       r"groups' profiles, use --breakdown KEY.plan$"):  # it said --where-group
         insights(warehouse, "A", DAYS[0], DAYS[1], Scope(breakdown="group.plan"))
+    with pytest.raises(EtlError, match=r"^group.plan needs --by KEY; to filter users by a group's profile, "
+                                       r"use --where-group 'KEY.plan \.\.\.'$"):
+        insights(warehouse, "A", DAYS[0], DAYS[1], Scope(where='group.plan == "pro"'))
+    with pytest.raises(EtlError, match=r"""^--breakdown: expected one property, such as plan or """
+                                       r"""properties\["a.b"\]; got 'properties\["a"'$"""):  # it named `is set`
+        insights(warehouse, "A", DAYS[0], DAYS[1], Scope(breakdown='properties["a"'))
+    with pytest.raises(EtlError, match=r"^--window must be from 1 second to 366 days, got 31708800 seconds$"):
+        funnel(warehouse, ["A", "B"], 367 * 86_400, DAYS[0], DAYS[1], Scope())
     with pytest.raises(EtlError, match="group key 'account_id' is not set up"):
         insights(warehouse, "A", DAYS[0], DAYS[1], Scope(by="account_id"))
     with pytest.raises(EtlError, match="--where: cannot parse"):
@@ -549,6 +559,20 @@ def test_group_properties_as_they_were_at_each_event_or_as_they_are_now(settings
         ("free", 1, [1]), ("pro", 1, [0]), (None, 1, [1])]
 
 
+def test_a_value_named_other_folds_into_other(settings, warehouse, lake) -> None:  # noqa: ANN001
+    """A plan that is the text "(other)" was kept as the top value, and the folded values
+    were summed into its row: one row of 7 events, no top value shown."""
+    day, t = DAYS[2], epoch(DAYS[2], 3600)
+    write_jsonl(lake, f"events/dt={day}/a.jsonl", [
+        record("Buy", f"u{n}", t + n, f"e{n}", plan=plan) for n, plan in
+        enumerate(["(other)", "(other)", "(other)", "pro", "pro", "free", "x"])])
+    run_day(settings, warehouse, lake, day)
+    rows = insights(warehouse, "Buy", day, day, Scope(breakdown="plan"), measure="events", breakdown_limit=1)["rows"]
+    assert [(r["breakdown"], r["events"]) for r in rows] == [("pro", 2), ("(other)", 5)]
+    rows = insights(warehouse, "Buy", day, day, Scope(breakdown="plan"), measure="events", breakdown_limit=9)["rows"]
+    assert [(r["breakdown"], r["events"]) for r in rows] == [("free", 1), ("pro", 2), ("x", 1), ("(other)", 3)]
+
+
 def test_breakdown_mistakes_are_clear_errors(warehouse) -> None:  # noqa: ANN001
     add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
     with pytest.raises(EtlError, match=r"^--breakdown account_id\.plan: group key 'account_id' is not set up "
@@ -560,10 +584,10 @@ def test_breakdown_mistakes_are_clear_errors(warehouse) -> None:  # noqa: ANN001
         retention(warehouse, "A", "B", DAYS[0], DAYS[1], Scope(by="company_id", breakdown="company_id.plan"))
     with pytest.raises(EtlError, match="user.tier: group analysis never uses user profile properties"):
         funnel(warehouse, ["A", "B"], 60, DAYS[0], DAYS[1], Scope(by="company_id", breakdown="user.tier"))
-    with pytest.raises(EtlError, match=r"^--breakdown: expected one property, got 'properties\[\"a\"\] is set or b'$"):
-        insights(warehouse, "A", DAYS[0], DAYS[1], Scope(breakdown='properties["a"] is set or b'))
-    with pytest.raises(EtlError, match=r"^--breakdown: cannot parse"):
-        insights(warehouse, "A", DAYS[0], DAYS[1], Scope(breakdown='properties["a'))
+    for text in ('properties["a"] is set or b', 'properties["a'):
+        with pytest.raises(EtlError, match=r"^--breakdown: expected one property, such as plan or "
+                                           r"properties\[\"a\.b\"\]; got '" + re.escape(text) + "'$"):
+            insights(warehouse, "A", DAYS[0], DAYS[1], Scope(breakdown=text))
     with pytest.raises(EtlError, match="--group-props must be at-event or current, got 'then'"):
         insights(warehouse, "A", DAYS[0], DAYS[1], Scope(group_props="then"))
     with pytest.raises(EtlError, match="--breakdown-limit must be at least 1, got 0"):

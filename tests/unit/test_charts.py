@@ -35,3 +35,14 @@ def test_a_funnel_and_retention_by_value_draw_to_a_png(tmp_path) -> None:  # noq
           "cohorts": [{"breakdown": "a", "cohort_date": "2026-05-01", "size": 2, "retained": [2, 1]}]},
          str(tmp_path / "r.png"))
     assert (tmp_path / "f.png").read_bytes()[:4] == (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_insights_title_names_its_unit_whatever_the_measure() -> None:
+    from etl.cli.charts import _insights
+
+    rows = [{"date": "2026-09-28", "breakdown": None, "events": 3, "uniques": 2, "value": 11.5}]
+    figure, axes = plt.subplots()
+    title = _insights(figure, axes, {"report": "insights", "unit": "company_id", "event": "Purchase",
+                                      "measure": "sum:amount", "interval": "week", "rows": rows})
+    assert title == "insights by company_id: Purchase, sum:amount per week"  # the unit was missing
+    plt.close(figure)

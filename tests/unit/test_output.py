@@ -63,6 +63,13 @@ def test_a_window_without_a_unit_is_refused() -> None:
             parse_window(text)
 
 
+def test_a_window_longer_than_366_days_is_refused() -> None:
+    assert parse_window("366d") == 366 * 86_400
+    for text in ("367d", "53w", "99999999999w"):  # the last overflowed Python's dates with a traceback
+        with pytest.raises(ValueError, match=rf"^must be at most 366d, got '{text}'$"):
+            parse_window(text)
+
+
 @pytest.mark.parametrize(("seconds", "text"), [(121_950.0, "1d 9h 52m"), (1602.195, "26m 42s"), (3725, "1h 2m"),
                                                (604_800, "7d"), (90, "1m 30s"), (42.4, "42s"), (3.5, "3.5s"),
                                                (0, "0s"), (None, "")])
