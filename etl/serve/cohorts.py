@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from etl.errors import EtlError
@@ -194,8 +195,10 @@ def add_static_cohort(warehouse: Warehouse, name: str, group_key: str | None, id
     definition = {"group_key": group_key, "static": True, "export": export}
     with warehouse.begin() as conn:
         cohort_id = _save(conn, name, definition)
-        conn.execute(sa.text("INSERT INTO cohort_members (cohort, member_id) VALUES (:n, :m)"),
-                     [{"n": name, "m": member} for member in ids])
+        # in bulk: an executemany of 100,000 ids took a minute on DuckDB
+        warehouse.bulk_insert(conn, "cohort_members", ["cohort", "member_id"],
+                              pa.table({"cohort": pa.array([name] * len(ids), pa.string()),
+                                        "member_id": pa.array(ids, pa.string())}))
     return Cohort(name, group_key, definition, cohort_id)
 
 

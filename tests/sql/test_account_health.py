@@ -7,6 +7,7 @@ import json
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from etl.errors import EtlError
 from etl.model.keys import add_key, list_keys
@@ -148,6 +149,19 @@ def test_static_ids_keep_what_is_written() -> None:
         static_ids("\n \r\n", "-")
     with pytest.raises(EtlError, match="NUL"):
         static_ids("a\x00b\n", "f")
+
+
+def test_a_static_cohort_keeps_100k_odd_ids_exactly(warehouse) -> None:  # noqa: ANN001
+    """Saved in bulk (row by row, 100,000 ids took a minute on DuckDB); CSV-like text
+    (quotes, commas, a CR inside, NULL and \\N) comes back as written."""
+    add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
+    odd = ['"quoted"', "a,b", " spaced ", "caf\u00e9", "NULL", "\\N", "a\rb", "x" * 2000]
+    ids = static_ids("\ufeff" + "\r\n".join([*odd, *(f"id{n}" for n in range(100_000))]), "f")
+    add_static_cohort(warehouse, "big", "company_id", ids)
+    with warehouse.begin() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM cohort_members WHERE cohort = 'big'")).scalar() == 100_008
+        assert sorted(conn.execute(sa.text(
+            "SELECT member_id FROM cohort_members WHERE member_id NOT LIKE 'id%'")).scalars()) == sorted(odd)
 
 
 def test_a_static_cohort_exports_its_ids(settings, warehouse, accounts) -> None:  # noqa: ANN001
