@@ -172,16 +172,26 @@ def _save(conn: sa.Connection, name: str, definition: dict) -> int:
     return cohort_id
 
 
+#: the longest id a static cohort keeps, in UTF-8 bytes (Mixpanel's ids are far shorter)
+STATIC_ID_BYTES = 1024
+
+
 def static_ids(text: str, source: str) -> list[str]:
     """The ids of a `--static` file: one a line, exactly as written (spaces included; only
     the line ending, LF or CRLF, and a UTF-8 byte order mark are not part of it), blank
-    lines skipped, repeats kept once. An empty list is an error."""
+    lines skipped, repeats kept once. An empty list, or an id with a NUL or past
+    STATIC_ID_BYTES, is an error."""
     ids = dict.fromkeys(line.removesuffix("\r") for line in text.removeprefix("\ufeff").split("\n"))
     ids = [i for i in ids if i.strip()]
     if not ids:
         raise EtlError(f"--static {source}: no ids (one id a line; blank lines are skipped)")
     if any("\x00" in i for i in ids):
         raise EtlError(f"--static {source}: an id holds a NUL character (\\u0000), which no id can hold")
+    for member in ids:
+        if len(member.encode()) > STATIC_ID_BYTES:
+            # PostgreSQL cannot index a much longer one (its B-tree rows hold at most ~2.7 kB)
+            raise EtlError(f"--static {source}: an id is longer than {STATIC_ID_BYTES} bytes (UTF-8): "
+                           f"{member[:20]!r}...")
     return ids
 
 

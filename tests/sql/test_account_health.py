@@ -149,17 +149,20 @@ def test_static_ids_keep_what_is_written() -> None:
         static_ids("\n \r\n", "-")
     with pytest.raises(EtlError, match="NUL"):
         static_ids("a\x00b\n", "f")
+    # PostgreSQL could not index it (and the bulk COPY failed with a raw traceback)
+    with pytest.raises(EtlError, match=r"^--static f: an id is longer than 1024 bytes \(UTF-8\): 'ééééé"):
+        static_ids("ok\n" + "\u00e9" * 512 + "a\n", "f")
 
 
 def test_a_static_cohort_keeps_100k_odd_ids_exactly(warehouse) -> None:  # noqa: ANN001
     """Saved in bulk (row by row, 100,000 ids took a minute on DuckDB); CSV-like text
     (quotes, commas, a CR inside, NULL and \\N) comes back as written."""
     add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
-    odd = ['"quoted"', "a,b", " spaced ", "caf\u00e9", "NULL", "\\N", "a\rb", "x" * 2000]
+    odd = ['"quoted"', "a,b", " spaced ", "caf\u00e9", "NULL", "\\N", "a\rb", "x" * 1024, "\u00e9" * 512]
     ids = static_ids("\ufeff" + "\r\n".join([*odd, *(f"id{n}" for n in range(100_000))]), "f")
     add_static_cohort(warehouse, "big", "company_id", ids)
     with warehouse.begin() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM cohort_members WHERE cohort = 'big'")).scalar() == 100_008
+        assert conn.execute(sa.text("SELECT count(*) FROM cohort_members WHERE cohort = 'big'")).scalar() == 100_009
         assert sorted(conn.execute(sa.text(
             "SELECT member_id FROM cohort_members WHERE member_id NOT LIKE 'id%'")).scalars()) == sorted(odd)
 
