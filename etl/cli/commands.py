@@ -158,7 +158,10 @@ def _instant(text: str | None, ctx: typer.Context, option: str) -> datetime | No
 
 
 def _date(value: str, option: str) -> date:
+    # the pattern first: fromisoformat alone also takes 20261005 and the week date 2026-W40-1
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, re.ASCII):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint=option) from None

@@ -6,6 +6,7 @@ may be saved as a static cohort."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from math import ceil
 
@@ -45,10 +46,12 @@ def funnel_units(warehouse: Warehouse, steps: list[str], window_seconds: int, fi
 
 def parse_cohort_period(text: str) -> tuple[date, int]:
     """`COHORT_DATE:PERIOD` (2026-10-05:3) of retention's --list-units."""
-    day, _, period = text.partition(":")
+    # ASCII digits only: int() would take "1_0" as 10 and "\u0663" as 3, fromisoformat
+    # "20261005" and the week date "2026-W40-1"
+    found = re.fullmatch(r"(\d{4}-\d{2}-\d{2}):(\d+)", text, re.ASCII)
     try:
-        return date.fromisoformat(day), int(period)
-    except ValueError:
+        return date.fromisoformat(found[1]), int(found[2])
+    except (TypeError, ValueError):
         raise EtlError(f"--list-units: expected COHORT_DATE:PERIOD such as 2026-10-05:1, got {text!r}") from None
 
 

@@ -18,6 +18,8 @@ from etl.store.warehouse import Warehouse
 HEALTH_METRICS = ("events", "active_users", "active_users_7d", "active_users_28d", "new_users",
                   "days_since_active")
 HEALTH_OPS = {"eq": "=", "neq": "<>", "gt": ">", "lt": "<", "gte": ">=", "lte": "<="}
+#: the largest value a health condition may compare with: the columns are BIGINT
+HEALTH_VALUE_LIMIT = 2**63 - 1
 #: what `{"lifecycle": ...}` may name: a state, or churned (dormant past GROUP_ETL_CHURN_DAYS)
 LIFECYCLE_CHOICES = (*LIFECYCLE_STATES, "churned")
 #: the report's columns: dormant groups that have not churned, then churned ones
@@ -60,14 +62,19 @@ def check_health(definition: dict) -> None:
         where = f"--definition: health[{n}]"
         if not isinstance(item, dict) or set(item) != {"metric", "op", "value"}:
             raise EtlError(f'{where}: expected {{"metric": M, "op": OP, "value": N}}')
-        if item["metric"] not in HEALTH_METRICS:
+        if not isinstance(item["metric"], str) or item["metric"] not in HEALTH_METRICS:
             raise EtlError(f"{where}: 'metric' must be one of {', '.join(HEALTH_METRICS)}, got {item['metric']!r}")
-        if item["op"] not in HEALTH_OPS:
+        if not isinstance(item["op"], str) or item["op"] not in HEALTH_OPS:
             raise EtlError(f"{where}: 'op' must be one of {', '.join(HEALTH_OPS)}, got {item['op']!r}")
         value = item["value"]
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise EtlError(f"{where}: 'value' must be a number")
-    if lifecycle is not None and lifecycle not in LIFECYCLE_CHOICES:
+        if not abs(value) <= HEALTH_VALUE_LIMIT:  # also false for NaN and infinities
+            # NaN compares differently in Python (the never-active groups) and in SQL, and
+            # a number past the BIGINT range does not bind on DuckDB
+            raise EtlError(f"{where}: 'value' must be a finite number of at most {HEALTH_VALUE_LIMIT} "
+                           f"in magnitude, got {value!r}")
+    if lifecycle is not None and (not isinstance(lifecycle, str) or lifecycle not in LIFECYCLE_CHOICES):
         raise EtlError(f"--definition: 'lifecycle' must be one of {', '.join(LIFECYCLE_CHOICES)}, got {lifecycle!r}")
 
 

@@ -7,6 +7,7 @@ import json
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from etl.errors import EtlError
 from etl.model.keys import add_key, list_keys
@@ -113,6 +114,19 @@ def test_lifecycle_conditions_as_of_the_export_day(settings, warehouse, accounts
      "--definition: health[0]: 'op' must be one of eq, neq, gt, lt, gte, lte, got 'below'"),
     ({"group_key": "company_id", "health": [{"metric": "events", "op": "lt", "value": "3"}]},
      "--definition: health[0]: 'value' must be a number"),
+    ({"group_key": "company_id", "health": [{"metric": "events", "op": ["lt"], "value": 3}]},
+     "--definition: health[0]: 'op' must be one of eq, neq, gt, lt, gte, lte, got ['lt']"),
+    ({"group_key": "company_id", "health": [{"metric": {"m": 1}, "op": "lt", "value": 3}]},
+     "--definition: health[0]: 'metric' must be one of events,"),
+    ({"group_key": "company_id", "health": [{"metric": "events", "op": "lt", "value": float("nan")}]},
+     "--definition: health[0]: 'value' must be a finite number of at most 9223372036854775807 in magnitude, "
+     "got nan"),
+    ({"group_key": "company_id", "health": [{"metric": "events", "op": "gt", "value": float("-inf")}]},
+     "--definition: health[0]: 'value' must be a finite number"),
+    ({"group_key": "company_id", "health": [{"metric": "events", "op": "lt", "value": 10**400}]},
+     "--definition: health[0]: 'value' must be a finite number"),
+    ({"group_key": "company_id", "lifecycle": ["dormant"]},
+     "--definition: 'lifecycle' must be one of new, returning, resurrected, dormant, churned, got ['dormant']"),
     ({"group_key": "company_id", "health": [{"metric": "events", "op": "lt"}]},
      '--definition: health[0]: expected {"metric": M, "op": OP, "value": N}'),
     ({"group_key": "company_id", "health": {"metric": "events"}}, "--definition: 'health' must be a list"),
@@ -135,6 +149,22 @@ def test_static_ids_keep_what_is_written() -> None:
         static_ids("\n \r\n", "-")
     with pytest.raises(EtlError, match="NUL"):
         static_ids("a\x00b\n", "f")
+    # PostgreSQL could not index it (and the bulk COPY failed with a raw traceback)
+    with pytest.raises(EtlError, match=r"^--static f: an id is longer than 1024 bytes \(UTF-8\): 'ééééé"):
+        static_ids("ok\n" + "\u00e9" * 512 + "a\n", "f")
+
+
+def test_a_static_cohort_keeps_100k_odd_ids_exactly(warehouse) -> None:  # noqa: ANN001
+    """Saved in bulk (row by row, 100,000 ids took a minute on DuckDB); CSV-like text
+    (quotes, commas, a CR inside, NULL and \\N) comes back as written."""
+    add_key(warehouse, "company_id", max_keys=6, setup_at=SETUP)
+    odd = ['"quoted"', "a,b", " spaced ", "caf\u00e9", "NULL", "\\N", "a\rb", "x" * 1024, "\u00e9" * 512]
+    ids = static_ids("\ufeff" + "\r\n".join([*odd, *(f"id{n}" for n in range(100_000))]), "f")
+    add_static_cohort(warehouse, "big", "company_id", ids)
+    with warehouse.begin() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM cohort_members WHERE cohort = 'big'")).scalar() == 100_009
+        assert sorted(conn.execute(sa.text(
+            "SELECT member_id FROM cohort_members WHERE member_id NOT LIKE 'id%'")).scalars()) == sorted(odd)
 
 
 def test_a_static_cohort_exports_its_ids(settings, warehouse, accounts) -> None:  # noqa: ANN001

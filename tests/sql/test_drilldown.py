@@ -92,6 +92,11 @@ def test_parse_cohort_period() -> None:
     assert parse_cohort_period("2024-06-03:2") == (D1, 2)
     with pytest.raises(EtlError, match=r"^--list-units: expected COHORT_DATE:PERIOD such as 2026-10-05:1, got '2024-06-03'$"):
         parse_cohort_period("2024-06-03")
+    # int() and date.fromisoformat() alone took these as 10, 3, 2024-06-03 and a week date
+    for text in ("2024-06-03:1_0", "2024-06-03:\u0663", "20240603:1", "2024-W23-1:1", "2024-06-31:1",
+                 "2024-06-03:-1", "2024-06-03: 1"):
+        with pytest.raises(EtlError, match=r"^--list-units: expected COHORT_DATE:PERIOD"):
+            parse_cohort_period(text)
 
 
 @pytest.mark.usefixtures("journeys")
