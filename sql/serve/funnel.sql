@@ -12,27 +12,16 @@
     etl.serve.drilldown), the units that reached that step instead, and with
     `dropped` only those that did not reach the next one. -#}
 {% import 'serve/_breakdown.sql' as b with context -%}
+{% import 'serve/_first_events.sql' as f with context -%}
 WITH unit_events AS (
 {{ units | trim | indent(4, first=true) }}
 ),
 
-considered AS (
-    SELECT u.unit, u.event, u.event_time, u.event_id, u.event_date,
-           extract(epoch FROM u.event_time) AS t
-    FROM unit_events AS u
-{%- for condition in conditions %}
-    {{ "WHERE" if loop.first else "  AND" }} {{ condition }}
-{%- endfor %}
-),
+{{ f.considered("u.unit, u.event, u.event_time, u.event_id, u.event_date, extract(epoch FROM u.event_time) AS t") }},
 
 step_1 AS (
     SELECT unit, event_time, event_id, t, t AS t_first, CAST(NULL AS DOUBLE PRECISION) AS t_previous
-    FROM (
-        SELECT c.*, row_number() OVER (PARTITION BY c.unit ORDER BY c.event_time, c.event_id) AS nth
-        FROM considered AS c
-        WHERE c.event = :step_1 AND c.event_date BETWEEN :d1 AND :d2
-    ) AS firsts
-    WHERE nth = 1
+    {{ f.first_of(":step_1") }}
 ),
 {% for n in range(2, step_count + 1) %}
 step_{{ n }} AS (

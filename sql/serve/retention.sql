@@ -11,26 +11,16 @@
     etl.serve.drilldown), the units of cohort :cohort_date retained in period
     :period instead. -#}
 {% import 'serve/_breakdown.sql' as b with context -%}
+{% import 'serve/_first_events.sql' as f with context -%}
 WITH unit_events AS (
 {{ units | trim | indent(4, first=true) }}
 ),
 
-considered AS (
-    SELECT u.unit, u.event, u.event_time, u.event_id, u.event_date
-    FROM unit_events AS u
-{%- for condition in conditions %}
-    {{ "WHERE" if loop.first else "  AND" }} {{ condition }}
-{%- endfor %}
-),
+{{ f.considered("u.unit, u.event, u.event_time, u.event_id, u.event_date") }},
 
 births AS (
     SELECT unit, event_id, event_date AS cohort_date
-    FROM (
-        SELECT c.*, row_number() OVER (PARTITION BY c.unit ORDER BY c.event_time, c.event_id) AS nth
-        FROM considered AS c
-        WHERE c.event = :born AND c.event_date BETWEEN :d1 AND :d2
-    ) AS firsts
-    WHERE nth = 1
+    {{ f.first_of(":born") }}
 ),
 
 entered AS (
