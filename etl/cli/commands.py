@@ -512,8 +512,8 @@ def _caption(start: date, end: date, scope) -> str:  # noqa: ANN001
     return "; ".join(parts)
 
 
-def _report_output(ctx: typer.Context, document: dict, fmt: Format, chart: str | None, listing,  # noqa: ANN001
-                   caption: str, asked, start: date, end: date) -> None:  # noqa: ANN001
+def _report_output(document: dict, fmt: Format, chart: str | None, listing, caption: str,  # noqa: ANN001
+                   unseen: list[str]) -> None:
     """The report as JSON or a listing, its chart, then a warning for each name never seen."""
     from etl.cli.report_tables import print_listing
 
@@ -531,11 +531,8 @@ def _report_output(ctx: typer.Context, document: dict, fmt: Format, chart: str |
             typer.echo(said)
         else:  # stdout is for the machine-readable document
             err.print(said, markup=False, highlight=False, soft_wrap=True)
-    from etl.serve.vocabulary import unseen_names
-
-    with _reader(ctx) as warehouse:
-        for line in unseen_names(warehouse, asked, start, end):
-            err.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
+    for line in unseen:
+        err.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 class Interval(StrEnum):
@@ -600,7 +597,7 @@ def report_insights(
     (and breakdown value)."""
     from etl.cli.report_tables import insights_listing
     from etl.serve.reports import Scope, insights
-    from etl.serve.vocabulary import Asked
+    from etl.serve.vocabulary import Asked, unseen_names
 
     start, end = _range(first, last)
     _measure(measure)
@@ -621,8 +618,9 @@ def report_insights(
     with _reader(ctx) as warehouse:
         document = insights(warehouse, event, start, end, scope, measure=measure, interval=interval.value,
                             breakdown_limit=breakdown_limit)
-    _report_output(ctx, document, fmt, chart, insights_listing(document, breakdown, fmt),
-                   f"{_caption(start, end, scope)}", Asked([event], by, where, where_group, breakdown, measure), start, end)
+        unseen = unseen_names(warehouse, Asked([event], by, where, where_group, breakdown, measure), start, end)
+    _report_output(document, fmt, chart, insights_listing(document, breakdown, fmt), _caption(start, end, scope),
+                   unseen)
 
 
 def _window(window: str) -> int:
@@ -663,7 +661,7 @@ def report_funnel(
     from etl.cli.report_tables import funnel_listing
     from etl.serve.durations import format_duration
     from etl.serve.reports import Scope, funnel
-    from etl.serve.vocabulary import Asked
+    from etl.serve.vocabulary import Asked, unseen_names
 
     if len(steps) < 2:
         raise typer.BadParameter("a funnel needs at least two steps", param_hint="--steps")
@@ -684,9 +682,9 @@ def report_funnel(
         return
     with _reader(ctx) as warehouse:
         document = funnel(warehouse, steps, seconds, start, end, scope, breakdown_limit=breakdown_limit)
+        unseen = unseen_names(warehouse, Asked(list(steps), by, where, where_group, breakdown), start, end)
     caption = f"{_caption(start, end, scope)}; window {format_duration(seconds)}"
-    _report_output(ctx, document, fmt, chart, funnel_listing(document, breakdown), caption,
-                   Asked(list(steps), by, where, where_group, breakdown), start, end)
+    _report_output(document, fmt, chart, funnel_listing(document, breakdown), caption, unseen)
 
 
 @report_app.command("retention")
@@ -713,7 +711,7 @@ def report_retention(
     One column per period: units retained and their share of the cohort."""
     from etl.cli.report_tables import retention_listing
     from etl.serve.reports import Scope, retention
-    from etl.serve.vocabulary import Asked
+    from etl.serve.vocabulary import Asked, unseen_names
 
     start, end = _range(first, last)
     _chart_target(chart)
@@ -732,9 +730,9 @@ def report_retention(
     with _reader(ctx) as warehouse:
         document = retention(warehouse, born, returned, start, end, scope, period=unit.value,
                              breakdown_limit=breakdown_limit)
+        unseen = unseen_names(warehouse, Asked([born, returned], by, where, where_group, breakdown), start, end)
     caption = f"{_caption(start, end, scope)}; born {born}, return {returned}"
-    _report_output(ctx, document, fmt, chart, retention_listing(document, fmt, breakdown), caption,
-                   Asked([born, returned], by, where, where_group, breakdown), start, end)
+    _report_output(document, fmt, chart, retention_listing(document, fmt, breakdown), caption, unseen)
 
 
 @report_app.command("lifecycle")
@@ -751,15 +749,15 @@ def report_lifecycle(
     new, returning, resurrected, dormant and churned (README: Account health)."""
     from etl.cli.report_tables import Listing
     from etl.serve.health import REPORT_STATES, lifecycle_report
-    from etl.serve.vocabulary import Asked
+    from etl.serve.vocabulary import Asked, unseen_names
 
     start, end = _range(first, last)
     _chart_target(chart)
     with _reader(ctx) as warehouse:
         document = lifecycle_report(warehouse, by, start, end)
+        unseen = unseen_names(warehouse, Asked([], by), start, end)
     caption = f"{start} to {end}" if start != end else str(start)
-    _report_output(ctx, document, fmt, chart, Listing(document["rows"], ["date", *REPORT_STATES]), caption,
-                   Asked([], by), start, end)
+    _report_output(document, fmt, chart, Listing(document["rows"], ["date", *REPORT_STATES]), caption, unseen)
 
 
 @cohorts_app.command("add")
