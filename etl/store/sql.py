@@ -87,11 +87,13 @@ def sql_clause(sql: str, params: dict | None = None) -> sa.TextClause:
     return clause
 
 
-def run_script(conn: Connection, script: str, params: dict, analyze=None) -> None:  # noqa: ANN001
+def run_script(conn: Connection, script: str, params: dict, analyze=None,  # noqa: ANN001
+               filled: tuple[str, ...] = ()) -> None:
     """Run a SQL file's statements; with `analyze` (`Warehouse.analyze`), each temporary
-    table the script creates gets statistics before the statements that read it."""
+    table the script creates, and each table of `filled` it inserts into, gets
+    statistics before the statements that read it."""
     for statement in split_statements(script):
         conn.execute(sql_clause(statement, params), params)
-        created = re.match(r"CREATE TEMP TABLE (\w+)", statement)
-        if analyze is not None and created:
-            analyze(conn, created.group(1))
+        written = re.match(r"(?:CREATE TEMP TABLE|INSERT INTO) (\w+)", statement)
+        if analyze is not None and written and (statement.startswith("CREATE") or written.group(1) in filled):
+            analyze(conn, written.group(1))

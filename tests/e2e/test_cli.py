@@ -41,9 +41,9 @@ def group_etl(settings, monkeypatch, capsys):  # noqa: ANN001, ANN201
 
 
 def test_init_is_safe_to_repeat(group_etl) -> None:  # noqa: ANN001
-    assert group_etl("init")[:2] == (0, "warehouse ready (schema version none -> 12)\n")
-    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 12 -> 12)\n")
-    assert group_etl("migrate")[:2] == (0, "warehouse ready (schema version 12 -> 12)\n")
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version none -> 13)\n")
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version 13 -> 13)\n")
+    assert group_etl("migrate")[:2] == (0, "warehouse ready (schema version 13 -> 13)\n")
 
 
 def test_run_status_and_stale_days(group_etl, lake) -> None:  # noqa: ANN001

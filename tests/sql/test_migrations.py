@@ -19,7 +19,7 @@ from etl.store.migrations import latest_version, migrations
 from etl.store.warehouse import Warehouse, safe_url
 from tests.support import TABLES, event, make_settings, write_jsonl
 
-LATEST = 12
+LATEST = 13
 D1 = date(2024, 7, 1)
 T = int(datetime(2024, 7, 1, 12, tzinfo=UTC).timestamp())
 
@@ -56,7 +56,8 @@ def old_baseline(warehouse: Warehouse, *, version: int = 5, skip: str | None = N
 def test_the_shipped_migrations_are_numbered_from_the_baseline() -> None:
     assert [(m.version, m.name) for m in migrations()] == [(5, "baseline"), (6, "drop_export_sessions"),
                                                              (7, "project_settings"), (8, "export_days"), (9, "event_identity"),
-                                                             (10, "upload_failures"), (11, "group_activity_daily"), (12, "cohort_ids")]
+                                                             (10, "upload_failures"), (11, "group_activity_daily"), (12, "cohort_ids"),
+                                                             (13, "brin_date_indexes")]
     assert latest_version() == LATEST
     baseline = migrations()[0]
     assert [only for only, _ in baseline.parts] == [None, "duckdb", "postgresql"]
@@ -70,7 +71,7 @@ def test_a_fresh_warehouse_migrates_to_the_latest_version(settings) -> None:  # 
     with Warehouse(settings) as warehouse:
         assert warehouse.schema_version() is None
         assert warehouse.migrate() == LATEST
-        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10, 11, 12]
+        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10, 11, 12, 13]
         assert tables(warehouse) == {*TABLES, "schema_version", "events_deduped", "export_days", "project_settings", "cohort_ids"}
     with Warehouse(settings, read_only=True) as reader:
         assert reader.check_version() == LATEST
@@ -84,7 +85,7 @@ def test_init_twice_is_a_no_op(settings) -> None:  # noqa: ANN001
         assert warehouse.init() == LATEST
         assert warehouse.migrate() == LATEST
         assert versions(warehouse) == first
-        assert len(first) == 8
+        assert len(first) == 9
 
 
 def test_a_version_5_warehouse_made_by_the_old_code_is_upgraded_and_keeps_its_data(settings) -> None:  # noqa: ANN001
@@ -100,7 +101,7 @@ def test_a_version_5_warehouse_made_by_the_old_code_is_upgraded_and_keeps_its_da
                                   f"group-etl's {LATEST}: run `group-etl migrate`")
     with Warehouse(settings) as warehouse:
         assert warehouse.migrate() == LATEST
-        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10, 11, 12]
+        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10, 11, 12, 13]
         assert "export_sessions" not in tables(warehouse)
         assert list_keys(warehouse) == [key]
         # and the pipeline runs on it as on a fresh one
@@ -113,6 +114,31 @@ def test_a_version_5_warehouse_made_by_the_old_code_is_upgraded_and_keeps_its_da
                 ("company_id", "c1")]
 
 
+@pytest.mark.postgres
+def test_postgres_date_indexes_become_brin_on_upgrade(postgres_url, tmp_path: Path) -> None:  # noqa: ANN001
+    """Migration 13: the B-tree date indexes of events and event_groups that older
+    warehouses carry become BRIN; the other indexes stay as they were."""
+    settings = make_settings(postgres_url, str(tmp_path / "lake"), f"t_{uuid.uuid4().hex[:12]}")
+    with Warehouse(settings) as warehouse:
+        old_baseline(warehouse)
+        assert index_methods(warehouse)["events_event_date"] == "btree"
+        assert warehouse.migrate() == LATEST
+        assert {name: method for name, method in index_methods(warehouse).items()
+                if name.startswith(("events_", "event_groups_"))} == {
+            "events_load_date": "brin", "events_event_date": "brin", "event_groups_date": "brin",
+            "event_groups_group": "btree"}
+        with warehouse.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{settings.schema}" CASCADE')
+
+
+def index_methods(warehouse: Warehouse) -> dict[str, str]:
+    with warehouse.begin() as conn:
+        return dict(conn.execute(sa.text(
+            "SELECT i.relname, am.amname FROM pg_index AS x JOIN pg_class AS i ON i.oid = x.indexrelid "
+            "JOIN pg_am AS am ON am.oid = i.relam JOIN pg_namespace AS n ON n.oid = i.relnamespace "
+            "WHERE n.nspname = :s"), {"s": warehouse.schema}).all())
+
+
 def test_a_version_3_warehouse_gets_the_baseline_it_lacks(settings) -> None:  # noqa: ANN001
     """Version 3 had no load_audit.touched_dates: the baseline's ADD COLUMN IF NOT EXISTS adds it."""
     with Warehouse(settings) as warehouse:
@@ -123,7 +149,7 @@ def test_a_version_3_warehouse_gets_the_baseline_it_lacks(settings) -> None:  # 
                 "AND table_name = 'load_audit'"), {"s": warehouse.schema}).scalars())
         assert "touched_dates" not in columns
         assert warehouse.migrate() == LATEST
-        assert [v for v, _ in versions(warehouse)] == [3, 5, 6, 7, 8, 9, 10, 11, 12]
+        assert [v for v, _ in versions(warehouse)] == [3, 5, 6, 7, 8, 9, 10, 11, 12, 13]
         with warehouse.begin() as conn:
             assert conn.execute(sa.text(
                 "SELECT count(*) FROM information_schema.columns WHERE table_schema = :s "
@@ -143,7 +169,7 @@ def test_a_migration_recorded_after_a_later_one_is_still_applied(settings) -> No
                                   "of this group-etl: run `group-etl migrate`")
     with Warehouse(settings) as warehouse:
         assert warehouse.migrate() == LATEST
-        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10, 11, 12]
+        assert [v for v, _ in versions(warehouse)] == [5, 6, 7, 8, 9, 10, 11, 12, 13]
     with Warehouse(settings, read_only=True) as reader:
         assert reader.check_version() == LATEST
 
