@@ -446,8 +446,8 @@ def _csv_blocks(duck: duckdb.DuckDBPyConnection, select: str) -> Iterator[bytes]
     failed: list[BaseException] = []
 
     def write() -> None:
-        try:  # /dev/fd/N: DuckDB opens the pipe's write end as a file
-            duck.execute(f"COPY ({select}) TO '/dev/fd/{write_end}' (HEADER false)").fetchall()
+        try:  # /dev/fd/N: DuckDB opens the pipe's write end as a file (never a file beside it)
+            duck.execute(f"COPY ({select}) TO '/dev/fd/{write_end}' (HEADER false, USE_TMP_FILE false)").fetchall()
         except BaseException as error:  # noqa: BLE001 - raised in the reading thread
             failed.append(error)
         finally:
