@@ -255,6 +255,7 @@ def run_day(
     with columnar_engine() as engine:
         run.registered = registered_keys(warehouse)
         run.parsed = {s.source: s.parse(run, engine) for s in STAGES if s.parse}
+        engine.release()
         run.hook("parsed")
         with warehouse.begin() as conn:
             warehouse.lock(conn, "pipeline")

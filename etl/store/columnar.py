@@ -52,6 +52,12 @@ class Engine:
     con: duckdb.DuckDBPyConnection
     temp_dir: str
 
+    def release(self) -> None:
+        """Close the DuckDB once its work is done, keeping its folder (parts written
+        there are still read): its memory is freed before the warehouse's work starts,
+        so the two never hold their memory limits at once."""
+        self.con.close()
+
 
 @contextlib.contextmanager
 def columnar_engine() -> Iterator[Engine]:
