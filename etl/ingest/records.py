@@ -32,7 +32,9 @@ from etl.store.lake import DecodeState, Lake, LakeObject, iter_decompressed
 from etl.store.sql import load_sql
 
 T = TypeVar("T")
-BATCH_BYTES = 64 * 1024 * 1024
+# 32 MB: a 10M-event day parsed with a peak RSS of 776 MB, against 1,156 MB with 64 MB
+# batches, for the same CPU within noise (issue 21, docs/performance.md)
+BATCH_BYTES = 32 * 1024 * 1024
 PART_BATCH_ROWS = 16_384  # rows per record batch of a part: what a reader holds at a time
 # DuckDB hands each chunk of an Arrow table to one thread: a batch of lines in chunks
 # of this many keeps both cores busy (a single chunk made the parse query ~30% slower)
