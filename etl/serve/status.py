@@ -17,8 +17,7 @@ import sqlalchemy as sa
 
 from etl.days import day_range
 from etl.ingest.landing import day_listings
-from etl.ingest.records import input_fingerprint
-from etl.store.lake import INPUT_PREFIXES, Lake
+from etl.store.lake import INPUT_PREFIXES, Lake, input_fingerprint
 from etl.store.warehouse import Warehouse
 
 log = logging.getLogger("group_etl")
