@@ -1,5 +1,5 @@
 """`status` lists the lake once (issue 21): ListedLake answers each day's listing as the
-lake itself would, through the same `day_listings` rule as a run."""
+lake itself would, through the same `day_listings` rule as a run, on a folder and on S3."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from etl.ingest.landing import day_listings
 from etl.serve.status import ListedLake, lake_days
-from etl.store.lake import LocalLake
+from etl.store.lake import LocalLake, S3Lake
 
 KEYS = [
     "events/dt=2026-10-01/part-0000.jsonl.gz", "events/dt=2026-10-01/_SUCCESS",
@@ -21,22 +21,27 @@ KEYS = [
 ]
 
 
-class Counting(LocalLake):
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
+class Counting:
+    """A lake that counts its listings."""
+
+    def __init__(self, lake: LocalLake | S3Lake) -> None:
+        self.lake, self.url = lake, lake.url
         self.listed: list[str] = []
 
     def list(self, prefix: str):  # noqa: ANN201
         self.listed.append(prefix)
-        return super().list(prefix)
+        return self.lake.list(prefix)
 
 
-@pytest.fixture
-def lake(tmp_path: Path) -> Counting:
+@pytest.fixture(params=["folder", "s3"])
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Counting:
+    if request.param == "folder":
+        store = LocalLake(tmp_path)
+    else:
+        store = S3Lake(request.getfixturevalue("s3_bucket"), "lake")
     for n, key in enumerate(KEYS):
-        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / key).write_bytes(b"x" * n)
-    return Counting(tmp_path)
+        store.write(key, b"x" * n)
+    return Counting(store)
 
 
 @pytest.mark.parametrize("marker", [None, "_SUCCESS"])
