@@ -10,7 +10,6 @@ is bounded by the batch, not the size of a day.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -97,14 +96,6 @@ class RecordKind:
 
     name: str
     validate_sql: str
-
-
-def input_fingerprint(objects: list[LakeObject]) -> str:
-    """What identifies a partition's input: object keys, sizes and ETags."""
-    digest = hashlib.sha256()
-    for obj in objects:
-        digest.update(f"{obj.key}\t{obj.size}\t{obj.etag}\n".encode())
-    return digest.hexdigest()
 
 
 def common_params(day: date, tz: ZoneInfo, token: str | None) -> dict:

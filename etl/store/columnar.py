@@ -9,10 +9,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from etl.errors import ConfigError
+
+if TYPE_CHECKING:  # imported where an engine opens: a PostgreSQL reader never needs DuckDB
+    import duckdb
 
 # Bounded memory for each DuckDB we open (the parsing engine and an embedded
 # warehouse): DuckDB spills to disk past it.
@@ -61,6 +63,8 @@ class Engine:
 
 @contextlib.contextmanager
 def columnar_engine() -> Iterator[Engine]:
+    import duckdb
+
     temp_dir = tempfile.mkdtemp(prefix="group-etl-")
     con = duckdb.connect(
         config={

@@ -29,8 +29,8 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError
@@ -40,6 +40,9 @@ from etl.config import Settings
 from etl.errors import ConfigError, EtlError, WarehouseBusyError, WarehouseUnavailableError
 from etl.store.columnar import MEMORY_LIMIT
 from etl.store.migrations import latest_version, pending
+
+if TYPE_CHECKING:  # Arrow (and numpy, which it imports) only where rows are loaded: issue 21
+    import pyarrow as pa
 
 
 def quote_ident(name: str) -> str:
@@ -402,6 +405,8 @@ class Warehouse:
         DuckDB scans the rows itself, in parallel; PostgreSQL gets them through COPY
         as CSV written by an in-process DuckDB, never row by row from Python.
         """
+        import pyarrow as pa
+
         if isinstance(rows, pa.Table) and rows.num_rows == 0:
             return
         cols = ", ".join(quote_ident(c) for c in columns)
