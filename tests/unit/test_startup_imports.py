@@ -74,3 +74,18 @@ def test_status_loads_what_it_reads_with(tmp_path: Path) -> None:
     loaded(command("init"), env)
     assert loaded(command("status"), env) == ["duckdb", "duckdb_engine", "importlib.metadata", "pydantic",
                                               "rich", "sqlalchemy"]
+
+
+def test_a_day_of_events_loads_no_pandas(tmp_path: Path) -> None:
+    """`run` builds its Arrow arrays from buffers (etl.store.arrow): pyarrow.array would
+    import pandas, 0.2-0.3 s at the start of the parse and as much at exit."""
+    day = tmp_path / "lake" / "events" / "dt=2026-01-15"
+    day.mkdir(parents=True)
+    lines = [json.dumps({"event": "Open", "properties": {"distinct_id": f"u{n}", "time": 1768471200 + n,
+                                                          "$insert_id": f"i{n}", "company_id": "c1"}})
+             for n in range(3)]
+    (day / "part.jsonl").write_text("\n".join([*lines, "{not json"]) + "\n")
+    env = {"GROUP_ETL_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'w.duckdb'}",
+           "GROUP_ETL_LAKE_URL": str(tmp_path / "lake")}
+    loaded(command("keys", "add", "company_id", "--setup-at", "2026-01-01T00:00:00Z"), env)
+    assert "pandas" not in loaded(command("run", "--date", "2026-01-15"), env)
