@@ -6,20 +6,16 @@ Layers, each importing only the ones above it in this list:
 
 `etl.connect()` (etl.serve.frames) gives analysts pandas DataFrames; it is
 imported on first use, so `import etl` stays cheap (no pandas, no SQLAlchemy).
+`etl.__version__` is read from the package metadata on first use too: every
+command imports `etl`, and importlib.metadata alone costs 20-30 ms (issue 21).
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from etl.serve.frames import connect
-
-try:
-    __version__ = version("group-analytics-etl")
-except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0+unknown"
 
 __all__ = ["__version__", "connect"]
 
@@ -29,8 +25,17 @@ def __getattr__(name: str) -> object:
         from etl.serve.frames import connect
 
         return connect
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("group-analytics-etl")
+        except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+            found = "0+unknown"
+        globals()["__version__"] = found
+        return found
     raise AttributeError(f"module 'etl' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), "connect"])
+    return sorted({*globals(), "__version__", "connect"})

@@ -1,5 +1,8 @@
 """Project settings: docs/configuration.md, read from the environment with
-command-line overrides. A wrong value is a `ConfigError` naming the variable."""
+command-line overrides. A wrong value is a `ConfigError` naming the variable.
+
+Every command imports this module, `--help` included: SQLAlchemy (about 150 ms to
+import) is imported only when a warehouse URL is parsed (issue 21)."""
 
 from __future__ import annotations
 
@@ -11,9 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from etl.errors import ConfigError
 
@@ -101,6 +101,8 @@ class Settings:
         `export-sessions` beside a DuckDB file, else one in the system's temp folder."""
         if self.session_dir:
             return Path(self.session_dir)
+        from sqlalchemy.engine import make_url
+
         url = make_url(self.warehouse_url)
         if url.get_backend_name() == "duckdb" and url.database and url.database != ":memory:":
             return Path(url.database).parent / "export-sessions"
@@ -193,6 +195,9 @@ def count_setting(name: str, raw: Mapping[str, str], least: int = 1) -> int:
 
 
 def _validated(settings: Settings) -> Settings:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     # Never echo the URL in these messages: it may carry a password.
     if settings.warehouse_url.partition("://")[2].split("/", 1)[0].count("@") > 1:
         raise ConfigError("GROUP_ETL_WAREHOUSE_URL: the user or password holds '@': "

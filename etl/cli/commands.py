@@ -1,6 +1,11 @@
 """`group-etl`: the command line of the README's command table.
 
 Exit codes: 0 success, 1 wrong data or request (one line on stderr), 2 usage.
+
+Start-up (issue 21): a command imports what it uses inside its function; this
+module imports only Typer and etl's foundations, so `--help` and `--version`
+load no SQLAlchemy, DuckDB, Arrow, pandas or rich
+(tests/unit/test_startup_imports.py).
 """
 
 from __future__ import annotations
@@ -11,16 +16,19 @@ import signal
 import sys
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from functools import cache
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 
 from etl.cli.interrupts import on_sigint, stopped_by_ctrl_c
 from etl.cli.output import Format, print_feed, print_json, print_rows
 from etl.config import DEFAULTS, Settings, load_settings
 from etl.errors import EtlError, Interrupted
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # pretty_exceptions off: its tracebacks print local variables, which may hold secrets.
 # rich_markup_mode=None: click's plain help (no `<bool>` type column, no rich import to print it).
@@ -42,9 +50,16 @@ app.add_typer(report_app, name="report")
 app.add_typer(cohorts_app, name="cohorts")
 app.add_typer(export_app, name="export")
 
-err = Console(stderr=True)
 FormatOption = Annotated[Format, typer.Option(
     "--format", help="table (for people), json or csv (for machines and spreadsheets)")]
+
+
+@cache
+def _err() -> Console:
+    """The console of stderr's one-line messages; rich is imported on the first."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -261,7 +276,7 @@ def status(
     print_rows(rows, columns, fmt, title="load status", formats={"rejected_by_reason": _reasons})
     found = problems(rows, _settings(ctx).reject_warn, start, end) if check else []
     for line in found:
-        err.print(f"check: {line}", markup=False, highlight=False, soft_wrap=True)
+        _err().print(f"check: {line}", markup=False, highlight=False, soft_wrap=True)
     if found:
         raise typer.Exit(1)
 
@@ -530,9 +545,9 @@ def _report_output(document: dict, fmt: Format, chart: str | None, listing, capt
         if fmt is Format.table:
             typer.echo(said)
         else:  # stdout is for the machine-readable document
-            err.print(said, markup=False, highlight=False, soft_wrap=True)
+            _err().print(said, markup=False, highlight=False, soft_wrap=True)
     for line in unseen:
-        err.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
+        _err().print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 class Interval(StrEnum):
@@ -995,12 +1010,12 @@ def main() -> None:
         app()
     except BaseException as error:
         if stopped_by_ctrl_c(error):  # first: a driver's error after Ctrl-C is the interrupt
-            err.print(str(error) if isinstance(error, Interrupted) else "interrupted",
+            _err().print(str(error) if isinstance(error, Interrupted) else "interrupted",
                       markup=False, highlight=False, soft_wrap=True)
             sys.exit(130)
         if not isinstance(error, EtlError):
             raise
-        err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        _err().print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -10,7 +10,6 @@ is bounded by the batch, not the size of a day.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -27,12 +26,15 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from etl.errors import ConfigError
+from etl.store.arrow import int_array, text_array
 from etl.store.columnar import MAX_NESTING, Engine
 from etl.store.lake import DecodeState, Lake, LakeObject, iter_decompressed
 from etl.store.sql import load_sql
 
 T = TypeVar("T")
-BATCH_BYTES = 64 * 1024 * 1024
+# 32 MB: a 10M-event day parsed with a peak RSS of 776 MB, against 1,156 MB with 64 MB
+# batches, for the same CPU within noise (issue 21, docs/performance.md)
+BATCH_BYTES = 32 * 1024 * 1024
 PART_BATCH_ROWS = 16_384  # rows per record batch of a part: what a reader holds at a time
 # DuckDB hands each chunk of an Arrow table to one thread: a batch of lines in chunks
 # of this many keeps both cores busy (a single chunk made the parse query ~30% slower)
@@ -95,14 +97,6 @@ class RecordKind:
 
     name: str
     validate_sql: str
-
-
-def input_fingerprint(objects: list[LakeObject]) -> str:
-    """What identifies a partition's input: object keys, sizes and ETags."""
-    digest = hashlib.sha256()
-    for obj in objects:
-        digest.update(f"{obj.key}\t{obj.size}\t{obj.etag}\n".encode())
-    return digest.hexdigest()
 
 
 def common_params(day: date, tz: ZoneInfo, token: str | None) -> dict:
@@ -214,7 +208,7 @@ def _gzip_problems(state: DecodeState, line: int) -> Iterator[pa.Table]:
         line += 1
     if state.trailing_size:
         table = _flag_table(line, state.trailing, "truncated_gzip")
-        yield table.set_column(4, "size", pa.array([state.trailing_size], pa.int64()))
+        yield table.set_column(4, "size", int_array([state.trailing_size]))
 
 
 def truncated_raw(prefix: bytes, size: int) -> str:
@@ -232,11 +226,11 @@ def truncated_raw(prefix: bytes, size: int) -> str:
 
 def _oversized_table(line: int, prefix: bytes, size: int) -> pa.Table:
     return pa.table({
-        "source_line": pa.array([line], pa.int64()),
-        "text": pa.array([truncated_raw(prefix, size)], pa.large_string()),
+        "source_line": int_array([line]),
+        "text": text_array([truncated_raw(prefix, size)], pa.large_string()),
         "bytes": pa.nulls(1, pa.large_binary()),
-        "flag": pa.array(["oversized_record"], pa.string()),
-        "size": pa.array([size], pa.int64()),
+        "flag": text_array(["oversized_record"]),
+        "size": int_array([size]),
     })
 
 
@@ -259,25 +253,25 @@ def _lines_table(data: bytes, first_line: int) -> pa.Table:
         blobs = pa.nulls(count, pa.large_binary())
     except pa.ArrowInvalid:  # rare: DuckDB decodes line by line and rejects the bad ones
         exact = data[:-1] if data.endswith(b"\n") else data
-        blobs = pc.list_flatten(pc.split_pattern(pa.array([exact], pa.large_binary()), b"\n"))
+        blobs = pc.list_flatten(pc.split_pattern(text_array([exact], pa.large_binary()), b"\n"))
         text = pa.nulls(count, pa.large_string())
     table = pa.table({
-        "source_line": pa.array(np.arange(first_line, first_line + count, dtype=np.int64)),
+        "source_line": int_array(np.arange(first_line, first_line + count, dtype=np.int64)),
         "text": text,
         "bytes": blobs,
         "flag": pa.nulls(count, pa.string()),
-        "size": pa.array(sizes),
+        "size": int_array(sizes),
     })
     return pa.Table.from_batches(table.to_batches(max_chunksize=LINES_PER_CHUNK))  # slices, not copies
 
 
 def _flag_table(line: int, data: bytes, flag: str) -> pa.Table:
     return pa.table({
-        "source_line": pa.array([line], pa.int64()),
+        "source_line": int_array([line]),
         "text": pa.nulls(1, pa.large_string()),
-        "bytes": pa.array([data], pa.large_binary()),
-        "flag": pa.array([flag], pa.string()),
-        "size": pa.array([len(data)], pa.int64()),
+        "bytes": text_array([data], pa.large_binary()),
+        "flag": text_array([flag]),
+        "size": int_array([len(data)]),
     })
 
 
@@ -348,7 +342,7 @@ def _with_objects(pending: list[tuple[int, pa.Table]], objects: list[LakeObject]
     keys = sorted(set(numbers))
     position = {number: n for n, number in enumerate(keys)}
     indices = np.repeat(np.array([position[n] for n in numbers], np.int32), [t.num_rows for _, t in pending])
-    source_object = pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), [objects[n].key for n in keys])
+    source_object = pa.DictionaryArray.from_arrays(int_array(indices, pa.int32()), text_array([objects[n].key for n in keys]))
     if len(pending) == 1:
         table = pending[0][1]
     else:  # many small tables become chunks of LINES_PER_CHUNK rows, as one object's lines are

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from etl.errors import EtlError
-from etl.model.profile_updates import rebuild_user_groups
 from etl.store.sql import render_sql
 from etl.store.warehouse import Warehouse
 
@@ -120,7 +119,7 @@ def add_key(
             ),
             {k: v for k, v in asdict(key).items() if k != "removed_at"},
         )
-        rebuild_user_groups(conn, warehouse)
+        _rebuild_user_groups(conn, warehouse)
     return key
 
 
@@ -141,8 +140,16 @@ def remove_key(warehouse: Warehouse, group_key: str, removed_at: datetime | None
             sa.text("UPDATE group_keys SET removed_at = :at WHERE data_group_id = :id"),
             {"at": when, "id": row[0]},
         )
-        rebuild_user_groups(conn, warehouse)
+        _rebuild_user_groups(conn, warehouse)
     return next(k for k in list_keys(warehouse) if k.data_group_id == row[0])
+
+
+def _rebuild_user_groups(conn: sa.Connection, warehouse: Warehouse) -> None:
+    """user_groups again, after a key changed: imported here, because the profile stages
+    load Arrow and numpy, which `keys list`, `groups show` and reports never need (issue 21)."""
+    from etl.model.profile_updates import rebuild_user_groups
+
+    rebuild_user_groups(conn, warehouse)
 
 
 def _utc(value: datetime) -> datetime:

@@ -25,6 +25,7 @@ from etl.ingest.records import ACCEPTED, REJECT_COLUMNS, REJECTED, ParsedPartiti
 from etl.ingest.updates import MAX_PROPERTIES, UPDATE_COLUMNS
 from etl.model.attribution import MAX_GROUP_IDS_PER_EVENT
 from etl.model.profiles import CREATING_OPERATIONS, Update, Version, created_at, fold_profile
+from etl.store.arrow import text_array
 from etl.store.sql import render_sql, run_script, split_statements, sql_clause
 from etl.store.warehouse import Warehouse, json_value
 
@@ -104,8 +105,8 @@ def rebuild_profiles(
     warehouse.drop_temp(conn, "affected_profiles")
     conn.exec_driver_sql("CREATE TEMP TABLE affected_profiles (group_key VARCHAR, profile_id VARCHAR)")
     warehouse.bulk_insert(conn, "affected_profiles", ["group_key", "profile_id"], pa.table({
-        "group_key": pa.array([k for k, _ in profiles], pa.string()),
-        "profile_id": pa.array([p for _, p in profiles], pa.string())}))
+        "group_key": text_array([k for k, _ in profiles]),
+        "profile_id": text_array([p for _, p in profiles])}))
     rows = conn.execute(
         sa.text(
             "SELECT coalesce(u.group_key, '') AS group_key, u.profile_id, u.update_time, "

@@ -26,7 +26,7 @@ from etl.config import Settings
 from etl.errors import EtlError, NotLandedError, ShrinkError
 from etl.ingest.events import parse_day
 from etl.ingest.landing import day_listings, not_landed
-from etl.ingest.records import ParsedPartition, input_fingerprint
+from etl.ingest.records import ParsedPartition
 from etl.ingest.updates import parse_updates
 from etl.model.activity import refresh_activity
 from etl.model.attribution import attribute
@@ -35,7 +35,7 @@ from etl.model.keys import registered_keys
 from etl.model.profile_updates import replace_update_partition
 from etl.run.audit import StageCounts, write_audit
 from etl.store.columnar import Engine, columnar_engine
-from etl.store.lake import Lake, LakeObject, open_lake
+from etl.store.lake import Lake, LakeObject, input_fingerprint, open_lake
 from etl.store.warehouse import Warehouse
 
 log = logging.getLogger("group_etl.run")
@@ -255,6 +255,7 @@ def run_day(
     with columnar_engine() as engine:
         run.registered = registered_keys(warehouse)
         run.parsed = {s.source: s.parse(run, engine) for s in STAGES if s.parse}
+        engine.release()
         run.hook("parsed")
         with warehouse.begin() as conn:
             warehouse.lock(conn, "pipeline")

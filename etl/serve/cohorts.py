@@ -27,7 +27,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-import pyarrow as pa
 import sqlalchemy as sa
 
 from etl.errors import EtlError
@@ -199,6 +198,8 @@ def add_static_cohort(warehouse: Warehouse, name: str, group_key: str | None, id
                       export: bool = False) -> Cohort:
     """Save a fixed list of group ids (of `group_key`) or distinct_ids as a cohort: a
     drilled-down list (`report ... --list-units`) kept, exported like any cohort."""
+    import pyarrow as pa  # here: listing and reading cohorts needs no Arrow (issue 21)
+
     check_name(name)
     if group_key is not None and group_key not in _keys(warehouse):
         raise EtlError(f"--key: group key {group_key!r} is not set up (see `group-etl keys list`)")

@@ -5,6 +5,10 @@ States: `ok`; `stale` (its own events/, groups/ or people/ objects changed:
 re-run it); `stale after D` (an earlier day D changed, and profile state
 carries over from day to day: re-run from D to the last day); `not loaded`.
 `problems` says, one line a day, what `status --check` alerts on.
+
+The lake is listed once, a listing an input prefix (`ListedLake`): each day's
+objects come from it through the same `day_listings` rule a run uses, not from
+three listings a day (on S3, three requests a day: issue 21).
 """
 
 from __future__ import annotations
@@ -17,15 +21,40 @@ import sqlalchemy as sa
 
 from etl.days import day_range
 from etl.ingest.landing import day_listings
-from etl.ingest.records import input_fingerprint
-from etl.store.lake import INPUT_PREFIXES, Lake
+from etl.store.lake import INPUT_PREFIXES, Lake, LakeObject, input_fingerprint
 from etl.store.warehouse import Warehouse
 
 log = logging.getLogger("group_etl")
 _DAY = re.compile(rf"^({'|'.join(INPUT_PREFIXES)})/dt=(\d{{4}}-\d{{2}}-\d{{2}})/")
 
 
-def lake_days(lake: Lake) -> set[date]:
+class ListedLake:
+    """The lake's input objects, listed once (one `list` an input prefix), answering
+    `list(prefix)` for a prefix under one of them as the lake would: the objects whose
+    key starts with it, sorted by key. A day's partition is a lookup."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.url = lake.url
+        self._objects = {stage: lake.list(f"{stage}/") for stage in INPUT_PREFIXES}
+        self._partitions: dict[str, list[LakeObject]] = {}
+        for objects in self._objects.values():
+            for obj in objects:  # sorted by key, so each partition's list is too
+                stage, _, rest = obj.key.partition("/")
+                folder, slash, _name = rest.partition("/")
+                if slash:
+                    self._partitions.setdefault(f"{stage}/{folder}/", []).append(obj)
+
+    def list(self, prefix: str) -> list[LakeObject]:
+        stage, slash, rest = prefix.partition("/")
+        if not slash or stage not in self._objects:
+            raise ValueError(f"{prefix!r} is not under an input prefix")
+        folder, slash, name = rest.partition("/")
+        if slash and not name:
+            return list(self._partitions.get(prefix, []))
+        return [obj for obj in self._objects[stage] if obj.key.startswith(prefix)]
+
+
+def lake_days(lake: Lake | ListedLake) -> set[date]:
     """The days with input in the lake. A folder named like a day that is no date
     (`dt=2026-02-30`) is no day's input: it is left out, with a warning."""
     days = set()
@@ -63,12 +92,13 @@ def day_status(warehouse: Warehouse, lake: Lake, first: date | None, last: date 
             )
         ):
             reasons.setdefault(row.load_date, {})[row.reason] = row.n
-    days = sorted(set(audits) | lake_days(lake))
+    listed = ListedLake(lake)
+    days = sorted(set(audits) | lake_days(listed))
     rows = []
     first_stale: date | None = None
     for day in days:
         audit = audits.get(day)
-        listings = day_listings(lake, day, marker)
+        listings = day_listings(listed, day, marker)
         changed = any(fingerprints.get((stage, day)) != input_fingerprint(listings[stage])
                       for stage in INPUT_PREFIXES)
         if audit is None:

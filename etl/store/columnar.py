@@ -9,10 +9,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from etl.errors import ConfigError
+
+if TYPE_CHECKING:  # imported where an engine opens: a PostgreSQL reader never needs DuckDB
+    import duckdb
 
 # Bounded memory for each DuckDB we open (the parsing engine and an embedded
 # warehouse): DuckDB spills to disk past it.
@@ -52,9 +54,17 @@ class Engine:
     con: duckdb.DuckDBPyConnection
     temp_dir: str
 
+    def release(self) -> None:
+        """Close the DuckDB once its work is done, keeping its folder (parts written
+        there are still read): its memory is freed before the warehouse's work starts,
+        so the two never hold their memory limits at once."""
+        self.con.close()
+
 
 @contextlib.contextmanager
 def columnar_engine() -> Iterator[Engine]:
+    import duckdb
+
     temp_dir = tempfile.mkdtemp(prefix="group-etl-")
     con = duckdb.connect(
         config={

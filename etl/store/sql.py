@@ -12,27 +12,36 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
-import jinja2
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from etl.store.dialects import dialect_for
 
+if TYPE_CHECKING:  # Jinja is imported when a file is rendered, not by a reader's schema check
+    import jinja2
+
 
 def _shared_template(name: str) -> str:
     """A template imported by another (`{% import 'model/_rules.sql' as rules with context %}`):
     the rules several SQL files share, written once."""
+    import jinja2
+
     try:
         return load_sql(name.removesuffix(".sql"))
     except FileNotFoundError:
         raise jinja2.TemplateNotFound(name) from None
 
 
-# Templates are our own files; StrictUndefined makes a misspelt name an error, not ''.
-_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                            loader=jinja2.FunctionLoader(_shared_template),
-                            autoescape=False)  # noqa: S701 - SQL, not HTML
+@cache
+def _jinja() -> jinja2.Environment:
+    """Templates are our own files; StrictUndefined makes a misspelt name an error, not ''."""
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              loader=jinja2.FunctionLoader(_shared_template),
+                              autoescape=False)  # noqa: S701 - SQL, not HTML
 
 
 @cache
@@ -53,7 +62,7 @@ def render_sql(name: str, dialect: str, **context: object) -> str:
 
 def render_text(text: str, dialect: str, **context: object) -> str:
     """SQL text read by the caller (a migration file) rendered as render_sql renders a file."""
-    return _render(_JINJA.from_string(text), dialect, context)
+    return _render(_jinja().from_string(text), dialect, context)
 
 
 def _render(template: jinja2.Template, dialect: str, context: dict) -> str:
@@ -63,7 +72,7 @@ def _render(template: jinja2.Template, dialect: str, context: dict) -> str:
 @cache
 def _template(name: str) -> jinja2.Template:
     """A file's template, compiled once: the engine is given when it renders."""
-    return _JINJA.from_string(load_sql(name))
+    return _jinja().from_string(load_sql(name))
 
 
 def strip_comments(sql: str) -> str:

@@ -33,7 +33,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError
@@ -45,8 +44,9 @@ from etl.store.columnar import MEMORY_LIMIT
 from etl.store.dialects import dialect_for
 from etl.store.migrations import latest_version, pending
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Arrow (and numpy, which it imports) only where rows are loaded: issue 21
     import duckdb
+    import pyarrow as pa
 
 
 def quote_ident(name: str) -> str:
@@ -413,6 +413,8 @@ class Warehouse:
         in its text format, which an in-process DuckDB writes while PostgreSQL reads
         it (`_copy_blocks`), never row by row from Python.
         """
+        import pyarrow as pa
+
         if isinstance(rows, pa.Table) and rows.num_rows == 0:
             return
         cols = ", ".join(quote_ident(c) for c in columns)

@@ -35,3 +35,16 @@ def test_hostile_bench_runs_each_case() -> None:
     assert (cases["objects"]["many_objects"]["loaded"], cases["objects"]["one_object"]["loaded"]) == (200, 200)
     assert (cases["bomb"]["loaded"], cases["bomb"]["rejected"], cases["bomb"]["inflated_mib"]) == (1, 1, 20)
     assert cases["fold"]["group_updates"] == 300
+
+
+def test_startup_bench_measures_each_command(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "startup.py"), "--days", "2", "--runs", "1", "--data", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert (result["warehouse_days"], result["runs"], result["against"]) == (2, 1, None)
+    assert set(result["this"]) == {"help", "version", "status", "run"}
+    assert [len(result["this"][name]["runs"]) for name in ("help", "version", "status")] == [1, 1, 1]
+    assert len(result["this"]["run"]["overhead_runs"]) == 1 and result["this"]["run"]["stages_median"] > 0

@@ -254,7 +254,7 @@ def test_the_record_limit_applies_to_lines_and_batch_elements(tmp_path: Path, mo
     ]
 
 
-@pytest.mark.parametrize("batch_bytes", [64 * 1024 * 1024, 150])  # one query for all objects, or several
+@pytest.mark.parametrize("batch_bytes", [32 * 1024 * 1024, 150])  # one query for all objects, or several
 def test_the_lines_of_many_objects_share_a_query_and_keep_their_object(tmp_path: Path, monkeypatch,  # noqa: ANN001
                                                                          batch_bytes: int) -> None:
     monkeypatch.setattr("etl.ingest.records.BATCH_BYTES", batch_bytes)
