@@ -1,5 +1,5 @@
 """The command line `group-etl`: commands, output formats, charts and the demo."""
 
-from etl.cli.commands import app, main
+from etl.cli.commands import app, console, main
 
-__all__ = ["app", "main"]
+__all__ = ["app", "console", "main"]

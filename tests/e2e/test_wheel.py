@@ -63,7 +63,7 @@ def test_the_wheel_ships_every_module_and_sql_file(wheel: Path) -> None:
     distribution, version = wheel.name.split("-")[:2]
     assert {n.split("/")[0] for n in names} == {"etl", f"{distribution}-{version}.dist-info"}  # no tests, no dags
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "group-etl = etl.cli:main" in entry_points
+    assert "group-etl = etl.cli:console" in entry_points
 
 
 def test_the_installed_wheel_runs_a_day_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
