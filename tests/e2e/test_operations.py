@@ -26,7 +26,7 @@ def where(settings) -> str:  # noqa: ANN001
 def test_a_writer_with_another_time_zone_is_refused(group_etl, settings, lake, monkeypatch) -> None:  # noqa: ANN001, F811
     write_jsonl(lake, "events/dt=2024-07-01/a.jsonl", [event("Open", "u1", T, "a")])
     monkeypatch.setenv("GROUP_ETL_TIMEZONE", "Asia/Tokyo")
-    assert group_etl("init")[:2] == (0, "warehouse ready (schema version none -> 12)\n")
+    assert group_etl("init")[:2] == (0, "warehouse ready (schema version none -> 13)\n")
     with Warehouse(settings) as warehouse:
         assert warehouse.recorded_timezone() == "Asia/Tokyo"
 
