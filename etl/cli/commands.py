@@ -10,6 +10,7 @@ load no SQLAlchemy, DuckDB, Arrow, pandas or rich
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -1028,7 +1029,8 @@ def console() -> None:
     every command (measured, docs/performance.md) and does nothing for us: stores are
     closed, temporary folders removed and threads joined before `main` returns. Output is
     flushed and logging shut down first; an unexpected exception still exits the usual
-    way, with its traceback."""
+    way, with its traceback. Output that cannot be written (a full disk) is an error, as
+    the interpreter's own exit makes it; a reader that went away (`| head`) is not."""
     try:
         main()
         code = 0
@@ -1039,11 +1041,15 @@ def console() -> None:
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except OSError:  # a reader that went away (`| head`): nothing more to tell it
-            pass
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # nothing more to tell a reader that went away
+        pass
+    except OSError as error:
+        print(f"error: the output could not be written: {error.strerror or error}", file=sys.stderr)
+        code = code or 1
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
     os._exit(code or 0)
 
 

@@ -387,3 +387,24 @@ def test_a_zone_whose_data_differs_between_duckdb_and_python(tmp_path: Path) -> 
         rejects = _rows(engine, parsed, REJECTED, REJECT_COLUMNS)
     assert [(e["insert_id"], e["event_date"]) for e in events] == [("0", date(2026, 10, 15))]
     assert [r["reason"] for r in rejects] == ["time_in_future"]
+
+
+NAN_TOKENS = ["NaN", "nan", "nAn", "-NaN", "-nan", "Inf", "inf", "INF", "-Inf", "Infinity", "-Infinity", "iNfInItY"]
+NAN_SPACES = ["", " ", "\t", "\r", " \t\r "]
+NAN_PLACES = ['"n":{s}{t}', '"n": [{s}{t}{s}]', '"n": [1,{s}{t}]', '"n": [[{s}{t}]]', '"n": {{"m":{s}{t}}}',
+              '"n": [{{"m": [0,{s}{t}]}}]', '"n"{s}:{s}{t}{s}']
+
+
+def test_a_bare_nan_or_inf_is_rejected_wherever_json_puts_a_value(tmp_path: Path) -> None:
+    """Every spelling DuckDB's reader takes, after : , or [ with any JSON whitespace, nested
+    or not, in a line or in a batch line: the `suspect` pattern that screens NaN and Inf
+    (sql/ingest/split_records.sql) lets none of them through as a number."""
+    records = [f'{{"event":"e","properties":{{"distinct_id":"u1","time":{T0},"$insert_id":"i{i}",'
+               + place.format(s=s, t=t) + "}}"
+               for i, (place, s, t) in enumerate((p, s, t) for p in NAN_PLACES for s in NAN_SPACES for t in NAN_TOKENS)]
+    batches = [f"[{line(ev(insert_id=f'b{i}'))},{s}{record}]" for i, (s, record) in
+               enumerate(zip(NAN_SPACES * 2, records[::len(records) // 10], strict=False))]
+    events, rejects = parse(tmp_path, ("\n".join(records + batches) + "\n").encode())
+    assert {r["reason"] for r in rejects} == {"invalid_number"}
+    assert len(rejects) == len(records) + len(batches)
+    assert sorted(e["insert_id"] for e in events) == sorted(f"b{i}" for i in range(len(batches)))
