@@ -17,8 +17,10 @@ over the first and the last tenth of the days (flat: about equal).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -63,6 +65,7 @@ def main() -> None:
         if not (lake / "events" / f"dt={day.isoformat()}").exists():
             generate(lake, day, args.events)
     work = Path(tempfile.mkdtemp(prefix="group-etl-health-bench-"))
+    atexit.register(shutil.rmtree, work, True)  # the warehouse file: 1 GB a 10M day
     url = args.warehouse or f"duckdb:///{work / 'warehouse.duckdb'}"
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "GROUP_ETL_WAREHOUSE_URL": url, "GROUP_ETL_LAKE_URL": str(lake.resolve()),

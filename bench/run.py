@@ -18,8 +18,10 @@ table. It must give the same rows too. The floors are best of `--floor-runs`.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -138,6 +140,7 @@ def main() -> None:
         if not folder.exists():
             generate(lake, day, args.events)
     work = Path(tempfile.mkdtemp(prefix="group-etl-bench-"))
+    atexit.register(shutil.rmtree, work, True)  # the warehouse file: 1 GB a 10M day
     url = args.warehouse or f"duckdb:///{work / 'warehouse.duckdb'}"
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "GROUP_ETL_WAREHOUSE_URL": url, "GROUP_ETL_LAKE_URL": str(lake.resolve()),

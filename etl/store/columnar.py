@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -61,11 +62,52 @@ class Engine:
         self.con.close()
 
 
+# A folder of ours is named for the process that made it: group-etl-<pid>-<random>
+FOLDER_PREFIX = "group-etl-"
+_FOLDER = re.compile(r"group-etl-(\d+)-[a-z0-9_]+")
+
+
+def remove_orphan_folders(parent: str | None = None) -> list[str]:
+    """Remove the folders (parse parts, spill) that processes which no longer run left in
+    the temporary folder: a run killed outright (out of memory, SIGKILL) cannot clean up,
+    and its parts are about 350 MB a million events. A folder whose process still runs
+    is kept, and so is anything not named like ours. POSIX only (a process is looked up
+    with signal 0). Returns the folders removed."""
+    if os.name != "posix":
+        return []
+    parent = parent or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return []
+    for name in names:
+        match = _FOLDER.fullmatch(name)
+        if not match or _running(int(match.group(1))):
+            continue
+        path = os.path.join(parent, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # no such process (or no such pid at all)
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def columnar_engine() -> Iterator[Engine]:
     import duckdb
 
-    temp_dir = tempfile.mkdtemp(prefix="group-etl-")
+    remove_orphan_folders()
+    temp_dir = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
     con = duckdb.connect(
         config={
             "memory_limit": MEMORY_LIMIT,
