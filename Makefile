@@ -41,9 +41,11 @@ browser:
 test: install-dev lint browser
 	$(BIN)/python -m pytest
 
-# The edit loop (under 2 minutes): unit tests and the DuckDB warehouse tests.
+# The edit loop (under 2 minutes): unit tests and the DuckDB warehouse tests, on two
+# workers (pytest-xdist); the oracles, the bad-input corpus and the killed-process tests
+# are `slow`: `make test` runs them.
 test-fast: install-dev
-	$(BIN)/python -m pytest tests/unit tests/sql -m "not slow and not postgres" -q
+	$(BIN)/python -m pytest tests/unit tests/sql -m "not slow and not postgres" -q -n 2
 
 clean:
 	rm -rf data/lake data/warehouse.duckdb

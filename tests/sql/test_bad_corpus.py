@@ -28,6 +28,7 @@ def test_the_corpus_has_at_least_30_classes() -> None:
     assert sorted(p.name for p in CORPUS.iterdir() if p.name not in ("manifest.json", "make_corpus.py")) == sorted(MANIFEST)
 
 
+@pytest.mark.slow  # an oracle or a whole corpus: CI (make test), not the edit loop
 @pytest.mark.parametrize("name", sorted(MANIFEST))
 def test_each_bad_input_class(settings, warehouse, lake, name: str) -> None:  # noqa: ANN001
     case = MANIFEST[name]

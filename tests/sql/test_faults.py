@@ -26,6 +26,7 @@ from etl.store.warehouse import Warehouse
 from tests.support import event, make_settings, snapshot, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # processes killed and property runs: CI (make test), not the edit loop
 DAY = date(2024, 6, 1)
 T = 1717236000
 KILL_SCRIPT = """

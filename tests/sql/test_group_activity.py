@@ -8,6 +8,7 @@ import random
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from etl.model.keys import add_key
@@ -153,6 +154,7 @@ def _check_random_history(settings, warehouse, lake, seed: int) -> None:  # noqa
     assert snapshot(warehouse) == kept
 
 
+@pytest.mark.slow  # an oracle or a whole corpus: CI (make test), not the edit loop
 def test_random_histories_equal_the_oracle(settings, warehouse, lake) -> None:  # noqa: ANN001
     _check_random_history(settings, warehouse, lake, seed=18)
 

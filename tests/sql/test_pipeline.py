@@ -91,6 +91,7 @@ def test_rerunning_a_day_or_a_range_leaves_every_table_identical(settings, wareh
     assert snapshot(warehouse) == before
 
 
+@pytest.mark.slow  # an oracle or a whole corpus: CI (make test), not the edit loop
 @pytest.mark.parametrize("stage", ["parsed", "events_deleted", "events_loaded", "attributed", "health_refreshed",
                                    "groups_applied", "people_applied", "audited"])
 def test_a_crash_inside_the_run_leaves_the_previous_state(settings, warehouse, lake, stage) -> None:  # noqa: ANN001

@@ -154,6 +154,7 @@ BAD_UPDATES = [
 ]
 
 
+@pytest.mark.slow  # an oracle or a whole corpus: CI (make test), not the edit loop
 @pytest.mark.parametrize(("record", "reason"), BAD_UPDATES, ids=[r for _, r in BAD_UPDATES])
 def test_bad_group_updates_are_rejected_while_the_rest_apply(settings, keyed, lake, record, reason) -> None:  # noqa: ANN001
     settings = replace(settings, project_token="tok")

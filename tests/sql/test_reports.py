@@ -417,6 +417,7 @@ def where_of(case: dict) -> Scope:
     return Scope(case["by"], where, where_group, case.get("breakdown"), case.get("props", "at-event"))
 
 
+@pytest.mark.slow  # an oracle or a whole corpus: CI (make test), not the edit loop
 @pytest.mark.parametrize("seed", [11])
 def test_reports_match_the_oracle(settings, warehouse, lake, seed: int) -> None:  # noqa: ANN001
     events, user_profiles, group_history = load(settings, warehouse, lake, seed)
