@@ -17,22 +17,14 @@ over the first and the last tenth of the days (flat: about equal).
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
-import uuid
-from datetime import timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import generate  # noqa: E402
-from run import FIRST_DAY, group_etl  # noqa: E402
+from run import bench_project, group_etl  # noqa: E402
 
 HEALTH = "health_refreshed"
 
@@ -59,33 +51,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("bench/data"), help="where generated lakes are kept")
     args = parser.parse_args()
 
-    lake = args.data / f"lake-{args.events}"
-    days = [FIRST_DAY + timedelta(days=n) for n in range(args.days)]
-    for day in days:
-        if not (lake / "events" / f"dt={day.isoformat()}").exists():
-            generate(lake, day, args.events)
-    work = Path(tempfile.mkdtemp(prefix="group-etl-health-bench-"))
-    atexit.register(shutil.rmtree, work, True)  # the warehouse file: 1 GB a 10M day
-    url = args.warehouse or f"duckdb:///{work / 'warehouse.duckdb'}"
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "GROUP_ETL_WAREHOUSE_URL": url, "GROUP_ETL_LAKE_URL": str(lake.resolve()),
-           "GROUP_ETL_SCHEMA": schema}
-    group_etl(["keys", "add", "company_id", "--setup-at", "2026-01-01T00:00:00Z"], env)
-    print(f"machine: {os.cpu_count()} cores; warehouse: {url.split(':')[0]}; events a day: {args.events:,}; "
-          f"days: {args.days}")
-    wall, rss, out = group_etl(["run", "--from", days[0].isoformat(), "--to", days[-1].isoformat(),
-                                "--format", "json"], env)
+    with bench_project(args, "group-etl-health-bench-") as project:
+        print(f"machine: {os.cpu_count()} cores; warehouse: {project.url.split(':')[0]}; "
+              f"events a day: {args.events:,}; days: {args.days}")
+        days = project.days
+        wall, rss, out = group_etl(["run", "--from", days[0].isoformat(), "--to", days[-1].isoformat(),
+                                    "--format", "json"], project.env)
     rows = json.loads(out)["rows"]
     for row in rows:
         seconds = row["seconds"]
         print(json.dumps({"date": row["date"], "input_records": row["input_records"],
                           "health_seconds": seconds[HEALTH], "stages": seconds}))
     print(json.dumps({"wall_seconds": round(wall, 1), "peak_rss_mb": rss, **summary(rows)}))
-    if url.startswith("postgresql"):
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        engine.dispose()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ table. It must give the same rows too. The floors are best of `--floor-runs`.
 from __future__ import annotations
 
 import argparse
-import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -124,6 +126,46 @@ def project_metrics(url: str, schema: str, day: date) -> list[tuple]:
     return [tuple(r) for r in rows]
 
 
+@dataclass
+class Project:
+    """A fresh project on the benchmark's lake (`bench_project`)."""
+
+    url: str
+    schema: str
+    env: dict
+    lake: Path
+    work: Path
+    days: list[date]
+
+
+@contextlib.contextmanager
+def bench_project(args: argparse.Namespace, prefix: str) -> Iterator[Project]:
+    """The lake of `args.days` days of `args.events` events (generated on first use under
+    `args.data`) and a fresh project on it, company_id registered: a new DuckDB file in a
+    folder removed at the end (1 GB a 10M day), or a new schema of `args.warehouse`
+    dropped at the end. bench/health.py runs on it too."""
+    lake = args.data / f"lake-{args.events}"
+    days = [FIRST_DAY + timedelta(days=n) for n in range(args.days)]
+    for day in days:
+        if not (lake / "events" / f"dt={day.isoformat()}").exists():
+            generate(lake, day, args.events)
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    url = args.warehouse or f"duckdb:///{work / 'warehouse.duckdb'}"
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "GROUP_ETL_WAREHOUSE_URL": url, "GROUP_ETL_LAKE_URL": str(lake.resolve()),
+           "GROUP_ETL_SCHEMA": schema}
+    try:
+        group_etl(["keys", "add", "company_id", "--setup-at", "2026-01-01T00:00:00Z"], env)
+        yield Project(url, schema, env, lake, work, days)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if url.startswith("postgresql"):
+            engine = sa.create_engine(url)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000, help="events a day")
@@ -133,53 +175,39 @@ def main() -> None:
     parser.add_argument("--floor-runs", type=int, default=3, help="the floors are the best of this many runs")
     args = parser.parse_args()
 
-    lake = args.data / f"lake-{args.events}"
-    days = [FIRST_DAY + timedelta(days=n) for n in range(args.days)]
-    for day in days:
-        folder = lake / "events" / f"dt={day.isoformat()}"
-        if not folder.exists():
-            generate(lake, day, args.events)
-    work = Path(tempfile.mkdtemp(prefix="group-etl-bench-"))
-    atexit.register(shutil.rmtree, work, True)  # the warehouse file: 1 GB a 10M day
-    url = args.warehouse or f"duckdb:///{work / 'warehouse.duckdb'}"
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "GROUP_ETL_WAREHOUSE_URL": url, "GROUP_ETL_LAKE_URL": str(lake.resolve()),
-           "GROUP_ETL_SCHEMA": schema}
-    group_etl(["keys", "add", "company_id", "--setup-at", "2026-01-01T00:00:00Z"], env)
-
-    backend = url.split(":")[0]
-    print(f"machine: {os.cpu_count()} cores; warehouse: {backend}; events a day: {args.events:,}")
-    results = []
-    for day in days:
-        wall, rss, out = group_etl(["run", "--date", day.isoformat(), "--format", "json"], env)
-        [row] = json.loads(out)["rows"]
-        files = sorted((lake / "events" / f"dt={day.isoformat()}").glob("*.gz"))
-        floor_seconds, floor_rows = floor(files, args.floor_runs)
-        storing_seconds, storing_rows = storing_floor(files, work, args.floor_runs)
-        ours = project_metrics(url, schema, day)
-        same = ours == floor_rows == storing_rows
-        results.append({"date": day.isoformat(), "wall_seconds": round(wall, 2),
-                        "events_per_second": round(row["input_records"] / wall),
-                        "peak_rss_mb": rss, "floor_seconds": round(floor_seconds, 2),
-                        "ratio": round(wall / floor_seconds, 2),
-                        "storing_floor_seconds": round(storing_seconds, 2),
-                        "storing_floor_ratio": round(storing_seconds / floor_seconds, 2),
-                        "ratio_to_storing_floor": round(wall / storing_seconds, 2), "metric_rows": len(ours),
-                        "same_as_floor": same, "loaded": row["loaded"], "rejected": row["rejected"],
-                        "duplicates": row["duplicates"], "stages": row["seconds"]})
-        print(json.dumps(results[-1]))
-        if not same:
-            missing = set(floor_rows) - set(ours)
-            extra = set(ours) - set(floor_rows)
-            print(f"MISMATCH: {len(missing)} floor rows missing, {len(extra)} extra; e.g. "
-                  f"{sorted(missing)[:2]} / {sorted(extra)[:2]}")
-    if url.startswith("postgresql"):
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        engine.dispose()
+    with bench_project(args, "group-etl-bench-") as project:
+        backend = project.url.split(":")[0]
+        print(f"machine: {os.cpu_count()} cores; warehouse: {backend}; events a day: {args.events:,}")
+        results = [measure_day(project, day, args.floor_runs) for day in project.days]
     if not all(r["same_as_floor"] for r in results):
         raise SystemExit(1)
+
+
+def measure_day(project: Project, day: date, floor_runs: int) -> dict:
+    """Run day D, then the floors over its files; print and return the comparison."""
+    wall, rss, out = group_etl(["run", "--date", day.isoformat(), "--format", "json"], project.env)
+    [row] = json.loads(out)["rows"]
+    files = sorted((project.lake / "events" / f"dt={day.isoformat()}").glob("*.gz"))
+    floor_seconds, floor_rows = floor(files, floor_runs)
+    storing_seconds, storing_rows = storing_floor(files, project.work, floor_runs)
+    ours = project_metrics(project.url, project.schema, day)
+    same = ours == floor_rows == storing_rows
+    result = {"date": day.isoformat(), "wall_seconds": round(wall, 2),
+              "events_per_second": round(row["input_records"] / wall),
+              "peak_rss_mb": rss, "floor_seconds": round(floor_seconds, 2),
+              "ratio": round(wall / floor_seconds, 2),
+              "storing_floor_seconds": round(storing_seconds, 2),
+              "storing_floor_ratio": round(storing_seconds / floor_seconds, 2),
+              "ratio_to_storing_floor": round(wall / storing_seconds, 2), "metric_rows": len(ours),
+              "same_as_floor": same, "loaded": row["loaded"], "rejected": row["rejected"],
+              "duplicates": row["duplicates"], "stages": row["seconds"]}
+    print(json.dumps(result))
+    if not same:
+        missing = set(floor_rows) - set(ours)
+        extra = set(ours) - set(floor_rows)
+        print(f"MISMATCH: {len(missing)} floor rows missing, {len(extra)} extra; e.g. "
+              f"{sorted(missing)[:2]} / {sorted(extra)[:2]}")
+    return result
 
 
 if __name__ == "__main__":
