@@ -7,12 +7,11 @@ may be saved as a static cohort."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
-from math import ceil
+from datetime import date
 
 from etl.errors import EtlError
 from etl.serve.measures import BUCKETS, buckets, check_interval
-from etl.serve.reports import Scope, _compile, _run
+from etl.serve.reports import Scope, _compile, _run, funnel_params
 from etl.store.sql import render_sql
 from etl.store.warehouse import Warehouse
 
@@ -24,19 +23,13 @@ def _listing(report: str, scope: Scope, what: dict, rows: list) -> dict:
 def funnel_units(warehouse: Warehouse, steps: list[str], window_seconds: int, first: date, last: date,
                  scope: Scope, step: int, converted: bool = False) -> dict:
     """Units that reached step `step` - 1 and not `step` (or, `converted`, reached `step`)."""
-    if len(steps) < 2:
-        raise EtlError("a funnel needs at least two --steps")
-    if window_seconds <= 0:
-        raise EtlError("--window must be positive")
+    params = funnel_params(steps, window_seconds, first, last, first_steps=step)
     if not 1 <= step <= len(steps):
         raise EtlError(f"--list-units {step}: the funnel's steps are 1 to {len(steps)}")
     if step == 1 and not converted:
         raise EtlError("--list-units 1 lists who dropped before step 1, which nobody can: "
                        "add --converted to list who entered the funnel")
     reached = step if converted else step - 1
-    params: dict = {"events": sorted(set(steps[:step])), "d1": first, "d2": last, "lo": first,
-                    "hi": last + timedelta(days=ceil(window_seconds / 86_400)), "window": float(window_seconds)}
-    params.update({f"step_{n}": event for n, event in enumerate(steps[:step], start=1)})
     pieces = _compile(warehouse, scope, params)
     sql = render_sql("serve/funnel", warehouse.dialect, units=pieces.units, conditions=pieces.conditions,
                      step_count=step, reached=reached, dropped=not converted, breakdown=None, fold=None)

@@ -244,21 +244,30 @@ def insights(warehouse: Warehouse, event: str, first: date, last: date, scope: S
             "interval": interval, "rows": rows}
 
 
+def funnel_params(steps: list[str], window_seconds: int, first: date, last: date,
+                  first_steps: int | None = None) -> dict:
+    """A funnel's checks and the parameters of funnel.sql, for the report and its
+    drill-down alike: at least two steps, a window from 1 second to 366 days; the
+    parameters name the first `first_steps` steps (all of them by default)."""
+    if len(steps) < 2:
+        raise EtlError("a funnel needs at least two --steps")
+    if not 0 < window_seconds <= LONGEST:
+        raise EtlError(f"--window must be from 1 second to 366 days, got {window_seconds} seconds")
+    named = steps[:first_steps]
+    params: dict = {"events": sorted(set(named)), "d1": first, "d2": last, "lo": first,
+                    "hi": last + timedelta(days=ceil(window_seconds / 86_400)), "window": float(window_seconds)}
+    params.update({f"step_{n}": event for n, event in enumerate(named, start=1)})
+    return params
+
+
 def funnel(warehouse: Warehouse, steps: list[str], window_seconds: int, first: date, last: date,
            scope: Scope, breakdown_limit: int | None = None) -> dict:
     """Per step: units reached, conversions and the median time from the previous step.
     With a breakdown, per value of the property at each unit's entering event (a list:
     under each distinct element), the steps of those units; `breakdown_limit` N keeps
     the top N values by units entering and counts the others as `(other)`."""
-    if len(steps) < 2:
-        raise EtlError("a funnel needs at least two --steps")
-    if not 0 < window_seconds <= LONGEST:
-        raise EtlError(f"--window must be from 1 second to 366 days, got {window_seconds} seconds")
+    params = funnel_params(steps, window_seconds, first, last)
     _check_limit(breakdown_limit)
-    hi = last + timedelta(days=ceil(window_seconds / 86_400))
-    params: dict = {"events": sorted(set(steps)), "d1": first, "d2": last, "lo": first, "hi": hi,
-                    "window": float(window_seconds)}
-    params.update({f"step_{n}": event for n, event in enumerate(steps, start=1)})
     pieces = _compile(warehouse, scope, params)
     pieces_of_sql = {"units": pieces.units, "conditions": pieces.conditions, "step_count": len(steps),
                      "breakdown": _breakdown(warehouse, scope, params)}
