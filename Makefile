@@ -17,7 +17,7 @@ $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,postgres,airflow]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,postgres,airflow,spark]"
 	touch $@
 
 install-demo: $(VENV)/.installed-demo
