@@ -33,6 +33,10 @@ DEFAULTS: dict[str, str] = {
     "GROUP_ETL_LOCK_TIMEOUT": "300",
     "GROUP_ETL_REJECT_WARN": "0.01",
     "GROUP_ETL_CHURN_DAYS": "30",
+    "GROUP_ETL_ENGINE": "",
+    "GROUP_ETL_SPARK_MASTER": "local[*]",
+    "GROUP_ETL_SPARK_WAREHOUSE": "data/spark-warehouse",
+    "GROUP_ETL_SPARK_DATABASE": "group_etl",
 }
 
 # One line each, for `group-etl --help` and `group-etl settings` (docs/configuration.md says more).
@@ -55,6 +59,10 @@ MEANINGS: dict[str, str] = {
     "GROUP_ETL_LOCK_TIMEOUT": "seconds a writer waits for a DuckDB file another process holds",
     "GROUP_ETL_REJECT_WARN": "rejected share of a day's records above which run warns and status --check fails",
     "GROUP_ETL_CHURN_DAYS": "days a group stays dormant before group_activity_daily marks it churned",
+    "GROUP_ETL_ENGINE": "spark: tables in Spark (docs/spark.md); empty: the warehouse URL's database",
+    "GROUP_ETL_SPARK_MASTER": "Spark engine: the master, such as local[*], spark://host:7077 or yarn",
+    "GROUP_ETL_SPARK_WAREHOUSE": "Spark engine: where the tables live, a folder or s3a://bucket/prefix",
+    "GROUP_ETL_SPARK_DATABASE": "Spark engine: the catalog database of the tables",
     "GROUP_ETL_SERVE_HOST": "group-etl serve: the address it listens on",
     "GROUP_ETL_SERVE_PORT": "group-etl serve: the port it listens on",
     "GROUP_ETL_SERVE_USER": "group-etl serve: the service account's user (HTTP basic authentication)",
@@ -90,6 +98,11 @@ class Settings:
     session_ttl: int = 86_400
     #: days a group stays dormant before group_activity_daily marks it churned
     churn_days: int = 30
+    #: "spark": the Spark engine keeps the tables (docs/spark.md); None: the warehouse URL's database
+    engine: str | None = None
+    spark_master: str = "local[*]"
+    spark_warehouse: str = "data/spark-warehouse"
+    spark_database: str = "group_etl"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -134,6 +147,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         reject_warn=_share("GROUP_ETL_REJECT_WARN", raw),
         session_ttl=count_setting("GROUP_ETL_SESSION_TTL_SECONDS", raw),
         churn_days=count_setting("GROUP_ETL_CHURN_DAYS", raw),
+        engine=raw["GROUP_ETL_ENGINE"] or None,
+        spark_master=raw["GROUP_ETL_SPARK_MASTER"],
+        spark_warehouse=raw["GROUP_ETL_SPARK_WAREHOUSE"],
+        spark_database=raw["GROUP_ETL_SPARK_DATABASE"],
     )
     return _validated(settings)
 
@@ -230,4 +247,24 @@ def _validated(settings: Settings) -> Settings:
             "GROUP_ETL_SCHEMA: use letters, digits and underscores, starting with a letter "
             f"(got {settings.schema!r})"
         )
+    _check_spark(settings)
     return settings
+
+
+ENGINES = ("spark",)
+
+
+def _check_spark(settings: Settings) -> None:
+    if settings.engine is not None and settings.engine not in ENGINES:
+        raise ConfigError(f"GROUP_ETL_ENGINE: expected spark, or nothing for the warehouse URL's database "
+                          f"(got {settings.engine!r})")
+    if not settings.spark_master.strip():
+        raise ConfigError("GROUP_ETL_SPARK_MASTER: expected a Spark master such as local[*] or spark://host:7077")
+    where = settings.spark_warehouse
+    if not where or ("://" in where and not where.startswith(("file://", "s3a://", "s3://", "hdfs://",
+                                                                "abfss://", "gs://", "dbfs:/"))):
+        raise ConfigError("GROUP_ETL_SPARK_WAREHOUSE: expected a folder path or a URL Spark reads "
+                          "(file://, s3a://, hdfs://, abfss://, gs://)")
+    if not _SCHEMA_NAME.match(settings.spark_database):
+        raise ConfigError("GROUP_ETL_SPARK_DATABASE: use letters, digits and underscores, starting with a "
+                          f"letter (got {settings.spark_database!r})")

@@ -78,9 +78,8 @@ starts AS (
     LEFT JOIN first_active AS f ON f.group_key = s.group_key AND f.group_id = s.group_id
 ),
 calendar AS (
-    SELECT CAST(c.d AS DATE) AS activity_date
-    FROM generate_series(CAST(CAST(:lowest AS DATE) AS TIMESTAMP),
-                         CAST(CAST(:horizon AS DATE) AS TIMESTAMP), INTERVAL '1 day') AS c(d)
+    SELECT c.d AS activity_date
+    FROM ({{ dialect.date_series(':lowest', ':horizon') }}) AS c
 )
 SELECT s.group_key, s.group_id, s.last_active AS seed_last_active, c.activity_date
 FROM starts AS s
@@ -141,12 +140,12 @@ SELECT m.activity_date, m.group_key, m.group_id,
        coalesce(r.active_users_7d, 0),
        coalesce(r.active_users_28d, 0),
        coalesce(f.new_users, 0),
-       CAST(m.activity_date - m.last_active AS INTEGER),
+       CAST({{ dialect.days_between('m.activity_date', 'm.last_active') }} AS INTEGER),
        CASE WHEN m.events = 0 THEN 'dormant'
             WHEN m.active_before IS NULL THEN 'new'
             WHEN m.active_before = m.activity_date - 1 THEN 'returning'
             ELSE 'resurrected' END,
-       m.events = 0 AND m.activity_date - m.last_active >= :churn_days
+       m.events = 0 AND {{ dialect.days_between('m.activity_date', 'm.last_active') }} >= :churn_days
 FROM marked AS m
 LEFT JOIN rolling AS r
   ON r.group_key = m.group_key AND r.group_id = m.group_id AND r.activity_date = m.activity_date

@@ -1,0 +1,599 @@
+"""The Spark engine's warehouse (GROUP_ETL_ENGINE=spark, docs/spark.md): the same
+tables as DuckDB's, as Parquet folders under GROUP_ETL_SPARK_WAREHOUSE, written
+by the same stage code and SQL templates (rendered with etl.store.dialects.SparkSQL).
+
+Spark's Parquet tables have no DELETE, UPDATE or transaction. A `SparkConnection`
+takes the statements our stages run and keeps, for each table they write, the
+whole content of the partitions they touched (a day's load date, the event
+dates it changed) as a materialized DataFrame; the table's name is a view of
+its untouched partitions plus those, so every later statement of the run reads
+what the run wrote. At commit each table gets exactly its touched partitions
+replaced (dynamic partition overwrite; a partition left empty is removed), and
+a small table without partitions is rewritten whole. So a run replaces what it
+owns and nothing else, and a run that dies midway is repaired by running the
+day again (docs/spark.md, "What a failed run leaves").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from etl.config import Settings
+from etl.errors import ConfigError, EtlError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+# Tables whose rows belong to one date each: a run replaces only the dates it touched.
+PARTITIONS = {
+    "events": "load_date", "rejected_records": "load_date", "profile_updates": "load_date",
+    "event_groups": "event_date", "hot_shards": "event_date", "group_daily_metrics": "event_date",
+    "group_activity_daily": "activity_date",
+}
+# DuckDB's column types (the migrations' schema) as Spark's: JSON is its text
+_TYPES = {"VARCHAR": "STRING", "JSON": "STRING", "INTEGER": "INT", "BIGINT": "BIGINT", "DATE": "DATE",
+          "BOOLEAN": "BOOLEAN", "TIMESTAMP WITH TIME ZONE": "TIMESTAMP", "DOUBLE": "DOUBLE"}
+
+
+@functools.cache
+def table_columns() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Every warehouse table's (column, Spark type), from the schema the migrations make
+    (applied to an in-memory DuckDB): one definition of the tables for every engine."""
+    import duckdb
+
+    from etl.store.migrations import migrations
+
+    con = duckdb.connect()
+    try:
+        for migration in migrations():
+            for statement in migration.statements("duckdb"):
+                con.execute(statement)
+        rows = con.execute(
+            "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns AS c "
+            "JOIN information_schema.tables AS t USING (table_catalog, table_schema, table_name) "
+            "WHERE t.table_type = 'BASE TABLE' AND c.table_schema = 'main' "
+            "ORDER BY c.table_name, c.ordinal_position").fetchall()
+    finally:
+        con.close()
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in rows:
+        tables.setdefault(table, []).append((column, _TYPES[kind]))
+    return {table: tuple(columns) for table, columns in tables.items()}
+
+
+@functools.cache
+def view_statements() -> tuple[tuple[str, str], ...]:
+    """The migrations' views (events_deduped: which copy of an event wins) rendered for
+    Spark, as (name, SELECT): the rule's one text, made a temporary view each run."""
+    from etl.store.migrations import migrations
+
+    views: dict[str, str] = {}
+    for migration in migrations():
+        for statement in migration.statements("spark"):
+            match = re.match(r"CREATE OR REPLACE VIEW (\w+) AS\s+(.*)", statement, re.DOTALL)
+            if match:
+                views[match.group(1)] = match.group(2)
+    return tuple(views.items())
+
+
+def session(settings: Settings) -> SparkSession:
+    """The Spark session of this process for the settings' master (one per process:
+    Spark's rule), in UTC, overwriting only the partitions a write holds."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError("GROUP_ETL_ENGINE=spark needs pyspark: pip install 'group-analytics-etl[spark]'") from None
+    builder = (SparkSession.builder.master(settings.spark_master).appName("group-etl")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+               .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+               # a union of checkpointed rows (a run's written partitions) failed in the optimizer's
+               # constraint propagation ("key not found: group_id#334", Spark 4.3): our plans
+               # gain nothing from it
+               .config("spark.sql.constraintPropagation.enabled", "false"))
+    return builder.getOrCreate()
+
+
+@dataclass
+class _Written:
+    """A table this run writes: the DataFrame of its stored rows, the partitions it
+    touched and their whole new content (`rows`)."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    stored: DataFrame
+    partition: str | None
+    touched: set = field(default_factory=set)
+    rows: DataFrame | None = None
+    temporary: bool = False
+
+
+class SparkResult:
+    """The rows of a query, as SQLAlchemy's Result gives them to our code."""
+
+    def __init__(self, rows: list[tuple], keys: list[str]) -> None:
+        self._rows = [_Row(row, keys) for row in rows]
+        self._keys = keys
+
+    def keys(self) -> list[str]:
+        return list(self._keys)
+
+    def __iter__(self) -> Iterator[_Row]:
+        return iter(self._rows)
+
+    def all(self) -> list[_Row]:
+        return list(self._rows)
+
+    fetchall = all
+
+    def first(self) -> _Row | None:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> _Row:
+        if len(self._rows) != 1:
+            raise EtlError(f"expected one row, got {len(self._rows)}")
+        return self._rows[0]
+
+    def scalar(self) -> Any:  # noqa: ANN401 - a column's value
+        return self._rows[0][0] if self._rows else None
+
+    def scalars(self) -> _Scalars:
+        return _Scalars(row[0] for row in self._rows)
+
+    def one_or_none(self) -> _Row | None:
+        return self.one() if self._rows else None
+
+    def scalar_one(self) -> Any:  # noqa: ANN401
+        return self.one()[0]
+
+    def mappings(self) -> list[dict]:
+        return [row._mapping for row in self._rows]
+
+
+class _Scalars(list):
+    """A column's values, as SQLAlchemy's ScalarResult gives them."""
+
+    def all(self) -> list:
+        return list(self)
+
+    def first(self) -> Any:  # noqa: ANN401
+        return self[0] if self else None
+
+    def one(self) -> Any:  # noqa: ANN401
+        if len(self) != 1:
+            raise EtlError(f"expected one row, got {len(self)}")
+        return self[0]
+
+
+class _Row(tuple):
+    """A row by position, by attribute and as `_mapping`, as SQLAlchemy's Row."""
+
+    def __new__(cls, values: Sequence, keys: list[str]) -> _Row:
+        row = super().__new__(cls, values)
+        row._keys = keys
+        return row
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+        try:
+            return self[self._keys.index(name)]
+        except ValueError:
+            raise AttributeError(name) from None
+
+    @property
+    def _mapping(self) -> dict:
+        return dict(zip(self._keys, self, strict=True))
+
+
+_DML = re.compile(r"(DELETE FROM|INSERT INTO|UPDATE)\s+(\w+)", re.IGNORECASE)
+_INSERT = re.compile(r"INSERT INTO (\w+)\s*\(([^)]*)\)\s*(.*)", re.IGNORECASE | re.DOTALL)
+_DELETE = re.compile(r"DELETE FROM (\w+)(?:\s+WHERE\s+(.*))?", re.IGNORECASE | re.DOTALL)
+_UPDATE = re.compile(r"UPDATE (\w+) SET (.*?)(?:\s+WHERE\s+(.*))?$", re.IGNORECASE | re.DOTALL)
+_TEMP = re.compile(r"CREATE TEMP(?:ORARY)? TABLE (\w+) AS\s+(.*)", re.IGNORECASE | re.DOTALL)
+_TEMP_COLUMNS = re.compile(r"CREATE TEMP(?:ORARY)? TABLE (\w+) \((.*)\)", re.IGNORECASE | re.DOTALL)
+_DROP_TEMP = re.compile(r"DROP TABLE IF EXISTS (?:temp\.|pg_temp\.)?\"?(\w+)\"?", re.IGNORECASE)
+_IGNORED = re.compile(r"(ANALYZE|CREATE INDEX|SET )\b", re.IGNORECASE)
+_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+# the text type our statements name, as Spark's (it has VARCHAR(n) only)
+_VARCHAR = re.compile(r"(\bAS\s+|::)VARCHAR\b(?!\s*\()", re.IGNORECASE)
+
+
+class SparkConnection:
+    """One run's statements on Spark (see the module docstring): queries run as they
+    come; writes are kept per touched partition and stored by `commit`."""
+
+    def __init__(self, warehouse: SparkWarehouse) -> None:
+        self.warehouse = warehouse
+        self.spark = warehouse.spark
+        self.written: dict[str, _Written] = {}
+        self.temps: set[str] = set()
+        for table in table_columns():
+            self.spark_frame(table).createOrReplaceTempView(table)
+        for name, select in view_statements():
+            self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+
+    # -- what the stages call ---------------------------------------------------
+
+    def execute(self, clause: object, params: dict | list[dict] | None = None) -> SparkResult:
+        text = getattr(clause, "text", None) or str(clause)
+        if isinstance(params, list):  # executemany: the statement once for each
+            for one in params:
+                self.run(text, one)
+            return SparkResult([], [])
+        return self.run(text, params or {})
+
+    def exec_driver_sql(self, sql: str) -> SparkResult:
+        return self.run(sql, {})
+
+    def run(self, statement: str, params: dict) -> SparkResult:
+        sql, args = bind(_VARCHAR.sub(r"\1STRING", statement.strip().rstrip(";")), params)
+        if _IGNORED.match(sql):
+            return SparkResult([], [])
+        if match := _DROP_TEMP.fullmatch(sql):
+            self.spark.catalog.dropTempView(match.group(1))
+            self.temps.discard(match.group(1))
+            if match.group(1) in self.written and self.written[match.group(1)].temporary:
+                del self.written[match.group(1)]
+            return SparkResult([], [])
+        if match := _TEMP_COLUMNS.fullmatch(sql):
+            columns = tuple((name, _TYPES[kind.strip().upper()]) for name, _, kind in
+                            (part.strip().partition(" ") for part in split_top_level(match.group(2))))
+            schema = ", ".join(f"`{c}` {kind}" for c, kind in columns)
+            self.written[match.group(1)] = _Written(match.group(1), columns, self.spark.createDataFrame([], schema),
+                                                    None, temporary=True)
+            self.written[match.group(1)].stored.createOrReplaceTempView(match.group(1))
+            self.temps.add(match.group(1))
+            return SparkResult([], [])
+        if match := _TEMP.fullmatch(sql):
+            frame = self.spark.sql(match.group(2), args=args).localCheckpoint()
+            frame.createOrReplaceTempView(match.group(1))
+            self.temps.add(match.group(1))
+            return SparkResult([], [])
+        if match := _INSERT.fullmatch(sql):
+            self._insert(match.group(1), [c.strip().strip('"') for c in match.group(2).split(",")],
+                         match.group(3), args)
+            return SparkResult([], [])
+        if match := _DELETE.fullmatch(sql):
+            self._delete(match.group(1), match.group(2) or "true", args)
+            return SparkResult([], [])
+        if match := _UPDATE.fullmatch(sql):
+            self._update(match.group(1), match.group(2), match.group(3) or "true", args)
+            return SparkResult([], [])
+        if _DML.match(sql):
+            raise EtlError(f"the Spark engine cannot run this statement: {sql[:80]}")
+        return self.query(sql, args)
+
+    def query(self, sql: str, args: dict) -> SparkResult:
+        frame = self.spark.sql(sql, args=args)
+        table = frame.toArrow()  # times come as UTC datetimes, as the other engines give them
+        return SparkResult([tuple(r.values()) for r in table.to_pylist()], list(table.column_names))
+
+    def insert_frame(self, table: str, frame: DataFrame) -> None:
+        """Append a DataFrame's rows (named columns, a subset of the table's) to `table`."""
+        written = self._written(table)
+        rows = _conform(frame, written.columns).localCheckpoint()
+        self._touch(written, self._partitions_of(written, rows))
+        written.rows = written.rows.unionByName(rows) if written.rows is not None else rows
+        self._settle(written)
+
+    # -- writes -----------------------------------------------------------------
+
+    def _insert(self, table: str, columns: list[str], query: str, args: dict) -> None:
+        frame = self.spark.sql(query, args=args)
+        self.insert_frame(table, frame.toDF(*columns))
+
+    def _delete(self, table: str, condition: str, args: dict) -> None:
+        written = self._written(table)
+        self._touch(written, self._partitions_where(written, condition, args))
+        if written.rows is None:
+            return
+        written.rows.createOrReplaceTempView("__rows")
+        written.rows = self.spark.sql(
+            f"SELECT * FROM __rows AS {table} WHERE NOT coalesce(({condition}), false)",  # noqa: S608
+            args=args).localCheckpoint()
+        self._settle(written)
+
+    def _update(self, table: str, assignments: str, condition: str, args: dict) -> None:
+        written = self._written(table)
+        self._touch(written, self._partitions_where(written, condition, args))
+        if written.rows is None:
+            return
+        changes = dict(_assignment(part) for part in split_top_level(assignments))
+        unknown = set(changes) - {c for c, _ in written.columns}
+        if unknown:
+            raise EtlError(f"UPDATE {table}: no column {', '.join(sorted(unknown))}")
+        select = ", ".join(
+            f"CASE WHEN coalesce(({condition}), false) THEN {changes[c]} ELSE {c} END AS {c}" if c in changes else c
+            for c, _ in written.columns)
+        written.rows.createOrReplaceTempView("__rows")
+        written.rows = _conform(self.spark.sql(f"SELECT {select} FROM __rows AS {table}", args=args),  # noqa: S608
+                                written.columns).localCheckpoint()
+        self._settle(written)
+
+    def _written(self, table: str) -> _Written:
+        if table not in self.written:
+            if table not in table_columns():
+                raise EtlError(f"the Spark engine has no table {table!r}")
+            self.written[table] = _Written(table, table_columns()[table], self.spark_frame(table),
+                                           PARTITIONS.get(table))
+        return self.written[table]
+
+    def _partitions_where(self, written: _Written, condition: str, args: dict) -> set:
+        if written.partition is None:
+            return {None}
+        sql = f"SELECT DISTINCT {written.partition} FROM {written.name} WHERE {condition}"  # noqa: S608
+        return {row[0] for row in self.spark.sql(sql, args=args).collect()}
+
+    @staticmethod
+    def _partitions_of(written: _Written, rows: DataFrame) -> set:
+        if written.partition is None:
+            return {None}
+        return {row[0] for row in rows.select(written.partition).distinct().collect()}
+
+    def _touch(self, written: _Written, partitions: set) -> None:
+        """Bring the stored rows of partitions not yet touched into `rows`."""
+        from pyspark.sql import functions as F
+
+        new = partitions - written.touched
+        if not new:
+            return
+        stored = written.stored
+        if written.partition is not None:
+            stored = stored.where(F.col(written.partition).isin(sorted(new)))
+        stored = stored.localCheckpoint()
+        written.rows = stored if written.rows is None else written.rows.unionByName(stored)
+        written.touched |= new
+
+    def _settle(self, written: _Written) -> None:
+        """Make the table's name show the run's rows: the untouched partitions as stored,
+        the touched ones as this run left them."""
+        from pyspark.sql import functions as F
+
+        written.rows = written.rows.localCheckpoint()
+        if written.partition is None:
+            view = written.rows
+        else:
+            untouched = written.stored.where(~F.col(written.partition).isin(sorted(written.touched)))
+            view = untouched.unionByName(written.rows)
+        view.createOrReplaceTempView(written.name)
+
+    # -- end of the run -----------------------------------------------------------
+
+    def commit(self) -> None:
+        """Store every written table: each touched partition replaced, an emptied one removed."""
+        for written in self.written.values():
+            if not written.temporary:
+                self.warehouse.store(written)
+        self.close()
+
+    def close(self) -> None:
+        for temp in self.temps:
+            self.spark.catalog.dropTempView(temp)
+        self.temps.clear()
+
+    def spark_frame(self, table: str) -> DataFrame:
+        return self.warehouse.stored(table)
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    column, _, value = text.partition("=")
+    return column.strip().strip('"'), value.strip()
+
+
+def split_top_level(text: str) -> list[str]:
+    """`text` split at commas outside parentheses and quotes (an UPDATE's SET list)."""
+    parts, depth, quote, start = [], 0, None, 0
+    for i, char in enumerate(text):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def bind(sql: str, params: dict) -> tuple[str, dict]:
+    """`sql` with each list parameter (`IN :dates`) written out as a list of markers,
+    and the values Spark binds: only those `sql` names."""
+    args: dict = {}
+
+    def marker(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in params:
+            return match.group(0)
+        value = params[name]
+        if isinstance(value, list | tuple | set):
+            items = list(value)
+            if not items:
+                return "(NULL)"
+            for n, item in enumerate(items):
+                args[f"{name}__{n}"] = item
+            return "(" + ", ".join(f":{name}__{n}" for n in range(len(items))) + ")"
+        args[name] = value
+        return match.group(0)
+
+    return _PARAM.sub(marker, sql), args
+
+
+def _conform(frame: DataFrame, columns: tuple[tuple[str, str], ...]) -> DataFrame:
+    """`frame`'s columns as a table's `columns`, in its order and types (absent ones NULL)."""
+    from pyspark.sql import functions as F
+
+    have = set(frame.columns)
+    return frame.select(*[(F.col(c) if c in have else F.lit(None)).cast(kind).alias(c) for c, kind in columns])
+
+
+class SparkWarehouse:
+    """The tables under GROUP_ETL_SPARK_WAREHOUSE/<GROUP_ETL_SPARK_DATABASE>/, one Parquet
+    folder each, partitioned by date where PARTITIONS says: what `Warehouse` is to the
+    other engines, for the stages (begin, bulk_insert, migrate)."""
+
+    dialect = "spark"
+
+    def __init__(self, settings: Settings, *, read_only: bool = False, spark: SparkSession | None = None) -> None:
+        self.settings = settings
+        self.read_only = read_only
+        self.schema = settings.spark_database
+        self.spark = spark or session(settings)
+        self.root = _location(settings.spark_warehouse).rstrip("/") + "/" + settings.spark_database
+
+    def __enter__(self) -> SparkWarehouse:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """The session stays: Spark keeps one per process, and starting one costs seconds."""
+
+    def path(self, table: str) -> str:
+        return f"{self.root}/{table}"
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[SparkConnection]:
+        conn = SparkConnection(self)
+        try:
+            yield conn
+        except BaseException:
+            conn.close()
+            raise
+        if self.read_only and conn.written:
+            raise EtlError("the Spark warehouse is open read-only: nothing was written")
+        conn.commit()
+
+    # -- storage -----------------------------------------------------------------
+
+    def stored(self, table: str) -> DataFrame:
+        """A table's stored rows (no rows when its folder does not exist yet)."""
+        schema = ", ".join(f"`{c}` {kind}" for c, kind in table_columns()[table])
+        if not self._exists(self.path(table)):
+            return self.spark.createDataFrame([], schema)
+        frame = self.spark.read.schema(schema).parquet(self.path(table))
+        return frame.select(*[c for c, _ in table_columns()[table]])
+
+    def store(self, written: _Written) -> None:
+        """Replace a written table's touched partitions by its rows (see the module docstring)."""
+        rows = written.rows
+        if rows is None:
+            return
+        path = self.path(written.name)
+        if written.partition is None:
+            rows.write.mode("overwrite").parquet(path)
+            return
+        from pyspark.sql import functions as F
+
+        kept = {row[0] for row in rows.select(written.partition).distinct().collect()}
+        if kept:
+            (rows.where(F.col(written.partition).isNotNull())
+             .write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
+             .partitionBy(written.partition).parquet(path))
+        for value in written.touched - kept:
+            self._remove(f"{path}/{written.partition}={value}")
+
+    def _hadoop_path(self, path: str) -> tuple[Any, Any]:
+        jvm = self.spark.sparkContext._jvm
+        hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+        return hadoop_path, hadoop_path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration())
+
+    def _exists(self, path: str) -> bool:
+        hadoop_path, fs = self._hadoop_path(path)
+        return bool(fs.exists(hadoop_path))
+
+    def _remove(self, path: str) -> None:
+        hadoop_path, fs = self._hadoop_path(path)
+        fs.delete(hadoop_path, True)
+
+    # -- what the stages call on a Warehouse ------------------------------------------
+
+    def migrate(self) -> int:
+        """The tables are Parquet folders made by their first write; this records the
+        schema version and the project time zone, as on the other engines."""
+        from etl.store.migrations import latest_version
+
+        latest = latest_version()
+        with self.begin() as conn:
+            applied = set(conn.query("SELECT version FROM schema_version", {}).scalars())
+            if applied and max(applied) > latest:
+                raise EtlError(f"Spark warehouse {self.root}: schema version {max(applied)} is newer than "
+                               f"this group-etl (which knows up to {latest}): upgrade group-etl")
+            if latest not in applied:
+                conn.run("INSERT INTO schema_version (version, applied_at) VALUES (:v, :at)",
+                         {"v": latest, "at": datetime.now(UTC)})
+            recorded = conn.query("SELECT value FROM project_settings WHERE name = 'timezone'", {}).scalar()
+            if recorded is None:
+                conn.run("INSERT INTO project_settings (name, value, recorded_at) VALUES ('timezone', :v, :at)",
+                         {"v": self.settings.timezone, "at": datetime.now(UTC)})
+            elif recorded != self.settings.timezone:
+                raise ConfigError(f"GROUP_ETL_TIMEZONE is {self.settings.timezone} but Spark warehouse "
+                                  f"{self.root} was built in {recorded}; set GROUP_ETL_TIMEZONE={recorded}")
+        return latest
+
+    init = migrate
+
+    def lock(self, conn: SparkConnection, name: str) -> None:
+        """No lock: one writer per warehouse location is the scheduler's rule (docs/spark.md)."""
+
+    def analyze(self, conn: SparkConnection, table: str) -> None:
+        """Spark plans from the data it reads: nothing to refresh."""
+
+    def drop_temp(self, conn: SparkConnection, name: str) -> None:
+        conn.run(f"DROP TABLE IF EXISTS temp.{name}", {})
+
+    def bulk_insert(self, conn: SparkConnection, table: str, columns: Sequence[str],
+                    rows: pa.Table | pa.RecordBatchReader, where: str = "true") -> None:
+        """Append Arrow rows that match `where` (a condition of ours) to `table`: written
+        as Parquet where Spark reads it, then read by Spark's own reader."""
+        import duckdb
+
+        folder = f"{self.root}/_staging/{uuid.uuid4().hex}"
+        local = folder.removeprefix("file://")
+        if "://" in local:
+            import pyarrow as pa
+
+            table_rows = rows if isinstance(rows, pa.Table) else rows.read_all()
+            duck = duckdb.connect()
+            duck.register("arrow_rows", table_rows)
+            picked = duck.execute(f"SELECT {', '.join(columns)} FROM arrow_rows WHERE {where}").arrow()  # noqa: S608
+            duck.close()
+            conn.insert_frame(table, self.spark.createDataFrame(picked))
+            return
+        import os
+
+        os.makedirs(local, exist_ok=True)
+        duck = duckdb.connect()
+        try:
+            duck.register("arrow_rows", rows)
+            cols = ", ".join(f'"{c}"' for c in columns)
+            duck.execute(f"COPY (SELECT {cols} FROM arrow_rows WHERE {where}) "  # noqa: S608
+                         f"TO '{local}/rows.parquet' (FORMAT parquet)")
+        finally:
+            duck.close()
+        try:
+            conn.insert_frame(table, self.spark.read.parquet(local))
+        finally:
+            import shutil
+
+            shutil.rmtree(local, ignore_errors=True)
+
+
+def _location(where: str) -> str:
+    """A folder setting as an absolute file: URL; other URLs as they are."""
+    if "://" in where or where.startswith("dbfs:/"):
+        return where
+    from pathlib import Path
+
+    return Path(where).resolve().as_uri()
