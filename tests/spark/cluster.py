@@ -122,7 +122,7 @@ def _wait_for_workers(webui_port: int, workers: int, processes: dict[str, subpro
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
-    """SIGTERM every process group (workers first: they stop their executors), then SIGKILL
+    """SIGTERM every process group (workers' first, each with its executors), then SIGKILL
     whatever is left after the grace period."""
     for process in processes:
         with contextlib.suppress(ProcessLookupError):
