@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint install-dev install-demo browser clean
+.PHONY: demo test test-fast lint install-dev install-demo browser java clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,29 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
 
+# Spark 4 needs Java 17 or newer, found as spark-class finds it ($$JAVA_HOME/bin/java, else
+# java on PATH). Missing or older: under CI=true an error, elsewhere a warning (the Spark
+# tests skip; tests/spark/conftest.py applies the same rule).
+JAVA_NEEDED := 17
+JAVA_INSTALL := apt-get install openjdk-17-jre-headless
+java:
+	@java="$${JAVA_HOME:+$$JAVA_HOME/bin/}java"; \
+	if ! command -v "$$java" >/dev/null 2>&1; then \
+	  problem="no Java found ($$java)"; \
+	else \
+	  shown=$$("$$java" -version 2>&1 | head -n 1); echo "java: $$shown"; \
+	  major=$$(echo "$$shown" | sed -n 's/.*version "\(1\.\)\{0,1\}\([0-9][0-9]*\).*/\2/p'); \
+	  [ -n "$$major" ] && [ "$$major" -ge $(JAVA_NEEDED) ] || problem="$$java is Java $${major:-of unknown version}"; \
+	fi; \
+	if [ -n "$$problem" ]; then \
+	  if [ "$$CI" = true ]; then \
+	    echo "error: $$problem: the Spark tests need Java $(JAVA_NEEDED) or newer: $(JAVA_INSTALL)" >&2; exit 1; \
+	  fi; \
+	  echo "warning: $$problem: the Spark tests will skip (they need Java $(JAVA_NEEDED) or newer: $(JAVA_INSTALL))" >&2; \
+	fi
+
 # Everything CI runs: every layer, both warehouses, the slow end-to-end tests.
-test: install-dev lint browser
+test: install-dev lint browser java
 	$(BIN)/python -m pytest
 
 # The edit loop (under 2 minutes): unit tests and the DuckDB warehouse tests, on two

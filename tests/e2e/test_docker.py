@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from importlib import metadata
 from pathlib import Path
 
 import yaml
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 AIRFLOW_SERVICES = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-triggerer", "airflow-worker"]
+SPARK_SERVICES = ["spark-master", "spark-worker"]
 
 
 def compose() -> dict:
@@ -31,7 +33,10 @@ def resolved(value: str) -> str:
 
 def test_services_of_the_scale_out_deployment() -> None:
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", "minio", "airflow-init", "group-etl-serve", *AIRFLOW_SERVICES}
+    # `docker compose up` starts the services without a profile; Spark's need `--profile spark`
+    default = {name for name, service in services.items() if not service.get("profiles")}
+    assert default == {"postgres", "redis", "minio", "airflow-init", "group-etl-serve", *AIRFLOW_SERVICES}
+    assert set(services) - default == set(SPARK_SERVICES)
     commands = {name: services[name]["command"] for name in AIRFLOW_SERVICES}
     assert commands == {"airflow-apiserver": "api-server", "airflow-scheduler": "scheduler",
                         "airflow-dag-processor": "dag-processor", "airflow-triggerer": "triggerer",
@@ -86,9 +91,13 @@ def test_the_image_installs_the_built_wheel_not_the_source_tree() -> None:
     # the final stage installs that wheel with the postgres and serve extras, pins the image's Airflow,
     # and copies nothing but the DAGs
     runs = [args for instruction, args in final if instruction == "RUN"]
-    assert runs == ["--mount=type=bind,from=wheel,source=/home/airflow/dist,target=/tmp/dist pip install "
-                    '--no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" '
-                    '"$(ls /tmp/dist/group_analytics_etl-*.whl)[postgres,serve]"']
+    assert runs[-1] == ("--mount=type=bind,from=wheel,source=/home/airflow/dist,target=/tmp/dist pip install "
+                        '--no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" '
+                        '"$(ls /tmp/dist/group_analytics_etl-*.whl)[postgres,serve,spark]"')
+    # before it, as root, only the Java runtime Spark needs; the image's airflow user after
+    assert len(runs) == 2 and "apt-get install -y --no-install-recommends default-jre-headless" in runs[0]
+    users = [args for instruction, args in final if instruction == "USER"]
+    assert users == ["root", "airflow"]
     assert not any(re.search(r"(^|\s)(-e|--editable)(\s|$)", args) for args in runs)
     dags = compose()["services"]["airflow-scheduler"]["environment"]["AIRFLOW__CORE__DAGS_FOLDER"]
     assert dags == "/opt/airflow/dags"
@@ -155,4 +164,38 @@ def test_the_serve_service_runs_group_etl_serve_with_valid_settings() -> None:
     load_settings(environ=env)  # the warehouse settings of the other services, valid
     assert service["ports"] == ["8000:8000"] and "/healthz" in service["healthcheck"]["test"][-1]
     assert service["depends_on"]["airflow-init"] == {"condition": "service_completed_successfully"}
-    assert '[postgres,serve]"' in (DOCKER / "Dockerfile").read_text()  # the image has FastAPI and uvicorn
+    assert '[postgres,serve,spark]"' in (DOCKER / "Dockerfile").read_text()  # the image has FastAPI and uvicorn
+
+
+def test_spark_master_and_two_workers_run_on_the_projects_image() -> None:
+    """Behind the `spark` profile: spark-class (pyspark's, in the image) runs a master and two
+    workers that offer the worker's cores and memory to it; executors get the warehouse and
+    lake settings of the Airflow workers, so our code runs there as it does in Airflow."""
+    services = compose()["services"]
+    master, worker = (services[name] for name in SPARK_SERVICES)
+    for service in (master, worker):
+        assert service["profiles"] == ["spark"]
+        assert service["build"]["dockerfile"] == "docker/Dockerfile"
+        assert service["image"] == services["airflow-worker"]["image"]
+        assert service["environment"]["SPARK_NO_DAEMONIZE"] == "1"  # in the foreground
+        env = {k: resolved(str(v)) for k, v in service["environment"].items()}
+        assert load_settings(environ=env) == load_settings(environ={
+            k: resolved(str(v)) for k, v in services["airflow-worker"]["environment"].items()})
+    assert master["entrypoint"] == ["spark-class", "org.apache.spark.deploy.master.Master"]
+    assert worker["entrypoint"] == ["spark-class", "org.apache.spark.deploy.worker.Worker"]
+    options = master["command"]
+    host, port = options[options.index("--host") + 1], options[options.index("--port") + 1]
+    assert worker["command"][-1] == f"spark://{host}:{port}" and host == "spark-master"
+    assert resolved(" ".join(worker["command"])).startswith("--cores 1 --memory 1g ")
+    assert worker["deploy"]["replicas"] == 2
+    assert worker["depends_on"]["spark-master"] == {"condition": "service_healthy"}
+    assert master["depends_on"] == {}  # nothing of Airflow's: the cluster starts on its own
+    webui = options[options.index("--webui-port") + 1]
+    assert f"127.0.0.1:{webui}/json/" in master["healthcheck"]["test"][-1]
+    assert f":{webui}" in master["ports"][0]
+    # pip installs spark-class as a script, beside the Python (on the image's PATH), not only
+    # inside the package (site-packages/pyspark/bin)
+    scripts = [f.name for f in metadata.distribution("pyspark").files or [] if f.parts[0] == ".."]
+    assert "spark-class" in scripts and "find-spark-home" in scripts
+    host_ports = [p.split(":")[0] for s in services.values() for p in s.get("ports", [])]
+    assert len(host_ports) == len(set(host_ports))  # the master's UI takes no port of another service

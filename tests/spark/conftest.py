@@ -1,19 +1,44 @@
-"""Spark fixtures: a local Spark session shared by the whole run (starting a JVM
-costs seconds). Spark needs Java: under CI=true a missing Java or pyspark fails
-the tests; elsewhere they skip with the reason."""
+"""Spark fixtures: a local Spark session and a standalone cluster, each shared by the
+whole run (starting JVMs costs seconds). Spark 4 needs Java 17 or newer: under CI=true
+a missing or older Java, or a missing pyspark, fails the tests; elsewhere they skip
+with the reason. A process holds one SparkContext: tests on the cluster drive it from
+a child process (tests/spark/test_cluster.py says why)."""
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 
+JAVA_NEEDED = 17  # Spark 4's minimum
 
+
+def java_major(java: str) -> int | None:
+    """The feature version of a `java` binary: 17 for "17.0.15", 8 for "1.8.0_402"."""
+    try:
+        shown = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r'version "(?:1\.)?(\d+)', shown)
+    return int(found.group(1)) if found else None
+
+
+@functools.cache
 def _spark_missing() -> str | None:
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return "no Java found (install a JDK 17 or newer, or set JAVA_HOME)"
+    # spark-class's own rule: $JAVA_HOME/bin/java when JAVA_HOME is set, else java on PATH
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if java is None or not os.path.exists(java):
+        return f"no Java found (install a JDK {JAVA_NEEDED} or newer, or set JAVA_HOME)"
+    major = java_major(java)
+    if major is None or major < JAVA_NEEDED:
+        return f"{java} is Java {major or '(unknown version)'}; Spark 4 needs {JAVA_NEEDED} or newer"
     try:
         import pyspark  # noqa: F401
     except ImportError:
@@ -35,6 +60,9 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     require_spark()
     from pyspark.sql import SparkSession
 
+    # Python tasks run the interpreter in PYSPARK_PYTHON, else `python3` from PATH, which
+    # under `make test` is not this venv's (no group-etl there)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     folder = tmp_path_factory.mktemp("spark")
     session = (SparkSession.builder.master("local[2]").appName("group-etl-tests")
                .config("spark.ui.enabled", "false")
@@ -46,3 +74,14 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster() -> Iterator[str]:
+    """A standalone cluster (a master, two workers of one core and 1 GB each) on 127.0.0.1:
+    its master URL. Drive it from a child process with `cluster.driver_environment()`."""
+    require_spark()
+    from tests.spark.cluster import standalone_cluster
+
+    with standalone_cluster(workers=2, cores=1, memory="1g") as master:
+        yield master
