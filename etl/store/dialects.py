@@ -54,7 +54,7 @@ class Dialect:
 
     def date_series(self, first: str, last: str) -> str:
         """A query of one DATE column `d`: every day from `first` to `last`."""
-        return (f"SELECT CAST(c.d AS DATE) AS d FROM generate_series(CAST(CAST({first} AS DATE) AS TIMESTAMP), "
+        return (f"SELECT CAST(c.d AS DATE) AS d FROM generate_series(CAST(CAST({first} AS DATE) AS TIMESTAMP), "  # noqa: S608
                 f"CAST(CAST({last} AS DATE) AS TIMESTAMP), INTERVAL '1 day') AS c(d)")
 
     def id_hash(self, text: str) -> str:
@@ -314,7 +314,7 @@ class SparkSQL(Dialect):
         return f"to_json(element_at(from_json({doc}, 'map<string,variant>'), {key}))"
 
     def json_elements(self, relation: str) -> str:
-        return (f"SELECT r.*, p.pos + 1 AS position, p.col AS element FROM {relation} AS r "
+        return (f"SELECT r.*, p.pos + 1 AS position, p.col AS element FROM {relation} AS r "  # noqa: S608
                 f"LATERAL VIEW posexplode(CASE WHEN r.value IS NULL THEN CAST(array() AS array<string>) "
                 f"WHEN ltrim(r.value) LIKE '[%' THEN transform(from_json(r.value, 'array<variant>'), x -> to_json(x)) "
                 f"ELSE array(r.value) END) p AS pos, col")
