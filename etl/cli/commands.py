@@ -143,17 +143,17 @@ def settings(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
 
 def _warehouse(ctx: typer.Context):  # noqa: ANN202
     """The warehouse for a command that writes: it then calls `migrate()` first."""
-    from etl.store.warehouse import Warehouse
+    from etl.store.warehouse import open_warehouse
 
-    return Warehouse(_settings(ctx))
+    return open_warehouse(_settings(ctx))
 
 
 def _reader(ctx: typer.Context):  # noqa: ANN202
     """The warehouse opened read-only for a command that only reads: no lock on DuckDB's
     file, no DDL, and a clear error when the schema is missing, older or newer."""
-    from etl.store.warehouse import Warehouse
+    from etl.store.warehouse import open_warehouse
 
-    return Warehouse(_settings(ctx), read_only=True)
+    return open_warehouse(_settings(ctx), read_only=True)
 
 
 def _lake(ctx: typer.Context):  # noqa: ANN202

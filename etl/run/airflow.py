@@ -285,9 +285,9 @@ def run_day_task(settings: Settings, day: date) -> dict:
 def audit(settings: Settings, day: date) -> dict:
     """Every stage of D ran, and nothing was lost: input = loaded + rejected."""
     from etl.run.day import check_day
-    from etl.store.warehouse import Warehouse
+    from etl.store.warehouse import open_warehouse
 
-    with Warehouse(settings, read_only=True) as warehouse:  # a check: it only reads
+    with open_warehouse(settings, read_only=True) as warehouse:  # a check: it only reads
         return check_day(warehouse, day)
 
 

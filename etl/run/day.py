@@ -36,7 +36,7 @@ from etl.model.profile_updates import replace_update_partition
 from etl.run.audit import StageCounts, write_audit
 from etl.store.columnar import Engine, columnar_engine
 from etl.store.lake import Lake, LakeObject, input_fingerprint, open_lake
-from etl.store.warehouse import Warehouse
+from etl.store.warehouse import Warehouse, open_warehouse
 
 log = logging.getLogger("group_etl.run")
 
@@ -224,7 +224,7 @@ def open_stores(settings: Settings) -> Iterator[tuple[Warehouse, Lake]]:
     """The warehouse (schema created or migrated) and the lake days run on: the CLI's
     `run` and the DAG's task open them here, the same way."""
     lake = open_lake(settings.lake_url)
-    with Warehouse(settings) as warehouse:
+    with open_warehouse(settings) as warehouse:
         warehouse.migrate()
         yield warehouse, lake
 

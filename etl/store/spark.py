@@ -84,21 +84,32 @@ def view_statements() -> tuple[tuple[str, str], ...]:
     return tuple(views.items())
 
 
-def session(settings: Settings) -> SparkSession:
+# The SQL settings our statements need, set on whichever session runs them
+SQL_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    # a write replaces only the partitions it holds
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    # "name" is an identifier, as in DuckDB and PostgreSQL (etl.store.warehouse.quote_ident)
+    "spark.sql.ansi.enabled": "true",
+    "spark.sql.ansi.doubleQuotedIdentifiers": "true",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    # a union of checkpointed rows (a run's written partitions) failed in the optimizer's
+    # constraint propagation ("key not found: group_id#334", Spark 4.3): our plans gain
+    # nothing from it
+    "spark.sql.constraintPropagation.enabled": "false",
+}
+
+
+def session(settings: Settings, **conf: str) -> SparkSession:
     """The Spark session of this process for the settings' master (one per process:
-    Spark's rule), in UTC, overwriting only the partitions a write holds."""
+    Spark's rule), with SQL_CONF and `conf` (Spark settings, by name)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise ConfigError("GROUP_ETL_ENGINE=spark needs pyspark: pip install 'group-analytics-etl[spark]'") from None
-    builder = (SparkSession.builder.master(settings.spark_master).appName("group-etl")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-               .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-               # a union of checkpointed rows (a run's written partitions) failed in the optimizer's
-               # constraint propagation ("key not found: group_id#334", Spark 4.3): our plans
-               # gain nothing from it
-               .config("spark.sql.constraintPropagation.enabled", "false"))
+    builder = SparkSession.builder.master(settings.spark_master).appName("group-etl")
+    for name, value in {**SQL_CONF, **conf}.items():
+        builder = builder.config(name, value)
     return builder.getOrCreate()
 
 
@@ -356,7 +367,6 @@ class SparkConnection:
         the touched ones as this run left them."""
         from pyspark.sql import functions as F
 
-        written.rows = written.rows.localCheckpoint()
         if written.partition is None:
             view = written.rows
         else:
@@ -449,7 +459,11 @@ class SparkWarehouse:
         self.read_only = read_only
         self.schema = settings.spark_database
         self.spark = spark or session(settings)
+        for name, value in SQL_CONF.items():
+            self.spark.conf.set(name, value)
         self.root = _location(settings.spark_warehouse).rstrip("/") + "/" + settings.spark_database
+        if read_only:
+            self.check_version()
 
     def __enter__(self) -> SparkWarehouse:
         return self
@@ -518,6 +532,23 @@ class SparkWarehouse:
         fs.delete(hadoop_path, True)
 
     # -- what the stages call on a Warehouse ------------------------------------------
+
+    def check_version(self) -> int:
+        """The recorded schema version, when it is this code's (readers check it first)."""
+        from etl.store.migrations import latest_version
+
+        with self.begin() as conn:
+            applied = set(conn.query("SELECT version FROM schema_version", {}).scalars())
+        if not applied:
+            raise EtlError(f"Spark warehouse {self.root} is not initialised: run `group-etl init`")
+        if max(applied) != latest_version():
+            raise EtlError(f"Spark warehouse {self.root}: schema version {max(applied)}, this group-etl's is "
+                           f"{latest_version()}")
+        return max(applied)
+
+    def schema_version(self) -> int | None:
+        with self.begin() as conn:
+            return conn.query("SELECT max(version) FROM schema_version", {}).scalar()
 
     def migrate(self) -> int:
         """The tables are Parquet folders made by their first write; this records the

@@ -136,6 +136,16 @@ def json_value(text: str | None) -> object:
     return None if text is None else json.loads(text)
 
 
+def open_warehouse(settings: Settings, *, read_only: bool = False):  # noqa: ANN201 - either engine's
+    """The warehouse the settings name: the Spark engine's tables (GROUP_ETL_ENGINE=spark,
+    etl.store.spark) or the database of GROUP_ETL_WAREHOUSE_URL."""
+    if settings.engine == "spark":
+        from etl.store.spark import SparkWarehouse
+
+        return SparkWarehouse(settings, read_only=read_only)
+    return Warehouse(settings, read_only=read_only)
+
+
 class Warehouse:
     def __init__(self, settings: Settings, *, read_only: bool = False) -> None:
         url = make_url(settings.warehouse_url)
