@@ -405,7 +405,7 @@ class SparkSQL(Dialect):
         # Java writes [-]I.F or [-]I.FE[-]X; as digits D (no leading or trailing
         # zeros) and the position of the decimal point relative to D's start
         parsed = ("named_struct('d', trim(BOTH '0' FROM concat(_i, _f)), "
-                  "'dot', length(_i) + _x - (length(concat(_i, _f)) - length(trim(LEADING '0' FROM concat(_i, _f))))))")
+                  "'dot', length(_i) + _x - (length(concat(_i, _f)) - length(trim(LEADING '0' FROM concat(_i, _f)))))")
         java = _let("regexp_extract(_s, '^-?([0-9]+)', 1)", "_i", _let(
             "regexp_extract(_s, '[.]([0-9]+)', 1)", "_f", _let(
                 "CAST(coalesce(nullif(regexp_extract(_s, 'E(-?[0-9]+)$', 1), ''), '0') AS INT)", "_x", parsed)))
@@ -460,12 +460,13 @@ class SparkSQL(Dialect):
         return f"({self.json_member(doc, key)} IS NOT NULL)"
 
     def json_is_list(self, doc: str, key: str) -> str:
-        return f"coalesce(left({self.json_member(doc, key)}, 1) = '[', false)"
+        return f"(left({self.json_member(doc, key)}, 1) = '[')"
 
     def json_any_element(self, doc: str, key: str, test: Callable[[str], str]) -> str:
         texts = f"transform({self._items('_l')}, _y -> {self.json_string('_y')})"
         return _let(self.json_member(doc, key), "_l",
-                    f"CASE WHEN left(_l, 1) = '[' THEN exists({texts}, element -> {test('element')}) ELSE false END")
+                    f"CASE WHEN left(_l, 1) = '[' THEN exists({texts}, element -> coalesce({test('element')}, false)) "
+                    f"ELSE false END")
 
     def json_object_keys(self, doc: str) -> str:
         return f"explode(map_keys(from_json({doc}, 'map<string,string>')))"
