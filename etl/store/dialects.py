@@ -295,6 +295,8 @@ _SPARK_STRING_TOKEN = r"""r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"'"""
 # (which decodes strings but gives other values as JSON text) tells them apart: a
 # decoded string then starts with '"', no JSON text of another value does.
 _SPARK_MARK = r"""r'"\\"$1"'"""
+# JSON text as a sequence of a string, a number, or anything else up to the next of those
+_SPARK_TOKEN = r"""r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|-?[0-9][-+.0-9eE]*|[^-"0-9]++'"""
 _SPARK_JSON_SPACE = "' \\t\\n\\r'"  # JSON's four white-space characters, in a Spark literal
 
 
@@ -384,7 +386,15 @@ class SparkSQL(Dialect):
         # every element so): a number as DuckDB writes it
         return _let(value, "_t", f"CASE WHEN {self._start('_t')} RLIKE '[-0-9]' "
                                  f"THEN {self._number_text(f'trim(BOTH {_SPARK_JSON_SPACE} FROM _t)')} "
+                                 f"WHEN {self._start('_t')} IN ('{{', '[') THEN {self._compact('_t')} "
                                  f"ELSE {self._decode('_t')} END")
+
+    def _compact(self, value: str) -> str:
+        """An object's or array's JSON text as DuckDB writes it: compact (as Jackson
+        writes it), with each number outside strings as DuckDB writes it."""
+        tokens = f"regexp_extract_all({self._decode(value)}, {_SPARK_TOKEN}, 0)"
+        return (f"array_join(transform({tokens}, _w -> CASE WHEN _w RLIKE '^-?[0-9]' "
+                f"THEN {self._number_text('_w')} ELSE _w END), '')")
 
     def _number_text(self, number: str) -> str:
         """JSON number text as DuckDB writes it: an integer literal as written (-0 as 0),
