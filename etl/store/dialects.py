@@ -455,9 +455,15 @@ class SparkSQL(Dialect):
                     f"CASE WHEN _t RLIKE '^-?[0-9]+$' THEN CAST(try_cast(_t AS BIGINT) AS STRING) "
                     f"WHEN _t RLIKE '^-?[0-9]' THEN {double} END")
 
+    @staticmethod
+    def _lower(text: str) -> str:
+        """Lower case one code point at a time, as DuckDB's lower: Java's (Spark's) writes
+        U+0130 as i and a combining dot, and a word-final capital sigma as final sigma."""
+        return f"lower(replace(replace({text}, '\\u0130', 'i'), '\\u03a3', '\\u03c3'))"
+
     def json_has_other_case_key(self, doc: str, key: str) -> str:
         return (f"coalesce(exists(map_keys(from_json({doc}, 'map<string,string>')), "
-                f"_k -> lower(_k) = lower({key}) AND _k <> {key}), false)")
+                f"_k -> {self._lower('_k')} = {self._lower(key)} AND _k <> {key}), false)")
 
     def json_text(self, doc: str, key: str) -> str:
         return self.json_string(self.json_member(doc, key))

@@ -66,7 +66,7 @@ def _accepted(text: str) -> bool:
 VALUES = [v for v in dict.fromkeys(NUMBER_TEXTS + STRING_TEXTS + OTHER_TEXTS + DOUBLE_TEXTS + _random_values())
           if v not in REJECTED and _accepted(v)]
 # (no empty name: DuckDB's json_member builds the path '$.""', which DuckDB refuses)
-KEYS = ["company_id", "Company_ID", 'we"ird\\key', "COMPANY_ID", "x", "a", "absent"]
+KEYS = ["company_id", "Company_ID", 'we"ird\\key', "COMPANY_ID", "x", "a", "absent", "σας", "k", "straße", "i"]
 
 
 def _documents() -> list[str]:
@@ -85,7 +85,8 @@ def _documents() -> list[str]:
         '{"COMPANY_ID":[1e3,"x",null,[2],{"a":1}]}', '"company_id"', "null", "[]", "{}", "1e3",
         '{ "company_id" :\t[ 1 ,\n"a" ] }', '{"company_id":"\\"quoted\\""}', '{"a\\"":"b","a":"\\"c"}',
         '{"company_id":"[1,2]"}', '{"company_id":"{\\"a\\":1}"}', '{"company_id":"true"}',
-        '{"company_id":"a\\nb\\u2028c\\u0085d"}',
+        '{"company_id":"a\\nb\\u2028c\\u0085d"}', '{"ΣΑΣ":1,"Σας":2}', '{"\u212a":1}', '{"K":1,"k":2}',
+        '{"STRASSE":1,"STRAẞE":2,"Straße":3}', '{"İ":1,"i̇":2}', '{"İ":1}', '{"ΣΑΣ":1}',
     ]
 
 
@@ -308,6 +309,8 @@ def test_exact_elements_keys_and_case(spark) -> None:  # noqa: ANN001
     assert [k for (k,) in keys] == ["a", "b", "a"]
     assert spark_value(spark, SPARK.json_has_other_case_key(":d", ":k"), d='{"Company_ID":1}', k="company_id") is True
     assert spark_value(spark, SPARK.json_has_other_case_key(":d", ":k"), d='{"company_id":1}', k="company_id") is False
+    for doc, key, other in [('{"ΣΑΣ":1}', "σας", False), ('{"İD":1}', "id", True), ('{"\u212a":1}', "k", True)]:
+        assert spark_value(spark, SPARK.json_has_other_case_key(":d", ":k"), d=doc, k=key) is other, doc  # as DuckDB
     assert spark_value(spark, SPARK.json_present(":d", ":k"), d='{"a":null}', k="a") is True
     assert spark_value(spark, SPARK.json_number(":d", ":k"), d='{"a":"1"}', k="a") is None
 
