@@ -290,18 +290,48 @@ class PostgreSQL(Dialect):
         return f"jsonb_object_keys({doc})"
 
 
+# Spark SQL fragments below bind a value once with this shape, so an expression that
+# is used several times is neither written out nor computed several times.
+def _let(value: str, name: str, body: str) -> str:
+    """`body` with the lambda variable `name` bound to `value` (Spark SQL has no LET)."""
+    return f"element_at(transform(array({value}), {name} -> {body}), 1)"
+
+
+# A JSON string token (a member name or a string value). Scanned left to right, every
+# match starts at an opening quote: outside strings a JSON text has no quotes.
+# Possessive loops: Java's regex would recurse once per character otherwise.
+_SPARK_STRING_TOKEN = r"""r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"'"""
+# ... rewritten to start with an escaped quote, so that from_json's STRING reading
+# (which decodes strings but gives other values as JSON text) tells them apart: a
+# decoded string then starts with '"', no JSON text of another value does.
+_SPARK_MARK = r"""r'"\\"$1"'"""
+# JSON text as a sequence of a string, a number, or anything else up to the next of those
+_SPARK_TOKEN = r"""r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|-?[0-9][-+.0-9eE]*|[^-"0-9]++'"""
+_SPARK_JSON_SPACE = "' \\t\\n\\r'"  # JSON's four white-space characters, in a Spark literal
+
+
 class SparkSQL(Dialect):
-    """Spark SQL (the Spark engine, etl.store.spark): JSON is text."""
+    """Spark SQL (Spark 4, ANSI mode). A JSON column is a STRING holding JSON text.
+
+    Members are read with from_json(doc, 'map<string,string>'), which keeps every
+    member in document order, duplicate names included (so the last is found by
+    position; get_json_object and a map lookup give the first). That reading decodes
+    strings and writes other values as JSON text (numbers re-written by Jackson:
+    1e3 as 1000.0); a second reading of the document with every string marked
+    (_SPARK_MARK) says which members were strings. Numbers' text is written as
+    DuckDB writes it (see _double_text).
+    """
 
     name = "spark"
     json = "STRING"
+    # Spark's default collation (UTF8_BINARY) compares strings by their UTF-8 bytes
     bytewise_text = "STRING"
     zstd = ""
     collate_bytewise = ""
-    rank_every_copy = True
-
-    def id_hash(self, text: str) -> str:
-        return f"xxhash64({text})"
+    # Grouping 8-byte id hashes aggregates map-side before its shuffle, and the ids seen
+    # twice are few (a broadcast semi-join); ranking every copy would shuffle and sort
+    # every whole event by its id.
+    rank_every_copy = False
 
     def days_between(self, later: str, earlier: str) -> str:
         return f"datediff({later}, {earlier})"
@@ -309,31 +339,169 @@ class SparkSQL(Dialect):
     def date_series(self, first: str, last: str) -> str:
         return f"SELECT explode(sequence(CAST({first} AS DATE), CAST({last} AS DATE))) AS d"
 
-    # ROUGH placeholders (being replaced by exact ones): to exercise the write path
+    def id_hash(self, text: str) -> str:
+        return f"xxhash64({text})"
+
+    @staticmethod
+    def _entries(doc: str, marked: bool) -> str:
+        """The members of object `doc` as an array of (key, value) in document order;
+        NULL when `doc` is not an object. Marked: names and string values start with '"'."""
+        text = f"regexp_replace({doc}, {_SPARK_STRING_TOKEN}, {_SPARK_MARK})" if marked else doc
+        return f"map_entries(from_json({text}, 'map<string,string>'))"
+
+    @staticmethod
+    def _quote(text: str) -> str:
+        """Text as a JSON string."""
+        return _let(f"to_json(array({text}))", "_q", "substr(_q, 2, length(_q) - 2)")
+
     def json_member(self, doc: str, key: str) -> str:
-        return f"to_json(element_at(from_json({doc}, 'map<string,variant>'), {key}))"
+        # The last entry of that name; of a string, its marked value; of an object or
+        # array, the value in the unmarked reading (same position, same names).
+        last = f"try_element_at(filter({self._entries('_doc', marked=True)}, _e -> _e.key = concat('\"', {key})), -1)"
+        unmarked = (f"try_element_at(filter({self._entries('_doc', marked=False)}, "
+                    f"_p -> _p.key = {key}), -1).value")
+        body = _let(last, "_m", f"CASE WHEN _m IS NULL THEN NULL WHEN _m.value IS NULL THEN 'null' "
+                                f"WHEN left(_m.value, 1) = '\"' THEN {self._quote('substr(_m.value, 2)')} "
+                                f"WHEN left(_m.value, 1) IN ('{{', '[') THEN {unmarked} "
+                                f"ELSE _m.value END")
+        return _let(doc, "_doc", body)
+
+    @staticmethod
+    def _start(value: str) -> str:
+        """The first character of JSON text `value`, past white space."""
+        return f"left(trim(LEADING {_SPARK_JSON_SPACE} FROM {value}), 1)"
+
+    @staticmethod
+    def _decode(value: str) -> str:
+        """JSON text `value` read as a STRING: a string decoded, an object or array as
+        compact JSON text, true/false as such, null as NULL."""
+        return f"from_json(concat('[', {value}, ']'), 'array<string>')[0]"
+
+    def _items(self, value: str) -> str:
+        """The elements of JSON array `value` as JSON texts (a string re-quoted)."""
+        marked = f"from_json(regexp_replace(_a, {_SPARK_STRING_TOKEN}, {_SPARK_MARK}), 'array<string>')"
+        plain = "from_json(_a, 'array<string>')"
+        element = (f"CASE WHEN _x IS NULL THEN 'null' WHEN left(_x, 1) = '\"' THEN {self._quote('substr(_x, 2)')} "
+                   f"WHEN left(_x, 1) IN ('{{', '[') THEN {plain}[_i] ELSE _x END")
+        return _let(value, "_a", f"transform({marked}, (_x, _i) -> {element})")
 
     def json_elements(self, relation: str) -> str:
-        return (f"SELECT r.*, p.pos + 1 AS position, p.col AS element FROM {relation} AS r "  # noqa: S608
-                f"LATERAL VIEW posexplode(CASE WHEN r.value IS NULL THEN CAST(array() AS array<string>) "
-                f"WHEN ltrim(r.value) LIKE '[%' THEN transform(from_json(r.value, 'array<variant>'), x -> to_json(x)) "
-                f"ELSE array(r.value) END) p AS pos, col")
+        listed = (f"CASE WHEN value IS NULL THEN array() "
+                  f"WHEN {self._start('value')} = '[' THEN {self._items('value')} "
+                  f"ELSE array(value) END")
+        return (f"SELECT * EXCEPT (listed), inline(listed) "  # noqa: S608 - our template expressions
+                f"FROM (SELECT *, transform({listed}, (_x, _i) -> "
+                f"named_struct('position', CAST(_i + 1 AS BIGINT), 'element', _x)) AS listed "
+                f"FROM {relation}) AS with_lists")
 
     def json_is_string(self, value: str) -> str:
-        return f"(schema_of_variant(parse_json({value})) = 'STRING')"
+        return f"({self._start(value)} = '\"')"
 
     def json_string(self, value: str) -> str:
-        return f"variant_get(parse_json({value}), '$', 'string')"
+        # any value's text as DuckDB's json_extract_string gives it (breakdowns read
+        # every element so): a number as DuckDB writes it
+        return _let(value, "_t", f"CASE WHEN {self._start('_t')} RLIKE '[-0-9]' "
+                                 f"THEN {self._number_text(f'trim(BOTH {_SPARK_JSON_SPACE} FROM _t)')} "
+                                 f"WHEN {self._start('_t')} IN ('{{', '[') THEN {self._compact('_t')} "
+                                 f"ELSE {self._decode('_t')} END")
+
+    def _compact(self, value: str) -> str:
+        """An object's or array's JSON text as DuckDB writes it: compact (as Jackson
+        writes it), with each number outside strings as DuckDB writes it."""
+        tokens = f"regexp_extract_all({self._decode(value)}, {_SPARK_TOKEN}, 0)"
+        return (f"array_join(transform({tokens}, _w -> CASE WHEN _w RLIKE '^-?[0-9]' "
+                f"THEN {self._number_text('_w')} ELSE _w END), '')")
+
+    def _number_text(self, number: str) -> str:
+        """JSON number text as DuckDB writes it: an integer literal as written (-0 as 0),
+        any other number as the double it reads (_double_text)."""
+        return _let(number, "_n", f"CASE WHEN _n RLIKE '^-?[0-9]+$' THEN CASE WHEN _n = '-0' THEN '0' ELSE _n END "
+                                  f"ELSE {self._double_text('CAST(_n AS DOUBLE)')} END")
+
+    @staticmethod
+    def _double_text(number: str) -> str:
+        """A double written as DuckDB (yyjson) writes it: the shortest digits that read
+        back as the same double; plain when the decimal point falls within 21 digits
+        left or 5 zeros right of them (1000.0, 0.000001), else 1.5e-7, 1e21.
+
+        The digits come from Spark's CAST to STRING (Java's Double.toString), which
+        before Java 19 may give more digits than needed (1e23 as 9.999999999999999E22):
+        a long result or a subnormal is shortened to the first length whose rounding,
+        down or up, reads back as the same double."""
+        # Java writes [-]I.F or [-]I.FE[-]X; as digits D (no leading or trailing
+        # zeros) and the position of the decimal point relative to D's start
+        parsed = ("named_struct('d', trim(BOTH '0' FROM concat(_i, _f)), "
+                  "'dot', length(_i) + _x - (length(concat(_i, _f)) - length(trim(LEADING '0' FROM concat(_i, _f)))))")
+        java = _let("regexp_extract(_s, '^-?([0-9]+)', 1)", "_i", _let(
+            "regexp_extract(_s, '[.]([0-9]+)', 1)", "_f", _let(
+                "CAST(coalesce(nullif(regexp_extract(_s, 'E(-?[0-9]+)$', 1), ''), '0') AS INT)", "_x", parsed)))
+
+        def reads_back(digits: str, dot: str) -> str:
+            return f"(CAST(concat('0.', {digits}, 'E', CAST({dot} AS STRING)) AS DOUBLE) = abs(_v))"
+        up = "CAST(CAST(substr(_j.d, 1, _p) AS DECIMAL(18, 0)) + 1 AS STRING)"
+        down_c = "named_struct('d', substr(_j.d, 1, _p), 'dot', _j.dot)"
+        up_c = "named_struct('d', _u, 'dot', _j.dot + length(_u) - _p)"
+        choose = (f"CASE WHEN substr(_j.d, _p + 1, 1) >= '5' "
+                  f"THEN CASE WHEN {reads_back('_u', '_j.dot + length(_u) - _p')} THEN {up_c} "
+                  f"WHEN {reads_back('substr(_j.d, 1, _p)', '_j.dot')} THEN {down_c} END "
+                  f"ELSE CASE WHEN {reads_back('substr(_j.d, 1, _p)', '_j.dot')} THEN {down_c} "
+                  f"WHEN {reads_back('_u', '_j.dot + length(_u) - _p')} THEN {up_c} END END")
+        shorter = (f"try_element_at(filter(transform(sequence(1, greatest(length(_j.d) - 1, 1)), _p -> {_let(up, '_u', choose)}), "
+                   f"_c -> _c IS NOT NULL), 1)")
+        shortest = (f"CASE WHEN length(_j.d) >= 16 OR (abs(_v) < 2.2250738585072014E-308D AND _v <> 0) "
+                    f"THEN coalesce({shorter}, _j) ELSE _j END")
+        layout = ("concat(CASE WHEN left(_s, 1) = '-' THEN '-' ELSE '' END, CASE "
+                  "WHEN _r.d = '' THEN '0.0' "
+                  "WHEN _r.dot > 21 OR _r.dot <= -6 THEN concat(left(_r.d, 1), "
+                  "CASE WHEN length(_r.d) > 1 THEN concat('.', substr(_r.d, 2)) ELSE '' END, 'e', CAST(_r.dot - 1 AS STRING)) "
+                  "WHEN _r.dot <= 0 THEN concat('0.', repeat('0', -_r.dot), _r.d) "
+                  "WHEN length(_r.d) <= _r.dot THEN concat(_r.d, repeat('0', _r.dot - length(_r.d)), '.0') "
+                  "ELSE concat(substr(_r.d, 1, _r.dot), '.', substr(_r.d, _r.dot + 1)) END)")
+        trimmed = "named_struct('d', trim(TRAILING '0' FROM _k.d), 'dot', _k.dot)"
+        return _let(number, "_v", _let("CAST(_v AS STRING)", "_s", _let(
+            java, "_j", _let(shortest, "_k", _let(trimmed, "_r", layout)))))
 
     def json_int64_text(self, value: str) -> str:
-        return (f"(CASE WHEN schema_of_variant(parse_json({value})) IN ('BIGINT', 'INT', 'SMALLINT', 'TINYINT') "
-                f"THEN CAST(variant_get(parse_json({value}), '$', 'bigint') AS STRING) END)")
+        # an integer literal: exact range check; any other number: the double DuckDB
+        # reads, when whole and in range (so 12345678901234567.0 gives ...568)
+        double = _let("CAST(_t AS DOUBLE)", "_d",
+                      "CASE WHEN _d >= -9.223372036854775808E18D AND _d < 9.223372036854775808E18D "
+                      "AND _d = CAST(CAST(_d AS BIGINT) AS DOUBLE) THEN CAST(CAST(_d AS BIGINT) AS STRING) END")
+        return _let(f"trim(BOTH {_SPARK_JSON_SPACE} FROM {value})", "_t",
+                    f"CASE WHEN _t RLIKE '^-?[0-9]+$' THEN CAST(try_cast(_t AS BIGINT) AS STRING) "
+                    f"WHEN _t RLIKE '^-?[0-9]' THEN {double} END")
+
+    @staticmethod
+    def _lower(text: str) -> str:
+        """Lower case one code point at a time, as DuckDB's lower: Java's (Spark's) writes
+        U+0130 as i and a combining dot, and a word-final capital sigma as final sigma."""
+        return f"lower(replace(replace({text}, '\\u0130', 'i'), '\\u03a3', '\\u03c3'))"
 
     def json_has_other_case_key(self, doc: str, key: str) -> str:
-        return f"exists(json_object_keys({doc}), k -> lower(k) = lower({key}) AND k <> {key})"
+        return (f"coalesce(exists(map_keys(from_json({doc}, 'map<string,string>')), "
+                f"_k -> {self._lower('_k')} = {self._lower(key)} AND _k <> {key}), false)")
+
+    def json_text(self, doc: str, key: str) -> str:
+        return self.json_string(self.json_member(doc, key))
+
+    def json_number(self, doc: str, key: str) -> str:
+        return _let(self.json_member(doc, key), "_t",
+                    "CASE WHEN _t RLIKE '^-?[0-9]' THEN CAST(_t AS DOUBLE) END")
+
+    def json_present(self, doc: str, key: str) -> str:
+        return f"({self.json_member(doc, key)} IS NOT NULL)"
+
+    def json_is_list(self, doc: str, key: str) -> str:
+        return f"(left({self.json_member(doc, key)}, 1) = '[')"
+
+    def json_any_element(self, doc: str, key: str, test: Callable[[str], str]) -> str:
+        texts = f"transform({self._items('_l')}, _y -> {self.json_string('_y')})"
+        return _let(self.json_member(doc, key), "_l",
+                    f"CASE WHEN left(_l, 1) = '[' THEN exists({texts}, element -> coalesce({test('element')}, false)) "
+                    f"ELSE false END")
 
     def json_object_keys(self, doc: str) -> str:
-        return f"explode(json_object_keys({doc}))"
+        return f"explode(map_keys(from_json({doc}, 'map<string,string>')))"
 
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (DuckDB(), PostgreSQL(), SparkSQL())}
