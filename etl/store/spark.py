@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +109,9 @@ def session(settings: Settings, **conf: str) -> SparkSession:
         from pyspark.sql import SparkSession
     except ImportError:
         raise ConfigError("GROUP_ETL_ENGINE=spark needs pyspark: pip install 'group-analytics-etl[spark]'") from None
+    if settings.spark_master.startswith("local"):
+        # Python tasks run PYSPARK_PYTHON, else `python3` from PATH: here, this Python
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(settings.spark_master).appName("group-etl")
     for name, value in {**SQL_CONF, **conf}.items():
         builder = builder.config(name, value)
@@ -602,8 +607,6 @@ class SparkWarehouse:
             duck.close()
             conn.insert_frame(table, self.spark.createDataFrame(picked))
             return
-        import os
-
         os.makedirs(local, exist_ok=True)
         duck = duckdb.connect()
         try:
