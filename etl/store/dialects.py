@@ -297,6 +297,16 @@ _SPARK_STRING_TOKEN = r"""r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"'"""
 _SPARK_MARK = r"""r'"\\"$1"'"""
 # JSON text as a sequence of a string, a number, or anything else up to the next of those
 _SPARK_TOKEN = r"""r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|-?[0-9][-+.0-9eE]*|[^-"0-9]++'"""
+
+
+def _from_json(text: str, schema: str) -> str:
+    """Spark's from_json without Jackson's default limits (numbers of 1000 characters,
+    1000 levels of nesting, strings of 20M characters), which DuckDB does not have: past
+    one, the whole document would read as NULL."""
+    unlimited = ", ".join(f"'{name}', '2147483647'" for name in ("maxNumLen", "maxNestingDepth", "maxStringLen"))
+    return f"from_json({text}, '{schema}', map({unlimited}))"
+
+
 _SPARK_JSON_SPACE = "' \\t\\n\\r'"  # JSON's four white-space characters, in a Spark literal
 
 
@@ -331,7 +341,7 @@ class SparkSQL(Dialect):
         """The members of object `doc` as an array of (key, value) in document order;
         NULL when `doc` is not an object. Marked: names and string values start with '"'."""
         text = f"regexp_replace({doc}, {_SPARK_STRING_TOKEN}, {_SPARK_MARK})" if marked else doc
-        return f"map_entries(from_json({text}, 'map<string,string>'))"
+        return f"map_entries({_from_json(text, 'map<string,string>')})"
 
     @staticmethod
     def _quote(text: str) -> str:
@@ -359,12 +369,13 @@ class SparkSQL(Dialect):
     def _decode(value: str) -> str:
         """JSON text `value` read as a STRING: a string decoded, an object or array as
         compact JSON text, true/false as such, null as NULL."""
-        return f"from_json(concat('[', {value}, ']'), 'array<string>')[0]"
+        listed = f"concat('[', {value}, ']')"
+        return f"{_from_json(listed, 'array<string>')}[0]"
 
     def _items(self, value: str) -> str:
         """The elements of JSON array `value` as JSON texts (a string re-quoted)."""
-        marked = f"from_json(regexp_replace(_a, {_SPARK_STRING_TOKEN}, {_SPARK_MARK}), 'array<string>')"
-        plain = "from_json(_a, 'array<string>')"
+        marked = _from_json(f"regexp_replace(_a, {_SPARK_STRING_TOKEN}, {_SPARK_MARK})", "array<string>")
+        plain = _from_json("_a", "array<string>")
         element = (f"CASE WHEN _x IS NULL THEN 'null' WHEN left(_x, 1) = '\"' THEN {self._quote('substr(_x, 2)')} "
                    f"WHEN left(_x, 1) IN ('{{', '[') THEN {plain}[_i] ELSE _x END")
         return _let(value, "_a", f"transform({marked}, (_x, _i) -> {element})")
@@ -462,7 +473,7 @@ class SparkSQL(Dialect):
         return f"lower(replace(replace({text}, '\\u0130', 'i'), '\\u03a3', '\\u03c3'))"
 
     def json_has_other_case_key(self, doc: str, key: str) -> str:
-        return (f"coalesce(exists(map_keys(from_json({doc}, 'map<string,string>')), "
+        return (f"coalesce(exists(map_keys({_from_json(doc, 'map<string,string>')}), "
                 f"_k -> {self._lower('_k')} = {self._lower(key)} AND _k <> {key}), false)")
 
     def json_text(self, doc: str, key: str) -> str:
@@ -485,7 +496,7 @@ class SparkSQL(Dialect):
                     f"ELSE false END")
 
     def json_object_keys(self, doc: str) -> str:
-        return f"explode(map_keys(from_json({doc}, 'map<string,string>')))"
+        return f"explode(map_keys({_from_json(doc, 'map<string,string>')}))"
 
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (DuckDB(), PostgreSQL(), SparkSQL())}

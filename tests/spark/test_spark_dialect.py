@@ -363,3 +363,19 @@ def test_double_text_matches_duckdb(duck, spark) -> None:  # noqa: ANN001
     d, s = both(duck, spark, lambda e: f"SELECT id, {e.json_string('value')}, {e.json_int64_text('value')} FROM doubles")
     assert_equal(d, s)
     assert sum(text.endswith(".0") for text, _ in d.values()) > 100
+
+
+def test_long_numbers_do_not_hide_a_document(duck, spark) -> None:  # noqa: ANN001
+    """Jackson refuses numbers over 1000 characters by default; DuckDB reads them."""
+    doc = '{"a":1' + "0" * 1500 + 'e-1490,"b":2}'
+    assert spark_value(spark, SPARK.json_text(":d", ":k"), d=doc, k="b") == "2"
+    assert spark_value(spark, SPARK.json_text(":d", ":k"), d=doc, k="a") == "10000000000.0"
+    assert duck_value(duck, DUCK.json_text("CAST($d AS JSON)", "$k"), {"d": doc, "k": "a"}) == "10000000000.0"
+
+
+@pytest.mark.xfail(strict=True, reason="Spark reads a nested value as text by copying it with "
+                   "Jackson's writer, which refuses more than 1000 levels (StreamWriteConstraints, "
+                   "no from_json option): such a document reads as NULL; DuckDB reads it")
+def test_documents_nested_deeper_than_1000_levels(spark) -> None:  # noqa: ANN001
+    doc = '{"a":' + "[" * 1001 + "]" * 1001 + ',"b":2}'
+    assert spark_value(spark, SPARK.json_text(":d", ":k"), d=doc, k="b") == "2"
