@@ -431,17 +431,17 @@ class SparkSQL(Dialect):
             "regexp_extract(_s, '[.]([0-9]+)', 1)", "_f", _let(
                 "CAST(coalesce(nullif(regexp_extract(_s, 'E(-?[0-9]+)$', 1), ''), '0') AS INT)", "_x", parsed)))
 
-        def reads_back(digits: str, dot: str) -> str:
-            return f"(CAST(concat('0.', {digits}, 'E', CAST({dot} AS STRING)) AS DOUBLE) = abs(_v))"
+        # at each length _p, the digits rounded down and up; of those that read back,
+        # the one nearer Java's digits
+        candidates = ("array(named_struct('d', substr(_j.d, 1, _p), 'dot', _j.dot), "
+                      "named_struct('d', _u, 'dot', _j.dot + length(_u) - _p))")
+        reading_back = (f"filter({candidates}, _y -> "
+                        f"CAST(concat('0.', _y.d, 'E', CAST(_y.dot AS STRING)) AS DOUBLE) = abs(_v))")
+        nearer = ("CASE WHEN size(_z) = 2 AND substr(_j.d, _p + 1, 1) >= '5' THEN _z[1] "
+                  "ELSE try_element_at(_z, 1) END")
         up = "CAST(CAST(substr(_j.d, 1, _p) AS DECIMAL(18, 0)) + 1 AS STRING)"
-        down_c = "named_struct('d', substr(_j.d, 1, _p), 'dot', _j.dot)"
-        up_c = "named_struct('d', _u, 'dot', _j.dot + length(_u) - _p)"
-        choose = (f"CASE WHEN substr(_j.d, _p + 1, 1) >= '5' "
-                  f"THEN CASE WHEN {reads_back('_u', '_j.dot + length(_u) - _p')} THEN {up_c} "
-                  f"WHEN {reads_back('substr(_j.d, 1, _p)', '_j.dot')} THEN {down_c} END "
-                  f"ELSE CASE WHEN {reads_back('substr(_j.d, 1, _p)', '_j.dot')} THEN {down_c} "
-                  f"WHEN {reads_back('_u', '_j.dot + length(_u) - _p')} THEN {up_c} END END")
-        shorter = (f"try_element_at(filter(transform(sequence(1, greatest(length(_j.d) - 1, 1)), _p -> {_let(up, '_u', choose)}), "
+        at_length = _let(up, "_u", _let(reading_back, "_z", nearer))
+        shorter = (f"try_element_at(filter(transform(sequence(1, greatest(length(_j.d) - 1, 1)), _p -> {at_length}), "
                    f"_c -> _c IS NOT NULL), 1)")
         shortest = (f"CASE WHEN length(_j.d) >= 16 OR (abs(_v) < 2.2250738585072014E-308D AND _v <> 0) "
                     f"THEN coalesce({shorter}, _j) ELSE _j END")
