@@ -4,7 +4,7 @@ under `sql/` call as `{{ dialect.<name>(...) }}`.
 
 A rule (which copy of an event wins, what a valid group id is, when a key
 attributes) is written once, in a template; only these fragments differ. A new
-engine (Spark is planned) is a new subclass here, not a copy of the rules.
+engine (Spark: SparkSQL) is a new subclass here, not a copy of the rules.
 SQLGlot was measured for this and rejected: it transpiles syntax, not the
 engines' JSON semantics (DuckDB's json_type says 'BIGINT'/'VARCHAR' where
 PostgreSQL's jsonb_typeof says 'number'/'string', and its DuckDB -> PostgreSQL
@@ -394,16 +394,17 @@ class SparkSQL(Dialect):
 
     def json_string(self, value: str) -> str:
         # any value's text as DuckDB's json_extract_string gives it (breakdowns read
-        # every element so): a number as DuckDB writes it
-        return _let(value, "_t", f"CASE WHEN {self._start('_t')} RLIKE '[-0-9]' "
-                                 f"THEN {self._number_text(f'trim(BOTH {_SPARK_JSON_SPACE} FROM _t)')} "
-                                 f"WHEN {self._start('_t')} IN ('{{', '[') THEN {self._compact('_t')} "
-                                 f"ELSE {self._decode('_t')} END")
+        # every element so): a number, and the numbers within an object or array, as
+        # DuckDB writes them
+        number_or_listed = (f"CASE WHEN {self._start('_t')} IN ('{{', '[') THEN {self._decode('_t')} "
+                            f"ELSE trim(BOTH {_SPARK_JSON_SPACE} FROM _t) END")
+        return _let(value, "_t", f"CASE WHEN {self._start('_t')} IN ('\"', 't', 'f', 'n') THEN {self._decode('_t')} "
+                                 f"ELSE {self._numbers_rewritten(number_or_listed)} END")
 
-    def _compact(self, value: str) -> str:
-        """An object's or array's JSON text as DuckDB writes it: compact (as Jackson
-        writes it), with each number outside strings as DuckDB writes it."""
-        tokens = f"regexp_extract_all({self._decode(value)}, {_SPARK_TOKEN}, 0)"
+    def _numbers_rewritten(self, text: str) -> str:
+        """Compact JSON text (a number, or an object or array as Jackson writes it) with
+        each number outside strings written as DuckDB writes it."""
+        tokens = f"regexp_extract_all({text}, {_SPARK_TOKEN}, 0)"
         return (f"array_join(transform({tokens}, _w -> CASE WHEN _w RLIKE '^-?[0-9]' "
                 f"THEN {self._number_text('_w')} ELSE _w END), '')")
 
