@@ -98,18 +98,18 @@ DOCS = _documents()
 @pytest.fixture(scope="module")
 def duck() -> Iterator[duckdb.DuckDBPyConnection]:
     conn = duckdb.connect()
-    conn.execute("CREATE TABLE docs (id BIGINT, doc JSON, key VARCHAR)")
-    conn.executemany("INSERT INTO docs VALUES (?, CAST(? AS JSON), ?)", _doc_rows())
-    conn.execute("CREATE TABLE vals (id BIGINT, value JSON)")
-    conn.executemany("INSERT INTO vals VALUES (?, CAST(? AS JSON))", list(enumerate(VALUES + DOCS)))
+    conn.execute("CREATE TABLE dialect_docs (id BIGINT, doc JSON, key VARCHAR)")
+    conn.executemany("INSERT INTO dialect_docs VALUES (?, CAST(? AS JSON), ?)", _doc_rows())
+    conn.execute("CREATE TABLE dialect_vals (id BIGINT, value JSON)")
+    conn.executemany("INSERT INTO dialect_vals VALUES (?, CAST(? AS JSON))", list(enumerate(VALUES + DOCS)))
     yield conn
     conn.close()
 
 
 @pytest.fixture(scope="module")
 def spark(spark_session):  # noqa: ANN001, ANN201 - pyspark is optional
-    spark_session.createDataFrame(_doc_rows(), "id bigint, doc string, key string").createOrReplaceTempView("docs")
-    spark_session.createDataFrame(list(enumerate(VALUES + DOCS)), "id bigint, value string").createOrReplaceTempView("vals")
+    spark_session.createDataFrame(_doc_rows(), "id bigint, doc string, key string").createOrReplaceTempView("dialect_docs")
+    spark_session.createDataFrame(list(enumerate(VALUES + DOCS)), "id bigint, value string").createOrReplaceTempView("dialect_vals")
     return spark_session
 
 
@@ -161,7 +161,7 @@ def _doc_rows_by_id() -> Iterator[tuple[int, tuple[str, str]]]:
 # --- per-member fragments: (doc, key) -> value ----------------------------------------
 
 def test_json_member(duck, spark) -> None:  # noqa: ANN001
-    d, s = both(duck, spark, lambda e: f"SELECT id, {as_text(e, e.json_member('doc', 'key'))} FROM docs")
+    d, s = both(duck, spark, lambda e: f"SELECT id, {as_text(e, e.json_member('doc', 'key'))} FROM dialect_docs")
     assert_equal(d, s, parsed)
     assert sum(v != (None,) for v in d.values()) > 1000  # the corpus finds members
 
@@ -169,18 +169,18 @@ def test_json_member(duck, spark) -> None:  # noqa: ANN001
 def test_json_text(duck, spark) -> None:  # noqa: ANN001
     """Text exactly as DuckDB gives it: numbers as DuckDB writes them, an object or
     array compact with its numbers so too."""
-    d, s = both(duck, spark, lambda e: f"SELECT id, {e.json_text('doc', 'key')} FROM docs")
+    d, s = both(duck, spark, lambda e: f"SELECT id, {e.json_text('doc', 'key')} FROM dialect_docs")
     assert_equal(d, s)
 
 
 @pytest.mark.parametrize("fragment", ["json_number", "json_present", "json_is_list"])
 def test_member_condition_or_number(duck, spark, fragment: str) -> None:  # noqa: ANN001
-    d, s = both(duck, spark, lambda e: f"SELECT id, {getattr(e, fragment)('doc', 'key')} FROM docs")
+    d, s = both(duck, spark, lambda e: f"SELECT id, {getattr(e, fragment)('doc', 'key')} FROM dialect_docs")
     assert_equal(d, s)
 
 
 def test_json_has_other_case_key(duck, spark) -> None:  # noqa: ANN001
-    d, s = both(duck, spark, lambda e: f"SELECT id, {e.json_has_other_case_key('doc', 'key')} FROM docs")
+    d, s = both(duck, spark, lambda e: f"SELECT id, {e.json_has_other_case_key('doc', 'key')} FROM dialect_docs")
     assert_equal(d, s)
     assert sum(v == (True,) for v in d.values()) > 100
 
@@ -196,7 +196,7 @@ ELEMENT_TESTS = {
 @pytest.mark.parametrize("name", ELEMENT_TESTS)
 def test_json_any_element(duck, spark, name: str) -> None:  # noqa: ANN001
     test = ELEMENT_TESTS[name]
-    d, s = both(duck, spark, lambda e: f"SELECT id, {e.json_any_element('doc', 'key', test)} FROM docs")
+    d, s = both(duck, spark, lambda e: f"SELECT id, {e.json_any_element('doc', 'key', test)} FROM dialect_docs")
     assert_equal(d, s)
     assert any(v == (True,) for v in d.values())
 
@@ -204,8 +204,8 @@ def test_json_any_element(duck, spark, name: str) -> None:  # noqa: ANN001
 # --- per-value fragments: a JSON value, stored as is or read as a member ---------------
 
 VALUE_SOURCES = {
-    "stored": lambda e: "SELECT id, value FROM vals",
-    "member": lambda e: f"SELECT id, {e.json_member('doc', 'key')} AS value FROM docs",
+    "stored": lambda e: "SELECT id, value FROM dialect_vals",
+    "member": lambda e: f"SELECT id, {e.json_member('doc', 'key')} AS value FROM dialect_docs",
 }
 
 
@@ -237,7 +237,7 @@ def test_json_elements(duck, spark, source: str) -> None:  # noqa: ANN001
 def test_json_object_keys(duck, spark) -> None:  # noqa: ANN001
     def rows(run: Callable, e: Dialect) -> dict[int, list]:
         keys = defaultdict(list)
-        for i, name in run(f"SELECT id, {e.json_object_keys('doc')} AS name FROM docs WHERE key = 'a'"):
+        for i, name in run(f"SELECT id, {e.json_object_keys('doc')} AS name FROM dialect_docs WHERE key = 'a'"):
             keys[i].append(name)
         return {i: sorted(v) for i, v in keys.items()}
     d, s = rows(lambda q: on_duck(duck, q), DUCK), rows(lambda q: on_spark(spark, q), SPARK)
@@ -319,8 +319,8 @@ def test_spark_text_sorts_by_bytes(spark) -> None:  # noqa: ANN001
     """bytewise_text: Spark's default collation orders by UTF-8 bytes (UTF-16 would put
     U+FFFF after U+1F600, a locale would put 'a' before 'B')."""
     texts = ["a", "B", "é", "e\u0301", "\uffff", "\U0001f600", "", "a\x00"]
-    spark.createDataFrame([(t,) for t in texts], f"t {SPARK.bytewise_text}").createOrReplaceTempView("texts")
-    ordered = [t for (t,) in on_spark(spark, f"SELECT t FROM texts ORDER BY t{SPARK.collate_bytewise}")]
+    spark.createDataFrame([(t,) for t in texts], f"t {SPARK.bytewise_text}").createOrReplaceTempView("dialect_texts")
+    ordered = [t for (t,) in on_spark(spark, f"SELECT t FROM dialect_texts ORDER BY t{SPARK.collate_bytewise}")]
     assert ordered == sorted(texts, key=lambda t: t.encode())
 
 
@@ -357,10 +357,10 @@ def test_double_text_matches_duckdb(duck, spark) -> None:  # noqa: ANN001
             doubles.append(double)
     doubles += [rng.randint(1, 10**17) / 10 ** rng.randint(0, 25) for _ in range(1000)]
     texts = [(i, repr(x)) for i, x in enumerate(doubles)]
-    spark.createDataFrame(texts, "id bigint, value string").createOrReplaceTempView("doubles")
-    duck.execute("CREATE OR REPLACE TABLE doubles (id BIGINT, value JSON)")
-    duck.executemany("INSERT INTO doubles VALUES (?, CAST(? AS JSON))", texts)
-    d, s = both(duck, spark, lambda e: f"SELECT id, {e.json_string('value')}, {e.json_int64_text('value')} FROM doubles")
+    spark.createDataFrame(texts, "id bigint, value string").createOrReplaceTempView("dialect_doubles")
+    duck.execute("CREATE OR REPLACE TABLE dialect_doubles (id BIGINT, value JSON)")
+    duck.executemany("INSERT INTO dialect_doubles VALUES (?, CAST(? AS JSON))", texts)
+    d, s = both(duck, spark, lambda e: f"SELECT id, {e.json_string('value')}, {e.json_int64_text('value')} FROM dialect_doubles")
     assert_equal(d, s)
     assert sum(text.endswith(".0") for text, _ in d.values()) > 100
 
