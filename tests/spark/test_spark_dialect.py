@@ -108,9 +108,19 @@ def duck() -> Iterator[duckdb.DuckDBPyConnection]:
 
 @pytest.fixture(scope="module")
 def spark(spark_session):  # noqa: ANN001, ANN201 - pyspark is optional
+    """The shared session, with the engine's ANSI settings (double quotes name identifiers)."""
+    settings = {"spark.sql.ansi.enabled": "true", "spark.sql.ansi.doubleQuotedIdentifiers": "true"}
+    before = {name: spark_session.conf.get(name, None) for name in settings}
+    for name, value in settings.items():
+        spark_session.conf.set(name, value)
     spark_session.createDataFrame(_doc_rows(), "id bigint, doc string, key string").createOrReplaceTempView("dialect_docs")
     spark_session.createDataFrame(list(enumerate(VALUES + DOCS)), "id bigint, value string").createOrReplaceTempView("dialect_vals")
-    return spark_session
+    yield spark_session
+    for name, value in before.items():
+        if value is None:
+            spark_session.conf.unset(name)
+        else:
+            spark_session.conf.set(name, value)
 
 
 def _doc_rows() -> list[tuple[int, str, str]]:
