@@ -307,6 +307,10 @@ def _from_json(text: str, schema: str) -> str:
     return f"from_json({text}, '{schema}', map({unlimited}))"
 
 
+# a character beyond U+FFFF escaped as its two UTF-16 surrogates; then the pieces of a
+# JSON string's text: such a pair, any other escape, or the characters up to an escape
+_SPARK_SURROGATES = r"""r'\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}'"""
+_SPARK_ESCAPE = r"""r'\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\.|[^\\]++'"""
 _SPARK_JSON_SPACE = "' \\t\\n\\r'"  # JSON's four white-space characters, in a Spark literal
 
 
@@ -406,7 +410,16 @@ class SparkSQL(Dialect):
         each number outside strings written as DuckDB writes it."""
         tokens = f"regexp_extract_all({text}, {_SPARK_TOKEN}, 0)"
         return (f"array_join(transform({tokens}, _w -> CASE WHEN _w RLIKE '^-?[0-9]' "
-                f"THEN {self._number_text('_w')} ELSE _w END), '')")
+                f"THEN {self._number_text('_w')} WHEN _w RLIKE {_SPARK_SURROGATES} "
+                f"THEN {self._surrogates_unescaped('_w')} ELSE _w END), '')")
+
+    @staticmethod
+    def _surrogates_unescaped(text: str) -> str:
+        """Jackson escapes a character beyond U+FFFF as two \\u escapes (its surrogates);
+        DuckDB writes the character itself."""
+        pieces = f"regexp_extract_all({text}, {_SPARK_ESCAPE}, 0)"
+        return (f"array_join(transform({pieces}, _g -> CASE WHEN _g RLIKE {_SPARK_SURROGATES} "
+                f"THEN decode(unhex(concat(substr(_g, 3, 4), substr(_g, 9, 4))), 'UTF-16BE') ELSE _g END), '')")
 
     def _number_text(self, number: str) -> str:
         """JSON number text as DuckDB writes it: an integer literal as written (-0 as 0),
