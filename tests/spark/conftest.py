@@ -71,6 +71,9 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
                .config("spark.driver.host", "127.0.0.1")
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.shuffle.partitions", "4")
+               # tiny data: adaptive execution's extra job per shuffle costs more than it saves
+               # (measured on a sample day: 203 jobs and 35.9 s with it, 124 and 29.9 s without)
+               .config("spark.sql.adaptive.enabled", "false")
                .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
                .getOrCreate())
     session.sparkContext.setLogLevel("ERROR")

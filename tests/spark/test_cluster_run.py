@@ -33,6 +33,7 @@ spark.executor.memory 512m
 spark.executor.cores 1
 spark.cores.max 2
 spark.sql.shuffle.partitions 4
+spark.sql.adaptive.enabled false
 spark.scheduler.minRegisteredResourcesRatio 1.0
 """
 
