@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from etl.config import Settings
@@ -353,8 +353,14 @@ class SparkConnection:
         return self.written[table]
 
     def _partitions_where(self, written: _Written, condition: str, args: dict) -> set:
+        """The partitions a condition's rows are in: named by the condition itself when one
+        of its conjuncts is `<partition> = :p` or `<partition> IN (...)` of dates (no job:
+        a DELETE of a day or of touched dates), else found by a query."""
         if written.partition is None:
             return {None}
+        named = partitions_named(written.partition, condition, args)
+        if named is not None:
+            return named
         sql = f"SELECT DISTINCT {written.partition} FROM {written.name} WHERE {condition}"  # noqa: S608
         return {row[0] for row in self.spark.sql(sql, args=args).collect()}
 
@@ -433,6 +439,21 @@ def split_top_level(text: str) -> list[str]:
             start = i + 1
     parts.append(text[start:])
     return [p.strip() for p in parts if p.strip()]
+
+
+def partitions_named(column: str, condition: str, args: dict) -> set | None:
+    """The dates a conjunct `column = :p` or `column IN (:p__0, ...)` of `condition` allows
+    (bound values, after `bind`); None when no conjunct names them so."""
+    for conjunct in re.split(r"\s+AND\s+(?![^(]*\))", condition, flags=re.IGNORECASE):
+        match = re.fullmatch(rf"(?:\w+\.)?{column}\s*(?:=\s*(:\w+)|IN\s*\(((?:\s*:\w+\s*,?)+)\))",
+                             conjunct.strip(), re.IGNORECASE)
+        if not match:
+            continue
+        names = re.findall(r":(\w+)", match.group(1) or match.group(2))
+        values = [args.get(name) for name in names]
+        if values and all(isinstance(v, date) and not isinstance(v, datetime) for v in values):
+            return set(values)
+    return None
 
 
 def bind(sql: str, params: dict) -> tuple[str, dict]:
