@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import sys
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -137,3 +138,57 @@ def test_the_settings_pickle() -> None:
 
     settings = load_settings(environ={"GROUP_ETL_ENGINE": "spark", "GROUP_ETL_PROJECT_TOKEN": "tok"})
     assert pickle.loads(pickle.dumps(settings)) == settings
+
+
+def parse_on_cluster(master: str, lake_url: str) -> dict:
+    """The driver (child process, see tests/spark/test_cluster.py): each kind of DAY
+    parsed on the cluster's executors, as plain JSON."""
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master(master).appName("group-etl-parse-on-cluster")
+               .config("spark.driver.host", "127.0.0.1").config("spark.ui.enabled", "false")
+               .config("spark.executor.memory", "512m").config("spark.executor.cores", "1")
+               .config("spark.cores.max", "2")
+               .config("spark.scheduler.minRegisteredResourcesRatio", "1.0")
+               .config("spark.scheduler.maxRegisteredResourcesWaitingTime", "60s")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    lake = open_lake(lake_url)
+    found = {}
+    try:
+        for source in ("events", "groups", "people"):
+            _, _, spark = parse_both(session, lake, source)
+            found[source] = {"rows": json.loads(json.dumps(sorted_rows(spark.rows().toArrow()), default=str)),
+                             "tasks": spark.rows().rdd.getNumPartitions(),
+                             "counts": [spark.loaded, spark.rejected]}
+    finally:
+        session.stop()
+    return found
+
+
+def test_a_standalone_clusters_executors_parse_the_drivers_rows(spark_cluster: str, lake) -> None:  # noqa: ANN001
+    import subprocess
+
+    from tests.spark.cluster import driver_environment
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "tests.spark.test_spark_parse", spark_cluster, lake.url],
+                          cwd=root, env=driver_environment(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    for source in ("events", "groups", "people"):
+        objects = lake.list(f"{source}/dt={DAY}/")
+        with columnar_engine() as engine:
+            if source == "events":
+                driver = parse_day(engine, lake, objects, DAY, TZ, "tok")
+            else:
+                driver = parse_updates(engine, lake, objects, "group" if source == "groups" else "user", DAY, TZ,
+                                       "tok", ["company_id"])
+            rows = json.loads(json.dumps(driver_rows(driver), default=str))
+        assert found[source]["rows"] == rows
+        assert found[source]["counts"] == [driver.loaded, driver.rejected]
+        assert found[source]["tasks"] == min(2, len(objects))
+
+
+if __name__ == "__main__":
+    print(json.dumps(parse_on_cluster(*sys.argv[1:3])))
