@@ -281,7 +281,7 @@ def used_params(sql: str, params: dict) -> dict:
 
 
 # How a partition is parsed: `parse_partition` here, or the Spark engine's on its executors
-# (etl.store.spark.SparkWarehouse.parse_partition); either result has loaded, rejected, rows()
+# (etl.ingest.spark.parse_on_executors); either result has loaded, rejected, rows()
 Parse = Callable[..., "ParsedPartition"]
 
 ACCEPTED = "reason IS NULL"  # the rows of a part that load

@@ -13,6 +13,7 @@ started_at/finished_at aside).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -251,8 +252,10 @@ def run_day(
     timer = StageTimer(hook or (lambda _mark: None))
     run = DayRun(settings, warehouse, lake, day, timer.mark, progress)
     run.listings = listings if listings is not None else lake_listings(settings, lake, day)
-    if warehouse.dialect == "spark":  # the lake parsed on Spark's executors (etl.ingest.spark)
-        run.parse = warehouse.parse_partition
+    if warehouse.dialect == "spark":  # the lake parsed on Spark's executors
+        from etl.ingest.spark import parse_on_executors
+
+        run.parse = functools.partial(parse_on_executors, warehouse.spark)
     if not allow_empty:
         check_landed(settings, lake, day, run.listings)
     with columnar_engine() as engine:

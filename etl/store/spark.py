@@ -29,15 +29,8 @@ from etl.config import Settings
 from etl.errors import ConfigError, EtlError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
-
-    from etl.ingest.records import RecordKind
-    from etl.ingest.spark import SparkParsed
-    from etl.store.columnar import Engine
-    from etl.store.lake import Lake, LakeObject
 
 # Tables whose rows belong to one date each: a run replaces only the dates it touched.
 PARTITIONS = {
@@ -591,19 +584,12 @@ class SparkWarehouse:
     def drop_temp(self, conn: SparkConnection, name: str) -> None:
         conn.run(f"DROP TABLE IF EXISTS temp.{name}", {})
 
-    def parse_partition(self, engine: Engine, lake: Lake, objects: list[LakeObject], kind: RecordKind,
-                        params: dict, progress: Callable[[int], None] | None = None) -> SparkParsed:
-        """A lake partition parsed on this session's executors (etl.ingest.spark), in
-        place of `etl.ingest.records.parse_partition` on the driver."""
-        from etl.ingest.spark import parse_on_executors
-
-        return parse_on_executors(self.spark, engine, lake, objects, kind, params, progress)
-
     def bulk_insert(self, conn: SparkConnection, table: str, columns: Sequence[str],
                     rows: pa.Table | pa.RecordBatchReader | DataFrame, where: str = "true") -> None:
         """Append rows that match `where` (a condition of ours) to `table`. A DataFrame
-        (a parse done on the executors) goes as it is, never through the driver; Arrow
-        rows are written as Parquet where Spark reads it, then read by Spark's own reader."""
+        (a parse done on the executors, etl.ingest.spark) goes as it is, never through
+        the driver; Arrow rows are written as Parquet where Spark reads it, then read by
+        Spark's own reader."""
         from pyspark.sql import DataFrame as SparkFrame
         from pyspark.sql import functions as F
 
