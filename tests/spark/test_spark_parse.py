@@ -117,6 +117,22 @@ def test_the_drivers_record_limit_reaches_the_executors(spark_session, lake, mon
         "oversized_record" in case.get("reasons", []) for case in MANIFEST.values())
 
 
+def test_the_rows_are_parsed_once_then_read_from_the_checkpoint(spark_session, tmp_path) -> None:  # noqa: ANN001
+    # the objects are gone before the rows are read (accepted, then rejected): a second
+    # parse would fail with "object vanished"
+    from etl.ingest.records import ACCEPTED, REJECTED
+
+    lake = open_lake(str(tmp_path / "lake"))
+    for number in range(3):
+        lake.write(f"events/dt={DAY}/part-{number}.jsonl", ordinary_events(number, 200) + b"{bad\n")
+    with columnar_engine() as engine:
+        parsed = parse_day(engine, lake, lake.list(f"events/dt={DAY}/"), DAY, TZ, None,
+                           parse=functools.partial(parse_on_executors, spark_session))
+    lake.delete_prefix(f"events/dt={DAY}/")
+    assert (parsed.rows().where(ACCEPTED).count(), parsed.rows().where(REJECTED).count()) == (600, 3)
+    assert (parsed.loaded, parsed.rejected) == (600, 3)
+
+
 def test_an_empty_listing_parses_to_no_rows(spark_session, lake) -> None:  # noqa: ANN001
     with columnar_engine() as engine:
         parsed = parse_day(engine, lake, [], DAY, TZ, None, parse=functools.partial(parse_on_executors, spark_session))
