@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from etl.ingest.records import ParsedPartition, RecordKind, common_params, parse_partition
+from etl.ingest.records import Parse, ParsedPartition, RecordKind, common_params, parse_partition
 from etl.store.columnar import Engine
 from etl.store.lake import Lake, LakeObject
 from etl.store.sql import render_sql
@@ -33,6 +33,8 @@ def parse_day(
     tz: ZoneInfo,
     token: str | None,
     progress: Callable[[int], None] | None = None,
+    parse: Parse = parse_partition,
 ) -> ParsedPartition:
-    """Parse a day's event dumps into Parquet parts under the engine's folder."""
-    return parse_partition(engine, lake, objects, event_kind(), common_params(day, tz, token), progress)
+    """Parse a day's event dumps (`parse`: on this process, into Arrow parts under the
+    engine's folder, or the Spark engine's parse on its executors)."""
+    return parse(engine, lake, objects, event_kind(), common_params(day, tz, token), progress)

@@ -280,8 +280,63 @@ def used_params(sql: str, params: dict) -> dict:
     return {name: value for name, value in params.items() if re.search(rf"\${name}\b", sql)}
 
 
+# How a partition is parsed: `parse_partition` here, or the Spark engine's on its executors
+# (etl.ingest.spark.parse_on_executors); either result has loaded, rejected, rows()
+Parse = Callable[..., "ParsedPartition"]
+
 ACCEPTED = "reason IS NULL"  # the rows of a part that load
 REJECTED = "reason IS NOT NULL"  # the rows of a part kept in rejected_records
+
+
+def parse_query(kind: RecordKind) -> str:
+    """The one query that turns `raw_lines` into a kind's parsed rows: our own SQL
+    files composed (the split is the validation's input_records)."""
+    split_sql = load_sql("ingest/split_records")
+    columns = "$kind AS kind, $load_date::DATE AS load_date, *"
+    parts = f"WITH input_records AS ({split_sql}) SELECT * FROM ({kind.validate_sql}) AS validated"  # noqa: S608
+    return f"SELECT {columns} FROM ({parts}) AS parsed"  # noqa: S608
+
+
+def parse_batches(
+    engine: Engine,
+    lake: Lake,
+    objects: list[LakeObject],
+    kind: RecordKind,
+    params: dict,
+    progress: Callable[[int], None] | None = None,
+    record_limit: int | None = None,
+) -> Iterator[pa.Table]:
+    """Every record of the objects, parsed: one table per batch of lines (the lines of
+    many small objects share one batch), one query each. Only one batch is held at a
+    time (and the next one read ahead). `record_limit` is GROUP_ETL_MAX_RECORD_BYTES
+    (read here when None; a Spark executor gets the driver's)."""
+    query = parse_query(kind)
+    limit = max_record_bytes() if record_limit is None else record_limit
+    batch_params = used_params(query, {**params, "kind": kind.name, "max_nesting": MAX_NESTING,
+                                       "max_record_bytes": limit, "raw_prefix": RAW_PREFIX_BYTES})
+    batches = _gathered(_object_batches(lake, objects, progress, max(limit, MAX_LINE_BYTES)), objects)
+    for raw_lines in prefetched(batches):
+        engine.con.register("raw_lines", raw_lines)
+        try:
+            # materialized, not streamed: a streaming result leaves fewer threads at work
+            table = engine.con.sql(query, params=batch_params).to_arrow_table(PART_BATCH_ROWS)
+        finally:
+            engine.con.unregister("raw_lines")
+        yield table
+
+
+def parsed_schema(engine: Engine, kind: RecordKind, params: dict) -> pa.Schema:
+    """The Arrow schema of a kind's parsed rows: the parse query run over no lines."""
+    none = LakeObject("", 0, "")
+    raw_lines = _with_objects([(0, _flag_table(1, b"", "empty_object").slice(0, 0))], [none])
+    query = parse_query(kind)
+    batch_params = {**params, "kind": kind.name, "max_nesting": MAX_NESTING,
+                    "max_record_bytes": DEFAULT_MAX_RECORD_BYTES, "raw_prefix": RAW_PREFIX_BYTES}
+    engine.con.register("raw_lines", raw_lines)
+    try:
+        return engine.con.sql(query, params=used_params(query, batch_params)).to_arrow_table().schema
+    finally:
+        engine.con.unregister("raw_lines")
 
 
 def parse_partition(
@@ -292,28 +347,13 @@ def parse_partition(
     params: dict,
     progress: Callable[[int], None] | None = None,
 ) -> ParsedPartition:
-    """Parse every object of a partition into parts under the engine's folder: one
-    query per batch of lines (the lines of many small objects share one batch),
-    one part per batch holding every record."""
-    split_sql = load_sql("ingest/split_records")
-    # our own SQL files, composed: the split is the validation's input_records
-    columns = "$kind AS kind, $load_date::DATE AS load_date, *"
-    parts = f"WITH input_records AS ({split_sql}) SELECT * FROM ({kind.validate_sql}) AS validated"  # noqa: S608
-    query = f"SELECT {columns} FROM ({parts}) AS parsed"  # noqa: S608
+    """Parse every object of a partition into parts under the engine's folder, one
+    part per batch holding every record (`parse_batches`)."""
     parsed = ParsedPartition()
     out = Path(engine.temp_dir)
-    con = engine.con
-    limit = max_record_bytes()
-    batch_params = {**params, "kind": kind.name, "max_nesting": MAX_NESTING,
-                    "max_record_bytes": limit, "raw_prefix": RAW_PREFIX_BYTES}
-    batches = _gathered(_object_batches(lake, objects, progress, max(limit, MAX_LINE_BYTES)), objects)
-    for number, raw_lines in enumerate(prefetched(batches)):
+    for number, table in enumerate(parse_batches(engine, lake, objects, kind, params, progress)):
         path = out / f"{kind.name}-{number:06d}.arrow"
-        con.register("raw_lines", raw_lines)
-        # materialized, not streamed: a streaming result leaves fewer threads at work
-        table = con.sql(query, params=used_params(query, batch_params)).to_arrow_table(PART_BATCH_ROWS)
         loaded, rejected = write_part(table, path)
-        con.unregister("raw_lines")
         parsed.loaded += loaded
         parsed.rejected += rejected
         parsed.files.append(path)

@@ -7,6 +7,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from etl.ingest.records import (
+    Parse,
     ParsedPartition,
     RecordKind,
     common_params,
@@ -38,7 +39,7 @@ def update_kind(kind: str) -> RecordKind:
 
 def parse_updates(
     engine: Engine, lake: Lake, objects: list[LakeObject], kind: str, day: date, tz: ZoneInfo,
-    token: str | None, registered_keys: list[str],
+    token: str | None, registered_keys: list[str], parse: Parse = parse_partition,
 ) -> ParsedPartition:
     params = {
         **common_params(day, tz, token),
@@ -50,4 +51,4 @@ def parse_updates(
         "max_properties": MAX_PROPERTIES,
         "max_name_length": MAX_NAME_LENGTH,
     }
-    return parse_partition(engine, lake, objects, update_kind(kind), params)
+    return parse(engine, lake, objects, update_kind(kind), params, None)

@@ -13,6 +13,7 @@ started_at/finished_at aside).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from etl.config import Settings
 from etl.errors import EtlError, NotLandedError, ShrinkError
 from etl.ingest.events import parse_day
 from etl.ingest.landing import day_listings, not_landed
-from etl.ingest.records import ParsedPartition
+from etl.ingest.records import Parse, ParsedPartition, parse_partition
 from etl.ingest.updates import parse_updates
 from etl.model.activity import refresh_activity
 from etl.model.attribution import attribute
@@ -85,6 +86,7 @@ class DayRun:
     parsed: dict[str, ParsedPartition] = field(default_factory=dict)
     registered: list[str] = field(default_factory=list)
     result: DayResult | None = None
+    parse: Parse = parse_partition  # how a stage's lake partition is parsed (see run_day)
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class Stage:
 
 def _parse_events(run: DayRun, engine: Engine) -> ParsedPartition:
     return parse_day(engine, run.lake, run.listings["events"], run.day, run.settings.tz,
-                     run.settings.project_token, run.progress)
+                     run.settings.project_token, run.progress, run.parse)
 
 
 def _write_events(run: DayRun, conn: Connection) -> None:
@@ -138,7 +140,7 @@ def _write_health(run: DayRun, conn: Connection) -> None:
 def _profiles(kind: str, source: str) -> tuple[Callable, Callable]:
     def parse(run: DayRun, engine: Engine) -> ParsedPartition:
         return parse_updates(engine, run.lake, run.listings[source], kind, run.day, run.settings.tz,
-                             run.settings.project_token, run.registered)
+                             run.settings.project_token, run.registered, run.parse)
 
     def write(run: DayRun, conn: Connection) -> None:
         applied, rejected = replace_update_partition(
@@ -250,6 +252,10 @@ def run_day(
     timer = StageTimer(hook or (lambda _mark: None))
     run = DayRun(settings, warehouse, lake, day, timer.mark, progress)
     run.listings = listings if listings is not None else lake_listings(settings, lake, day)
+    if warehouse.dialect == "spark":  # the lake parsed on Spark's executors
+        from etl.ingest.spark import parse_on_executors
+
+        run.parse = functools.partial(parse_on_executors, warehouse.spark)
     if not allow_empty:
         check_landed(settings, lake, day, run.listings)
     with columnar_engine() as engine:

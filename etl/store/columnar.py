@@ -103,7 +103,9 @@ def _running(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def columnar_engine() -> Iterator[Engine]:
+def columnar_engine(threads: int | None = None) -> Iterator[Engine]:
+    """A DuckDB of our own; `threads` caps its threads (a Spark task takes the cores
+    its task was given, not every core of the machine), else one a core."""
     import duckdb
 
     remove_orphan_folders()
@@ -113,6 +115,7 @@ def columnar_engine() -> Iterator[Engine]:
             "memory_limit": MEMORY_LIMIT,
             "temp_directory": os.path.join(temp_dir, "spill"),
             "preserve_insertion_order": True,
+            **({"threads": threads} if threads else {}),
         }
     )
     con.create_function("json_depth", json_depth, ["VARCHAR"], "INTEGER")

@@ -625,9 +625,17 @@ class SparkWarehouse:
         conn.run(f"DROP TABLE IF EXISTS temp.{name}", {})
 
     def bulk_insert(self, conn: SparkConnection, table: str, columns: Sequence[str],
-                    rows: pa.Table | pa.RecordBatchReader, where: str = "true") -> None:
-        """Append Arrow rows that match `where` (a condition of ours) to `table`: written
-        as Parquet where Spark reads it, then read by Spark's own reader."""
+                    rows: pa.Table | pa.RecordBatchReader | DataFrame, where: str = "true") -> None:
+        """Append rows that match `where` (a condition of ours) to `table`. A DataFrame
+        (a parse done on the executors, etl.ingest.spark) goes as it is, never through
+        the driver; Arrow rows are written as Parquet where Spark reads it, then read by
+        Spark's own reader."""
+        from pyspark.sql import DataFrame as SparkFrame
+        from pyspark.sql import functions as F
+
+        if isinstance(rows, SparkFrame):
+            conn.insert_frame(table, rows.where(where).select(*[F.col(c) for c in columns]))
+            return
         import duckdb
         import pyarrow as pa
 
