@@ -36,7 +36,7 @@ from etl.serve import export, groups, reports, status
 from etl.serve.durations import parse_window
 from etl.store.lake import open_lake
 from etl.store.sql import sql_clause
-from etl.store.warehouse import Warehouse, quote_ident
+from etl.store.warehouse import open_warehouse, quote_ident
 
 # The tables of docs/tables.md, and the profile update log and uploads beside them.
 TABLES = (
@@ -76,7 +76,8 @@ class Analytics:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.warehouse = Warehouse(settings, read_only=True)  # the file is held per query only
+        # the file is held per query only; GROUP_ETL_ENGINE=spark reads the Spark tables
+        self.warehouse = open_warehouse(settings, read_only=True)
 
     def close(self) -> None:
         self.warehouse.close()

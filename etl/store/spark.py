@@ -168,6 +168,11 @@ class SparkResult:
     def mappings(self) -> list[dict]:
         return [row._mapping for row in self._rows]
 
+    def partitions(self, size: int) -> Iterator[list[_Row]]:
+        """The rows in lists of `size` (an export's batches)."""
+        for start in range(0, len(self._rows), size):
+            yield self._rows[start:start + size]
+
 
 class _Scalars(list):
     """A column's values, as SQLAlchemy's ScalarResult gives them."""
