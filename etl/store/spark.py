@@ -594,12 +594,13 @@ class SparkWarehouse:
         """Append Arrow rows that match `where` (a condition of ours) to `table`: written
         as Parquet where Spark reads it, then read by Spark's own reader."""
         import duckdb
+        import pyarrow as pa
 
+        if isinstance(rows, pa.Table) and rows.num_rows == 0:  # a day without files: no columns either
+            return
         folder = f"{self.root}/_staging/{uuid.uuid4().hex}"
         local = folder.removeprefix("file://")
         if "://" in local:
-            import pyarrow as pa
-
             table_rows = rows if isinstance(rows, pa.Table) else rows.read_all()
             duck = duckdb.connect()
             duck.register("arrow_rows", table_rows)
