@@ -44,8 +44,8 @@ _TYPES = {"VARCHAR": "STRING", "JSON": "STRING", "INTEGER": "INT", "BIGINT": "BI
 
 
 @functools.cache
-def table_columns() -> dict[str, tuple[tuple[str, str], ...]]:
-    """Every warehouse table's (column, Spark type), from the schema the migrations make
+def schema_types() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Every warehouse table's (column, DuckDB type), from the schema the migrations make
     (applied to an in-memory DuckDB): one definition of the tables for every engine."""
     import duckdb
 
@@ -65,8 +65,15 @@ def table_columns() -> dict[str, tuple[tuple[str, str], ...]]:
         con.close()
     tables: dict[str, list[tuple[str, str]]] = {}
     for table, column, kind in rows:
-        tables.setdefault(table, []).append((column, _TYPES[kind]))
+        tables.setdefault(table, []).append((column, kind))
     return {table: tuple(columns) for table, columns in tables.items()}
+
+
+@functools.cache
+def table_columns() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Every warehouse table's (column, Spark type): schema_types' in Spark's names."""
+    return {table: tuple((column, _TYPES[kind]) for column, kind in columns)
+            for table, columns in schema_types().items()}
 
 
 @functools.cache
@@ -481,6 +488,11 @@ class SparkWarehouse:
 
     def path(self, table: str) -> str:
         return f"{self.root}/{table}"
+
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column -> lower-case SQL type, in table order, as the other engines' schema
+        names it (a JSON column is "json", held here as its text); {} for no such table."""
+        return {column: kind.lower() for column, kind in schema_types().get(table, ())}
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[SparkConnection]:

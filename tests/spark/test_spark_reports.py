@@ -168,3 +168,21 @@ def test_the_command_lines_json_on_spark_is_duckdbs(sample_warehouses, monkeypat
     assert duck["insights"]["rows"] and sum(s["units"] for s in duck["funnel"]["steps"][::3]) > 20
     assert duck["export enterprise"]["total"] > 2 and duck["export users in enterprise"]["total"] > 5
     assert duck["export pro, page 1"]["results"]
+
+
+def test_etl_connect_reads_the_spark_tables(sample_warehouses) -> None:  # noqa: ANN001
+    """`etl.connect()` (etl.serve.frames) on GROUP_ETL_ENGINE=spark: a table and a report
+    as DataFrames, equal to DuckDB's."""
+    import pandas as pd
+
+    from etl.serve.frames import Analytics
+
+    frames = {}
+    for engine, environ in sample_warehouses.items():
+        with Analytics(load_settings(environ=environ)) as an:
+            profiles = an.table("group_profiles", where={"group_key": "company_id"}).sort_values("group_id")
+            frames[engine] = (profiles.reset_index(drop=True),
+                              an.funnel(["Sign Up", "Purchase"], FIRST, LAST, by="company_id", window="1d"))
+    for spark_frame, duck_frame in zip(frames["spark"], frames["duckdb"], strict=True):
+        pd.testing.assert_frame_equal(spark_frame, duck_frame)
+    assert len(frames["duckdb"][0]) == 12
