@@ -114,7 +114,9 @@ def session(settings: Settings, **conf: str) -> SparkSession:
         from pyspark.sql import SparkSession
     except ImportError:
         raise ConfigError("GROUP_ETL_ENGINE=spark needs pyspark: pip install 'group-analytics-etl[spark]'") from None
-    builder = SparkSession.builder.master(settings.spark_master).appName("group-etl")
+    # no progress bars on stderr: a command's stderr carries its warnings and errors
+    builder = (SparkSession.builder.master(settings.spark_master).appName("group-etl")
+               .config("spark.ui.showConsoleProgress", "false"))
     for name, value in {**SQL_CONF, **conf}.items():
         builder = builder.config(name, value)
     return builder.getOrCreate()
