@@ -13,6 +13,11 @@ ids, no rejects kept), then the floor's query computes the metrics from that
 table. It must give the same rows too. The floors are best of `--floor-runs`.
 
     python bench/run.py --events 1000000 [--warehouse URL] [--days K]
+    python bench/run.py --events 1000000 --engine spark [--spark-master local[2]]
+
+With `--engine spark` the tables are Parquet folders in the run's work folder
+(docs/spark.md); the peak RSS is the driver's Python process only (Spark's JVM
+is its own process).
 """
 
 from __future__ import annotations
@@ -115,6 +120,14 @@ def storing_floor(files: list[Path], work: Path, runs: int) -> tuple[float, list
 
 
 def project_metrics(url: str, schema: str, day: date) -> list[tuple]:
+    if url.startswith("spark:"):  # the Spark engine's table: its Parquet folder, read by DuckDB
+        folder = Path(url.removeprefix("spark:")) / "group_etl" / "group_daily_metrics" / f"event_date={day}"
+        con = duckdb.connect()
+        rows = con.execute(
+            "SELECT CAST(? AS DATE), group_key, group_id, event, event_count, user_count "
+            "FROM read_parquet(?) ORDER BY 1, 2, 3, 4", [day, str(folder / "*.parquet")]).fetchall()
+        con.close()
+        return [tuple(r) for r in rows]
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         conn.exec_driver_sql(f'SET search_path = "{schema}"' if url.startswith("postgresql")
@@ -154,6 +167,10 @@ def bench_project(args: argparse.Namespace, prefix: str) -> Iterator[Project]:
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "GROUP_ETL_WAREHOUSE_URL": url, "GROUP_ETL_LAKE_URL": str(lake.resolve()),
            "GROUP_ETL_SCHEMA": schema}
+    if getattr(args, "engine", None) == "spark":
+        url = f"spark:{work / 'spark-warehouse'}"
+        env.update(GROUP_ETL_ENGINE="spark", GROUP_ETL_SPARK_MASTER=args.spark_master,
+                   GROUP_ETL_SPARK_WAREHOUSE=str(work / "spark-warehouse"))
     try:
         group_etl(["keys", "add", "company_id", "--setup-at", "2026-01-01T00:00:00Z"], env)
         yield Project(url, schema, env, lake, work, days)
@@ -173,6 +190,9 @@ def main() -> None:
     parser.add_argument("--warehouse", default=None, help="SQLAlchemy URL; default: a fresh DuckDB file")
     parser.add_argument("--data", type=Path, default=Path("bench/data"), help="where generated lakes are kept")
     parser.add_argument("--floor-runs", type=int, default=3, help="the floors are the best of this many runs")
+    parser.add_argument("--engine", choices=["sql", "spark"], default="sql",
+                        help="sql: the --warehouse database; spark: the Spark engine (docs/spark.md)")
+    parser.add_argument("--spark-master", default="local[2]", help="with --engine spark: the Spark master")
     args = parser.parse_args()
 
     with bench_project(args, "group-etl-bench-") as project:

@@ -295,9 +295,9 @@ def apply_uploads(settings: Settings) -> list[dict]:
     """Apply CSV files dropped under uploads/groups/<key>/ (each once)."""
     from etl.model.uploads import apply_new_uploads
     from etl.store.lake import open_lake
-    from etl.store.warehouse import Warehouse
+    from etl.store.warehouse import open_warehouse
 
-    with Warehouse(settings) as warehouse:
+    with open_warehouse(settings) as warehouse:
         warehouse.migrate()
         results = apply_new_uploads(warehouse, open_lake(settings.lake_url),
                                     max_profiles=settings.max_group_profiles, tz=settings.tz)
@@ -338,7 +338,7 @@ def run_export_task(conf: dict | None) -> list[dict]:
 
     from etl.serve.export import run_exports, run_pending_exports
     from etl.store.lake import open_lake
-    from etl.store.warehouse import Warehouse
+    from etl.store.warehouse import open_warehouse
 
     try:
         day = date.fromisoformat(conf["day"]) if conf and conf.get("day") else None
@@ -346,7 +346,7 @@ def run_export_task(conf: dict | None) -> list[dict]:
         raise AirflowFailException(f'conf {{"day": ...}} must be YYYY-MM-DD, got {conf["day"]!r}') from None
     with failing_at_once_on_wrong_input():
         settings = task_settings()
-    with failing_at_once_on_wrong_input(), Warehouse(settings) as warehouse:
+    with failing_at_once_on_wrong_input(), open_warehouse(settings) as warehouse:
         warehouse.migrate()
         lake = open_lake(settings.lake_url)
         return run_pending_exports(warehouse, lake) if day is None else run_exports(warehouse, lake, day)

@@ -4,7 +4,7 @@ under `sql/` call as `{{ dialect.<name>(...) }}`.
 
 A rule (which copy of an event wins, what a valid group id is, when a key
 attributes) is written once, in a template; only these fragments differ. A new
-engine (Spark is planned) is a new subclass here, not a copy of the rules.
+engine (Spark: SparkSQL) is a new subclass here, not a copy of the rules.
 SQLGlot was measured for this and rejected: it transpiles syntax, not the
 engines' JSON semantics (DuckDB's json_type says 'BIGINT'/'VARCHAR' where
 PostgreSQL's jsonb_typeof says 'number'/'string', and its DuckDB -> PostgreSQL
@@ -314,6 +314,20 @@ _SPARK_STRING_TOKEN = r"""r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"'"""
 _SPARK_MARK = r"""r'"\\"$1"'"""
 # JSON text as a sequence of a string, a number, or anything else up to the next of those
 _SPARK_TOKEN = r"""r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|-?[0-9][-+.0-9eE]*|[^-"0-9]++'"""
+
+
+def _from_json(text: str, schema: str) -> str:
+    """Spark's from_json without Jackson's default limits (numbers of 1000 characters,
+    1000 levels of nesting, strings of 20M characters), which DuckDB does not have: past
+    one, the whole document would read as NULL."""
+    unlimited = ", ".join(f"'{name}', '2147483647'" for name in ("maxNumLen", "maxNestingDepth", "maxStringLen"))
+    return f"from_json({text}, '{schema}', map({unlimited}))"
+
+
+# a character beyond U+FFFF escaped as its two UTF-16 surrogates; then the pieces of a
+# JSON string's text: such a pair, any other escape, or the characters up to an escape
+_SPARK_SURROGATES = r"""r'\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}'"""
+_SPARK_ESCAPE = r"""r'\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\.|[^\\]++'"""
 _SPARK_JSON_SPACE = "' \\t\\n\\r'"  # JSON's four white-space characters, in a Spark literal
 
 
@@ -358,7 +372,7 @@ class SparkSQL(Dialect):
         """The members of object `doc` as an array of (key, value) in document order;
         NULL when `doc` is not an object. Marked: names and string values start with '"'."""
         text = f"regexp_replace({doc}, {_SPARK_STRING_TOKEN}, {_SPARK_MARK})" if marked else doc
-        return f"map_entries(from_json({text}, 'map<string,string>'))"
+        return f"map_entries({_from_json(text, 'map<string,string>')})"
 
     @staticmethod
     def _quote(text: str) -> str:
@@ -386,12 +400,13 @@ class SparkSQL(Dialect):
     def _decode(value: str) -> str:
         """JSON text `value` read as a STRING: a string decoded, an object or array as
         compact JSON text, true/false as such, null as NULL."""
-        return f"from_json(concat('[', {value}, ']'), 'array<string>')[0]"
+        listed = f"concat('[', {value}, ']')"
+        return f"{_from_json(listed, 'array<string>')}[0]"
 
     def _items(self, value: str) -> str:
         """The elements of JSON array `value` as JSON texts (a string re-quoted)."""
-        marked = f"from_json(regexp_replace(_a, {_SPARK_STRING_TOKEN}, {_SPARK_MARK}), 'array<string>')"
-        plain = "from_json(_a, 'array<string>')"
+        marked = _from_json(f"regexp_replace(_a, {_SPARK_STRING_TOKEN}, {_SPARK_MARK})", "array<string>")
+        plain = _from_json("_a", "array<string>")
         element = (f"CASE WHEN _x IS NULL THEN 'null' WHEN left(_x, 1) = '\"' THEN {self._quote('substr(_x, 2)')} "
                    f"WHEN left(_x, 1) IN ('{{', '[') THEN {plain}[_i] ELSE _x END")
         return _let(value, "_a", f"transform({marked}, (_x, _i) -> {element})")
@@ -410,18 +425,28 @@ class SparkSQL(Dialect):
 
     def json_string(self, value: str) -> str:
         # any value's text as DuckDB's json_extract_string gives it (breakdowns read
-        # every element so): a number as DuckDB writes it
-        return _let(value, "_t", f"CASE WHEN {self._start('_t')} RLIKE '[-0-9]' "
-                                 f"THEN {self._number_text(f'trim(BOTH {_SPARK_JSON_SPACE} FROM _t)')} "
-                                 f"WHEN {self._start('_t')} IN ('{{', '[') THEN {self._compact('_t')} "
-                                 f"ELSE {self._decode('_t')} END")
+        # every element so): a number, and the numbers within an object or array, as
+        # DuckDB writes them
+        number_or_listed = (f"CASE WHEN {self._start('_t')} IN ('{{', '[') THEN {self._decode('_t')} "
+                            f"ELSE trim(BOTH {_SPARK_JSON_SPACE} FROM _t) END")
+        return _let(value, "_t", f"CASE WHEN {self._start('_t')} IN ('\"', 't', 'f', 'n') THEN {self._decode('_t')} "
+                                 f"ELSE {self._numbers_rewritten(number_or_listed)} END")
 
-    def _compact(self, value: str) -> str:
-        """An object's or array's JSON text as DuckDB writes it: compact (as Jackson
-        writes it), with each number outside strings as DuckDB writes it."""
-        tokens = f"regexp_extract_all({self._decode(value)}, {_SPARK_TOKEN}, 0)"
+    def _numbers_rewritten(self, text: str) -> str:
+        """Compact JSON text (a number, or an object or array as Jackson writes it) with
+        each number outside strings written as DuckDB writes it."""
+        tokens = f"regexp_extract_all({text}, {_SPARK_TOKEN}, 0)"
         return (f"array_join(transform({tokens}, _w -> CASE WHEN _w RLIKE '^-?[0-9]' "
-                f"THEN {self._number_text('_w')} ELSE _w END), '')")
+                f"THEN {self._number_text('_w')} WHEN _w RLIKE {_SPARK_SURROGATES} "
+                f"THEN {self._surrogates_unescaped('_w')} ELSE _w END), '')")
+
+    @staticmethod
+    def _surrogates_unescaped(text: str) -> str:
+        """Jackson escapes a character beyond U+FFFF as two \\u escapes (its surrogates);
+        DuckDB writes the character itself."""
+        pieces = f"regexp_extract_all({text}, {_SPARK_ESCAPE}, 0)"
+        return (f"array_join(transform({pieces}, _g -> CASE WHEN _g RLIKE {_SPARK_SURROGATES} "
+                f"THEN decode(unhex(concat(substr(_g, 3, 4), substr(_g, 9, 4))), 'UTF-16BE') ELSE _g END), '')")
 
     def _number_text(self, number: str) -> str:
         """JSON number text as DuckDB writes it: an integer literal as written (-0 as 0),
@@ -447,17 +472,17 @@ class SparkSQL(Dialect):
             "regexp_extract(_s, '[.]([0-9]+)', 1)", "_f", _let(
                 "CAST(coalesce(nullif(regexp_extract(_s, 'E(-?[0-9]+)$', 1), ''), '0') AS INT)", "_x", parsed)))
 
-        def reads_back(digits: str, dot: str) -> str:
-            return f"(CAST(concat('0.', {digits}, 'E', CAST({dot} AS STRING)) AS DOUBLE) = abs(_v))"
+        # at each length _p, the digits rounded down and up; of those that read back,
+        # the one nearer Java's digits
+        candidates = ("array(named_struct('d', substr(_j.d, 1, _p), 'dot', _j.dot), "
+                      "named_struct('d', _u, 'dot', _j.dot + length(_u) - _p))")
+        reading_back = (f"filter({candidates}, _y -> "
+                        f"CAST(concat('0.', _y.d, 'E', CAST(_y.dot AS STRING)) AS DOUBLE) = abs(_v))")
+        nearer = ("CASE WHEN size(_z) = 2 AND substr(_j.d, _p + 1, 1) >= '5' THEN _z[1] "
+                  "ELSE try_element_at(_z, 1) END")
         up = "CAST(CAST(substr(_j.d, 1, _p) AS DECIMAL(18, 0)) + 1 AS STRING)"
-        down_c = "named_struct('d', substr(_j.d, 1, _p), 'dot', _j.dot)"
-        up_c = "named_struct('d', _u, 'dot', _j.dot + length(_u) - _p)"
-        choose = (f"CASE WHEN substr(_j.d, _p + 1, 1) >= '5' "
-                  f"THEN CASE WHEN {reads_back('_u', '_j.dot + length(_u) - _p')} THEN {up_c} "
-                  f"WHEN {reads_back('substr(_j.d, 1, _p)', '_j.dot')} THEN {down_c} END "
-                  f"ELSE CASE WHEN {reads_back('substr(_j.d, 1, _p)', '_j.dot')} THEN {down_c} "
-                  f"WHEN {reads_back('_u', '_j.dot + length(_u) - _p')} THEN {up_c} END END")
-        shorter = (f"try_element_at(filter(transform(sequence(1, greatest(length(_j.d) - 1, 1)), _p -> {_let(up, '_u', choose)}), "
+        at_length = _let(up, "_u", _let(reading_back, "_z", nearer))
+        shorter = (f"try_element_at(filter(transform(sequence(1, greatest(length(_j.d) - 1, 1)), _p -> {at_length}), "
                    f"_c -> _c IS NOT NULL), 1)")
         shortest = (f"CASE WHEN length(_j.d) >= 16 OR (abs(_v) < 2.2250738585072014E-308D AND _v <> 0) "
                     f"THEN coalesce({shorter}, _j) ELSE _j END")
@@ -489,7 +514,7 @@ class SparkSQL(Dialect):
         return f"lower(replace(replace({text}, '\\u0130', 'i'), '\\u03a3', '\\u03c3'))"
 
     def json_has_other_case_key(self, doc: str, key: str) -> str:
-        return (f"coalesce(exists(map_keys(from_json({doc}, 'map<string,string>')), "
+        return (f"coalesce(exists(map_keys({_from_json(doc, 'map<string,string>')}), "
                 f"_k -> {self._lower('_k')} = {self._lower(key)} AND _k <> {key}), false)")
 
     def json_text(self, doc: str, key: str) -> str:
@@ -512,7 +537,7 @@ class SparkSQL(Dialect):
                     f"ELSE false END")
 
     def json_object_keys(self, doc: str) -> str:
-        return f"explode(map_keys(from_json({doc}, 'map<string,string>')))"
+        return f"explode(map_keys({_from_json(doc, 'map<string,string>')}))"
 
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (DuckDB(), PostgreSQL(), SparkSQL())}

@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
+import os
 import re
+import sys
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +35,8 @@ from etl.errors import ConfigError, EtlError
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger("group_etl.spark")
 
 # Tables whose rows belong to one date each: a run replaces only the dates it touched.
 PARTITIONS = {
@@ -114,6 +120,9 @@ def session(settings: Settings, **conf: str) -> SparkSession:
         from pyspark.sql import SparkSession
     except ImportError:
         raise ConfigError("GROUP_ETL_ENGINE=spark needs pyspark: pip install 'group-analytics-etl[spark]'") from None
+    if settings.spark_master.startswith("local"):
+        # Python tasks run PYSPARK_PYTHON, else `python3` from PATH: here, this Python
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # no progress bars on stderr: a command's stderr carries its warnings and errors
     builder = (SparkSession.builder.master(settings.spark_master).appName("group-etl")
                .config("spark.ui.showConsoleProgress", "false"))
@@ -258,6 +267,13 @@ class SparkConnection:
         return self.run(sql, {})
 
     def run(self, statement: str, params: dict) -> SparkResult:
+        started = time.perf_counter()
+        try:
+            return self._run(statement, params)
+        finally:
+            log.debug("%.3fs %s", time.perf_counter() - started, " ".join(statement.split())[:100])
+
+    def _run(self, statement: str, params: dict) -> SparkResult:
         sql, args = bind(_VARCHAR.sub(r"\1STRING", statement.strip().rstrip(";")), params)
         if _IGNORED.match(sql):
             return SparkResult([], [])
@@ -391,8 +407,11 @@ class SparkConnection:
     # -- end of the run -----------------------------------------------------------
 
     def commit(self) -> None:
-        """Store every written table: each touched partition replaced, an emptied one removed."""
-        for written in self.written.values():
+        """Store every written table: each touched partition replaced, an emptied one removed.
+        load_audit goes last: until it is stored, `status` shows the day as it was before
+        (not loaded, or loaded from other input), so a run killed while storing is seen
+        and run again (docs/spark.md)."""
+        for written in sorted(self.written.values(), key=lambda w: w.name == "load_audit"):
             if not written.temporary:
                 self.warehouse.store(written)
         self.close()
@@ -622,8 +641,6 @@ class SparkWarehouse:
             duck.close()
             conn.insert_frame(table, self.spark.createDataFrame(picked))
             return
-        import os
-
         os.makedirs(local, exist_ok=True)
         duck = duckdb.connect()
         try:

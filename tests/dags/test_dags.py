@@ -407,3 +407,42 @@ def test_the_dag_waits_for_the_dump_and_gives_up_naming_it(
         audit = conn.execute(text("SELECT load_date, input_records FROM load_audit WHERE stage = 'events' "
                                   "ORDER BY load_date")).all()
     assert [tuple(r) for r in audit] == [(DAYS[0], 3), (DAYS[1], 3)]  # the marker is no record
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_the_daily_dag_runs_a_day_on_the_spark_engine(airflow_db, monkeypatch, tmp_path) -> None:  # noqa: ANN001
+    """With GROUP_ETL_ENGINE=spark the run_day task is the Spark driver (client mode; here
+    a local master in the task's process): the DAG's day gives every table that
+    `group-etl run` gives on DuckDB, and its audit task checks it."""
+    from tests.spark.conftest import require_spark
+
+    require_spark()
+    from etl.cli.runs import run_days
+    from etl.config import load_settings
+    from etl.model.keys import add_key
+    from etl.store.spark import SparkWarehouse
+    from tests.sql.test_engines_equal import comparable, tables
+
+    lake_url = str(tmp_path / "lake")
+    fill_lake(lake_url)
+    env = {"GROUP_ETL_ENGINE": "spark", "GROUP_ETL_SPARK_MASTER": "local[2]",
+           "GROUP_ETL_SPARK_WAREHOUSE": str(tmp_path / "spark"), "GROUP_ETL_LAKE_URL": lake_url,
+           "GROUP_ETL_TASK_RETRIES": "0"}
+    settings = load_settings(environ=env)
+    with SparkWarehouse(settings) as warehouse:
+        warehouse.init()
+        add_key(warehouse, "company_id", max_keys=6, setup_at=datetime.fromisoformat(SETUP))
+    bag = dagbag(monkeypatch, **env)
+    assert run_dag(bag.get_dag("group_analytics_daily"), DAYS[1]).state == "success"
+    duck = make_settings(f"duckdb:///{tmp_path / 'w.duckdb'}", lake_url, "analytics")
+    with Warehouse(duck) as warehouse:
+        warehouse.init()
+        add_key(warehouse, "company_id", max_keys=6, setup_at=datetime.fromisoformat(SETUP))
+    run_days(duck, [DAYS[1]])
+    with Warehouse(duck) as warehouse:
+        want = comparable(tables(warehouse))
+    got = comparable(tables(SparkWarehouse(settings, read_only=True)))
+    assert got == want
+    # load_audit: stage, load_date, input_fingerprint, input_records, loaded, rejected, ...
+    assert [(r[0], r[1], *r[3:6]) for r in got["load_audit"] if r[0] == "events"] == [("events", DAYS[1], 3, 3, 0)]

@@ -140,14 +140,37 @@ def comparable(tables: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
 
 def run_days(url: str, schema: str, lake_path: Path) -> dict[str, list[tuple]]:
     settings = replace(make_settings(url, str(lake_path), schema), max_group_profiles=3)
-    lake = open_lake(settings.lake_url)
     with Warehouse(settings) as warehouse:
-        warehouse.init()
-        for key in KEYS:
-            add_key(warehouse, key, max_keys=6, setup_at=SETUP)
-        for day in (D1, D2, D1):  # D1 again: a re-run after a later load
-            run_day(settings, warehouse, lake, day)
-        return comparable(tables(warehouse))
+        return run_days_on(settings, warehouse)
+
+
+def run_days_on(settings, warehouse) -> dict[str, list[tuple]]:  # noqa: ANN001 - any engine's
+    """The generated days on one warehouse (its keys registered first): every table, comparable."""
+    lake = open_lake(settings.lake_url)
+    warehouse.init()
+    for key in KEYS:
+        add_key(warehouse, key, max_keys=6, setup_at=SETUP)
+    for day in (D1, D2, D1):  # D1 again: a re-run after a later load
+        run_day(settings, warehouse, lake, day)
+    return comparable(tables(warehouse))
+
+
+def write_lake(lake_path: Path, day1: list[str], day1_late: list[str], day2: list[str],
+               updates: tuple[list[str], list[str]]) -> None:
+    """The generated lines as the lake's objects: late copies of day 1 in day 2's load."""
+    groups, users = updates
+    lake = open_lake(str(lake_path))
+    for key, lines in {f"events/dt={D1}/a.jsonl": day1, f"events/dt={D1}/b.jsonl": day1_late,
+                       f"events/dt={D2}/a.jsonl": day2 + day1[:2],  # late copies, a later load
+                       f"groups/dt={D1}/a.jsonl": groups, f"people/dt={D2}/a.jsonl": users}.items():
+        lake.write(key, "".join(line + "\n" for line in lines).encode())
+
+
+def assert_same_tables(one: dict, other: dict, names: tuple[str, str]) -> None:
+    for table in one:
+        only_one = [r for r in one[table] if r not in other[table]]
+        only_other = [r for r in other[table] if r not in one[table]]
+        assert one[table] == other[table], f"{table}: only on {names[0]} {only_one}, only on {names[1]} {only_other}"
 
 
 def line(props: str) -> str:
@@ -190,14 +213,9 @@ HOSTILE = {
 @example(**DRIFT)
 @example(**HOSTILE)
 def test_duckdb_and_postgresql_give_identical_tables(postgres_url: str, day1, day1_late, day2, updates) -> None:  # noqa: ANN001
-    groups, users = updates
     with tempfile.TemporaryDirectory() as tmp:
         lake_path = Path(tmp) / "lake"
-        lake = open_lake(str(lake_path))
-        for key, lines in {f"events/dt={D1}/a.jsonl": day1, f"events/dt={D1}/b.jsonl": day1_late,
-                           f"events/dt={D2}/a.jsonl": day2 + day1[:2],  # late copies, a later load
-                           f"groups/dt={D1}/a.jsonl": groups, f"people/dt={D2}/a.jsonl": users}.items():
-            lake.write(key, "".join(line + "\n" for line in lines).encode())
+        write_lake(lake_path, day1, day1_late, day2, updates)
         duck = run_days(f"duckdb:///{Path(tmp) / 'w.duckdb'}", "analytics", lake_path)
         schema = f"t_{uuid.uuid4().hex[:12]}"
         try:
@@ -207,7 +225,4 @@ def test_duckdb_and_postgresql_give_identical_tables(postgres_url: str, day1, da
             with engine.begin() as conn:
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             engine.dispose()
-    for table in duck:
-        only_duck = [r for r in duck[table] if r not in pg[table]]
-        only_pg = [r for r in pg[table] if r not in duck[table]]
-        assert duck[table] == pg[table], f"{table}: only on DuckDB {only_duck}, only on PostgreSQL {only_pg}"
+    assert_same_tables(duck, pg, ("DuckDB", "PostgreSQL"))
