@@ -27,7 +27,6 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 from etl.config import DEFAULTS, Settings, load_settings
 from etl.errors import ConfigError, EtlError
@@ -36,7 +35,7 @@ from etl.serve import export, groups, reports, status
 from etl.serve.durations import parse_window
 from etl.store.lake import open_lake
 from etl.store.sql import sql_clause
-from etl.store.warehouse import Warehouse, quote_ident
+from etl.store.warehouse import open_warehouse, quote_ident
 
 # The tables of docs/tables.md, and the profile update log and uploads beside them.
 TABLES = (
@@ -76,7 +75,8 @@ class Analytics:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.warehouse = Warehouse(settings, read_only=True)  # the file is held per query only
+        # the file is held per query only; GROUP_ETL_ENGINE=spark reads the Spark tables
+        self.warehouse = open_warehouse(settings, read_only=True)
 
     def close(self) -> None:
         self.warehouse.close()
@@ -134,17 +134,12 @@ class Analytics:
         return frame
 
     def _column_types(self, name: str) -> dict[str, str]:
-        """Column -> lower-case SQL type, in table order, from information_schema."""
-        with self.warehouse.begin() as conn:
-            found = conn.execute(
-                sa.text("SELECT column_name, data_type FROM information_schema.columns "
-                        "WHERE table_schema = :s AND table_name = :t ORDER BY ordinal_position"),
-                {"s": self.warehouse.schema, "t": name},
-            ).all()
+        """Column -> lower-case SQL type, in table order."""
+        found = self.warehouse.column_types(name)
         if not found:
             raise EtlError(f"table {name} does not exist in schema {self.warehouse.schema!r} "
                            "(run `group-etl init`)")
-        return {column: data_type.lower() for column, data_type in found}
+        return found
 
     # -- reports ----------------------------------------------------------------
 

@@ -36,9 +36,9 @@ class Measure:
         return f"{self.kind}:{self.prop}" if self.prop else self.kind
 
     @property
-    def aggregate(self) -> str:
-        """The SQL aggregate of `amount` (NULL for a count measure: counts are columns already)."""
-        return AGGREGATES.get(self.kind, "CAST(NULL AS DOUBLE PRECISION)")
+    def aggregate(self) -> str | None:
+        """The SQL aggregate of `amount` (None for a count measure: counts are columns already)."""
+        return AGGREGATES.get(self.kind)
 
     def empty(self) -> int | None:
         """The value of a bucket without events: counts and sums are 0, an average or median has none."""

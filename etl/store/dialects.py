@@ -29,6 +29,8 @@ class Dialect:
     name: str
     #: column type of a JSON document (properties, profile values)
     json: str
+    #: an 8-byte floating point type (Spark has no DOUBLE PRECISION)
+    double: str = "DOUBLE PRECISION"
     #: text that sorts by bytes, never by a locale (keys and ids that order copies)
     bytewise_text: str
     #: column option asking for the cheapest compression of high-entropy text ('' for none)
@@ -51,6 +53,11 @@ class Dialect:
         """The whole days from DATE `earlier` to DATE `later` (DuckDB and PostgreSQL
         subtract dates into days; Spark into an interval)."""
         return f"({later} - {earlier})"
+
+    def epoch_seconds(self, instant: str) -> str:
+        """A TIMESTAMP's seconds since 1970-01-01 UTC, with its fraction, as a double
+        (Spark's extract has no epoch field)."""
+        return f"extract(epoch FROM {instant})"
 
     def date_series(self, first: str, last: str) -> str:
         """A query of one DATE column `d`: every day from `first` to `last`."""
@@ -338,6 +345,7 @@ class SparkSQL(Dialect):
 
     name = "spark"
     json = "STRING"
+    double = "DOUBLE"
     # Spark's default collation (UTF8_BINARY) compares strings by their UTF-8 bytes
     bytewise_text = "STRING"
     zstd = ""
@@ -349,6 +357,9 @@ class SparkSQL(Dialect):
 
     def days_between(self, later: str, earlier: str) -> str:
         return f"datediff({later}, {earlier})"
+
+    def epoch_seconds(self, instant: str) -> str:
+        return f"(CAST(unix_micros({instant}) AS DOUBLE) / 1000000)"
 
     def date_series(self, first: str, last: str) -> str:
         return f"SELECT explode(sequence(CAST({first} AS DATE), CAST({last} AS DATE))) AS d"

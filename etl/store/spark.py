@@ -50,8 +50,8 @@ _TYPES = {"VARCHAR": "STRING", "JSON": "STRING", "INTEGER": "INT", "BIGINT": "BI
 
 
 @functools.cache
-def table_columns() -> dict[str, tuple[tuple[str, str], ...]]:
-    """Every warehouse table's (column, Spark type), from the schema the migrations make
+def schema_types() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Every warehouse table's (column, DuckDB type), from the schema the migrations make
     (applied to an in-memory DuckDB): one definition of the tables for every engine."""
     import duckdb
 
@@ -71,8 +71,15 @@ def table_columns() -> dict[str, tuple[tuple[str, str], ...]]:
         con.close()
     tables: dict[str, list[tuple[str, str]]] = {}
     for table, column, kind in rows:
-        tables.setdefault(table, []).append((column, _TYPES[kind]))
+        tables.setdefault(table, []).append((column, kind))
     return {table: tuple(columns) for table, columns in tables.items()}
+
+
+@functools.cache
+def table_columns() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Every warehouse table's (column, Spark type): schema_types' in Spark's names."""
+    return {table: tuple((column, _TYPES[kind]) for column, kind in columns)
+            for table, columns in schema_types().items()}
 
 
 @functools.cache
@@ -116,7 +123,9 @@ def session(settings: Settings, **conf: str) -> SparkSession:
     if settings.spark_master.startswith("local"):
         # Python tasks run PYSPARK_PYTHON, else `python3` from PATH: here, this Python
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.master(settings.spark_master).appName("group-etl")
+    # no progress bars on stderr: a command's stderr carries its warnings and errors
+    builder = (SparkSession.builder.master(settings.spark_master).appName("group-etl")
+               .config("spark.ui.showConsoleProgress", "false"))
     for name, value in {**SQL_CONF, **conf}.items():
         builder = builder.config(name, value)
     return builder.getOrCreate()
@@ -176,6 +185,11 @@ class SparkResult:
 
     def mappings(self) -> list[dict]:
         return [row._mapping for row in self._rows]
+
+    def partitions(self, size: int) -> Iterator[list[_Row]]:
+        """The rows in lists of `size` (an export's batches)."""
+        for start in range(0, len(self._rows), size):
+            yield self._rows[start:start + size]
 
 
 class _Scalars(list):
@@ -517,6 +531,11 @@ class SparkWarehouse:
     def path(self, table: str) -> str:
         return f"{self.root}/{table}"
 
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column -> lower-case SQL type, in table order, as the other engines' schema
+        names it (a JSON column is "json", held here as its text); {} for no such table."""
+        return {column: kind.lower() for column, kind in schema_types().get(table, ())}
+
     @contextlib.contextmanager
     def begin(self) -> Iterator[SparkConnection]:
         conn = SparkConnection(self)
@@ -639,7 +658,7 @@ class SparkWarehouse:
         import duckdb
         import pyarrow as pa
 
-        if isinstance(rows, pa.Table) and rows.num_rows == 0:
+        if isinstance(rows, pa.Table) and rows.num_rows == 0:  # a day without files: no columns either
             return
         folder = f"{self.root}/_staging/{uuid.uuid4().hex}"
         local = folder.removeprefix("file://")

@@ -277,6 +277,16 @@ class Warehouse:
     def close(self) -> None:
         self.engine.dispose()
 
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column -> lower-case SQL type, in table order, from information_schema; {} for no such table."""
+        with self.begin() as conn:
+            found = conn.execute(
+                sa.text("SELECT column_name, data_type FROM information_schema.columns "
+                        "WHERE table_schema = :s AND table_name = :t ORDER BY ordinal_position"),
+                {"s": self.schema, "t": table},
+            ).all()
+        return {column: data_type.lower() for column, data_type in found}
+
     def __enter__(self) -> Warehouse:
         return self
 

@@ -17,10 +17,10 @@ WITH unit_events AS (
 {{ units | trim | indent(4, first=true) }}
 ),
 
-{{ f.considered("u.unit, u.event, u.event_time, u.event_id, u.event_date, extract(epoch FROM u.event_time) AS t") }},
+{{ f.considered("u.unit, u.event, u.event_time, u.event_id, u.event_date, " ~ dialect.epoch_seconds("u.event_time") ~ " AS t") }},
 
 step_1 AS (
-    SELECT unit, event_time, event_id, t, t AS t_first, CAST(NULL AS DOUBLE PRECISION) AS t_previous
+    SELECT unit, event_time, event_id, t, t AS t_first, CAST(NULL AS {{ dialect.double }}) AS t_previous
     {{ f.first_of(":step_1") }}
 ),
 {% for n in range(2, step_count + 1) %}

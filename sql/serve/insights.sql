@@ -6,7 +6,7 @@
     bound), `breakdown` (see _breakdown.sql; none for none), `bucket` (the
     bucket's first day, an expression over `u.event_date`), `amount` (a
     property's number over `u`, or none), `aggregate` (of `amount`, from
-    etl.serve.measures) and `fold` (false, or how values past the top N fold
+    etl.serve.measures; none for a count) and `fold` (false, or how values past the top N fold
     into '(other)': see _breakdown.sql). Binds :event, :d1, :d2.
 
     An event with plan ["P1", "P2"] counts once under each element (the
@@ -20,7 +20,7 @@ filtered AS (
     SELECT {{ bucket }} AS bucket, u.unit,
            u.event_id,
            {{ breakdown.value if breakdown else "CAST(NULL AS " ~ dialect.json ~ ")" }} AS value,
-           {{ amount if amount else "CAST(NULL AS DOUBLE PRECISION)" }} AS amount
+           {{ amount if amount else "CAST(NULL AS " ~ dialect.double ~ ")" }} AS amount
     FROM unit_events AS u{{ b.joins(breakdown) }}
     WHERE u.event = :event
       AND u.event_date BETWEEN :d1 AND :d2
@@ -39,7 +39,7 @@ folded AS (
 
 final AS (
     SELECT bucket, breakdown, count(*) AS events, count(DISTINCT unit) AS uniques,
-           {{ aggregate }} AS amount
+           {{ aggregate or "CAST(NULL AS " ~ dialect.double ~ ")" }} AS amount
     FROM {{ "folded" if fold else "labelled" }}
     GROUP BY bucket, breakdown
 )

@@ -47,7 +47,7 @@ born AS (
 
 returned AS (
     SELECT DISTINCT b.unit, b.cohort_date, b.breakdown,
-           CAST(floor((c.event_date - b.cohort_date) / :period_days) AS INTEGER) AS period
+           CAST(floor({{ dialect.days_between('c.event_date', 'b.cohort_date') }} / :period_days) AS INTEGER) AS period
     FROM born AS b
     JOIN considered AS c ON c.unit = b.unit
     WHERE c.event = :returned AND c.event_date >= b.cohort_date AND c.event_date <= :d2

@@ -417,6 +417,26 @@ def where_of(case: dict) -> Scope:
     return Scope(case["by"], where, where_group, case.get("breakdown"), case.get("props", "at-event"))
 
 
+def report_of(warehouse, case: dict) -> list[dict]:  # noqa: ANN001 - any engine's warehouse
+    """What the warehouse answers for a case: the rows (insights), steps (funnel) or cohorts (retention)."""
+    scope = where_of(case)
+    if case["kind"] == "insights":
+        return insights(warehouse, case["event"], case["d1"], case["d2"], scope,
+                        measure=case.get("measure", "uniques"), interval=case.get("interval", "day"),
+                        breakdown_limit=case.get("limit"))["rows"]
+    if case["kind"] == "funnel":
+        return funnel(warehouse, case["steps"], case["window"], case["d1"], case["d2"], scope,
+                      breakdown_limit=case.get("limit"))["steps"]
+    return retention(warehouse, case["born"], case["return"], case["d1"], case["d2"], scope,
+                     period=case["period"], breakdown_limit=case.get("limit"))["cohorts"]
+
+
+def oracle_of(events: list[dict], profiles: tuple, case: dict) -> list[dict]:
+    """What the oracle answers for a case, in report_of's shape."""
+    oracle = {"insights": oracle_insights, "funnel": oracle_funnel, "retention": oracle_retention}[case["kind"]]
+    return oracle(events, profiles, case)
+
+
 @pytest.mark.slow  # an oracle or a whole corpus: CI (make test), not the edit loop
 @pytest.mark.parametrize("seed", [11])
 def test_reports_match_the_oracle(settings, warehouse, lake, seed: int) -> None:  # noqa: ANN001
@@ -426,26 +446,15 @@ def test_reports_match_the_oracle(settings, warehouse, lake, seed: int) -> None:
     checked = mismatches = sums_checked = sums_failed = 0
     failures = []
     for case in cases(seed):
-        scope = where_of(case)
-        if case["kind"] == "insights":
-            got = insights(warehouse, case["event"], case["d1"], case["d2"], scope,
-                           measure=case.get("measure", "uniques"), interval=case.get("interval", "day"),
-                           breakdown_limit=case.get("limit"))["rows"]
-            want = oracle_insights(events, profiles, case)
-        elif case["kind"] == "funnel":
-            got = funnel(warehouse, case["steps"], case["window"], case["d1"], case["d2"], scope,
-                         breakdown_limit=case.get("limit"))["steps"]
-            want = oracle_funnel(events, profiles, case)
-            if case.get("breakdown") in ("plan", "user.tier"):  # one value a unit: the values add up
-                whole = funnel(warehouse, case["steps"], case["window"], case["d1"], case["d2"],
-                               Scope(scope.by, scope.where, scope.where_group, None, scope.group_props))["steps"]
-                entering = sum(step["units"] for step in got[::len(case["steps"])])  # each value's first step
-                sums_checked += entering == whole[0]["units"]
-                sums_failed += entering != whole[0]["units"]
-        else:
-            got = retention(warehouse, case["born"], case["return"], case["d1"], case["d2"], scope,
-                            period=case["period"], breakdown_limit=case.get("limit"))["cohorts"]
-            want = oracle_retention(events, profiles, case)
+        got, want = report_of(warehouse, case), oracle_of(events, profiles, case)
+        if case["kind"] == "funnel" and case.get("breakdown") in ("plan", "user.tier"):
+            # one value a unit: the values add up
+            scope = where_of(case)
+            whole = funnel(warehouse, case["steps"], case["window"], case["d1"], case["d2"],
+                           Scope(scope.by, scope.where, scope.where_group, None, scope.group_props))["steps"]
+            entering = sum(step["units"] for step in got[::len(case["steps"])])  # each value's first step
+            sums_checked += entering == whole[0]["units"]
+            sums_failed += entering != whole[0]["units"]
         checked += 1
         if got != want:
             mismatches += 1
