@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -81,8 +82,13 @@ def group_etl(args: list[str], env: dict) -> tuple[float, int, str]:
     script = Path(sys.executable).parent / "group-etl"
     started = time.perf_counter()
     process = subprocess.Popen([str(script), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # both pipes at once: Spark's logs fill stderr's pipe while stdout is still open
+    errors: list[bytes] = []
+    reader = threading.Thread(target=lambda: errors.append(process.stderr.read()), daemon=True)
+    reader.start()
     out = process.stdout.read()
-    err = process.stderr.read()
+    reader.join()
+    err = errors[0] if errors else b""
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -170,7 +176,10 @@ def bench_project(args: argparse.Namespace, prefix: str) -> Iterator[Project]:
     if getattr(args, "engine", None) == "spark":
         url = f"spark:{work / 'spark-warehouse'}"
         env.update(GROUP_ETL_ENGINE="spark", GROUP_ETL_SPARK_MASTER=args.spark_master,
-                   GROUP_ETL_SPARK_WAREHOUSE=str(work / "spark-warehouse"))
+                   GROUP_ETL_SPARK_WAREHOUSE=str(work / "spark-warehouse"),
+                   # a local master's executor is the driver's JVM: Spark's default 1 GB ran out
+                   # of memory on a 1M-event day (UNABLE_TO_ACQUIRE_MEMORY)
+                   PYSPARK_SUBMIT_ARGS=f"--driver-memory {args.spark_memory} pyspark-shell")
     try:
         group_etl(["keys", "add", "company_id", "--setup-at", "2026-01-01T00:00:00Z"], env)
         yield Project(url, schema, env, lake, work, days)
@@ -193,6 +202,7 @@ def main() -> None:
     parser.add_argument("--engine", choices=["sql", "spark"], default="sql",
                         help="sql: the --warehouse database; spark: the Spark engine (docs/spark.md)")
     parser.add_argument("--spark-master", default="local[2]", help="with --engine spark: the Spark master")
+    parser.add_argument("--spark-memory", default="8g", help="with --engine spark: the driver's memory")
     args = parser.parse_args()
 
     with bench_project(args, "group-etl-bench-") as project:

@@ -234,6 +234,7 @@ _TEMP = re.compile(r"CREATE TEMP(?:ORARY)? TABLE (\w+) AS\s+(.*)", re.IGNORECASE
 _TEMP_COLUMNS = re.compile(r"CREATE TEMP(?:ORARY)? TABLE (\w+) \((.*)\)", re.IGNORECASE | re.DOTALL)
 _DROP_TEMP = re.compile(r"DROP TABLE IF EXISTS (?:temp\.|pg_temp\.)?\"?(\w+)\"?", re.IGNORECASE)
 _IGNORED = re.compile(r"(ANALYZE|CREATE INDEX|SET )\b", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z_]\w*")
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 # the text type our statements name, as Spark's (it has VARCHAR(n) only)
 _VARCHAR = re.compile(r"(\bAS\s+|::)VARCHAR\b(?!\s*\()", re.IGNORECASE)
@@ -248,10 +249,22 @@ class SparkConnection:
         self.spark = warehouse.spark
         self.written: dict[str, _Written] = {}
         self.temps: set[str] = set()
-        for table in table_columns():
-            self.spark_frame(table).createOrReplaceTempView(table)
-        for name, select in view_statements():
-            self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+        self.views = dict(view_statements())
+        self.registered: set[str] = set()  # the tables and views this connection has named
+
+    def _register_named(self, sql: str) -> None:
+        """Make each table and view `sql` names a temporary view of this connection: a
+        table's over its Parquet folder (listed now, so it shows what is stored now), a
+        view from the migrations' text. Only those named: listing every folder for each
+        connection took a fifth of a report's time."""
+        for word in set(_WORD.findall(sql)) - self.registered:
+            if word in table_columns():
+                self.spark_frame(word).createOrReplaceTempView(word)
+                self.registered.add(word)
+            elif word in self.views:
+                self._register_named(self.views[word])
+                self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {word} AS {self.views[word]}")
+                self.registered.add(word)
 
     # -- what the stages call ---------------------------------------------------
 
@@ -275,6 +288,7 @@ class SparkConnection:
 
     def _run(self, statement: str, params: dict) -> SparkResult:
         sql, args = bind(_VARCHAR.sub(r"\1STRING", statement.strip().rstrip(";")), params)
+        self._register_named(sql)
         if _IGNORED.match(sql):
             return SparkResult([], [])
         if match := _DROP_TEMP.fullmatch(sql):
@@ -312,6 +326,7 @@ class SparkConnection:
         return self.query(sql, args)
 
     def query(self, sql: str, args: dict) -> SparkResult:
+        self._register_named(sql)
         frame = self.spark.sql(sql, args=args)
         table = frame.toArrow()  # times come as UTC datetimes, as the other engines give them
         return SparkResult([tuple(r.values()) for r in table.to_pylist()], list(table.column_names))
@@ -409,6 +424,7 @@ class SparkConnection:
             untouched = written.stored.where(~F.col(written.partition).isin(sorted(written.touched)))
             view = untouched.unionByName(written.rows)
         view.createOrReplaceTempView(written.name)
+        self.registered.add(written.name)
 
     # -- end of the run -----------------------------------------------------------
 

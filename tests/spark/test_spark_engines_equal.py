@@ -30,7 +30,7 @@ from tests.sql.test_engines_equal import (
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
-@hypothesis_settings(max_examples=2, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+@hypothesis_settings(max_examples=1, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(day1=events_of(1), day1_late=events_of(1), day2=events_of(2), updates=updates_of())
 @example(**DRIFT)
