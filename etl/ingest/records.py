@@ -297,6 +297,12 @@ def parse_query(kind: RecordKind) -> str:
     return f"SELECT {columns} FROM ({parts}) AS parsed"  # noqa: S608
 
 
+def query_params(query: str, kind: RecordKind, params: dict, record_limit: int) -> dict:
+    """The parameters of a kind's parse query: the caller's and the split's own."""
+    return used_params(query, {**params, "kind": kind.name, "max_nesting": MAX_NESTING,
+                               "max_record_bytes": record_limit, "raw_prefix": RAW_PREFIX_BYTES})
+
+
 def parse_batches(
     engine: Engine,
     lake: Lake,
@@ -312,8 +318,7 @@ def parse_batches(
     (read here when None; a Spark executor gets the driver's)."""
     query = parse_query(kind)
     limit = max_record_bytes() if record_limit is None else record_limit
-    batch_params = used_params(query, {**params, "kind": kind.name, "max_nesting": MAX_NESTING,
-                                       "max_record_bytes": limit, "raw_prefix": RAW_PREFIX_BYTES})
+    batch_params = query_params(query, kind, params, limit)
     batches = _gathered(_object_batches(lake, objects, progress, max(limit, MAX_LINE_BYTES)), objects)
     for raw_lines in prefetched(batches):
         engine.con.register("raw_lines", raw_lines)
@@ -330,11 +335,10 @@ def parsed_schema(engine: Engine, kind: RecordKind, params: dict) -> pa.Schema:
     none = LakeObject("", 0, "")
     raw_lines = _with_objects([(0, _flag_table(1, b"", "empty_object").slice(0, 0))], [none])
     query = parse_query(kind)
-    batch_params = {**params, "kind": kind.name, "max_nesting": MAX_NESTING,
-                    "max_record_bytes": DEFAULT_MAX_RECORD_BYTES, "raw_prefix": RAW_PREFIX_BYTES}
     engine.con.register("raw_lines", raw_lines)
     try:
-        return engine.con.sql(query, params=used_params(query, batch_params)).to_arrow_table().schema
+        return engine.con.sql(query, params=query_params(query, kind, params, DEFAULT_MAX_RECORD_BYTES)
+                              ).to_arrow_table().schema
     finally:
         engine.con.unregister("raw_lines")
 
