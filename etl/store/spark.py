@@ -682,7 +682,8 @@ class SparkWarehouse:
             table_rows = rows if isinstance(rows, pa.Table) else rows.read_all()
             duck = duckdb.connect()
             duck.register("arrow_rows", table_rows)
-            picked = duck.execute(f"SELECT {', '.join(columns)} FROM arrow_rows WHERE {where}").arrow()  # noqa: S608
+            cols = ", ".join(f'"{c}"' for c in columns)
+            picked = duck.execute(f"SELECT {cols} FROM arrow_rows WHERE {where}").arrow()  # noqa: S608
             duck.close()
             conn.insert_frame(table, self.spark.createDataFrame(picked))
             return
@@ -691,8 +692,9 @@ class SparkWarehouse:
         try:
             duck.register("arrow_rows", rows)
             cols = ", ".join(f'"{c}"' for c in columns)
+            target = f"{local}/rows.parquet".replace("'", "''")  # the path as a SQL literal
             duck.execute(f"COPY (SELECT {cols} FROM arrow_rows WHERE {where}) "  # noqa: S608
-                         f"TO '{local}/rows.parquet' (FORMAT parquet)")
+                         f"TO '{target}' (FORMAT parquet)")
         finally:
             duck.close()
         try:
@@ -709,4 +711,6 @@ def _location(where: str) -> str:
         return where
     from pathlib import Path
 
-    return Path(where).resolve().as_uri()
+    # not Path.as_uri(): Hadoop's Path takes the text as it is, so a percent-encoded
+    # name ("a%20b") would become a folder of that name instead of "a b"
+    return "file://" + str(Path(where).resolve())
