@@ -534,6 +534,11 @@ class SparkWarehouse:
         self.root = _location(settings.spark_warehouse).rstrip("/") + "/" + settings.spark_database
         if read_only:
             self.check_version()
+        else:
+            restored = self.recover()
+            if restored:
+                log.warning("Spark warehouse %s: a run killed while storing left %s moved aside: moved back; "
+                            "run the day it was running again", self.root, ", ".join(restored))
 
     def __enter__(self) -> SparkWarehouse:
         return self
@@ -581,7 +586,7 @@ class SparkWarehouse:
             return
         path = self.path(written.name)
         if written.partition is None:
-            rows.write.mode("overwrite").parquet(path)
+            self._swap(written.name, rows)
             return
         from pyspark.sql import functions as F
 
@@ -592,6 +597,49 @@ class SparkWarehouse:
              .partitionBy(written.partition).parquet(path))
         for value in written.touched - kept:
             self._remove(f"{path}/{written.partition}={value}")
+
+    def _swap(self, table: str, rows: DataFrame) -> None:
+        """Replace a table without partitions whole, never leaving it lost: the new rows
+        are written beside it first (Spark's overwrite would delete the old folder before
+        its job ran: a run killed then lost every profile the day did not touch), then the
+        old folder is moved aside, the new one moved in, the old one removed. A swap cut
+        short between the two moves is finished by `recover`. The moves are renames: one
+        step on a file system and HDFS; on S3 a rename copies (docs/spark.md)."""
+        token = uuid.uuid4().hex
+        staged, aside = f"{self.root}/_staging/{table}-new-{token}", f"{self.root}/_staging/{table}-old-{token}"
+        rows.write.mode("overwrite").parquet(staged)
+        path = self.path(table)
+        if self._exists(path):
+            self._rename(path, aside)
+        self._rename(staged, path)
+        self._remove(aside)
+
+    def recover(self) -> list[str]:
+        """Finish what a writer killed while storing left in `_staging/`: a table moved
+        aside and not replaced is moved back (the run did not store it: its re-run will);
+        staged rows never moved in are removed. Returns the tables moved back."""
+        folder = f"{self.root}/_staging"
+        if not self._exists(folder):
+            return []
+        restored = []
+        hadoop_path, fs = self._hadoop_path(folder)
+        for status in fs.listStatus(hadoop_path):
+            name = status.getPath().getName()
+            match = re.fullmatch(r"(\w+)-(new|old)-[0-9a-f]{32}", name)
+            if not match:
+                continue
+            if match.group(2) == "old" and not self._exists(self.path(match.group(1))):
+                self._rename(f"{folder}/{name}", self.path(match.group(1)))
+                restored.append(match.group(1))
+            else:
+                self._remove(f"{folder}/{name}")
+        return restored
+
+    def _rename(self, source: str, target: str) -> None:
+        source_path, fs = self._hadoop_path(source)
+        target_path, _ = self._hadoop_path(target)
+        if not fs.rename(source_path, target_path):
+            raise EtlError(f"Spark warehouse: could not move {source} to {target}")
 
     def _hadoop_path(self, path: str) -> tuple[Any, Any]:
         jvm = self.spark.sparkContext._jvm

@@ -54,3 +54,25 @@ def test_a_rerun_leaves_every_table_identical(spark_run) -> None:  # noqa: ANN00
     _, before, warehouse, settings = spark_run
     run_day(settings, warehouse, open_lake(settings.lake_url), FIRST + timedelta(days=1))
     assert comparable(tables(warehouse)) == before
+
+
+def test_a_table_swap_cut_short_is_finished_and_a_half_written_one_dropped(spark_run) -> None:  # noqa: ANN001
+    """A run killed while storing a table without partitions: between moving the old
+    folder aside and moving the new one in, the table is only aside; while writing the
+    new one, only staged rows exist. The next writer moves the table back and drops
+    the staged rows: every table is as before."""
+    import shutil
+    import uuid
+
+    from etl.store.spark import SparkWarehouse
+
+    _, before, warehouse, settings = spark_run
+    root = Path(warehouse.root.removeprefix("file://"))
+    staging = root / "_staging"
+    staging.mkdir(exist_ok=True)
+    shutil.move(root / "group_profiles", staging / f"group_profiles-old-{uuid.uuid4().hex}")
+    shutil.copytree(root / "user_profiles", staging / f"user_profiles-new-{uuid.uuid4().hex}")
+    assert not (root / "group_profiles").exists()
+    writer = SparkWarehouse(settings, spark=warehouse.spark)
+    assert list(staging.iterdir()) == []
+    assert comparable(tables(writer)) == before
