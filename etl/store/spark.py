@@ -362,6 +362,8 @@ class SparkConnection:
         if written.rows is None:
             return
         changes = dict(_assignment(part) for part in split_top_level(assignments))
+        if written.partition in changes:  # rows would move into dates this run never read
+            raise EtlError(f"the Spark engine cannot UPDATE {table}.{written.partition}, its partition column")
         unknown = set(changes) - {c for c, _ in written.columns}
         if unknown:
             raise EtlError(f"UPDATE {table}: no column {', '.join(sorted(unknown))}")
@@ -473,7 +475,10 @@ def split_top_level(text: str) -> list[str]:
 
 def partitions_named(column: str, condition: str, args: dict) -> set | None:
     """The dates a conjunct `column = :p` or `column IN (:p__0, ...)` of `condition` allows
-    (bound values, after `bind`); None when no conjunct names them so."""
+    (bound values, after `bind`); None when no conjunct names them so, or when the
+    condition has an OR anywhere (a conjunct of one side would not bound the other)."""
+    if re.search(r"\bOR\b", condition, re.IGNORECASE):
+        return None
     for conjunct in re.split(r"\s+AND\s+(?![^(]*\))", condition, flags=re.IGNORECASE):
         match = re.fullmatch(rf"(?:\w+\.)?{column}\s*(?:=\s*(:\w+)|IN\s*\(((?:\s*:\w+\s*,?)+)\))",
                              conjunct.strip(), re.IGNORECASE)
