@@ -58,6 +58,19 @@ def site(module_settings, tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
         yield base
 
 
+def click_and_wait(driver, element) -> None:  # noqa: ANN001
+    """Click a link or button that loads a page, and wait for the new page: a click
+    returns before the navigation ends (on a loaded machine, the next lookup read the
+    old page: CI failed so)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element.click()
+    wait = WebDriverWait(driver, 60)
+    wait.until(expected_conditions.staleness_of(element))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def test_a_company_page_in_chromium(site, tmp_path) -> None:  # noqa: ANN001
     from selenium.webdriver.common.by import By
 
@@ -65,10 +78,10 @@ def test_a_company_page_in_chromium(site, tmp_path) -> None:  # noqa: ANN001
     try:
         driver.get(f"{site}/groups")
         driver.find_element(By.NAME, "where").send_keys('plan == "enterprise"')
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         links = driver.find_elements(By.CSS_SELECTOR, "#results a")
         assert [a.text for a in links] == ["c1", "c2"]
-        links[0].click()
+        click_and_wait(driver, links[0])
 
         assert driver.find_element(By.ID, "group").text == "Acme"
         feed = [row.find_elements(By.TAG_NAME, "td")[1].text for row in driver.find_elements(By.CSS_SELECTOR, "#feed tr.event")]
@@ -83,7 +96,7 @@ def test_a_company_page_in_chromium(site, tmp_path) -> None:  # noqa: ANN001
 
         # the as-of picker: the day before c1 moved to enterprise
         driver.execute_script("document.querySelector('#as-of input[name=as_of]').value = '2026-06-01'")
-        driver.find_element(By.CSS_SELECTOR, "#as-of button").click()
+        click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "#as-of button"))
         assert "as_of=2026-06-01" in driver.current_url
         rows = {r.find_element(By.TAG_NAME, "th").text: r.find_element(By.TAG_NAME, "td").text
                 for r in driver.find_elements(By.CSS_SELECTOR, "#profile tr")}

@@ -57,7 +57,8 @@ def _accepted(text: str) -> bool:
     """Valid JSON (DuckDB's JSON type also takes trailing commas) that DuckDB takes."""
     try:
         json.loads(text)
-        duckdb.execute("SELECT CAST(? AS JSON)", [f'{{"v":{text}}}'])
+        with duckdb.connect() as con:  # not the module's default connection, which other tests use
+            con.execute("SELECT CAST(? AS JSON)", [f'{{"v":{text}}}']).fetchall()
     except (ValueError, duckdb.Error):
         return False
     return True

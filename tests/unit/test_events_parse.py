@@ -377,7 +377,8 @@ def test_a_zone_whose_data_differs_between_duckdb_and_python(tmp_path: Path) -> 
     import duckdb
 
     day, tz = date(2026, 10, 14), "Africa/Casablanca"
-    end = duckdb.sql(f"SELECT epoch(timezone('{tz}', TIMESTAMP '2026-10-15 00:00:00'))").fetchall()[0][0]
+    with duckdb.connect() as con:  # its own connection: the default one is shared by the process
+        end = con.sql(f"SELECT epoch(timezone('{tz}', TIMESTAMP '2026-10-15 00:00:00'))").fetchall()[0][0]
     lake = LocalLake(tmp_path)
     lake.write(f"events/dt={day}/a.jsonl", "".join(
         line(ev(time=int(end) + 3600 + n, insert_id=str(n))) + "\n" for n in (0, 1)).encode())
