@@ -335,7 +335,7 @@ class SparkConnection:
         """Append a DataFrame's rows (named columns, a subset of the table's) to `table`."""
         written = self._written(table)
         rows = _conform(frame, written.columns).localCheckpoint()
-        self._touch(written, self._partitions_of(written, rows))
+        self._touch(written, partitions_of(written, rows))
         written.rows = written.rows.unionByName(rows) if written.rows is not None else rows
         self._settle(written)
 
@@ -395,11 +395,6 @@ class SparkConnection:
         sql = f"SELECT DISTINCT {written.partition} FROM {written.name} WHERE {condition}"  # noqa: S608
         return {row[0] for row in self.spark.sql(sql, args=args).collect()}
 
-    @staticmethod
-    def _partitions_of(written: _Written, rows: DataFrame) -> set:
-        if written.partition is None:
-            return {None}
-        return {row[0] for row in rows.select(written.partition).distinct().collect()}
 
     def _touch(self, written: _Written, partitions: set) -> None:
         """Bring the stored rows of partitions not yet touched into `rows`."""
@@ -447,6 +442,13 @@ class SparkConnection:
 
     def spark_frame(self, table: str) -> DataFrame:
         return self.warehouse.stored(table)
+
+
+def partitions_of(written: _Written, rows: DataFrame) -> set:
+    """The partition values `rows` hold ({None} for a table without partitions)."""
+    if written.partition is None:
+        return {None}
+    return {row[0] for row in rows.select(written.partition).distinct().collect()}
 
 
 def _assignment(text: str) -> tuple[str, str]:
@@ -595,7 +597,7 @@ class SparkWarehouse:
             return
         from pyspark.sql import functions as F
 
-        kept = {row[0] for row in rows.select(written.partition).distinct().collect()}
+        kept = partitions_of(written, rows)
         if kept:
             (rows.where(F.col(written.partition).isNotNull())
              .write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
