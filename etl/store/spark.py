@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
-from etl.store.tables import EVERY_ROW, declaration
+from etl.store.sql import render_sql
+from etl.store.tables import EVERY_ROW, VIEWS, declaration
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,21 +77,6 @@ def table_columns() -> dict[str, tuple[tuple[str, str], ...]]:
     """Every warehouse table's (column, Spark type): schema_types' in Spark's names."""
     return {table: tuple((column, _TYPES[kind]) for column, kind in columns)
             for table, columns in schema_types().items()}
-
-
-@functools.cache
-def view_statements() -> tuple[tuple[str, str], ...]:
-    """The migrations' views (events_deduped: which copy of an event wins) rendered for
-    Spark, as (name, SELECT): the rule's one text, made a temporary view each run."""
-    from etl.store.migrations import migrations
-
-    views: dict[str, str] = {}
-    for migration in migrations():
-        for statement in migration.statements("spark"):
-            match = re.match(r"CREATE OR REPLACE VIEW (\w+) AS\s+(.*)", statement, re.DOTALL)
-            if match:
-                views[match.group(1)] = match.group(2)
-    return tuple(views.items())
 
 
 # The SQL settings our statements need, set on whichever session runs them
@@ -222,6 +208,10 @@ def spark_sql(sql: str, params: dict) -> tuple[str, dict]:
 def partition_folder(column: str, value: date) -> str:
     """The folder of one partition, as Spark's partitioned writer names it."""
     return f"{column}={value.isoformat()}"
+
+
+# Per Spark session: the (warehouse location, commit token) its tables' views show
+_SHOWN: dict[int, tuple[str, str | None]] = {}
 
 
 class SparkConnection:
@@ -402,7 +392,8 @@ class SparkConnection:
         then move it in (SparkWarehouse.apply)."""
         self.close()
         if not self.newest:
-            self.warehouse.remove(self.folder)
+            if self.writes:
+                self.warehouse.remove(self.folder)
             return
         moves = [{"table": name, "partition": None if value is None else partition_folder(declaration(name).partition, value),
                   "staged": staged, "filled": value is None or value in self.filled.get(name, set())}
@@ -413,9 +404,10 @@ class SparkConnection:
     def rollback(self) -> None:
         """Nothing moved in: the transaction's folder is dropped, the views shown again."""
         self.close()
-        self.warehouse.remove(self.folder)
+        if self.writes:
+            self.warehouse.remove(self.folder)
         if self.newest:
-            self.warehouse.shown = None
+            self.warehouse.forget_shown()
 
     def close(self) -> None:
         for temp in self.temps:
@@ -469,7 +461,6 @@ class SparkWarehouse:
         for name, value in SQL_CONF.items():
             self.spark.conf.set(name, value)
         self.root = _location(settings.spark_warehouse).rstrip("/") + "/" + settings.spark_database
-        self.shown: str | None = None  # the commit the tables' views show (None: to be shown again)
         if read_only:
             self.check_version()
         else:
@@ -532,16 +523,22 @@ class SparkWarehouse:
 
     def show(self) -> None:
         """Make each table's name a view of its stored rows, and the migrations' views
-        views of them, unless they show the last commit already (`_commit` holds its
-        token): listing every folder costs, so it is done again only after a commit."""
-        latest = self.get(f"{self.root}/_commit")
-        if self.shown is not None and self.shown == latest:
+        views of them, unless they show this warehouse's last commit already (`_commit`
+        holds its token): listing every folder costs, so it is done again only after a
+        commit. The views are the session's, which other warehouses may share."""
+        shown = (self.root, self.get(f"{self.root}/_commit"))
+        if _SHOWN.get(id(self.spark)) == shown:
             return
+        _SHOWN.pop(id(self.spark), None)
         for name in table_columns():
             self.stored(name).createOrReplaceTempView(name)
-        for name, body in view_statements():
-            self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {body}")
-        self.shown = latest
+        for name, template in VIEWS.items():
+            self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {render_sql(template, 'spark')}")
+        _SHOWN[id(self.spark)] = shown
+
+    def forget_shown(self) -> None:
+        """The views show something else now (a transaction's writes): show them again."""
+        _SHOWN.pop(id(self.spark), None)
 
     def stored(self, table: str) -> DataFrame:
         """A table's stored rows (no rows when its folder does not exist yet)."""
@@ -579,7 +576,7 @@ class SparkWarehouse:
                 self._rename(target, aside)
         self.put(f"{self.root}/_commit", token)
         self.remove(folder)
-        self.shown = None
+        self.forget_shown()
 
     def recover(self) -> list[str]:
         """Finish or undo what a writer killed mid-transaction left: a committed
@@ -603,6 +600,8 @@ class SparkWarehouse:
                             "run the day it was running again")
             elif match:
                 self.remove(f"{staging}/{name}")
+        if done:
+            self.forget_shown()
         return done
 
     # -- the file system (Hadoop's, so any location Spark writes) ------------------------------

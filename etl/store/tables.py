@@ -70,6 +70,11 @@ TABLES: dict[str, Table] = {t.name: t for t in (
 )}
 
 
+# The views every engine has, by the template of their SELECT (DuckDB and PostgreSQL
+# have each as a view since a migration; the Spark engine makes it each session).
+VIEWS = {"events_deduped": "store/events_deduped"}
+
+
 def declaration(name: str) -> Table:
     """The declaration of a warehouse table; an unknown name is our bug, said at once."""
     try:
