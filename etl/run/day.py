@@ -251,10 +251,10 @@ def run_day(
     timer = StageTimer(hook or (lambda _mark: None))
     run = DayRun(settings, warehouse, lake, day, timer.mark, progress)
     run.listings = listings if listings is not None else lake_listings(settings, lake, day)
-    if warehouse.dialect == "spark":  # the lake parsed on Spark's executors
+    if warehouse.executors is not None:  # the lake parsed on Spark's executors
         from etl.ingest.spark import parse_on_executors
 
-        run.parse = functools.partial(parse_on_executors, warehouse.spark)
+        run.parse = functools.partial(parse_on_executors, warehouse.executors)
     if not allow_empty:
         check_landed(settings, lake, day, run.listings)
     with columnar_engine() as engine:

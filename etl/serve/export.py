@@ -158,7 +158,7 @@ def _sessions(warehouse: Warehouse, session_dir: Path | None) -> SessionStore:
 def _ordered_rows(warehouse: Warehouse, select: str, params: dict) -> Iterator[list[tuple[str, str]]]:
     """The selection ordered by profile id, in batches, read in one (read-only) transaction."""
     with warehouse.begin() as conn:
-        if warehouse.dialect == "postgresql":  # a server-side cursor: a big export is not held in memory twice
+        if warehouse.server_side_cursor:  # a big export is not held in memory twice
             conn = conn.execution_options(yield_per=ROW_GROUP)
         result = conn.execute(sql_clause(select, params), params)
         for batch in result.partitions(ROW_GROUP):
