@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -121,7 +121,7 @@ def _copy_text(column: str) -> str:
 _COPY_ESCAPES = (("'\\'", "\\\\"), ("chr(9)", "\\t"), ("chr(10)", "\\n"), ("chr(13)", "\\r"))
 
 
-def _copy_blocks(duck: duckdb.DuckDBPyConnection, select: str) -> Iterator[bytes]:
+def _copy_blocks(duck: duckdb.DuckDBPyConnection, select: str) -> Generator[bytes, None, None]:
     """The rows of `select` (every column text, see `_copy_text`) as lines of tab-separated
     fields, in blocks: DuckDB writes them in a thread into a pipe while the caller sends
     what it has read to COPY, so PostgreSQL parses while DuckDB formats (measured on 1M
