@@ -26,8 +26,10 @@ install-dev: $(VENV)/.installed-dev
 demo: install-demo
 	$(BIN)/group-etl demo
 
+# ruff over everything; mypy over the layers whose types the engines' adapters declare
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy etl/store etl/run
 
 # The browser test (tests/e2e/test_group_page_browser.py) drives Debian's Chromium
 # headless through its chromedriver: installed with apt when either is missing

@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from etl.model.models import Model, Scratch, drop_scratch, run_steps
-from etl.store.warehouse import Warehouse
+from etl.store.engines.protocol import Connection, StageWarehouse
 
 LIFECYCLE_STATES = ("new", "returning", "resurrected", "dormant")
 # The groups whose rows change (each from its first changed date), and what each carries in
@@ -39,7 +38,7 @@ def health_horizon(conn: Connection) -> date | None:
     return conn.execute(sa.text("SELECT max(load_date) FROM load_audit WHERE stage = 'events'")).scalar()
 
 
-def refresh_activity(conn: Connection, warehouse: Warehouse, dates: list[date], churn_days: int) -> None:
+def refresh_activity(conn: Connection, warehouse: StageWarehouse, dates: list[date], churn_days: int) -> None:
     """Bring group_activity_daily and group_user_first_days up to date after attribution
     rebuilt event_groups for `dates`, inside the run's transaction."""
     horizon = health_horizon(conn)

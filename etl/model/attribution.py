@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy.engine import Connection
-
 from etl.config import Settings
 from etl.model.models import Model, Scratch, drop_scratch, run_steps
+from etl.store.engines.protocol import Connection, StageWarehouse
 from etl.store.sql import render_sql, sql_clause
-from etl.store.warehouse import Warehouse
 
 MAX_GROUP_IDS_PER_EVENT = 300  # the cap's one value: events and user profiles (:max_ids)
 
@@ -32,7 +30,7 @@ STEPS = (
 
 
 def attribute(
-    conn: Connection, warehouse: Warehouse, settings: Settings, day: date, dates: list[date]
+    conn: Connection, warehouse: StageWarehouse, settings: Settings, day: date, dates: list[date]
 ) -> int:
     """Rebuild event_groups, hot_shards and group_daily_metrics for the touched dates.
 

@@ -8,16 +8,15 @@ from collections.abc import Callable
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from etl.ingest.events import EVENT_COLUMNS
 from etl.ingest.records import ACCEPTED, REJECT_COLUMNS, REJECTED, ParsedPartition
+from etl.store.engines.protocol import Connection, StageWarehouse
 from etl.store.sql import render_sql, sql_clause
-from etl.store.warehouse import Warehouse
 
 
 def replace_event_partition(
-    conn: Connection, warehouse: Warehouse, day: date, parsed: ParsedPartition, hook: Callable[[str], None]
+    conn: Connection, warehouse: StageWarehouse, day: date, parsed: ParsedPartition, hook: Callable[[str], None]
 ) -> list[date]:
     """Replace load date D in events and rejected_records; return the event dates it touched
     (those it had before and those it has now), which later stages recompute."""

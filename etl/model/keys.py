@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from etl.errors import EtlError
+from etl.store.engines.protocol import Connection, StageWarehouse
 from etl.store.sql import render_sql
-from etl.store.warehouse import Warehouse
+from etl.store.warehouse import Warehouse  # preview_key: a transaction it rolls back itself
 
 MAX_KEY_NAME_LENGTH = 255
 
@@ -59,12 +60,12 @@ def parse_instant(text: str, tz: ZoneInfo, what: str) -> datetime:
 KEY_COLUMNS = ("data_group_id", "group_key", "display_name", "setup_at", "removed_at")
 
 
-def list_keys(warehouse: Warehouse, include_removed: bool = True) -> list[GroupKey]:
+def list_keys(warehouse: StageWarehouse, include_removed: bool = True) -> list[GroupKey]:
     with warehouse.begin() as conn:
         return _keys(conn, include_removed)
 
 
-def _keys(conn: sa.Connection, include_removed: bool = True) -> list[GroupKey]:
+def _keys(conn: Connection, include_removed: bool = True) -> list[GroupKey]:
     query = "SELECT data_group_id, group_key, display_name, setup_at, removed_at FROM group_keys"
     if not include_removed:
         query += " WHERE removed_at IS NULL"
@@ -73,7 +74,7 @@ def _keys(conn: sa.Connection, include_removed: bool = True) -> list[GroupKey]:
 
 
 def add_key(
-    warehouse: Warehouse,
+    warehouse: StageWarehouse,
     group_key: str,
     *,
     max_keys: int,
@@ -124,7 +125,7 @@ def add_key(
     return key
 
 
-def remove_key(warehouse: Warehouse, group_key: str, removed_at: datetime | None = None) -> GroupKey:
+def remove_key(warehouse: StageWarehouse, group_key: str, removed_at: datetime | None = None) -> GroupKey:
     """Stop attributing events from now on; what was attributed before stays."""
     when = (removed_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     with warehouse.begin() as conn:
@@ -144,7 +145,7 @@ def remove_key(warehouse: Warehouse, group_key: str, removed_at: datetime | None
     return next(k for k in list_keys(warehouse) if k.data_group_id == row[0])
 
 
-def _rebuild_user_groups(conn: sa.Connection, warehouse: Warehouse) -> None:
+def _rebuild_user_groups(conn: Connection, warehouse: StageWarehouse) -> None:
     """user_groups again, after a key changed: imported here, because the profile stages
     load Arrow and numpy, which `keys list`, `groups show` and reports never need (issue 21)."""
     from etl.model.profile_updates import rebuild_user_groups
@@ -198,7 +199,7 @@ def preview_key(
     }
 
 
-def registered_keys(warehouse: Warehouse) -> list[str]:
+def registered_keys(warehouse: StageWarehouse) -> list[str]:
     """Every property ever registered as a group key: group updates must name one."""
     with warehouse.begin() as conn:
         return list(conn.execute(sa.text("SELECT DISTINCT group_key FROM group_keys")).scalars())

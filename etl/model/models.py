@@ -1,7 +1,7 @@
 """A stage's SQL steps, declared: each is one SELECT template `sql/model/<name>.sql`
 (a chain of named CTEs), either a scratch table the steps after it read, or a
 warehouse table written by the strategy etl.store.tables declares for it. The
-engine's adapter carries each out (Warehouse.scratch / Warehouse.write); no step
+engine's adapter carries each out (StageWarehouse.scratch / StageWarehouse.write); no step
 is a script, and nothing reads a statement to find out what it does."""
 
 from __future__ import annotations
@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Connection
-
+from etl.store.engines.protocol import Connection, StageWarehouse
 from etl.store.sql import render_sql
 from etl.store.tables import EVERY_ROW
-from etl.store.warehouse import Warehouse
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class Model:
 Step = Scratch | Model
 
 
-def run_steps(conn: Connection, warehouse: Warehouse, steps: Sequence[Step], params: dict,
+def run_steps(conn: Connection, warehouse: StageWarehouse, steps: Sequence[Step], params: dict,
               partitions: Sequence | None = None, **pieces: object) -> None:
     """Each step in order: its template rendered for the engine (with `pieces`), then
     made a scratch table or written (a `partitions` table: the `partitions` named)."""
@@ -49,7 +47,7 @@ def run_steps(conn: Connection, warehouse: Warehouse, steps: Sequence[Step], par
                             replacing=step.replacing)
 
 
-def drop_scratch(conn: Connection, warehouse: Warehouse, steps: Sequence[Step]) -> None:
+def drop_scratch(conn: Connection, warehouse: StageWarehouse, steps: Sequence[Step]) -> None:
     for step in steps:
         if isinstance(step, Scratch):
             warehouse.drop_temp(conn, step.name)

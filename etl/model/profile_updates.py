@@ -19,20 +19,20 @@ from decimal import Decimal
 
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from etl.ingest.records import ACCEPTED, REJECT_COLUMNS, REJECTED, ParsedPartition
 from etl.ingest.updates import MAX_PROPERTIES, UPDATE_COLUMNS
 from etl.model.attribution import MAX_GROUP_IDS_PER_EVENT
 from etl.model.profiles import CREATING_OPERATIONS, Update, Version, created_at, fold_profile
 from etl.store.arrow import text_array
+from etl.store.engines.protocol import Connection, StageWarehouse
 from etl.store.sql import render_sql
 from etl.store.tables import EVERY_ROW
-from etl.store.warehouse import Warehouse, json_value
+from etl.store.warehouse import json_value
 
 
 def replace_update_partition(
-    conn: Connection, warehouse: Warehouse, kind: str, day: date, parsed: ParsedPartition,
+    conn: Connection, warehouse: StageWarehouse, kind: str, day: date, parsed: ParsedPartition,
     max_group_profiles: int,
 ) -> tuple[int, int]:
     """Replace (kind, D) in profile_updates and rejected_records, enforce the profile
@@ -61,7 +61,7 @@ def _touched(conn: Connection, kind: str, day: date) -> set[tuple[str, str]]:
 
 
 def enforce_profile_limit(
-    conn: Connection, warehouse: Warehouse, day: date, limit: int, *,
+    conn: Connection, warehouse: StageWarehouse, day: date, limit: int, *,
     upload: tuple[str, datetime] | None = None,
 ) -> int:
     """Refuse the updates of profiles new in a partition past the per-key limit
@@ -93,7 +93,7 @@ def enforce_profile_limit(
 
 
 def rebuild_profiles(
-    conn: Connection, warehouse: Warehouse, target: str, profiles: list[tuple[str, str]],
+    conn: Connection, warehouse: StageWarehouse, target: str, profiles: list[tuple[str, str]],
     *, refusable: tuple[str, date] | None = None,
 ) -> int:
     """Fold all updates of the given profiles into current state and history.
@@ -140,7 +140,7 @@ _REFUSED = ("EXISTS (SELECT 1 FROM refused_updates AS r WHERE r.kind = profile_u
             "AND r.source_line = profile_updates.source_line AND r.source_index = profile_updates.source_index)")
 
 
-def _refuse(conn: Connection, warehouse: Warehouse, refused: list[tuple]) -> None:
+def _refuse(conn: Connection, warehouse: StageWarehouse, refused: list[tuple]) -> None:
     """Move the updates the property cap refused (all of one load date) from
     profile_updates to rejected_records (`sql/model/property_limit_rejects.sql`)."""
     if not refused:
@@ -180,7 +180,7 @@ def _affected(table: str, key: str, pid: str) -> str:
             f"AND a.profile_id = {table}.{pid})")
 
 
-def _write_groups(conn: Connection, warehouse: Warehouse, folded: list) -> None:
+def _write_groups(conn: Connection, warehouse: StageWarehouse, folded: list) -> None:
     history = [
         {"group_key": key, "group_id": pid, "properties": _dump(v.properties),
          "valid_from": v.valid_from, "valid_to": v.valid_to, "deleted": v.deleted}
@@ -201,7 +201,7 @@ def _write_groups(conn: Connection, warehouse: Warehouse, folded: list) -> None:
         _affected("group_profiles", "group_profiles.group_key", "group_id"))
 
 
-def _write_users(conn: Connection, warehouse: Warehouse, folded: list) -> None:
+def _write_users(conn: Connection, warehouse: StageWarehouse, folded: list) -> None:
     current = [(pid, versions[-1]) for _, pid, versions in folded if versions and not versions[-1].deleted]
     users = [{"distinct_id": pid, "properties": _dump(v.properties), "updated_at": v.valid_from}
              for pid, v in current]
@@ -211,12 +211,12 @@ def _write_users(conn: Connection, warehouse: Warehouse, folded: list) -> None:
     write_user_groups(conn, warehouse, affected_only=True)
 
 
-def rebuild_user_groups(conn: Connection, warehouse: Warehouse) -> None:
+def rebuild_user_groups(conn: Connection, warehouse: StageWarehouse) -> None:
     """All of user_groups again, after the set of registered keys changed."""
     write_user_groups(conn, warehouse, affected_only=False)
 
 
-def write_user_groups(conn: Connection, warehouse: Warehouse, *, affected_only: bool) -> None:
+def write_user_groups(conn: Connection, warehouse: StageWarehouse, *, affected_only: bool) -> None:
     """user_groups from user_profiles (of the users in affected_profiles, or all), by the
     attribution rule and cap that events use (`sql/model/user_groups.sql`)."""
     warehouse.write(conn, "user_groups", ("distinct_id", "group_key", "group_id"),
@@ -225,7 +225,7 @@ def write_user_groups(conn: Connection, warehouse: Warehouse, *, affected_only: 
                     replacing=_affected("user_groups", "''", "distinct_id") if affected_only else EVERY_ROW)
 
 
-def _replace(conn: Connection, warehouse: Warehouse, table: str, rows: list[dict], schema: dict,
+def _replace(conn: Connection, warehouse: StageWarehouse, table: str, rows: list[dict], schema: dict,
              replacing: str) -> None:
     warehouse.write(conn, table, list(schema), rows=pa.Table.from_pylist(rows, schema=pa.schema(schema)),
                     replacing=replacing)

@@ -27,8 +27,8 @@ import sqlalchemy as sa
 from etl.errors import DataError, EtlError, StorageError
 from etl.ingest.updates import MAX_NAME_LENGTH, MAX_PROPERTIES, UPDATE_COLUMNS
 from etl.model.profile_updates import enforce_profile_limit, rebuild_profiles
+from etl.store.engines.protocol import StageWarehouse
 from etl.store.lake import Lake, LakeObject, open_lake
-from etl.store.warehouse import Warehouse
 
 MAX_ROWS = 1_000_000
 UPLOAD_PREFIX = "uploads/groups/"
@@ -147,7 +147,7 @@ def read_source(source: str, lake: Lake | None = None) -> bytes:
 
 
 def upload_csv(
-    warehouse: Warehouse, group_key: str, source: str, data: bytes, *, max_profiles: int,
+    warehouse: StageWarehouse, group_key: str, source: str, data: bytes, *, max_profiles: int,
     infer_types: bool = False, now: datetime | None = None, tz=UTC,  # noqa: ANN001
 ) -> UploadResult:
     now = (now or datetime.now(UTC)).astimezone(UTC)
@@ -208,7 +208,7 @@ def upload_csv(
 
 
 def apply_new_uploads(
-    warehouse: Warehouse, lake: Lake, *, max_profiles: int, infer_types: bool = False, tz=UTC,  # noqa: ANN001
+    warehouse: StageWarehouse, lake: Lake, *, max_profiles: int, infer_types: bool = False, tz=UTC,  # noqa: ANN001
     now: datetime | None = None,
 ) -> list[UploadResult]:
     """Apply each file under `uploads/groups/<key>/` not applied yet (by key and content).
@@ -245,13 +245,13 @@ def apply_new_uploads(
     return results
 
 
-def _failures(warehouse: Warehouse) -> dict[str, tuple[str, str]]:
+def _failures(warehouse: StageWarehouse) -> dict[str, tuple[str, str]]:
     with warehouse.begin() as conn:
         rows = conn.execute(sa.text("SELECT source_object, etag, error FROM upload_failures")).all()
     return {source: (etag, error) for source, etag, error in rows}
 
 
-def _remember_failure(warehouse: Warehouse, obj: LakeObject, error: str, now: datetime | None) -> None:
+def _remember_failure(warehouse: StageWarehouse, obj: LakeObject, error: str, now: datetime | None) -> None:
     with warehouse.begin() as conn:
         warehouse.write(conn, "upload_failures", ("source_object", "etag", "error", "failed_at"),
                         params={"s": obj.key}, replacing="source_object = :s",
@@ -259,6 +259,6 @@ def _remember_failure(warehouse: Warehouse, obj: LakeObject, error: str, now: da
                                  "failed_at": (now or datetime.now(UTC)).astimezone(UTC)}])
 
 
-def _forget_failure(warehouse: Warehouse, source: str) -> None:
+def _forget_failure(warehouse: StageWarehouse, source: str) -> None:
     with warehouse.begin() as conn:
         warehouse.write(conn, "upload_failures", (), params={"s": source}, replacing="source_object = :s")

@@ -200,7 +200,7 @@ def shrink_way(day: date) -> str:
 def task_settings() -> Settings:
     overrides = {"warehouse_url": warehouse_url()} if not os.environ.get("GROUP_ETL_WAREHOUSE_URL") else {}
     _aws_from_connection()
-    return load_settings(**overrides)
+    return load_settings(None, **overrides)
 
 
 def _connection_uri(conn_id: str) -> str | None:
@@ -340,10 +340,11 @@ def run_export_task(conf: dict | None) -> list[dict]:
     from etl.store.lake import open_lake
     from etl.store.warehouse import open_warehouse
 
+    asked = conf.get("day") if conf else None
     try:
-        day = date.fromisoformat(conf["day"]) if conf and conf.get("day") else None
+        day = date.fromisoformat(asked) if asked else None
     except (TypeError, ValueError):
-        raise AirflowFailException(f'conf {{"day": ...}} must be YYYY-MM-DD, got {conf["day"]!r}') from None
+        raise AirflowFailException(f'conf {{"day": ...}} must be YYYY-MM-DD, got {asked!r}') from None
     with failing_at_once_on_wrong_input():
         settings = task_settings()
     with failing_at_once_on_wrong_input(), open_warehouse(settings) as warehouse:

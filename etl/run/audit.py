@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy.engine import Connection
-
-from etl.store.warehouse import Warehouse
+from etl.store.engines.protocol import Connection, StageWarehouse
 
 AUDIT_COLUMNS = ("stage", "load_date", "input_fingerprint", "input_records", "loaded", "rejected", "duplicates",
                  "invalid_group_id", "touched_dates", "started_at", "finished_at")
@@ -22,7 +20,7 @@ class StageCounts:
 
 
 def write_audit(
-    conn: Connection, warehouse: Warehouse, stage: str, day: date, fingerprint: str, result: StageCounts,
+    conn: Connection, warehouse: StageWarehouse, stage: str, day: date, fingerprint: str, result: StageCounts,
     started: datetime, touched_dates: list[date] | None = None,
 ) -> None:
     """The stage's row of load date D, written once with every count it has (the events

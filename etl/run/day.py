@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from etl.config import Settings
 from etl.errors import EtlError, NotLandedError, ShrinkError
@@ -36,8 +35,9 @@ from etl.model.keys import registered_keys
 from etl.model.profile_updates import replace_update_partition
 from etl.run.audit import StageCounts, write_audit
 from etl.store.columnar import Engine, columnar_engine
+from etl.store.engines.protocol import Connection, StageWarehouse
 from etl.store.lake import Lake, LakeObject, input_fingerprint, open_lake
-from etl.store.warehouse import Warehouse, open_warehouse
+from etl.store.warehouse import open_warehouse
 
 log = logging.getLogger("group_etl.run")
 
@@ -76,7 +76,7 @@ class DayRun:
     """What the stages of one run of day D share: its inputs, parses and result."""
 
     settings: Settings
-    warehouse: Warehouse
+    warehouse: StageWarehouse
     lake: Lake
     day: date
     hook: StageHook
@@ -87,6 +87,13 @@ class DayRun:
     registered: list[str] = field(default_factory=list)
     result: DayResult | None = None
     parse: Parse = parse_partition  # how a stage's lake partition is parsed (see run_day)
+
+    @property
+    def counts(self) -> DayResult:
+        """The day's result, which the events stage (the first) starts."""
+        if self.result is None:
+            raise EtlError("the events stage runs first: it starts the day's result")
+        return self.result
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,7 @@ def _write_events(run: DayRun, conn: Connection) -> None:
 def _write_attribution(run: DayRun, conn: Connection) -> None:
     """Attribution, then the events stage's load_audit row: written once, with the
     invalid group ids attribution counts."""
-    result = run.result
+    result = run.counts
     result.invalid_group_id = attribute(conn, run.warehouse, run.settings, run.day, result.touched_dates)
     write_audit(conn, run.warehouse, "events", run.day, input_fingerprint(run.listings["events"]),
                 StageCounts(result.loaded, result.rejected, result.duplicates, result.invalid_group_id),
@@ -132,7 +139,7 @@ def _write_attribution(run: DayRun, conn: Connection) -> None:
 
 
 def _write_health(run: DayRun, conn: Connection) -> None:
-    refresh_activity(conn, run.warehouse, run.result.touched_dates, run.settings.churn_days)
+    refresh_activity(conn, run.warehouse, run.counts.touched_dates, run.settings.churn_days)
 
 
 def _profiles(kind: str, source: str) -> tuple[Callable, Callable]:
@@ -188,7 +195,7 @@ def refuse_shrink(conn: Connection, day: date, loaded: dict[str, int], limit: fl
     (events, group updates, user updates; `loaded` by stage source) stops before
     writing: dumps that expired or were half-copied must not replace a good day. The
     comparison is with the day's current load (load_audit keeps no history)."""
-    before = dict(conn.execute(
+    before: dict[str, int] = dict(conn.execute(
         sa.text("SELECT stage, loaded FROM load_audit WHERE load_date = :d"), {"d": day}).all())
     for source, now in loaded.items():
         was = before.get(source)
@@ -221,7 +228,7 @@ def audited_stages() -> list[str]:
 
 
 @contextlib.contextmanager
-def open_stores(settings: Settings) -> Iterator[tuple[Warehouse, Lake]]:
+def open_stores(settings: Settings) -> Iterator[tuple[StageWarehouse, Lake]]:
     """The warehouse (schema created or migrated) and the lake days run on: the CLI's
     `run` and the DAG's task open them here, the same way."""
     lake = open_lake(settings.lake_url)
@@ -232,7 +239,7 @@ def open_stores(settings: Settings) -> Iterator[tuple[Warehouse, Lake]]:
 
 def run_day(
     settings: Settings,
-    warehouse: Warehouse,
+    warehouse: StageWarehouse,
     lake: Lake,
     day: date,
     progress: Callable[[int], None] | None = None,
@@ -251,15 +258,16 @@ def run_day(
     timer = StageTimer(hook or (lambda _mark: None))
     run = DayRun(settings, warehouse, lake, day, timer.mark, progress)
     run.listings = listings if listings is not None else lake_listings(settings, lake, day)
-    if warehouse.dialect == "spark":  # the lake parsed on Spark's executors
+    if warehouse.executors is not None:  # the lake parsed on Spark's executors
         from etl.ingest.spark import parse_on_executors
 
-        run.parse = functools.partial(parse_on_executors, warehouse.spark)
+        # SparkParsed is ParsedPartition's counterpart on the executors (the same members)
+        run.parse = functools.partial(parse_on_executors, warehouse.executors)  # type: ignore[assignment]
     if not allow_empty:
         check_landed(settings, lake, day, run.listings)
     with columnar_engine() as engine:
         run.registered = registered_keys(warehouse)
-        run.parsed = {s.source: s.parse(run, engine) for s in STAGES if s.parse}
+        run.parsed = {s.source: s.parse(run, engine) for s in STAGES if s.source and s.parse}
         engine.release()
         run.hook("parsed")
         with warehouse.begin() as conn:
@@ -270,13 +278,13 @@ def run_day(
             for stage in STAGES:
                 stage.write(run, conn)
                 run.hook(stage.done)
-            run.result.rejected_by_reason = rejects_by_reason(conn, day)
+            run.counts.rejected_by_reason = rejects_by_reason(conn, day)
             run.hook("audited")
     run.hook("committed")
-    run.result.seconds = timer.seconds
-    for line in day_warnings(run.result, settings.reject_warn):
+    run.counts.seconds = timer.seconds
+    for line in day_warnings(run.counts, settings.reject_warn):
         log.warning("warning: %s", line)
-    return run.result
+    return run.counts
 
 
 def rejects_by_reason(conn: Connection, day: date) -> dict[str, int]:
@@ -295,7 +303,7 @@ def day_warnings(result: DayResult, reject_warn: float) -> list[str]:
                             "rejected_by_reason": result.rejected_by_reason}, reject_warn)
 
 
-def check_day(warehouse: Warehouse, day: date) -> dict:
+def check_day(warehouse: StageWarehouse, day: date) -> dict:
     """Day D is complete: every stage left its audit row, and nothing was lost
     (input_records = loaded + rejected). Returns {stage: {loaded, rejected}}."""
     with warehouse.begin() as conn:

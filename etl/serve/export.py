@@ -41,9 +41,10 @@ from etl.serve.cohorts import (
 from etl.serve.filters import Ref, SqlCompiler, parse
 from etl.serve.sessions import ROW_GROUP, SessionStore
 from etl.serve.spreadsheet import spreadsheet_cell
+from etl.store.engines.protocol import StageWarehouse
 from etl.store.lake import Lake, open_lake, replace_partition, write_new_file
 from etl.store.sql import render_sql, sql_clause
-from etl.store.warehouse import Warehouse, json_value
+from etl.store.warehouse import json_value
 
 DEFAULT_PAGE_SIZE = 1000
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -76,7 +77,7 @@ class Selection:
         return " ".join(parts) or "every user (no --data-group-id, --cohort or --where)"
 
 
-def _group_key(warehouse: Warehouse, data_group_id: int) -> str:
+def _group_key(warehouse: StageWarehouse, data_group_id: int) -> str:
     with warehouse.begin() as conn:
         key = conn.execute(sa.text("SELECT group_key FROM group_keys WHERE data_group_id = :i"),
                            {"i": data_group_id}).scalar()
@@ -85,7 +86,7 @@ def _group_key(warehouse: Warehouse, data_group_id: int) -> str:
     return key
 
 
-def selection_sql(warehouse: Warehouse, selection: Selection, as_of: date, params: dict) -> str:
+def selection_sql(warehouse: StageWarehouse, selection: Selection, as_of: date, params: dict) -> str:
     """SELECT profile_id, properties (as text) of the selected profiles, ordered by id."""
     cohort: Cohort | None = get_cohort(warehouse, selection.cohort) if selection.cohort else None
     if selection.data_group_id is not None:
@@ -127,7 +128,7 @@ def selection_sql(warehouse: Warehouse, selection: Selection, as_of: date, param
 
 
 def export_profiles(
-    warehouse: Warehouse, selection: Selection, *, page: int = 0, page_size: int = DEFAULT_PAGE_SIZE,
+    warehouse: StageWarehouse, selection: Selection, *, page: int = 0, page_size: int = DEFAULT_PAGE_SIZE,
     session_id: str | None = None, output_properties: list[str] | None = None, as_of: date | None = None,
     session_dir: Path | None = None,
 ) -> dict:
@@ -145,20 +146,20 @@ def export_profiles(
             "results": _results(rows, output_properties)}
 
 
-def session_results(warehouse: Warehouse, session_id: str, output_properties: list[str] | None,
+def session_results(warehouse: StageWarehouse, session_id: str, output_properties: list[str] | None,
                     session_dir: Path | None = None) -> list[dict]:
     """Every row of a pinned session: what `--to` writes, the same snapshot as the pages."""
     return _results(_sessions(warehouse, session_dir).read(session_id, 0, None)[1], output_properties)
 
 
-def _sessions(warehouse: Warehouse, session_dir: Path | None) -> SessionStore:
+def _sessions(warehouse: StageWarehouse, session_dir: Path | None) -> SessionStore:
     return SessionStore(session_dir or warehouse.settings.export_session_dir, warehouse.settings.session_ttl)
 
 
-def _ordered_rows(warehouse: Warehouse, select: str, params: dict) -> Iterator[list[tuple[str, str]]]:
+def _ordered_rows(warehouse: StageWarehouse, select: str, params: dict) -> Iterator[list[tuple[str, str]]]:
     """The selection ordered by profile id, in batches, read in one (read-only) transaction."""
     with warehouse.begin() as conn:
-        if warehouse.dialect == "postgresql":  # a server-side cursor: a big export is not held in memory twice
+        if warehouse.server_side_cursor:  # a big export is not held in memory twice
             conn = conn.execution_options(yield_per=ROW_GROUP)
         result = conn.execute(sql_clause(select, params), params)
         for batch in result.partitions(ROW_GROUP):
@@ -169,7 +170,7 @@ def _results(rows: list[tuple[str, str]], output_properties: list[str] | None) -
     return [{"$distinct_id": pid, "$properties": _pick(json_value(props), output_properties)} for pid, props in rows]
 
 
-def all_results(warehouse: Warehouse, selection: Selection, output_properties: list[str] | None,
+def all_results(warehouse: StageWarehouse, selection: Selection, output_properties: list[str] | None,
                 as_of: date) -> list[dict]:
     params: dict = {}
     sql = selection_sql(warehouse, selection, as_of, params)
@@ -236,7 +237,7 @@ def export_partition(name: str, day: date) -> str:
     return f"exports/{check_name(name)}/dt={day.isoformat()}/"
 
 
-def pending_export_days(warehouse: Warehouse) -> list[tuple[date, datetime]]:
+def pending_export_days(warehouse: StageWarehouse) -> list[tuple[date, datetime]]:
     """(day, when its load finished) of every day loaded since the exports last wrote it,
     oldest first: the work of `export run` and the cohort_exports DAG, read from the
     warehouse rather than from the Asset events a run happened to consume."""
@@ -245,13 +246,13 @@ def pending_export_days(warehouse: Warehouse) -> list[tuple[date, datetime]]:
                 conn.execute(sa.text(render_sql("serve/pending_exports", warehouse.dialect)))]
 
 
-def run_pending_exports(warehouse: Warehouse, lake: Lake) -> list[dict]:
+def run_pending_exports(warehouse: StageWarehouse, lake: Lake) -> list[dict]:
     """run_exports for every pending day, oldest first; each day is recorded once written."""
     return [row for day, loaded_at in pending_export_days(warehouse)
             for row in run_exports(warehouse, lake, day, loaded_at=loaded_at)]
 
 
-def run_exports(warehouse: Warehouse, lake: Lake, day: date, *, loaded_at: datetime | None = None) -> list[dict]:
+def run_exports(warehouse: StageWarehouse, lake: Lake, day: date, *, loaded_at: datetime | None = None) -> list[dict]:
     """Write each cohort saved with "export": true to exports/<cohort>/dt=D/, replacing it whole,
     each group as it was at the end of D (so a re-run writes the same file), then record in
     export_days which load of D was exported (`loaded_at`: read here when not given; a day
@@ -299,7 +300,7 @@ def end_of_day(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC) - timedelta(microseconds=1)
 
 
-def _record_export(warehouse: Warehouse, day: date, loaded_at: datetime) -> None:
+def _record_export(warehouse: StageWarehouse, day: date, loaded_at: datetime) -> None:
     with warehouse.begin() as conn:
         warehouse.write(conn, "export_days", ("day", "loaded_at", "exported_at"), params={"d": day},
                         replacing="day = :d", values=[{"day": day, "loaded_at": loaded_at,

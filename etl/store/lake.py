@@ -10,7 +10,7 @@ import contextlib
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -148,7 +148,7 @@ class LocalLake:
             for fd in fds:
                 os.close(fd)
 
-    def _segments(self, key: str) -> list[str]:
+    def _segments(self, key: str) -> Sequence[str]:  # (`list` is a method's name here)
         parts = key.split("/")
         if key.startswith("/") or any(part in ("", ".", "..") for part in parts):
             raise StorageError(f"refusing a key outside the lake: {key!r}")
@@ -409,7 +409,7 @@ def _header_size(source: _Source) -> int | None:
     return size if source.fill(size) else 0
 
 
-def _inflate_member(source: _Source, state: DecodeState) -> Iterator[bytes]:
+def _inflate_member(source: _Source, state: DecodeState) -> Generator[bytes, None, bool]:
     """Inflate one member's deflate data (the header already taken) and check its
     trailer; returns False when the stream ends or the data is corrupt before its end."""
     inflater = zlib.decompressobj(wbits=-15)  # raw deflate: the checks are ours
@@ -432,7 +432,7 @@ def _inflate_member(source: _Source, state: DecodeState) -> Iterator[bytes]:
                     yield out
                 data = b"" if inflater.eof else inflater.unconsumed_tail
         source.buffer = inflater.unused_data + source.buffer
-    except zlib.error:
+    except zlib.error:  # type: ignore[misc]  # isal's stub declares `error` an instance, not a class
         return False
     if not source.fill(8):
         return False

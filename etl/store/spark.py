@@ -452,6 +452,7 @@ class SparkWarehouse:
     other engines, for the stages (begin, write, scratch, migrate)."""
 
     dialect = "spark"
+    server_side_cursor = False  # an export's rows come as Arrow, all at once
 
     def __init__(self, settings: Settings, *, read_only: bool = False, spark: SparkSession | None = None) -> None:
         self.settings = settings
@@ -476,6 +477,11 @@ class SparkWarehouse:
 
     def close(self) -> None:
         """The session stays: Spark keeps one per process, and starting one costs seconds."""
+
+    @property
+    def executors(self) -> SparkSession:
+        """The session whose executors parse the lake (etl.ingest.spark)."""
+        return self.spark
 
     def path(self, table: str) -> str:
         return f"{self.root}/{table}"

@@ -93,3 +93,22 @@ def test_the_days_stages_read_the_lakes_input_prefixes() -> None:
     from etl.store.lake import INPUT_PREFIXES
 
     assert audited_stages() == list(INPUT_PREFIXES)
+
+
+def test_no_engine_branch_outside_the_adapters() -> None:
+    """What an engine does its own way lives in its adapter (etl/store/engines, the Spark
+    engine's etl/store/spark.py) and its SQL fragments (etl/store/dialects.py): nothing
+    else tests an engine's name (docs/layout.md, "Engines as adapters")."""
+    import re
+
+    branch = re.compile(r"dialect\s*(==|!=)|\.dialect\s+(not\s+)?in\b")
+    owners = (PACKAGE / "store" / "engines", PACKAGE / "store" / "spark.py", PACKAGE / "store" / "dialects.py")
+    found = [
+        f"{path.relative_to(PACKAGE.parent)}:{number}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not any(path == owner or owner in path.parents for owner in owners)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if branch.search(line)
+    ]
+    assert found == []
+
