@@ -178,6 +178,8 @@ class _Scalars(list):
 class _Row(tuple):
     """A row by position, by attribute and as `_mapping`, as SQLAlchemy's Row."""
 
+    _keys: list[str]
+
     def __new__(cls, values: Sequence, keys: list[str]) -> _Row:
         row = super().__new__(cls, values)
         row._keys = keys
@@ -208,6 +210,12 @@ def spark_sql(sql: str, params: dict) -> tuple[str, dict]:
 def partition_folder(column: str, value: date) -> str:
     """The folder of one partition, as Spark's partitioned writer names it."""
     return f"{column}={value.isoformat()}"
+
+
+def _folder_of(table: str, value: date | None) -> str | None:
+    """A written partition's folder inside its table's (None: the table is one folder)."""
+    column = declaration(table).partition
+    return None if value is None or column is None else partition_folder(column, value)
 
 
 # Per Spark session: the (warehouse location, commit token) its tables' views show
@@ -270,16 +278,18 @@ class SparkConnection:
         declared = declaration(name)
         params = dict(params or {})
         column = declared.partition if declared.strategy == "partitions" else None
+        dates: set[date] = set()
         if column is not None:
             if partitions is None:
                 raise EtlError(f"a write of {name} names the {column} partitions it replaces")
-            named: set[date | None] = set(partitions)
-            if not named:
+            dates = set(partitions)
+            if not dates:
                 return
-            params["replaced_partitions"] = sorted(named)
+            params["replaced_partitions"] = sorted(dates)
             scope = f"{column} IN :replaced_partitions"
         else:
-            named, scope = {None}, "true"
+            scope = "true"
+        named: set[date | None] = set(dates) if column is not None else {None}
         schema = table_columns()[name]
         parts = []
         if replacing != EVERY_ROW:  # the rows it does not replace are kept
@@ -306,12 +316,12 @@ class SparkConnection:
         else:  # a NULL partition value has no partition (the column is NOT NULL elsewhere)
             content.where(F.col(column).isNotNull()).write.partitionBy(column).parquet(staged)
             found = set(self.warehouse.folders(staged))
-            wanted = {partition_folder(column, value): value for value in named}
+            wanted = {partition_folder(column, value): value for value in dates}
             if found - set(wanted):
                 raise EtlError(f"a write of {name} made rows outside the partitions it names: "
                                f"{', '.join(sorted(found - set(wanted)))}")
             filled = self.filled.setdefault(name, set())
-            filled -= named
+            filled -= dates
             filled |= {wanted[f] for f in found}
         for value in named:
             self.newest.setdefault(name, {})[value] = staged
@@ -340,7 +350,7 @@ class SparkConnection:
         try:
             duck.register("arrow_rows", rows)
             if "://" in local:  # a remote warehouse: through the driver
-                return self.spark.createDataFrame(duck.execute(select).arrow())
+                return self.spark.createDataFrame(duck.execute(select).to_arrow_table())
             os.makedirs(local, exist_ok=True)
             target = f"{local}/rows.parquet".replace("'", "''")  # the path as a SQL literal
             duck.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet)")
@@ -354,8 +364,8 @@ class SparkConnection:
         from pyspark.sql import functions as F
 
         newest = self.newest[name]
-        column = declaration(name).partition if declaration(name).strategy == "partitions" else None
-        frames = [] if None in newest else [
+        column = declaration(name).partition
+        frames = [] if column is None or None in newest else [
             self.warehouse.stored(name).where(~F.col(column).isin(sorted(newest)))]
         for folder in sorted(set(newest.values())):
             frame = self.warehouse.read(name, folder)
@@ -395,8 +405,8 @@ class SparkConnection:
             if self.writes:
                 self.warehouse.remove(self.folder)
             return
-        moves = [{"table": name, "partition": None if value is None else partition_folder(declaration(name).partition, value),
-                  "staged": staged, "filled": value is None or value in self.filled.get(name, set())}
+        moves = [{"table": name, "partition": _folder_of(name, value), "staged": staged,
+                  "filled": value is None or value in self.filled.get(name, set())}
                  for name, parts in sorted(self.newest.items()) for value, staged in parts.items()]
         self.warehouse.put(f"{self.folder}/_COMMIT", json.dumps({"moves": moves}))
         self.warehouse.apply(self.token)
@@ -567,7 +577,10 @@ class SparkWarehouse:
         after a kill finishes the moves; then the transaction's folder goes, and
         `_commit` names it (readers show the tables again)."""
         folder = f"{self.root}/_txn/{token}"
-        for move in json.loads(self.get(f"{folder}/_COMMIT"))["moves"]:
+        committed = self.get(f"{folder}/_COMMIT")
+        if committed is None:
+            raise EtlError(f"Spark warehouse: transaction {token} has no _COMMIT to apply")
+        for move in json.loads(committed)["moves"]:
             inside = f"/{move['partition']}" if move["partition"] else ""
             target = f"{self.path(move['table'])}{inside}"
             source = f"{move['staged']}{inside}"
@@ -639,10 +652,9 @@ class SparkWarehouse:
         if not self.exists(path):
             return None
         hadoop_path, fs = self._hadoop_path(path)
-        jvm = self.spark.sparkContext._jvm
         stream = fs.open(hadoop_path)
         try:
-            return jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+            return self._jvm().org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
         finally:
             stream.close()
 
@@ -653,9 +665,14 @@ class SparkWarehouse:
         if not fs.rename(source_path, target_path):
             raise EtlError(f"Spark warehouse: could not move {source} to {target}")
 
-    def _hadoop_path(self, path: str) -> tuple[Any, Any]:
+    def _jvm(self) -> Any:  # noqa: ANN401 - py4j's gateway
         jvm = self.spark.sparkContext._jvm
-        hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+        if jvm is None:
+            raise EtlError("Spark warehouse: the Spark session has stopped")
+        return jvm
+
+    def _hadoop_path(self, path: str) -> tuple[Any, Any]:
+        hadoop_path = self._jvm().org.apache.hadoop.fs.Path(path)
         return hadoop_path, hadoop_path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration())
 
     def exists(self, path: str) -> bool:
