@@ -542,7 +542,8 @@ class SparkWarehouse:
         if read_only:
             self.check_version()
         else:
-            restored = self.recover()
+            with self._writer_lock():  # recovery writes: never beside another writer's commit
+                restored = self.recover()
             if restored:
                 log.warning("Spark warehouse %s: a run killed while storing left %s moved aside: moved back; "
                             "run the day it was running again", self.root, ", ".join(restored))
@@ -566,15 +567,16 @@ class SparkWarehouse:
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[SparkConnection]:
-        conn = SparkConnection(self)
-        try:
-            yield conn
-        except BaseException:
-            conn.close()
-            raise
-        if self.read_only and conn.written:
-            raise EtlError("the Spark warehouse is open read-only: nothing was written")
-        conn.commit()
+        with contextlib.nullcontext() if self.read_only else self._writer_lock():
+            conn = SparkConnection(self)
+            try:
+                yield conn
+            except BaseException:
+                conn.close()
+                raise
+            if self.read_only and conn.written:
+                raise EtlError("the Spark warehouse is open read-only: nothing was written")
+            conn.commit()
 
     # -- storage -----------------------------------------------------------------
 
@@ -706,7 +708,15 @@ class SparkWarehouse:
     init = migrate
 
     def lock(self, conn: SparkConnection, name: str) -> None:
-        """No lock: one writer per warehouse location is the scheduler's rule (docs/spark.md)."""
+        """Nothing more to take: a writer's every transaction (`begin`) holds the location's
+        writer lock, whatever `name` (etl.store.spark_lock, docs/spark.md)."""
+
+    def _writer_lock(self) -> contextlib.AbstractContextManager[None]:
+        """One writer at a time for this warehouse location: the second waits up to
+        GROUP_ETL_LOCK_TIMEOUT, then gets WarehouseBusyError (etl.store.spark_lock)."""
+        from etl.store.spark_lock import held
+
+        return held(self.root, self.settings.lock_timeout, self.spark)
 
     def analyze(self, conn: SparkConnection, table: str) -> None:
         """Spark plans from the data it reads: nothing to refresh."""
