@@ -56,7 +56,7 @@ class Dialect:
 
     def contains(self, text: str, part: str) -> str:
         """`part` occurs in `text` (NULL when either is NULL); Spark has no strpos."""
-        return f"(strpos({text}, {part}) > 0)"
+        return f"strpos({text}, {part}) > 0"
 
     def epoch_seconds(self, instant: str) -> str:
         """A TIMESTAMP's seconds since 1970-01-01 UTC, with its fraction, as a double
@@ -363,7 +363,7 @@ class SparkSQL(Dialect):
         return f"datediff({later}, {earlier})"
 
     def contains(self, text: str, part: str) -> str:
-        return f"(instr({text}, {part}) > 0)"
+        return f"instr({text}, {part}) > 0"
 
     def epoch_seconds(self, instant: str) -> str:
         return f"(CAST(unix_micros({instant}) AS DOUBLE) / 1000000)"
