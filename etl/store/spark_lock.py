@@ -336,16 +336,16 @@ class WriterLock:
                 continue  # released between our create and our look: try again at once
             if owner is not None and owner_is_gone(owner, _tokens_held()) and self._take_over(owner):
                 continue
+            if not waiting and timeout > 0:  # said as soon as it is held, however slow the look was
+                log.warning("Spark warehouse %s is being written by another process (%s): waiting up to %gs "
+                            "for it (GROUP_ETL_LOCK_TIMEOUT)", self.location, describe(owner), timeout)
+                waiting = True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise WarehouseBusyError(
                     f"Spark warehouse {self.location} is being written by another process ({describe(owner)}; "
                     f"waited {timeout:g}s (GROUP_ETL_LOCK_TIMEOUT)): try again when it finishes. If that process "
                     f"is gone, remove {self.store.where}")
-            if not waiting:
-                log.warning("Spark warehouse %s is being written by another process (%s): waiting up to %gs "
-                            "for it (GROUP_ETL_LOCK_TIMEOUT)", self.location, describe(owner), timeout)
-                waiting = True
             time.sleep(min(pause, remaining))
             pause = min(pause * 2, MAX_PAUSE)
 

@@ -13,11 +13,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from etl.errors import WarehouseBusyError
-from etl.store import spark_lock
 from etl.store.spark_lock import (
     LOCK_NAME,
     FolderStore,
@@ -230,15 +230,21 @@ def test_the_s3_lock_is_a_conditional_put_with_spark_s3a_settings(s3a_settings) 
     assert store.read() is None and store.create(b"third")
 
 
-def test_a_second_s3_writer_waits_then_is_refused_then_gets_in(s3a_settings, monkeypatch, caplog) -> None:  # noqa: ANN001
+def spark_with(conf: dict[str, str]) -> SimpleNamespace:
+    """What the lock reads of a SparkSession for S3: its Hadoop configuration."""
+    hadoop = SimpleNamespace(get=conf.get)
+    return SimpleNamespace(sparkContext=SimpleNamespace(_jsc=SimpleNamespace(hadoopConfiguration=lambda: hadoop)))
+
+
+def test_a_second_s3_writer_waits_then_is_refused_then_gets_in(s3a_settings, caplog) -> None:  # noqa: ANN001
     location = "s3a://warehouse-bucket/prefix/group_etl"
-    monkeypatch.setattr(spark_lock, "store_for", lambda where, _spark=None: S3Store(
-        f"{where}/{LOCK_NAME}", s3a_settings.get))
+    spark = spark_with(s3a_settings)
+    assert isinstance(store_for(location, spark), S3Store)
     other = S3Store(f"{location}/{LOCK_NAME}", s3a_settings.get)
     record = {**owner_record("e" * 32), "host": "worker-7"}
     assert other.create(json.dumps(record).encode())
     with caplog.at_level(logging.WARNING, "group_etl"), pytest.raises(WarehouseBusyError) as refused:
-        with held(location, 0.2):
+        with held(location, 0.2, spark):
             pytest.fail("two writers held the lock")
     assert str(refused.value) == (
         f"Spark warehouse {location} is being written by another process (pid {os.getpid()} on worker-7, since "
@@ -248,7 +254,7 @@ def test_a_second_s3_writer_waits_then_is_refused_then_gets_in(s3a_settings, mon
     assert len(said) == 1 and "waiting up to 0.2s" in said[0]
     assert json.loads(other.read()) == record
     other.delete()
-    with held(location, 0.2):
+    with held(location, 0.2, spark):
         assert json.loads(other.read())["token"] != record["token"]
     assert other.read() is None
 
