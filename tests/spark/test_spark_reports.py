@@ -270,7 +270,7 @@ def test_serve_on_spark_answers_as_on_duckdb(sample_warehouses) -> None:  # noqa
         [key] = list_keys(app.state.warehouse)
         with TestClient(app) as client:
             def get(url: str, **params: object) -> tuple[int, str]:
-                response = client.get(url, params=params, headers=auth)  # noqa: B023 - used in this loop
+                response = client.get(url, params=params or None, headers=auth)  # noqa: B023 - used in this loop
                 return response.status_code, response.text
 
             pages = {url: get(url) for url in (
