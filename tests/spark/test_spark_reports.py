@@ -282,9 +282,11 @@ def test_serve_on_spark_answers_as_on_duckdb(sample_warehouses) -> None:  # noqa
                                          page_size=2, page=1, session_id=first.pop("session_id"))
             following = json.loads(following)
             following.pop("session_id")
-            users = json.loads(get("/api/2.0/engage", where='"c00" in properties["company_id"]',
-                                   output_properties='["company_id"]')[1])
-            users.pop("session_id")
+            users = {}
+            for where_users in ('"c003" in properties["company_id"]', '"0001@" in properties["$email"]'):
+                users[where_users] = json.loads(get("/api/2.0/engage", where=where_users,
+                                                    output_properties='["company_id"]')[1])
+                users[where_users].pop("session_id")
         answers[engine] = {"pages": pages, "engage": (status, first, status_next, following), "users": users}
     assert answers["spark"] == answers["duckdb"]
     duck = answers["duckdb"]
@@ -292,4 +294,5 @@ def test_serve_on_spark_answers_as_on_duckdb(sample_warehouses) -> None:  # noqa
     assert "c003" in duck["pages"]["/groups?q=c00"][1] and duck["pages"]["/groups/company_id/c003"][1].count("<tr") > 10
     assert duck["engage"][0] == duck["engage"][2] == 200
     assert duck["engage"][1]["total"] > 2 and len(duck["engage"][3]["results"]) == 2
-    assert duck["users"]["total"] > 10
+    assert duck["users"]['"c003" in properties["company_id"]']["total"] > 2  # list members
+    assert [u["$distinct_id"] for u in duck["users"]['"0001@" in properties["$email"]']["results"]] == ["u0001"]
