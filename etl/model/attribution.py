@@ -1,9 +1,11 @@
 """Attribution: which deduplicated events count for which groups (docs/rules.md:
 setup-time eligibility, valid group ids, at most 300 ids an event, hot shards),
 and the per-group daily metrics built from it. The rule's SQL is
-`sql/model/group_values.sql` then `sql/model/attribute_events.sql`; what a valid
-group id is and the cap are written once, in `sql/model/_rules.sql`, and
-user_groups uses the same text (`sql/model/user_groups.sql`)."""
+`sql/model/group_values.sql`, then `listed`, `attributed` and `shard_sizes`
+(scratch), then the tables it writes: `event_groups`, `hot_shards` and
+`group_daily_metrics` (STEPS); what a valid group id is and the cap are written
+once, in `sql/model/_rules.sql`, and user_groups uses the same text
+(`sql/model/user_groups.sql`)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,21 @@ from datetime import date
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
-from etl.store.sql import render_sql, run_script, sql_clause
+from etl.model.models import Model, Scratch, drop_scratch, run_steps
+from etl.store.sql import render_sql, sql_clause
 from etl.store.warehouse import Warehouse
 
 MAX_GROUP_IDS_PER_EVENT = 300  # the cap's one value: events and user profiles (:max_ids)
-TEMP_TABLES = ("shard_sizes", "attributed", "listed", "group_values")  # attribution's scratch tables
+
+GROUP_COLUMNS = ("event_date", "event_id", "insert_id", "event", "distinct_id", "event_time", "data_group_id",
+                 "group_key", "group_id")
+# Attribution, in order: each a SELECT of sql/model/, written by event_date (etl.store.tables)
+STEPS = (
+    Scratch("group_values"), Scratch("listed"), Scratch("attributed"), Scratch("shard_sizes"),
+    Model("event_groups", GROUP_COLUMNS),
+    Model("hot_shards", ("event_date", "data_group_id", "group_key", "group_id", "events_over")),
+    Model("group_daily_metrics", ("event_date", "group_key", "group_id", "event", "event_count", "user_count")),
+)
 
 
 def attribute(
@@ -35,17 +47,8 @@ def attribute(
         "max_ids": MAX_GROUP_IDS_PER_EVENT,
         "hot_shard_limit": settings.hot_shard_limit,
     }
-    for temp in TEMP_TABLES:
-        warehouse.drop_temp(conn, temp)
-    run_script(conn, render_sql("model/group_values", warehouse.dialect), params, warehouse.analyze)
-    # event_groups' statistics: the metrics and the health refresh read its new rows next
-    # (measured: without any, PostgreSQL planned 1.5k rows where a 1M-event day has 441k)
-    run_script(conn, render_sql("model/attribute_events", warehouse.dialect), params, warehouse.analyze,
-               filled=("event_groups",))
+    run_steps(conn, warehouse, STEPS, params, partitions=dates)
     invalid = conn.execute(sql_clause(render_sql("model/count_invalid_group_ids", warehouse.dialect), params),
                            params).scalar()
-    for temp in TEMP_TABLES:
-        warehouse.drop_temp(conn, temp)
+    drop_scratch(conn, warehouse, STEPS)
     return invalid
-
-

@@ -26,14 +26,10 @@ def replace_event_partition(
             sa.text("SELECT DISTINCT event_date FROM events WHERE load_date = :d"), {"d": day}
         ).scalars()
     )
-    conn.execute(sa.text("DELETE FROM events WHERE load_date = :d"), {"d": day})
-    conn.execute(
-        sa.text("DELETE FROM rejected_records WHERE kind = 'event' AND load_date = :d"), {"d": day}
-    )
     hook("events_deleted")
-    warehouse.bulk_insert(conn, "events", EVENT_COLUMNS, parsed.rows(), ACCEPTED)
-    warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.rows(), REJECTED)
-    warehouse.analyze(conn, "events")
+    warehouse.write(conn, "events", EVENT_COLUMNS, rows=parsed.rows(), where=ACCEPTED, partitions=[day])
+    warehouse.write(conn, "rejected_records", REJECT_COLUMNS, rows=parsed.rows(), where=REJECTED,
+                    partitions=[day], replacing="kind = 'event'")
     after = set(
         conn.execute(
             sa.text("SELECT DISTINCT event_date FROM events WHERE load_date = :d"), {"d": day}

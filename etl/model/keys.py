@@ -56,12 +56,19 @@ def parse_instant(text: str, tz: ZoneInfo, what: str) -> datetime:
         raise EtlError(f"{what}: {text!r} is out of range") from None
 
 
+KEY_COLUMNS = ("data_group_id", "group_key", "display_name", "setup_at", "removed_at")
+
+
 def list_keys(warehouse: Warehouse, include_removed: bool = True) -> list[GroupKey]:
+    with warehouse.begin() as conn:
+        return _keys(conn, include_removed)
+
+
+def _keys(conn: sa.Connection, include_removed: bool = True) -> list[GroupKey]:
     query = "SELECT data_group_id, group_key, display_name, setup_at, removed_at FROM group_keys"
     if not include_removed:
         query += " WHERE removed_at IS NULL"
-    with warehouse.begin() as conn:
-        rows = conn.execute(sa.text(query + " ORDER BY setup_at, group_key")).all()
+    rows = conn.execute(sa.text(query + " ORDER BY setup_at, group_key")).all()
     return [GroupKey(*[_utc(v) if isinstance(v, datetime) else v for v in row]) for row in rows]
 
 
@@ -112,13 +119,7 @@ def add_key(
         ).scalar()
         if taken:
             raise EtlError(f"group key {group_key!r} was already set up at {setup.isoformat()}; pick another time")
-        conn.execute(
-            sa.text(
-                "INSERT INTO group_keys (data_group_id, group_key, display_name, setup_at, removed_at) "
-                "VALUES (:data_group_id, :group_key, :display_name, :setup_at, NULL)"
-            ),
-            {k: v for k, v in asdict(key).items() if k != "removed_at"},
-        )
+        warehouse.write(conn, "group_keys", KEY_COLUMNS, values=[asdict(key)], replacing=None)
         _rebuild_user_groups(conn, warehouse)
     return key
 
@@ -136,10 +137,9 @@ def remove_key(warehouse: Warehouse, group_key: str, removed_at: datetime | None
         ).first()
         if row is None:
             raise EtlError(f"group key {group_key!r} is not set up")
-        conn.execute(
-            sa.text("UPDATE group_keys SET removed_at = :at WHERE data_group_id = :id"),
-            {"at": when, "id": row[0]},
-        )
+        warehouse.write(conn, "group_keys", KEY_COLUMNS, values=[
+            {**asdict(key), "removed_at": when if key.data_group_id == row[0] else key.removed_at}
+            for key in _keys(conn)])
         _rebuild_user_groups(conn, warehouse)
     return next(k for k in list_keys(warehouse) if k.data_group_id == row[0])
 
@@ -165,7 +165,7 @@ def preview_key(
     the preview runs the very SQL the pipeline runs.
     """
     from etl.days import day_range
-    from etl.store.sql import run_script, sql_clause
+    from etl.store.sql import sql_clause
 
     setup = setup_at.astimezone(UTC).replace(microsecond=0)
     candidate = data_group_id_for(group_key, setup) ^ 1  # never an id a real key holds
@@ -179,8 +179,7 @@ def preview_key(
                         "VALUES (:data_group_id, :group_key, :group_key, :setup_at)"),
                 params,
             )
-            warehouse.drop_temp(conn, "group_values")
-            run_script(conn, render_sql("model/group_values", warehouse.dialect), params)
+            warehouse.scratch(conn, "group_values", render_sql("model/group_values", warehouse.dialect), params)
             counts = conn.execute(sql_clause(render_sql("model/key_preview", warehouse.dialect)), params).one()
             mismatched = conn.execute(
                 sql_clause(render_sql("model/case_mismatches", warehouse.dialect)), params

@@ -26,7 +26,8 @@ from etl.ingest.updates import MAX_PROPERTIES, UPDATE_COLUMNS
 from etl.model.attribution import MAX_GROUP_IDS_PER_EVENT
 from etl.model.profiles import CREATING_OPERATIONS, Update, Version, created_at, fold_profile
 from etl.store.arrow import text_array
-from etl.store.sql import render_sql, run_script, split_statements, sql_clause
+from etl.store.sql import render_sql
+from etl.store.tables import EVERY_ROW
 from etl.store.warehouse import Warehouse, json_value
 
 
@@ -38,10 +39,9 @@ def replace_update_partition(
     limit, rebuild every profile the load touched (refusing this load's updates that
     would take a profile past MAX_PROPERTIES). Returns (applied, rejected)."""
     touched_before = _touched(conn, kind, day)
-    conn.execute(sa.text("DELETE FROM profile_updates WHERE kind = :k AND load_date = :d"), {"k": kind, "d": day})
-    conn.execute(sa.text("DELETE FROM rejected_records WHERE kind = :k AND load_date = :d"), {"k": kind, "d": day})
-    warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, parsed.rows(), ACCEPTED)
-    warehouse.bulk_insert(conn, "rejected_records", REJECT_COLUMNS, parsed.rows(), REJECTED)
+    of_kind = {"params": {"k": kind}, "partitions": [day], "replacing": "kind = :k"}
+    warehouse.write(conn, "profile_updates", UPDATE_COLUMNS, rows=parsed.rows(), where=ACCEPTED, **of_kind)
+    warehouse.write(conn, "rejected_records", REJECT_COLUMNS, rows=parsed.rows(), where=REJECTED, **of_kind)
     refused = 0
     if kind == "group":
         refused = enforce_profile_limit(conn, warehouse, day, max_group_profiles)
@@ -65,14 +65,15 @@ def enforce_profile_limit(
     upload: tuple[str, datetime] | None = None,
 ) -> int:
     """Refuse the updates of profiles new in a partition past the per-key limit
-    (`profile_limit`); returns how many updates were refused.
+    (`over_limit`); returns how many updates were refused.
 
     The partition is day D's group updates, or with `upload` (source, applied at)
     the rows of that CSV upload (load date D). New profiles are admitted in arrival
     order; profiles that already exist keep updating. The rule is one SQL text,
-    `sql/model/profile_limit.sql`.
+    `sql/model/over_limit.sql`; the refused updates move to rejected_records
+    (`profile_limit_rejects.sql`, then a write of profile_updates that replaces them
+    with nothing: `over_limit_updates.sql`).
     """
-    warehouse.drop_temp(conn, "over_limit")
     partition = "group" if upload is None else "upload"
     params = {"d": day, "max_profiles": limit, "creating": list(CREATING_OPERATIONS)}
     if upload is not None:
@@ -80,7 +81,12 @@ def enforce_profile_limit(
     count = sa.text(
         "SELECT count(*) FROM rejected_records WHERE kind = :k AND load_date = :d AND reason = 'profile_limit'")
     before = conn.execute(count, {"k": partition, **params}).scalar()
-    run_script(conn, render_sql("model/profile_limit", warehouse.dialect, partition=partition), params)
+    warehouse.scratch(conn, "over_limit", render_sql("model/over_limit", warehouse.dialect, partition=partition),
+                      params)
+    warehouse.write(conn, "rejected_records", REJECT_COLUMNS, params=params, partitions=[day], replacing=None,
+                    query=render_sql("model/profile_limit_rejects", warehouse.dialect, partition=partition))
+    warehouse.write(conn, "profile_updates", UPDATE_COLUMNS, params=params, partitions=[day],
+                    replacing=render_sql("model/over_limit_updates", warehouse.dialect, partition=partition))
     after = conn.execute(count, {"k": partition, **params}).scalar()
     warehouse.drop_temp(conn, "over_limit")
     return after - before
@@ -102,9 +108,7 @@ def rebuild_profiles(
     if not profiles:
         return 0
     kinds = ["group", "upload"] if target == "group" else ["user"]
-    warehouse.drop_temp(conn, "affected_profiles")
-    conn.exec_driver_sql("CREATE TEMP TABLE affected_profiles (group_key VARCHAR, profile_id VARCHAR)")
-    warehouse.bulk_insert(conn, "affected_profiles", ["group_key", "profile_id"], pa.table({
+    warehouse.scratch_rows(conn, "affected_profiles", {"group_key": "VARCHAR", "profile_id": "VARCHAR"}, pa.table({
         "group_key": text_array([k for k, _ in profiles]),
         "profile_id": text_array([p for _, p in profiles])}))
     rows = conn.execute(
@@ -131,14 +135,28 @@ def rebuild_profiles(
     return len(refused)
 
 
+_REFUSED = ("EXISTS (SELECT 1 FROM refused_updates AS r WHERE r.kind = profile_updates.kind "
+            "AND r.load_date = profile_updates.load_date AND r.source_object = profile_updates.source_object "
+            "AND r.source_line = profile_updates.source_line AND r.source_index = profile_updates.source_index)")
+
+
 def _refuse(conn: Connection, warehouse: Warehouse, refused: list[tuple]) -> None:
-    """Move the updates the property cap refused from profile_updates to rejected_records
-    (`sql/model/property_limit.sql`)."""
+    """Move the updates the property cap refused (all of one load date) from
+    profile_updates to rejected_records (`sql/model/property_limit_rejects.sql`)."""
     if not refused:
         return
-    params = [{"k": k, "d": d, "o": o, "l": line, "i": i} for k, d, o, line, i in refused]
-    for statement in split_statements(render_sql("model/property_limit", warehouse.dialect)):
-        conn.execute(sql_clause(statement), params)  # one executemany a statement, not a script a row
+    kinds, days, objects, lines, indexes = zip(*refused, strict=True)
+    warehouse.scratch_rows(conn, "refused_updates", {
+        "kind": "VARCHAR", "load_date": "DATE", "source_object": "VARCHAR", "source_line": "BIGINT",
+        "source_index": "INTEGER"}, pa.table({
+            "kind": text_array(list(kinds)), "load_date": pa.array(days, pa.date32()),
+            "source_object": text_array(list(objects)), "source_line": pa.array(lines, pa.int64()),
+            "source_index": pa.array(indexes, pa.int32())}))
+    day = {"params": {"d": days[0]}, "partitions": [days[0]]}
+    warehouse.write(conn, "rejected_records", REJECT_COLUMNS, replacing=None,
+                    query=render_sql("model/property_limit_rejects", warehouse.dialect), **day)
+    warehouse.write(conn, "profile_updates", UPDATE_COLUMNS, replacing=_REFUSED, **day)
+    warehouse.drop_temp(conn, "refused_updates")
 
 
 def _fold_all(
@@ -156,15 +174,13 @@ def _fold_all(
         )
 
 
-_DELETE_AFFECTED = (
-    "DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM affected_profiles AS a "
-    "WHERE a.group_key = {key} AND a.profile_id = {table}.{pid})"
-)
+def _affected(table: str, key: str, pid: str) -> str:
+    """The rows of a profile table that belong to the profiles being rebuilt."""
+    return (f"EXISTS (SELECT 1 FROM affected_profiles AS a WHERE a.group_key = {key} "  # noqa: S608 - ours
+            f"AND a.profile_id = {table}.{pid})")
 
 
 def _write_groups(conn: Connection, warehouse: Warehouse, folded: list) -> None:
-    for table in ("group_profiles", "group_profile_history"):
-        conn.exec_driver_sql(_DELETE_AFFECTED.format(table=table, key=f"{table}.group_key", pid="group_id"))
     history = [
         {"group_key": key, "group_id": pid, "properties": _dump(v.properties),
          "valid_from": v.valid_from, "valid_to": v.valid_to, "deleted": v.deleted}
@@ -175,21 +191,23 @@ def _write_groups(conn: Connection, warehouse: Warehouse, folded: list) -> None:
          "created_at": created_at(versions), "updated_at": versions[-1].valid_from}
         for key, pid, versions in folded if versions and not versions[-1].deleted
     ]
-    _insert(conn, warehouse, "group_profile_history", history, {
+    _replace(conn, warehouse, "group_profile_history", history, {
         "group_key": pa.string(), "group_id": pa.string(), "properties": pa.string(),
-        "valid_from": pa.timestamp("us", "UTC"), "valid_to": pa.timestamp("us", "UTC"), "deleted": pa.bool_()})
-    _insert(conn, warehouse, "group_profiles", current, {
+        "valid_from": pa.timestamp("us", "UTC"), "valid_to": pa.timestamp("us", "UTC"), "deleted": pa.bool_()},
+        _affected("group_profile_history", "group_profile_history.group_key", "group_id"))
+    _replace(conn, warehouse, "group_profiles", current, {
         "group_key": pa.string(), "group_id": pa.string(), "properties": pa.string(),
-        "created_at": pa.timestamp("us", "UTC"), "updated_at": pa.timestamp("us", "UTC")})
+        "created_at": pa.timestamp("us", "UTC"), "updated_at": pa.timestamp("us", "UTC")},
+        _affected("group_profiles", "group_profiles.group_key", "group_id"))
 
 
 def _write_users(conn: Connection, warehouse: Warehouse, folded: list) -> None:
-    conn.exec_driver_sql(_DELETE_AFFECTED.format(table="user_profiles", key="''", pid="distinct_id"))
     current = [(pid, versions[-1]) for _, pid, versions in folded if versions and not versions[-1].deleted]
     users = [{"distinct_id": pid, "properties": _dump(v.properties), "updated_at": v.valid_from}
              for pid, v in current]
-    _insert(conn, warehouse, "user_profiles", users, {
-        "distinct_id": pa.string(), "properties": pa.string(), "updated_at": pa.timestamp("us", "UTC")})
+    _replace(conn, warehouse, "user_profiles", users, {
+        "distinct_id": pa.string(), "properties": pa.string(), "updated_at": pa.timestamp("us", "UTC")},
+        _affected("user_profiles", "''", "distinct_id"))
     write_user_groups(conn, warehouse, affected_only=True)
 
 
@@ -201,12 +219,16 @@ def rebuild_user_groups(conn: Connection, warehouse: Warehouse) -> None:
 def write_user_groups(conn: Connection, warehouse: Warehouse, *, affected_only: bool) -> None:
     """user_groups from user_profiles (of the users in affected_profiles, or all), by the
     attribution rule and cap that events use (`sql/model/user_groups.sql`)."""
-    run_script(conn, render_sql("model/user_groups", warehouse.dialect, affected=affected_only),
-               {"max_ids": MAX_GROUP_IDS_PER_EVENT})
+    warehouse.write(conn, "user_groups", ("distinct_id", "group_key", "group_id"),
+                    query=render_sql("model/user_groups", warehouse.dialect, affected=affected_only),
+                    params={"max_ids": MAX_GROUP_IDS_PER_EVENT},
+                    replacing=_affected("user_groups", "''", "distinct_id") if affected_only else EVERY_ROW)
 
 
-def _insert(conn: Connection, warehouse: Warehouse, table: str, rows: list[dict], schema: dict) -> None:
-    warehouse.bulk_insert(conn, table, list(schema), pa.Table.from_pylist(rows, schema=pa.schema(schema)))
+def _replace(conn: Connection, warehouse: Warehouse, table: str, rows: list[dict], schema: dict,
+             replacing: str) -> None:
+    warehouse.write(conn, table, list(schema), rows=pa.Table.from_pylist(rows, schema=pa.schema(schema)),
+                    replacing=replacing)
 
 
 def _dump(properties: dict | None) -> str | None:

@@ -187,7 +187,8 @@ def upload_csv(
             "raw": [json.dumps({"$group_id": gid, **props}) for gid, props in zip(profiles.ids, profiles.properties,
                                                                                    strict=True)],
         })
-        warehouse.bulk_insert(conn, "profile_updates", UPDATE_COLUMNS, rows)
+        warehouse.write(conn, "profile_updates", UPDATE_COLUMNS, rows=rows, partitions=[upload_date],
+                        replacing=None)
         # The same profile limit as a day's group updates (sql/model/profile_limit.sql):
         # the refused rows move to rejected_records.
         result.refused = enforce_profile_limit(conn, warehouse, upload_date, max_profiles, upload=(source, now))
@@ -198,12 +199,11 @@ def upload_csv(
         ).scalars())
         result.profiles = len(admitted)
         rebuild_profiles(conn, warehouse, "group", [(group_key, gid) for gid in admitted])
-        conn.execute(
-            sa.text("INSERT INTO profile_uploads (source_object, fingerprint, group_key, upload_date, "
-                    "applied_at, profiles, duplicates) VALUES (:s, :f, :k, :d, :at, :p, :dup)"),
-            {"s": source, "f": fingerprint, "k": group_key, "d": upload_date, "at": now,
-             "p": result.profiles, "dup": result.duplicates},
-        )
+        warehouse.write(conn, "profile_uploads", ("source_object", "fingerprint", "group_key", "upload_date",
+                                                  "applied_at", "profiles", "duplicates"), replacing=None,
+                        values=[{"source_object": source, "fingerprint": fingerprint, "group_key": group_key,
+                                 "upload_date": upload_date, "applied_at": now, "profiles": result.profiles,
+                                 "duplicates": result.duplicates}])
     return result
 
 
@@ -253,12 +253,12 @@ def _failures(warehouse: Warehouse) -> dict[str, tuple[str, str]]:
 
 def _remember_failure(warehouse: Warehouse, obj: LakeObject, error: str, now: datetime | None) -> None:
     with warehouse.begin() as conn:
-        conn.execute(sa.text("DELETE FROM upload_failures WHERE source_object = :s"), {"s": obj.key})
-        conn.execute(sa.text("INSERT INTO upload_failures (source_object, etag, error, failed_at) "
-                             "VALUES (:s, :e, :m, :at)"),
-                     {"s": obj.key, "e": obj.etag, "m": error, "at": (now or datetime.now(UTC)).astimezone(UTC)})
+        warehouse.write(conn, "upload_failures", ("source_object", "etag", "error", "failed_at"),
+                        params={"s": obj.key}, replacing="source_object = :s",
+                        values=[{"source_object": obj.key, "etag": obj.etag, "error": error,
+                                 "failed_at": (now or datetime.now(UTC)).astimezone(UTC)}])
 
 
 def _forget_failure(warehouse: Warehouse, source: str) -> None:
     with warehouse.begin() as conn:
-        conn.execute(sa.text("DELETE FROM upload_failures WHERE source_object = :s"), {"s": source})
+        warehouse.write(conn, "upload_failures", (), params={"s": source}, replacing="source_object = :s")

@@ -119,18 +119,16 @@ def _write_events(run: DayRun, conn: Connection) -> None:
     result = run.result = DayResult(run.day, parsed.loaded + parsed.rejected, parsed.loaded, parsed.rejected)
     result.touched_dates = replace_event_partition(conn, run.warehouse, run.day, parsed, run.hook)
     result.duplicates = count_duplicates(conn, run.warehouse.dialect, run.day, result.touched_dates)
-    write_audit(conn, "events", run.day, input_fingerprint(run.listings["events"]),
-                StageCounts(result.loaded, result.rejected, result.duplicates), run.started,
-                touched_dates=result.touched_dates)
 
 
 def _write_attribution(run: DayRun, conn: Connection) -> None:
+    """Attribution, then the events stage's load_audit row: written once, with the
+    invalid group ids attribution counts."""
     result = run.result
     result.invalid_group_id = attribute(conn, run.warehouse, run.settings, run.day, result.touched_dates)
-    conn.execute(
-        sa.text("UPDATE load_audit SET invalid_group_id = :n WHERE stage = 'events' AND load_date = :d"),
-        {"n": result.invalid_group_id, "d": run.day},
-    )
+    write_audit(conn, run.warehouse, "events", run.day, input_fingerprint(run.listings["events"]),
+                StageCounts(result.loaded, result.rejected, result.duplicates, result.invalid_group_id),
+                run.started, touched_dates=result.touched_dates)
 
 
 def _write_health(run: DayRun, conn: Connection) -> None:
@@ -145,7 +143,7 @@ def _profiles(kind: str, source: str) -> tuple[Callable, Callable]:
     def write(run: DayRun, conn: Connection) -> None:
         applied, rejected = replace_update_partition(
             conn, run.warehouse, kind, run.day, run.parsed[source], run.settings.max_group_profiles)
-        write_audit(conn, source, run.day, input_fingerprint(run.listings[source]),
+        write_audit(conn, run.warehouse, source, run.day, input_fingerprint(run.listings[source]),
                     StageCounts(applied, rejected), run.started)
         setattr(run.result, f"{kind}_updates", (applied, rejected))
 
@@ -158,10 +156,11 @@ _people_parse, _people_write = _profiles("user", "people")
 # The day, in order. Every write of every stage commits together.
 STAGES: tuple[Stage, ...] = (
     Stage("events", reads="lake events/dt=D",
-          owns="events and rejected_records (kind event) of load date D; load_audit (events, D)",
+          owns="events and rejected_records (kind event) of load date D",
           done="events_loaded", write=_write_events, source="events", parse=_parse_events),
     Stage("attribution", reads="events of the event dates load D touched; group_keys",
-          owns="event_groups, hot_shards, group_daily_metrics of those event dates",
+          owns="event_groups, hot_shards, group_daily_metrics of those event dates; load_audit (events, D), "
+               "with the load's invalid group ids",
           done="attributed", write=_write_attribution),
     Stage("health", reads="event_groups of the groups those dates changed; the last loaded day",
           owns="group_activity_daily and group_user_first_days of those groups from their first changed "

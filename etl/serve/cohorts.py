@@ -154,20 +154,21 @@ def add_cohort(warehouse: Warehouse, name: str, definition_text: str) -> Cohort:
         raise EtlError(f"--definition: not JSON ({error.msg} at character {error.pos})") from None
     definition = validate(definition, _keys(warehouse))
     with warehouse.begin() as conn:
-        cohort_id = _save(conn, name, definition)
+        cohort_id = _save(conn, warehouse, name, definition)
     return Cohort(name, definition.get("group_key"), definition, cohort_id)
 
 
-def _save(conn: sa.Connection, name: str, definition: dict) -> int:
+def _save(conn: sa.Connection, warehouse: Warehouse, name: str, definition: dict) -> int:
     """Save a cohort under a new id; returns the id."""
     if conn.execute(sa.text("SELECT count(*) FROM cohorts WHERE name = :n"), {"n": name}).scalar():
         raise EtlError(f"cohort {name!r} exists; remove it first to redefine it")
-    conn.execute(sa.text("INSERT INTO cohorts (name, group_key, definition) VALUES (:n, :k, :d)"),
-                 {"n": name, "k": definition.get("group_key"), "d": json.dumps(definition)})
+    warehouse.write(conn, "cohorts", ("name", "group_key", "definition"), replacing=None,
+                    values=[{"name": name, "group_key": definition.get("group_key"),
+                             "definition": json.dumps(definition)}])
     # the next number ever given (removed cohorts keep theirs): an id names one definition
     cohort_id = conn.execute(sa.text("SELECT coalesce(max(cohort_id), 0) + 1 FROM cohort_ids")).scalar()
-    conn.execute(sa.text("INSERT INTO cohort_ids (cohort_id, name, assigned_at) VALUES (:i, :n, :t)"),
-                 {"i": cohort_id, "n": name, "t": datetime.now(UTC)})
+    warehouse.write(conn, "cohort_ids", ("cohort_id", "name", "assigned_at"), replacing=None,
+                    values=[{"cohort_id": cohort_id, "name": name, "assigned_at": datetime.now(UTC)}])
     return cohort_id
 
 
@@ -205,11 +206,11 @@ def add_static_cohort(warehouse: Warehouse, name: str, group_key: str | None, id
         raise EtlError(f"--key: group key {group_key!r} is not set up (see `group-etl keys list`)")
     definition = {"group_key": group_key, "static": True, "export": export}
     with warehouse.begin() as conn:
-        cohort_id = _save(conn, name, definition)
+        cohort_id = _save(conn, warehouse, name, definition)
         # in bulk: an executemany of 100,000 ids took a minute on DuckDB
-        warehouse.bulk_insert(conn, "cohort_members", ["cohort", "member_id"],
-                              pa.table({"cohort": pa.array([name] * len(ids), pa.string()),
-                                        "member_id": pa.array(ids, pa.string())}))
+        warehouse.write(conn, "cohort_members", ["cohort", "member_id"], replacing=None,
+                        rows=pa.table({"cohort": pa.array([name] * len(ids), pa.string()),
+                                       "member_id": pa.array(ids, pa.string())}))
     return Cohort(name, group_key, definition, cohort_id)
 
 
@@ -240,8 +241,8 @@ def cohort_by_id(warehouse: Warehouse, cohort_id: int) -> Cohort:
 def remove_cohort(warehouse: Warehouse, name: str) -> None:
     get_cohort(warehouse, name)
     with warehouse.begin() as conn:
-        conn.execute(sa.text("DELETE FROM cohorts WHERE name = :n"), {"n": name})
-        conn.execute(sa.text("DELETE FROM cohort_members WHERE cohort = :n"), {"n": name})
+        warehouse.write(conn, "cohorts", (), params={"n": name}, replacing="name = :n")
+        warehouse.write(conn, "cohort_members", (), params={"n": name}, replacing="cohort = :n")
 
 
 def behaviour_window(cohort: Cohort, as_of: date) -> tuple[date, date] | None:

@@ -301,9 +301,9 @@ def end_of_day(day: date, tz: ZoneInfo) -> datetime:
 
 def _record_export(warehouse: Warehouse, day: date, loaded_at: datetime) -> None:
     with warehouse.begin() as conn:
-        conn.execute(sa.text("DELETE FROM export_days WHERE day = :d"), {"d": day})
-        conn.execute(sa.text("INSERT INTO export_days (day, loaded_at, exported_at) VALUES (:d, :l, :e)"),
-                     {"d": day, "l": loaded_at, "e": datetime.now(UTC)})
+        warehouse.write(conn, "export_days", ("day", "loaded_at", "exported_at"), params={"d": day},
+                        replacing="day = :d", values=[{"day": day, "loaded_at": loaded_at,
+                                                       "exported_at": datetime.now(UTC)}])
 
 
 def _as_date(value: date | str) -> date:

@@ -2,22 +2,24 @@
 tables as DuckDB's, as Parquet folders under GROUP_ETL_SPARK_WAREHOUSE, written
 by the same stage code and SQL templates (rendered with etl.store.dialects.SparkSQL).
 
-Spark's Parquet tables have no DELETE, UPDATE or transaction. A `SparkConnection`
-takes the statements our stages run and keeps, for each table they write, the
-whole content of the partitions they touched (a day's load date, the event
-dates it changed) as a materialized DataFrame; the table's name is a view of
-its untouched partitions plus those, so every later statement of the run reads
-what the run wrote. At commit each table gets exactly its touched partitions
-replaced (dynamic partition overwrite; a partition left empty is removed), and
-a small table without partitions is rewritten whole. So a run replaces what it
-owns and nothing else, and a run that dies midway is repaired by running the
-day again (docs/spark.md, "What a failed run leaves").
+Spark's Parquet tables have no DELETE, UPDATE or transaction, so nothing here runs
+one. Every write says what it replaces (`SparkWarehouse.write`, by the strategy
+etl.store.tables declares for its table: the partitions it names, or the whole
+table); Spark writes the new content of each such partition at once, natively, into
+the transaction's folder `_txn/<token>/`, and the table's name becomes a view of
+its untouched partitions plus the written ones, so the run's later statements read
+what it wrote. At commit the transaction's `_COMMIT` lists the moves, and each
+written partition's folder is moved in by renames (`apply`). A writer killed
+before `_COMMIT` exists left nothing the tables show; one killed after it is
+finished by the next writer (`recover`). So every partition a run owns is either
+as before or as after it (docs/spark.md, "What a failed run leaves").
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 import re
@@ -25,12 +27,13 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
+from etl.store.sql import render_sql
+from etl.store.tables import EVERY_ROW, VIEWS, declaration
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -38,12 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("group_etl.spark")
 
-# Tables whose rows belong to one date each: a run replaces only the dates it touched.
-PARTITIONS = {
-    "events": "load_date", "rejected_records": "load_date", "profile_updates": "load_date",
-    "event_groups": "event_date", "hot_shards": "event_date", "group_daily_metrics": "event_date",
-    "group_activity_daily": "activity_date",
-}
 # DuckDB's column types (the migrations' schema) as Spark's: JSON is its text
 _TYPES = {"VARCHAR": "STRING", "JSON": "STRING", "INTEGER": "INT", "BIGINT": "BIGINT", "DATE": "DATE",
           "BOOLEAN": "BOOLEAN", "TIMESTAMP WITH TIME ZONE": "TIMESTAMP", "DOUBLE": "DOUBLE"}
@@ -82,21 +79,6 @@ def table_columns() -> dict[str, tuple[tuple[str, str], ...]]:
             for table, columns in schema_types().items()}
 
 
-@functools.cache
-def view_statements() -> tuple[tuple[str, str], ...]:
-    """The migrations' views (events_deduped: which copy of an event wins) rendered for
-    Spark, as (name, SELECT): the rule's one text, made a temporary view each run."""
-    from etl.store.migrations import migrations
-
-    views: dict[str, str] = {}
-    for migration in migrations():
-        for statement in migration.statements("spark"):
-            match = re.match(r"CREATE OR REPLACE VIEW (\w+) AS\s+(.*)", statement, re.DOTALL)
-            if match:
-                views[match.group(1)] = match.group(2)
-    return tuple(views.items())
-
-
 # The SQL settings our statements need, set on whichever session runs them
 SQL_CONF = {
     "spark.sql.session.timeZone": "UTC",
@@ -129,20 +111,6 @@ def session(settings: Settings, **conf: str) -> SparkSession:
     for name, value in {**SQL_CONF, **conf}.items():
         builder = builder.config(name, value)
     return builder.getOrCreate()
-
-
-@dataclass
-class _Written:
-    """A table this run writes: the DataFrame of its stored rows, the partitions it
-    touched and their whole new content (`rows`)."""
-
-    name: str
-    columns: tuple[tuple[str, str], ...]
-    stored: DataFrame
-    partition: str | None
-    touched: set = field(default_factory=set)
-    rows: DataFrame | None = None
-    temporary: bool = False
 
 
 class SparkResult:
@@ -226,271 +194,225 @@ class _Row(tuple):
         return dict(zip(self._keys, self, strict=True))
 
 
-_DML = re.compile(r"(DELETE FROM|INSERT INTO|UPDATE)\s+(\w+)", re.IGNORECASE)
-_INSERT = re.compile(r"INSERT INTO (\w+)\s*\(([^)]*)\)\s*(.*)", re.IGNORECASE | re.DOTALL)
-_DELETE = re.compile(r"DELETE FROM (\w+)(?:\s+WHERE\s+(.*))?", re.IGNORECASE | re.DOTALL)
-_UPDATE = re.compile(r"UPDATE (\w+) SET (.*?)(?:\s+WHERE\s+(.*))?$", re.IGNORECASE | re.DOTALL)
-_TEMP = re.compile(r"CREATE TEMP(?:ORARY)? TABLE (\w+) AS\s+(.*)", re.IGNORECASE | re.DOTALL)
-_TEMP_COLUMNS = re.compile(r"CREATE TEMP(?:ORARY)? TABLE (\w+) \((.*)\)", re.IGNORECASE | re.DOTALL)
-_DROP_TEMP = re.compile(r"DROP TABLE IF EXISTS (?:temp\.|pg_temp\.)?\"?(\w+)\"?", re.IGNORECASE)
-_IGNORED = re.compile(r"(ANALYZE|CREATE INDEX|SET )\b", re.IGNORECASE)
-_WORD = re.compile(r"[A-Za-z_]\w*")
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 # the text type our statements name, as Spark's (it has VARCHAR(n) only)
 _VARCHAR = re.compile(r"(\bAS\s+|::)VARCHAR\b(?!\s*\()", re.IGNORECASE)
 
 
+def spark_sql(sql: str, params: dict) -> tuple[str, dict]:
+    """A statement of ours as Spark runs it: the text type named as Spark names it, and
+    list parameters written out (`bind`)."""
+    return bind(_VARCHAR.sub(r"\1STRING", sql.strip().rstrip(";")), params)
+
+
+def partition_folder(column: str, value: date) -> str:
+    """The folder of one partition, as Spark's partitioned writer names it."""
+    return f"{column}={value.isoformat()}"
+
+
+# Per Spark session: the (warehouse location, commit token) its tables' views show
+_SHOWN: dict[int, tuple[str, str | None]] = {}
+
+
 class SparkConnection:
-    """One run's statements on Spark (see the module docstring): queries run as they
-    come; writes are kept per touched partition and stored by `commit`."""
+    """One transaction on Spark (see the module docstring): queries run as they come;
+    each write is written by Spark into the transaction's folder at once, and the
+    table's name becomes a view of its untouched partitions plus the written ones, so
+    later statements read what the run wrote; `commit` moves the written partitions in."""
 
     def __init__(self, warehouse: SparkWarehouse) -> None:
         self.warehouse = warehouse
         self.spark = warehouse.spark
-        self.written: dict[str, _Written] = {}
+        self.token = uuid.uuid4().hex
+        self.folder = f"{warehouse.root}/_txn/{self.token}"
+        # table -> partition value (None: the whole table) -> the folder of its newest rows
+        self.newest: dict[str, dict[date | None, str]] = {}
+        self.filled: dict[str, set[date]] = {}  # table -> partitions whose newest rows are not empty
         self.temps: set[str] = set()
-        self.views = dict(view_statements())
-        self.registered: set[str] = set()  # the tables and views this connection has named
+        self.writes = 0
 
-    def _register_named(self, sql: str) -> None:
-        """Make each table and view `sql` names a temporary view of this connection: a
-        table's over its Parquet folder (listed now, so it shows what is stored now), a
-        view from the migrations' text. Only those named: listing every folder for each
-        connection took a fifth of a report's time."""
-        for word in set(_WORD.findall(sql)) - self.registered:
-            if word in table_columns():
-                self.spark_frame(word).createOrReplaceTempView(word)
-                self.registered.add(word)
-            elif word in self.views:
-                self._register_named(self.views[word])
-                self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {word} AS {self.views[word]}")
-                self.registered.add(word)
+    # -- reads ------------------------------------------------------------------
 
-    # -- what the stages call ---------------------------------------------------
-
-    def execute(self, clause: object, params: dict | list[dict] | None = None) -> SparkResult:
-        text = getattr(clause, "text", None) or str(clause)
-        if isinstance(params, list):  # executemany: the statement once for each
-            for one in params:
-                self.run(text, one)
-            return SparkResult([], [])
-        return self.run(text, params or {})
+    def execute(self, clause: object, params: dict | None = None) -> SparkResult:
+        """A query (SQLAlchemy's text clause or a string) and its rows. A write goes
+        through `SparkWarehouse.write`: Spark itself refuses DML on our tables."""
+        return self.query(getattr(clause, "text", None) or str(clause), params or {})
 
     def exec_driver_sql(self, sql: str) -> SparkResult:
-        return self.run(sql, {})
+        return self.query(sql, {})
 
-    def run(self, statement: str, params: dict) -> SparkResult:
+    def query(self, sql: str, params: dict) -> SparkResult:
         started = time.perf_counter()
+        text, args = spark_sql(sql, params)
         try:
-            return self._run(statement, params)
+            table = self.spark.sql(text, args=args).toArrow()  # times come as UTC datetimes, as elsewhere
         finally:
-            log.debug("%.3fs %s", time.perf_counter() - started, " ".join(statement.split())[:100])
-
-    def _run(self, statement: str, params: dict) -> SparkResult:
-        sql, args = bind(_VARCHAR.sub(r"\1STRING", statement.strip().rstrip(";")), params)
-        self._register_named(sql)
-        if _IGNORED.match(sql):
-            return SparkResult([], [])
-        if match := _DROP_TEMP.fullmatch(sql):
-            self.spark.catalog.dropTempView(match.group(1))
-            self.temps.discard(match.group(1))
-            if match.group(1) in self.written and self.written[match.group(1)].temporary:
-                del self.written[match.group(1)]
-            return SparkResult([], [])
-        if match := _TEMP_COLUMNS.fullmatch(sql):
-            columns = tuple((name, _TYPES[kind.strip().upper()]) for name, _, kind in
-                            (part.strip().partition(" ") for part in split_top_level(match.group(2))))
-            schema = ", ".join(f"`{c}` {kind}" for c, kind in columns)
-            self.written[match.group(1)] = _Written(match.group(1), columns, self.spark.createDataFrame([], schema),
-                                                    None, temporary=True)
-            self.written[match.group(1)].stored.createOrReplaceTempView(match.group(1))
-            self.temps.add(match.group(1))
-            return SparkResult([], [])
-        if match := _TEMP.fullmatch(sql):
-            frame = self.spark.sql(match.group(2), args=args).localCheckpoint()
-            frame.createOrReplaceTempView(match.group(1))
-            self.temps.add(match.group(1))
-            return SparkResult([], [])
-        if match := _INSERT.fullmatch(sql):
-            self._insert(match.group(1), [c.strip().strip('"') for c in match.group(2).split(",")],
-                         match.group(3), args)
-            return SparkResult([], [])
-        if match := _DELETE.fullmatch(sql):
-            self._delete(match.group(1), match.group(2) or "true", args)
-            return SparkResult([], [])
-        if match := _UPDATE.fullmatch(sql):
-            self._update(match.group(1), match.group(2), match.group(3) or "true", args)
-            return SparkResult([], [])
-        if _DML.match(sql):
-            raise EtlError(f"the Spark engine cannot run this statement: {sql[:80]}")
-        return self.query(sql, args)
-
-    def query(self, sql: str, args: dict) -> SparkResult:
-        self._register_named(sql)
-        frame = self.spark.sql(sql, args=args)
-        table = frame.toArrow()  # times come as UTC datetimes, as the other engines give them
+            log.debug("%.3fs %s", time.perf_counter() - started, " ".join(sql.split())[:100])
         return SparkResult([tuple(r.values()) for r in table.to_pylist()], list(table.column_names))
 
-    def insert_frame(self, table: str, frame: DataFrame) -> None:
-        """Append a DataFrame's rows (named columns, a subset of the table's) to `table`."""
-        written = self._written(table)
-        rows = _conform(frame, written.columns).localCheckpoint()
-        self._touch(written, partitions_of(written, rows))
-        written.rows = written.rows.unionByName(rows) if written.rows is not None else rows
-        self._settle(written)
+    def frame(self, sql: str, params: dict | None = None) -> DataFrame:
+        text, args = spark_sql(sql, params or {})
+        return self.spark.sql(text, args=args)
 
-    # -- writes -----------------------------------------------------------------
+    # -- writes -------------------------------------------------------------------
 
-    def _insert(self, table: str, columns: list[str], query: str, args: dict) -> None:
-        frame = self.spark.sql(query, args=args)
-        self.insert_frame(table, frame.toDF(*columns))
-
-    def _delete(self, table: str, condition: str, args: dict) -> None:
-        written = self._written(table)
-        self._touch(written, self._partitions_where(written, condition, args))
-        if written.rows is None:
-            return
-        written.rows.createOrReplaceTempView("__rows")
-        written.rows = self.spark.sql(
-            f"SELECT * FROM __rows AS {table} WHERE NOT coalesce(({condition}), false)",  # noqa: S608
-            args=args).localCheckpoint()
-        self._settle(written)
-
-    def _update(self, table: str, assignments: str, condition: str, args: dict) -> None:
-        written = self._written(table)
-        self._touch(written, self._partitions_where(written, condition, args))
-        if written.rows is None:
-            return
-        changes = dict(_assignment(part) for part in split_top_level(assignments))
-        if written.partition in changes:  # rows would move into dates this run never read
-            raise EtlError(f"the Spark engine cannot UPDATE {table}.{written.partition}, its partition column")
-        unknown = set(changes) - {c for c, _ in written.columns}
-        if unknown:
-            raise EtlError(f"UPDATE {table}: no column {', '.join(sorted(unknown))}")
-        select = ", ".join(
-            f"CASE WHEN coalesce(({condition}), false) THEN {changes[c]} ELSE {c} END AS {c}" if c in changes else c
-            for c, _ in written.columns)
-        written.rows.createOrReplaceTempView("__rows")
-        written.rows = _conform(self.spark.sql(f"SELECT {select} FROM __rows AS {table}", args=args),  # noqa: S608
-                                written.columns).localCheckpoint()
-        self._settle(written)
-
-    def _written(self, table: str) -> _Written:
-        if table not in self.written:
-            if table not in table_columns():
-                raise EtlError(f"the Spark engine has no table {table!r}")
-            self.written[table] = _Written(table, table_columns()[table], self.spark_frame(table),
-                                           PARTITIONS.get(table))
-        return self.written[table]
-
-    def _partitions_where(self, written: _Written, condition: str, args: dict) -> set:
-        """The partitions a condition's rows are in: named by the condition itself when one
-        of its conjuncts is `<partition> = :p` or `<partition> IN (...)` of dates (no job:
-        a DELETE of a day or of touched dates), else found by a query."""
-        if written.partition is None:
-            return {None}
-        named = partitions_named(written.partition, condition, args)
-        if named is not None:
-            return named
-        sql = f"SELECT DISTINCT {written.partition} FROM {written.name} WHERE {condition}"  # noqa: S608
-        return {row[0] for row in self.spark.sql(sql, args=args).collect()}
-
-
-    def _touch(self, written: _Written, partitions: set) -> None:
-        """Bring the stored rows of partitions not yet touched into `rows`."""
+    def write(self, name: str, columns: Sequence[str], *, query: str | None = None,
+              rows: pa.Table | pa.RecordBatchReader | DataFrame | None = None, where: str = "true",
+              values: list[dict] | None = None, params: dict | None = None, partitions: Sequence | None = None,
+              replacing: str | None = EVERY_ROW) -> None:
+        """SparkWarehouse.write's work: the new content of each partition written
+        replaces (those of its rows that `replacing` matches are dropped, the rest kept,
+        the new rows added) is written by Spark into this transaction's folder."""
         from pyspark.sql import functions as F
 
-        new = partitions - written.touched
-        if not new:
-            return
-        stored = written.stored
-        if written.partition is not None:
-            stored = stored.where(F.col(written.partition).isin(sorted(new)))
-        stored = stored.localCheckpoint()
-        written.rows = stored if written.rows is None else written.rows.unionByName(stored)
-        written.touched |= new
-
-    def _settle(self, written: _Written) -> None:
-        """Make the table's name show the run's rows: the untouched partitions as stored,
-        the touched ones as this run left them."""
-        from pyspark.sql import functions as F
-
-        if written.partition is None:
-            view = written.rows
+        if self.warehouse.read_only:
+            raise EtlError("the Spark warehouse is open read-only: nothing was written")
+        declared = declaration(name)
+        params = dict(params or {})
+        column = declared.partition if declared.strategy == "partitions" else None
+        if column is not None:
+            if partitions is None:
+                raise EtlError(f"a write of {name} names the {column} partitions it replaces")
+            named: set[date | None] = set(partitions)
+            if not named:
+                return
+            params["replaced_partitions"] = sorted(named)
+            scope = f"{column} IN :replaced_partitions"
         else:
-            untouched = written.stored.where(~F.col(written.partition).isin(sorted(written.touched)))
-            view = untouched.unionByName(written.rows)
-        view.createOrReplaceTempView(written.name)
-        self.registered.add(written.name)
+            named, scope = {None}, "true"
+        schema = table_columns()[name]
+        parts = []
+        if replacing != EVERY_ROW:  # the rows it does not replace are kept
+            kept = "true" if replacing is None else f"NOT coalesce(({replacing}), false)"
+            parts.append(self.frame(f"SELECT * FROM {name} WHERE {scope} AND {kept}", params))  # noqa: S608
+        if query is not None:
+            parts.append(self.frame(query, params).toDF(*columns))
+        elif rows is not None:
+            parts.append(self._arrived(rows, columns, where))
+        elif values:
+            types = dict(schema)
+            parts.append(self.spark.createDataFrame([tuple(v[c] for c in columns) for v in values],
+                                                    ", ".join(f"`{c}` {types[c]}" for c in columns)))
+        content = None
+        for part in parts:
+            part = _conform(part, schema)
+            content = part if content is None else content.unionByName(part)
+        if content is None:
+            content = self.spark.createDataFrame([], ", ".join(f"`{c}` {kind}" for c, kind in schema))
+        self.writes += 1
+        staged = f"{self.folder}/{name}/{self.writes}"
+        if column is None:
+            content.write.parquet(staged)
+        else:  # a NULL partition value has no partition (the column is NOT NULL elsewhere)
+            content.where(F.col(column).isNotNull()).write.partitionBy(column).parquet(staged)
+            found = set(self.warehouse.folders(staged))
+            wanted = {partition_folder(column, value): value for value in named}
+            if found - set(wanted):
+                raise EtlError(f"a write of {name} made rows outside the partitions it names: "
+                               f"{', '.join(sorted(found - set(wanted)))}")
+            filled = self.filled.setdefault(name, set())
+            filled -= named
+            filled |= {wanted[f] for f in found}
+        for value in named:
+            self.newest.setdefault(name, {})[value] = staged
+        self._show(name)
 
-    # -- end of the run -----------------------------------------------------------
+    def _arrived(self, rows: pa.Table | pa.RecordBatchReader | DataFrame, columns: Sequence[str],
+                 where: str) -> DataFrame:
+        """Rows from outside Spark as a DataFrame: a DataFrame (a parse on the executors,
+        etl.ingest.spark) as it is, never through the driver; Arrow rows written as Parquet
+        where Spark reads them, then read by Spark's own reader."""
+        from pyspark.sql import DataFrame as SparkFrame
+        from pyspark.sql import functions as F
+
+        if isinstance(rows, SparkFrame):
+            return rows.where(where).select(*[F.col(c) for c in columns])
+        import duckdb
+        import pyarrow as pa
+
+        cols = ", ".join(f'"{c}"' for c in columns)
+        select = f"SELECT {cols} FROM arrow_rows WHERE {where}"  # noqa: S608 - ours
+        if isinstance(rows, pa.Table) and rows.num_rows == 0:  # a day without files: no columns either
+            return self.spark.createDataFrame([], ", ".join(f"`{c}` STRING" for c in columns)).limit(0)
+        self.writes += 1
+        local = f"{self.folder}/arrived/{self.writes}".removeprefix("file://")
+        duck = duckdb.connect()
+        try:
+            duck.register("arrow_rows", rows)
+            if "://" in local:  # a remote warehouse: through the driver
+                return self.spark.createDataFrame(duck.execute(select).arrow())
+            os.makedirs(local, exist_ok=True)
+            target = f"{local}/rows.parquet".replace("'", "''")  # the path as a SQL literal
+            duck.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet)")
+        finally:
+            duck.close()
+        return self.spark.read.parquet(local)
+
+    def _show(self, name: str) -> None:
+        """Make the table's name show the run's rows: the untouched partitions as
+        stored, the written ones as this run left them."""
+        from pyspark.sql import functions as F
+
+        newest = self.newest[name]
+        column = declaration(name).partition if declaration(name).strategy == "partitions" else None
+        frames = [] if None in newest else [
+            self.warehouse.stored(name).where(~F.col(column).isin(sorted(newest)))]
+        for folder in sorted(set(newest.values())):
+            frame = self.warehouse.read(name, folder)
+            if column is not None:
+                frame = frame.where(F.col(column).isin(sorted(v for v, f in newest.items() if f == folder)))
+            frames.append(frame)
+        view = frames[0]
+        for frame in frames[1:]:
+            view = view.unionByName(frame)
+        view.createOrReplaceTempView(name)
+
+    # -- scratch tables -----------------------------------------------------------
+
+    def scratch(self, name: str, query: str, params: dict | None = None) -> None:
+        self.frame(query, params).localCheckpoint().createOrReplaceTempView(name)
+        self.temps.add(name)
+
+    def scratch_rows(self, name: str, columns: dict[str, str], rows: pa.Table) -> None:
+        schema = ", ".join(f"`{c}` {_TYPES[kind.upper()]}" for c, kind in columns.items())
+        frame = self.spark.createDataFrame(rows.select(list(columns)), schema) if rows.num_rows else \
+            self.spark.createDataFrame([], schema)
+        frame.createOrReplaceTempView(name)
+        self.temps.add(name)
+
+    def drop_temp(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+        self.temps.discard(name)
+
+    # -- end of the transaction -----------------------------------------------------
 
     def commit(self) -> None:
-        """Store every written table: each touched partition replaced, an emptied one removed.
-        load_audit goes last: until it is stored, `status` shows the day as it was before
-        (not loaded, or loaded from other input), so a run killed while storing is seen
-        and run again (docs/spark.md)."""
-        for written in sorted(self.written.values(), key=lambda w: w.name == "load_audit"):
-            if not written.temporary:
-                self.warehouse.store(written)
+        """Record what moves in (the transaction's `_COMMIT`, written whole and then
+        renamed into place: from then on the transaction is done, whatever happens),
+        then move it in (SparkWarehouse.apply)."""
         self.close()
+        if not self.newest:
+            if self.writes:
+                self.warehouse.remove(self.folder)
+            return
+        moves = [{"table": name, "partition": None if value is None else partition_folder(declaration(name).partition, value),
+                  "staged": staged, "filled": value is None or value in self.filled.get(name, set())}
+                 for name, parts in sorted(self.newest.items()) for value, staged in parts.items()]
+        self.warehouse.put(f"{self.folder}/_COMMIT", json.dumps({"moves": moves}))
+        self.warehouse.apply(self.token)
+
+    def rollback(self) -> None:
+        """Nothing moved in: the transaction's folder is dropped, the views shown again."""
+        self.close()
+        if self.writes:
+            self.warehouse.remove(self.folder)
+        if self.newest:
+            self.warehouse.forget_shown()
 
     def close(self) -> None:
         for temp in self.temps:
             self.spark.catalog.dropTempView(temp)
         self.temps.clear()
-
-    def spark_frame(self, table: str) -> DataFrame:
-        return self.warehouse.stored(table)
-
-
-def partitions_of(written: _Written, rows: DataFrame) -> set:
-    """The partition values `rows` hold ({None} for a table without partitions)."""
-    if written.partition is None:
-        return {None}
-    return {row[0] for row in rows.select(written.partition).distinct().collect()}
-
-
-def _assignment(text: str) -> tuple[str, str]:
-    column, _, value = text.partition("=")
-    return column.strip().strip('"'), value.strip()
-
-
-def split_top_level(text: str) -> list[str]:
-    """`text` split at commas outside parentheses and quotes (an UPDATE's SET list)."""
-    parts, depth, quote, start = [], 0, None, 0
-    for i, char in enumerate(text):
-        if quote:
-            quote = None if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
-
-
-def partitions_named(column: str, condition: str, args: dict) -> set | None:
-    """The dates a conjunct `column = :p` or `column IN (:p__0, ...)` of `condition` allows
-    (bound values, after `bind`); None when no conjunct names them so, or when the
-    condition has an OR anywhere (a conjunct of one side would not bound the other)."""
-    if re.search(r"\bOR\b", condition, re.IGNORECASE):
-        return None
-    for conjunct in re.split(r"\s+AND\s+(?![^(]*\))", condition, flags=re.IGNORECASE):
-        match = re.fullmatch(rf"(?:\w+\.)?{column}\s*(?:=\s*(:\w+)|IN\s*\(((?:\s*:\w+\s*,?)+)\))",
-                             conjunct.strip(), re.IGNORECASE)
-        if not match:
-            continue
-        names = re.findall(r":(\w+)", match.group(1) or match.group(2))
-        values = [args.get(name) for name in names]
-        if values and all(isinstance(v, date) and not isinstance(v, datetime) for v in values):
-            return set(values)
-    return None
 
 
 def bind(sql: str, params: dict) -> tuple[str, dict]:
@@ -526,8 +448,8 @@ def _conform(frame: DataFrame, columns: tuple[tuple[str, str], ...]) -> DataFram
 
 class SparkWarehouse:
     """The tables under GROUP_ETL_SPARK_WAREHOUSE/<GROUP_ETL_SPARK_DATABASE>/, one Parquet
-    folder each, partitioned by date where PARTITIONS says: what `Warehouse` is to the
-    other engines, for the stages (begin, bulk_insert, migrate)."""
+    folder each, partitioned where etl.store.tables says: what `Warehouse` is to the
+    other engines, for the stages (begin, write, scratch, migrate)."""
 
     dialect = "spark"
 
@@ -542,11 +464,10 @@ class SparkWarehouse:
         if read_only:
             self.check_version()
         else:
-            with self._writer_lock():  # recovery writes: never beside another writer's commit
-                restored = self.recover()
-            if restored:
-                log.warning("Spark warehouse %s: a run killed while storing left %s moved aside: moved back; "
-                            "run the day it was running again", self.root, ", ".join(restored))
+            with self._writer_lock():  # recovery writes: never beside another writer's transaction
+                finished = self.recover()
+            if finished:
+                log.warning("Spark warehouse %s: %s", self.root, "; ".join(finished))
 
     def __enter__(self) -> SparkWarehouse:
         return self
@@ -568,85 +489,171 @@ class SparkWarehouse:
     @contextlib.contextmanager
     def begin(self) -> Iterator[SparkConnection]:
         with contextlib.nullcontext() if self.read_only else self._writer_lock():
+            self.show()
             conn = SparkConnection(self)
             try:
                 yield conn
             except BaseException:
-                conn.close()
+                conn.rollback()
                 raise
-            if self.read_only and conn.written:
-                raise EtlError("the Spark warehouse is open read-only: nothing was written")
             conn.commit()
 
-    # -- storage -----------------------------------------------------------------
+    # -- what the stages call on a Warehouse ------------------------------------------
+
+    def write(self, conn: SparkConnection, name: str, columns: Sequence[str], **how: Any) -> None:  # noqa: ANN401
+        """Write table `name` as etl.store.tables declares it (Warehouse.write says what
+        the arguments mean): natively, into the transaction's folder; moved in at commit."""
+        conn.write(name, columns, **how)
+
+    def scratch(self, conn: SparkConnection, name: str, query: str, params: dict | None = None) -> None:
+        """A temporary view of a query's rows, computed once (a local checkpoint)."""
+        conn.scratch(name, query, params)
+
+    def scratch_rows(self, conn: SparkConnection, name: str, columns: dict[str, str], rows: pa.Table) -> None:
+        conn.scratch_rows(name, columns, rows)
+
+    def drop_temp(self, conn: SparkConnection, name: str) -> None:
+        conn.drop_temp(name)
+
+    def lock(self, conn: SparkConnection, name: str) -> None:
+        """Nothing more to take: a writer's every transaction (`begin`) holds the location's
+        writer lock, whatever `name` (etl.store.spark_lock, docs/spark.md)."""
+
+    def _writer_lock(self) -> contextlib.AbstractContextManager[None]:
+        """One writer at a time for this warehouse location: the second waits up to
+        GROUP_ETL_LOCK_TIMEOUT, then gets WarehouseBusyError (etl.store.spark_lock)."""
+        from etl.store.spark_lock import held
+
+        return held(self.root, self.settings.lock_timeout, self.spark)
+
+    def analyze(self, conn: SparkConnection, table: str) -> None:
+        """Spark plans from the data it reads: nothing to refresh."""
+
+    # -- the tables as views ------------------------------------------------------------
+
+    def show(self) -> None:
+        """Make each table's name a view of its stored rows, and the migrations' views
+        views of them, unless they show this warehouse's last commit already (`_commit`
+        holds its token): listing every folder costs, so it is done again only after a
+        commit. The views are the session's, which other warehouses may share."""
+        shown = (self.root, self.get(f"{self.root}/_commit"))
+        if _SHOWN.get(id(self.spark)) == shown:
+            return
+        _SHOWN.pop(id(self.spark), None)
+        for name in table_columns():
+            self.stored(name).createOrReplaceTempView(name)
+        for name, template in VIEWS.items():
+            self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {render_sql(template, 'spark')}")
+        _SHOWN[id(self.spark)] = shown
+
+    def forget_shown(self) -> None:
+        """The views show something else now (a transaction's writes): show them again."""
+        _SHOWN.pop(id(self.spark), None)
 
     def stored(self, table: str) -> DataFrame:
         """A table's stored rows (no rows when its folder does not exist yet)."""
+        return self.read(table, self.path(table))
+
+    def read(self, table: str, folder: str) -> DataFrame:
+        """The rows of one of a table's folders (stored, or written by a transaction)."""
         schema = ", ".join(f"`{c}` {kind}" for c, kind in table_columns()[table])
-        if not self._exists(self.path(table)):
+        if not self.exists(folder):
             return self.spark.createDataFrame([], schema)
-        frame = self.spark.read.schema(schema).parquet(self.path(table))
+        frame = self.spark.read.schema(schema).parquet(folder)
         return frame.select(*[c for c, _ in table_columns()[table]])
 
-    def store(self, written: _Written) -> None:
-        """Replace a written table's touched partitions by its rows (see the module docstring)."""
-        rows = written.rows
-        if rows is None:
-            return
-        path = self.path(written.name)
-        if written.partition is None:
-            self._swap(written.name, rows)
-            return
-        from pyspark.sql import functions as F
+    # -- commit and recovery ------------------------------------------------------------
 
-        kept = partitions_of(written, rows)
-        if kept:
-            (rows.where(F.col(written.partition).isNotNull())
-             .write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
-             .partitionBy(written.partition).parquet(path))
-        for value in written.touched - kept:
-            self._remove(f"{path}/{written.partition}={value}")
-
-    def _swap(self, table: str, rows: DataFrame) -> None:
-        """Replace a table without partitions whole, never leaving it lost: the new rows
-        are written beside it first (Spark's overwrite would delete the old folder before
-        its job ran: a run killed then lost every profile the day did not touch), then the
-        old folder is moved aside, the new one moved in, the old one removed. A swap cut
-        short between the two moves is finished by `recover`. The moves are renames: one
-        step on a file system and HDFS; on S3 a rename copies (docs/spark.md)."""
-        token = uuid.uuid4().hex
-        staged, aside = f"{self.root}/_staging/{table}-new-{token}", f"{self.root}/_staging/{table}-old-{token}"
-        rows.write.mode("overwrite").parquet(staged)
-        path = self.path(table)
-        if self._exists(path):
-            self._rename(path, aside)
-        self._rename(staged, path)
-        self._remove(aside)
+    def apply(self, token: str) -> None:
+        """Move a committed transaction's partitions in, by its `_COMMIT`: each partition's
+        old folder moved aside, the new one moved in (a partition left empty is only moved
+        aside). Each step is a rename and checks what is there first, so applying again
+        after a kill finishes the moves; then the transaction's folder goes, and
+        `_commit` names it (readers show the tables again)."""
+        folder = f"{self.root}/_txn/{token}"
+        for move in json.loads(self.get(f"{folder}/_COMMIT"))["moves"]:
+            inside = f"/{move['partition']}" if move["partition"] else ""
+            target = f"{self.path(move['table'])}{inside}"
+            source = f"{move['staged']}{inside}"
+            aside = f"{folder}/_old/{move['table']}{inside}"
+            if move["filled"]:
+                if not self.exists(source):
+                    continue  # moved in already
+                if self.exists(target):
+                    self._rename(target, aside)
+                self._rename(source, target)
+            elif self.exists(target):
+                self._rename(target, aside)
+        self.put(f"{self.root}/_commit", token)
+        self.remove(folder)
+        self.forget_shown()
 
     def recover(self) -> list[str]:
-        """Finish what a writer killed while storing left in `_staging/`: a table moved
-        aside and not replaced is moved back (the run did not store it: its re-run will);
-        staged rows never moved in are removed. Returns the tables moved back."""
-        folder = f"{self.root}/_staging"
-        if not self._exists(folder):
-            return []
-        restored = []
-        hadoop_path, fs = self._hadoop_path(folder)
-        for status in fs.listStatus(hadoop_path):
-            name = status.getPath().getName()
-            match = re.fullmatch(r"(\w+)-(new|old)-[0-9a-f]{32}", name)
-            if not match:
-                continue
-            if match.group(2) == "old" and not self._exists(self.path(match.group(1))):
-                self._rename(f"{folder}/{name}", self.path(match.group(1)))
-                restored.append(match.group(1))
+        """Finish or undo what a writer killed mid-transaction left: a committed
+        transaction (its `_COMMIT` written) is moved in; any other is dropped. Also
+        what a release before the transaction folder left in `_staging/` (a table moved
+        aside and not replaced goes back). Returns what it did, as sentences."""
+        done = []
+        for token in self.folders(f"{self.root}/_txn"):
+            if self.exists(f"{self.root}/_txn/{token}/_COMMIT"):
+                self.apply(token)
+                done.append(f"a run killed while moving its tables in ({token}) was finished")
             else:
-                self._remove(f"{folder}/{name}")
-        return restored
+                self.remove(f"{self.root}/_txn/{token}")
+                done.append(f"what a run killed before its commit ({token}) wrote was dropped")
+        staging = f"{self.root}/_staging"
+        for name in self.folders(staging):
+            match = re.fullmatch(r"(\w+)-(new|old)-[0-9a-f]{32}", name)
+            if match and match.group(2) == "old" and not self.exists(self.path(match.group(1))):
+                self._rename(f"{staging}/{name}", self.path(match.group(1)))
+                done.append(f"{match.group(1)}, moved aside by a run killed while storing, was moved back: "
+                            "run the day it was running again")
+            elif match:
+                self.remove(f"{staging}/{name}")
+        if done:
+            self.forget_shown()
+        return done
+
+    # -- the file system (Hadoop's, so any location Spark writes) ------------------------------
+
+    def folders(self, path: str) -> list[str]:
+        """The names of the folders in `path` (none when it does not exist)."""
+        if not self.exists(path):
+            return []
+        hadoop_path, fs = self._hadoop_path(path)
+        return sorted(status.getPath().getName() for status in fs.listStatus(hadoop_path) if status.isDirectory())
+
+    def put(self, path: str, text: str) -> None:
+        """A small file written whole: written beside, then renamed over the old one."""
+        staged = f"{path}.{uuid.uuid4().hex}"
+        hadoop_path, fs = self._hadoop_path(staged)
+        stream = fs.create(hadoop_path, True)
+        try:
+            stream.write(bytearray(text.encode()))
+        finally:
+            stream.close()
+        target, _ = self._hadoop_path(path)
+        if fs.exists(target):
+            fs.delete(target, False)
+        if not fs.rename(hadoop_path, target):
+            raise EtlError(f"Spark warehouse: could not write {path}")
+
+    def get(self, path: str) -> str | None:
+        """A small file's text (None when it does not exist)."""
+        if not self.exists(path):
+            return None
+        hadoop_path, fs = self._hadoop_path(path)
+        jvm = self.spark.sparkContext._jvm
+        stream = fs.open(hadoop_path)
+        try:
+            return jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        finally:
+            stream.close()
 
     def _rename(self, source: str, target: str) -> None:
         source_path, fs = self._hadoop_path(source)
         target_path, _ = self._hadoop_path(target)
+        fs.mkdirs(target_path.getParent())
         if not fs.rename(source_path, target_path):
             raise EtlError(f"Spark warehouse: could not move {source} to {target}")
 
@@ -655,15 +662,15 @@ class SparkWarehouse:
         hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
         return hadoop_path, hadoop_path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration())
 
-    def _exists(self, path: str) -> bool:
+    def exists(self, path: str) -> bool:
         hadoop_path, fs = self._hadoop_path(path)
         return bool(fs.exists(hadoop_path))
 
-    def _remove(self, path: str) -> None:
+    def remove(self, path: str) -> None:
         hadoop_path, fs = self._hadoop_path(path)
         fs.delete(hadoop_path, True)
 
-    # -- what the stages call on a Warehouse ------------------------------------------
+    # -- schema -----------------------------------------------------------------------
 
     def check_version(self) -> int:
         """The recorded schema version, when it is this code's (readers check it first)."""
@@ -688,86 +695,26 @@ class SparkWarehouse:
         from etl.store.migrations import latest_version
 
         latest = latest_version()
+        now = datetime.now(UTC)
         with self.begin() as conn:
             applied = set(conn.query("SELECT version FROM schema_version", {}).scalars())
             if applied and max(applied) > latest:
                 raise EtlError(f"Spark warehouse {self.root}: schema version {max(applied)} is newer than "
                                f"this group-etl (which knows up to {latest}): upgrade group-etl")
             if latest not in applied:
-                conn.run("INSERT INTO schema_version (version, applied_at) VALUES (:v, :at)",
-                         {"v": latest, "at": datetime.now(UTC)})
+                conn.write("schema_version", ["version", "applied_at"], replacing=None,
+                           query="SELECT CAST(:v AS INT), CAST(:at AS TIMESTAMP)", params={"v": latest, "at": now})
             recorded = conn.query("SELECT value FROM project_settings WHERE name = 'timezone'", {}).scalar()
             if recorded is None:
-                conn.run("INSERT INTO project_settings (name, value, recorded_at) VALUES ('timezone', :v, :at)",
-                         {"v": self.settings.timezone, "at": datetime.now(UTC)})
+                conn.write("project_settings", ["name", "value", "recorded_at"], replacing=None,
+                           query="SELECT 'timezone', :v, CAST(:at AS TIMESTAMP)",
+                           params={"v": self.settings.timezone, "at": now})
             elif recorded != self.settings.timezone:
                 raise ConfigError(f"GROUP_ETL_TIMEZONE is {self.settings.timezone} but Spark warehouse "
                                   f"{self.root} was built in {recorded}; set GROUP_ETL_TIMEZONE={recorded}")
         return latest
 
     init = migrate
-
-    def lock(self, conn: SparkConnection, name: str) -> None:
-        """Nothing more to take: a writer's every transaction (`begin`) holds the location's
-        writer lock, whatever `name` (etl.store.spark_lock, docs/spark.md)."""
-
-    def _writer_lock(self) -> contextlib.AbstractContextManager[None]:
-        """One writer at a time for this warehouse location: the second waits up to
-        GROUP_ETL_LOCK_TIMEOUT, then gets WarehouseBusyError (etl.store.spark_lock)."""
-        from etl.store.spark_lock import held
-
-        return held(self.root, self.settings.lock_timeout, self.spark)
-
-    def analyze(self, conn: SparkConnection, table: str) -> None:
-        """Spark plans from the data it reads: nothing to refresh."""
-
-    def drop_temp(self, conn: SparkConnection, name: str) -> None:
-        conn.run(f"DROP TABLE IF EXISTS temp.{name}", {})
-
-    def bulk_insert(self, conn: SparkConnection, table: str, columns: Sequence[str],
-                    rows: pa.Table | pa.RecordBatchReader | DataFrame, where: str = "true") -> None:
-        """Append rows that match `where` (a condition of ours) to `table`. A DataFrame
-        (a parse done on the executors, etl.ingest.spark) goes as it is, never through
-        the driver; Arrow rows are written as Parquet where Spark reads it, then read by
-        Spark's own reader."""
-        from pyspark.sql import DataFrame as SparkFrame
-        from pyspark.sql import functions as F
-
-        if isinstance(rows, SparkFrame):
-            conn.insert_frame(table, rows.where(where).select(*[F.col(c) for c in columns]))
-            return
-        import duckdb
-        import pyarrow as pa
-
-        if isinstance(rows, pa.Table) and rows.num_rows == 0:  # a day without files: no columns either
-            return
-        folder = f"{self.root}/_staging/{uuid.uuid4().hex}"
-        local = folder.removeprefix("file://")
-        if "://" in local:
-            table_rows = rows if isinstance(rows, pa.Table) else rows.read_all()
-            duck = duckdb.connect()
-            duck.register("arrow_rows", table_rows)
-            cols = ", ".join(f'"{c}"' for c in columns)
-            picked = duck.execute(f"SELECT {cols} FROM arrow_rows WHERE {where}").arrow()  # noqa: S608
-            duck.close()
-            conn.insert_frame(table, self.spark.createDataFrame(picked))
-            return
-        os.makedirs(local, exist_ok=True)
-        duck = duckdb.connect()
-        try:
-            duck.register("arrow_rows", rows)
-            cols = ", ".join(f'"{c}"' for c in columns)
-            target = f"{local}/rows.parquet".replace("'", "''")  # the path as a SQL literal
-            duck.execute(f"COPY (SELECT {cols} FROM arrow_rows WHERE {where}) "  # noqa: S608
-                         f"TO '{target}' (FORMAT parquet)")
-        finally:
-            duck.close()
-        try:
-            conn.insert_frame(table, self.spark.read.parquet(local))
-        finally:
-            import shutil
-
-            shutil.rmtree(local, ignore_errors=True)
 
 
 def _location(where: str) -> str:

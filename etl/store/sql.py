@@ -15,7 +15,6 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from etl.store.dialects import dialect_for
 
@@ -94,15 +93,3 @@ def sql_clause(sql: str, params: dict | None = None) -> sa.TextClause:
     if lists:
         clause = clause.bindparams(*[sa.bindparam(name, expanding=True) for name in lists])
     return clause
-
-
-def run_script(conn: Connection, script: str, params: dict, analyze=None,  # noqa: ANN001
-               filled: tuple[str, ...] = ()) -> None:
-    """Run a SQL file's statements; with `analyze` (`Warehouse.analyze`), each temporary
-    table the script creates, and each table of `filled` it inserts into, gets
-    statistics before the statements that read it."""
-    for statement in split_statements(script):
-        conn.execute(sql_clause(statement, params), params)
-        written = re.match(r"(?:CREATE TEMP TABLE|INSERT INTO) (\w+)", statement)
-        if analyze is not None and written and (statement.startswith("CREATE") or written.group(1) in filled):
-            analyze(conn, written.group(1))

@@ -43,6 +43,8 @@ from etl.errors import ConfigError, EtlError, WarehouseBusyError, WarehouseUnava
 from etl.store.columnar import MEMORY_LIMIT
 from etl.store.dialects import dialect_for
 from etl.store.migrations import latest_version, pending
+from etl.store.sql import sql_clause, strip_comments
+from etl.store.tables import EVERY_ROW, declaration
 
 if TYPE_CHECKING:  # Arrow (and numpy, which it imports) only where rows are loaded: issue 21
     import duckdb
@@ -404,6 +406,62 @@ class Warehouse:
         """
         if self.dialect == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.lock_id(name)})
+
+    # -- writes (etl.store.tables declares each table's) -----------------------------
+
+    def write(
+        self, conn: Connection, name: str, columns: Sequence[str], *, query: str | None = None,
+        rows: pa.Table | pa.RecordBatchReader | None = None, where: str = "true", values: list[dict] | None = None,
+        params: dict | None = None, partitions: Sequence | None = None, replacing: str | None = EVERY_ROW,
+    ) -> None:
+        """Write table `name` as etl.store.tables declares it: the rows of `partitions` (a
+        `partitions` table) or of the whole table that match `replacing` are replaced by
+        the new rows, all inside the caller's transaction (a DELETE, then an INSERT).
+
+        The new rows are a rendered SELECT of ours (`query`, its columns `columns` in
+        order, `params` bound), Arrow rows (`rows`, those matching `where`), a few rows
+        as dicts by column (`values`), or none."""
+        declared = declaration(name)
+        params = dict(params or {})
+        conditions = []
+        if declared.strategy == "partitions":
+            if partitions is None:
+                raise EtlError(f"a write of {name} names the {declared.partition} partitions it replaces")
+            if not partitions:
+                return
+            conditions.append(f"{quote_ident(declared.partition)} IN :replaced_partitions")
+            params["replaced_partitions"] = list(partitions)
+        if replacing is not None:  # (SQLAlchemy would take a `:name` in a comment for a parameter)
+            conditions.append(f"({strip_comments(replacing)})")
+            delete = f"DELETE FROM {quote_ident(name)} WHERE {' AND '.join(conditions)}"  # noqa: S608 - ours
+            conn.execute(sql_clause(delete, params), params)
+        if query is not None:
+            cols = ", ".join(quote_ident(c) for c in columns)
+            insert = f"INSERT INTO {quote_ident(name)} ({cols}) {strip_comments(query)}"
+            conn.execute(sql_clause(insert, params), params)
+        elif rows is not None:
+            self.bulk_insert(conn, name, columns, rows, where)
+        elif values:
+            cols = ", ".join(quote_ident(c) for c in columns)
+            markers = ", ".join(f":{c}" for c in columns)
+            conn.execute(sa.text(f"INSERT INTO {quote_ident(name)} ({cols}) VALUES ({markers})"), values)  # noqa: S608
+        if declared.analyze:
+            self.analyze(conn, name)
+
+    def scratch(self, conn: Connection, name: str, query: str, params: dict | None = None) -> None:
+        """A temporary table of a query's rows, for the statements after it in this
+        transaction (with statistics on PostgreSQL, see `analyze`)."""
+        self.drop_temp(conn, name)
+        create = f"CREATE TEMP TABLE {quote_ident(name)} AS {strip_comments(query)}"
+        conn.execute(sql_clause(create, params), params or {})
+        self.analyze(conn, name)
+
+    def scratch_rows(self, conn: Connection, name: str, columns: dict[str, str], rows: pa.Table) -> None:
+        """A temporary table of Arrow rows; `columns` are its columns' SQL types."""
+        self.drop_temp(conn, name)
+        typed = ", ".join(f"{quote_ident(c)} {kind}" for c, kind in columns.items())
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {quote_ident(name)} ({typed})")
+        self.bulk_insert(conn, name, list(columns), rows)
 
     # -- bulk loading -------------------------------------------------------------
 

@@ -1,6 +1,5 @@
--- Account health, first half (etl.model.activity): the groups whose rows of
--- group_activity_daily change, each from its first changed date, and what each
--- carries in. The second half is refresh_group_activity.sql. Parameters:
+-- Account health's first scratch (etl.model.activity): the groups whose rows of
+-- group_activity_daily change, each from its first changed date. Parameters:
 -- :dates (the event dates this load touched; `touched` renders their part
 -- only when there are some), :horizon (the last loaded day), :previous (the
 -- table's last date before this run; `built` false when the table is empty:
@@ -8,7 +7,6 @@
 -- event_groups by date (zonemaps, the event_date index).
 
 -- Each group whose rows change, from which date.
-CREATE TEMP TABLE activity_targets AS
 WITH changed (group_key, group_id, from_date) AS (
     {%- if touched %}
     -- events on a touched date now (attribution has just rebuilt them) ...
@@ -39,14 +37,4 @@ WITH changed (group_key, group_id, from_date) AS (
 )
 SELECT c.group_key, c.group_id, min(c.from_date) AS from_date
 FROM changed AS c
-GROUP BY c.group_key, c.group_id;
-
--- What a target carries in: its last active date before from_date, from its row
--- of the day before (none: the group has no earlier events).
-CREATE TEMP TABLE activity_seeds AS
-SELECT t.group_key, t.group_id, t.from_date,
-       p.activity_date - p.days_since_active AS last_active
-FROM activity_targets AS t
-LEFT JOIN group_activity_daily AS p
-  ON p.group_key = t.group_key AND p.group_id = t.group_id AND p.activity_date = t.from_date - 1;
-
+GROUP BY c.group_key, c.group_id

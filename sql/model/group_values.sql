@@ -4,8 +4,8 @@
 -- touched dates, one row per value (a list gives one row per element, with its
 -- position). group_id is NULL for an invalid value (the rule: group_id in
 -- sql/model/_rules.sql). Keys apply only from setup_at (to the second) until
--- removed_at. The key name reaches the JSON lookup as a value.
-CREATE TEMP TABLE group_values AS
+-- removed_at. The key name reaches the JSON lookup as a value. A scratch table
+-- of attribution (etl.model.attribution) and of `keys preview`.
 -- Deduplicated as events_deduped is (the latest copy of an event carries its
 -- groups, sql/store/_rules.sql), by the engine's cheaper plan: on DuckDB only
 -- events whose id occurs more than once on these dates (rare) are ranked, and
@@ -56,4 +56,4 @@ present AS (
 {%- endif %}
 )
 {{ rules.group_values('present', 'load_date, event_date, event_id, insert_id, event, distinct_id, event_time, '
-                                 'data_group_id, group_key') }};
+                                 'data_group_id, group_key') }}

@@ -76,3 +76,53 @@ def test_a_table_swap_cut_short_is_finished_and_a_half_written_one_dropped(spark
     writer = SparkWarehouse(settings, spark=warehouse.spark)
     assert list(staging.iterdir()) == []
     assert comparable(tables(writer)) == before
+
+
+def test_a_run_killed_before_its_commit_leaves_every_table_as_before(spark_run, monkeypatch) -> None:  # noqa: ANN001
+    """Killed mid-run (here: in the health stage, with no rollback, as a kill -9 gives):
+    what its writes left in its transaction's folder is never shown, and the next
+    writer drops it."""
+    from etl.store.spark import SparkConnection, SparkWarehouse
+
+    _, before, warehouse, settings = spark_run
+    root = Path(warehouse.root.removeprefix("file://"))
+
+    def killed(mark: str) -> None:
+        if mark == "health_refreshed":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(SparkConnection, "rollback", lambda self: self.close())
+    with pytest.raises(KeyboardInterrupt):
+        run_day(settings, warehouse, open_lake(settings.lake_url), FIRST + timedelta(days=1), hook=killed)
+    [left] = list((root / "_txn").iterdir())
+    assert (left / "events").is_dir() and not (left / "_COMMIT").exists()
+    writer = SparkWarehouse(settings, spark=warehouse.spark)
+    assert list((root / "_txn").iterdir()) == []
+    assert comparable(tables(writer)) == before
+
+
+def test_a_commit_cut_short_is_finished_by_the_next_writer(spark_run, monkeypatch) -> None:  # noqa: ANN001
+    """Killed while moving its partitions in (its `_COMMIT` written, three folders moved):
+    the next writer finishes the moves, so every table is as after the run (a re-run of
+    the second day: as before it, the inputs being the same)."""
+    from etl.store.spark import SparkWarehouse
+
+    _, before, warehouse, settings = spark_run
+    root = Path(warehouse.root.removeprefix("file://"))
+    rename, moved = SparkWarehouse._rename, []
+
+    def cut_short(self, source: str, target: str) -> None:  # noqa: ANN001
+        if len(moved) == 3:
+            raise KeyboardInterrupt
+        moved.append(target)
+        rename(self, source, target)
+
+    monkeypatch.setattr(SparkWarehouse, "_rename", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        run_day(settings, warehouse, open_lake(settings.lake_url), FIRST + timedelta(days=1))
+    monkeypatch.undo()
+    [left] = list((root / "_txn").iterdir())
+    assert (left / "_COMMIT").is_file() and len(moved) == 3
+    writer = SparkWarehouse(settings, spark=warehouse.spark)
+    assert list((root / "_txn").iterdir()) == []
+    assert comparable(tables(writer)) == before
