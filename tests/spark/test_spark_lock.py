@@ -74,8 +74,8 @@ def test_a_transaction_holds_the_lock_and_lets_go_when_it_fails(spark_session, t
     lock = Path(writer.root.removeprefix("file://")) / LOCK_NAME
     with pytest.raises(RuntimeError), writer.begin() as conn:
         assert json.loads(lock.read_text())["pid"] == os.getpid()
-        conn.run("INSERT INTO project_settings (name, value, recorded_at) VALUES ('x', 'y', :at)",
-                 {"at": SETUP})
+        writer.write(conn, "project_settings", ["name", "value", "recorded_at"], replacing=None,
+                     query="SELECT 'x', 'y', CAST(:at AS TIMESTAMP)", params={"at": SETUP})
         raise RuntimeError("a stage failed")
     assert not lock.exists()
     reader = SparkWarehouse(settings_for(tmp_path), read_only=True, spark=spark_session)
