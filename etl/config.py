@@ -56,7 +56,7 @@ MEANINGS: dict[str, str] = {
     "GROUP_ETL_SHRINK_LIMIT": "largest share of a loaded day a re-run may drop without run --allow-shrink",
     "GROUP_ETL_LANDING_MARKER": "file name (such as _SUCCESS) that marks a day's dump as landed "
                                 "(empty: any object does)",
-    "GROUP_ETL_LOCK_TIMEOUT": "seconds a writer waits for a DuckDB file another process holds",
+    "GROUP_ETL_LOCK_TIMEOUT": "seconds a writer waits for a DuckDB file or a Spark warehouse another process holds",
     "GROUP_ETL_REJECT_WARN": "rejected share of a day's records above which run warns and status --check fails",
     "GROUP_ETL_CHURN_DAYS": "days a group stays dormant before group_activity_daily marks it churned",
     "GROUP_ETL_ENGINE": "spark: tables in Spark (docs/spark.md); empty: the warehouse URL's database",

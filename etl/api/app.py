@@ -20,7 +20,7 @@ from etl.api.pages import install_pages
 from etl.api.settings import ServeSettings
 from etl.config import Settings
 from etl.errors import StorageError
-from etl.store.warehouse import Warehouse
+from etl.store.warehouse import Warehouse, open_warehouse
 
 log = logging.getLogger("group_etl.serve")
 ENGAGE_PATHS = ("/api/query/engage", "/api/2.0/engage", "/api/2.0/engage/")
@@ -33,7 +33,7 @@ def create_app(settings: Settings, serve: ServeSettings, warehouse: Warehouse | 
     app = FastAPI(title="group-etl", root_path=serve.root_path, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.serve_settings = serve
-    app.state.warehouse = warehouse or Warehouse(settings, read_only=True)
+    app.state.warehouse = warehouse or open_warehouse(settings, read_only=True)  # DuckDB, PostgreSQL or Spark
     install_error_handlers(app)
     app.middleware("http")(_log_request)
 

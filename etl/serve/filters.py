@@ -341,13 +341,13 @@ class SqlCompiler:
         key, needle = self.bind(name), self.bind(value)
         if op == "contains":
             def item(element: str) -> str:
-                return f"strpos({element}, {needle}) > 0"
+                return self.engine.contains(element, needle)
         else:
             def item(element: str) -> str:
                 return f"{element} = {needle}"
         return (f"(CASE WHEN {self.engine.json_is_list(column, key)} "
                 f"THEN {self.engine.json_any_element(column, key, item)} "
-                f"ELSE strpos({self.engine.json_text(column, key)}, {needle}) > 0 END)")
+                f"ELSE {self.engine.contains(self.engine.json_text(column, key), needle)} END)")
 
 
 def _as_text(value: Any) -> str:

@@ -78,15 +78,17 @@ def show_group(
                 ),
                 {**group, "t": as_of},
             ).scalar()
+        # the page's start as a condition only when there is one: no NULL parameter to type
+        # (TIMESTAMPTZ is no Spark type)
+        start = ("" if before is None else " AND g.event_time < :before" if before_id is None else
+                 " AND (g.event_time < :before OR (g.event_time = :before AND g.event_id < :before_id))")
         events = conn.execute(
             sa.text(
-                "SELECT g.event_id, g.event, g.event_time, g.distinct_id, "
+                "SELECT g.event_id, g.event, g.event_time, g.distinct_id, "  # noqa: S608 - `start` is ours
                 "  CAST(e.properties AS VARCHAR) AS properties "
                 "FROM event_groups AS g JOIN events_deduped AS e "
                 "  ON e.event_date = g.event_date AND e.event_id = g.event_id "
-                "WHERE g.group_key = :k AND g.group_id = :g "
-                "  AND (CAST(:before AS TIMESTAMPTZ) IS NULL OR g.event_time < :before "
-                "       OR (g.event_time = :before AND g.event_id < CAST(:before_id AS VARCHAR))) "
+                f"WHERE g.group_key = :k AND g.group_id = :g{start} "
                 "ORDER BY g.event_time DESC, g.event_id DESC LIMIT :limit"
             ),
             {**group, "before": before, "before_id": before_id, "limit": limit + 1},

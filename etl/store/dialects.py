@@ -54,6 +54,10 @@ class Dialect:
         subtract dates into days; Spark into an interval)."""
         return f"({later} - {earlier})"
 
+    def contains(self, text: str, part: str) -> str:
+        """`part` occurs in `text` (NULL when either is NULL); Spark has no strpos."""
+        return f"strpos({text}, {part}) > 0"
+
     def epoch_seconds(self, instant: str) -> str:
         """A TIMESTAMP's seconds since 1970-01-01 UTC, with its fraction, as a double
         (Spark's extract has no epoch field)."""
@@ -357,6 +361,9 @@ class SparkSQL(Dialect):
 
     def days_between(self, later: str, earlier: str) -> str:
         return f"datediff({later}, {earlier})"
+
+    def contains(self, text: str, part: str) -> str:
+        return f"instr({text}, {part}) > 0"
 
     def epoch_seconds(self, instant: str) -> str:
         return f"(CAST(unix_micros({instant}) AS DOUBLE) / 1000000)"

@@ -475,7 +475,8 @@ class SparkWarehouse:
         if read_only:
             self.check_version()
         else:
-            finished = self.recover()
+            with self._writer_lock():  # recovery writes: never beside another writer's transaction
+                finished = self.recover()
             if finished:
                 log.warning("Spark warehouse %s: %s", self.root, "; ".join(finished))
 
@@ -503,14 +504,15 @@ class SparkWarehouse:
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[SparkConnection]:
-        self.show()
-        conn = SparkConnection(self)
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
+        with contextlib.nullcontext() if self.read_only else self._writer_lock():
+            self.show()
+            conn = SparkConnection(self)
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
     # -- what the stages call on a Warehouse ------------------------------------------
 
@@ -530,7 +532,15 @@ class SparkWarehouse:
         conn.drop_temp(name)
 
     def lock(self, conn: SparkConnection, name: str) -> None:
-        """No lock: one writer per warehouse location is the scheduler's rule (docs/spark.md)."""
+        """Nothing more to take: a writer's every transaction (`begin`) holds the location's
+        writer lock, whatever `name` (etl.store.spark_lock, docs/spark.md)."""
+
+    def _writer_lock(self) -> contextlib.AbstractContextManager[None]:
+        """One writer at a time for this warehouse location: the second waits up to
+        GROUP_ETL_LOCK_TIMEOUT, then gets WarehouseBusyError (etl.store.spark_lock)."""
+        from etl.store.spark_lock import held
+
+        return held(self.root, self.settings.lock_timeout, self.spark)
 
     def analyze(self, conn: SparkConnection, table: str) -> None:
         """Spark plans from the data it reads: nothing to refresh."""

@@ -6,7 +6,7 @@ WITH candidates AS (
     FROM group_profiles AS gp
     WHERE gp.group_key = :key
 {%- if text %}
-      AND strpos(gp.group_id, :text) > 0
+      AND {{ dialect.contains('gp.group_id', ':text') }}
 {%- endif %}
 {%- for condition in conditions %}
       AND coalesce({{ condition }}, false)

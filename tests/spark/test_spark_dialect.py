@@ -390,3 +390,22 @@ def test_long_numbers_do_not_hide_a_document(duck, spark) -> None:  # noqa: ANN0
 def test_documents_nested_deeper_than_1000_levels(spark) -> None:  # noqa: ANN001
     doc = '{"a":' + "[" * 1001 + "]" * 1001 + ',"b":2}'
     assert spark_value(spark, SPARK.json_text(":d", ":k"), d=doc, k="b") == "2"
+
+
+CONTAINS = [("enterprise", "pr"), ("enterprise", "PR"), ("pro", "pro"), ("pro", ""), ("", ""), ("", "a"),
+            ("naïve café", "é"), ("日本語のテキスト", "テキ"), ("a\\b", "\\"), ("50%", "%"), ("a_b", "_"),
+            (None, "a"), ("a", None)]
+
+
+def test_contains_is_duckdbs(spark_session) -> None:  # noqa: ANN001
+    """`contains` (Spark has no strpos: instr) gives DuckDB's answer, NULLs and all."""
+    rows = " UNION ALL ".join(f"SELECT {i} AS id, CAST(:t{i} AS VARCHAR) AS t, CAST(:p{i} AS VARCHAR) AS p"
+                              for i in range(len(CONTAINS)))
+    args = {**{f"t{i}": t for i, (t, _) in enumerate(CONTAINS)}, **{f"p{i}": p for i, (_, p) in enumerate(CONTAINS)}}
+    with duckdb.connect() as con:
+        duck = con.execute(f"SELECT id, {DUCK.contains('t', 'p')} FROM ({rows.replace(':', '$')}) ORDER BY id",
+                           args).fetchall()
+    spark = on_spark(spark_session, f"SELECT id, {SPARK.contains('t', 'p')} FROM ({rows.replace('VARCHAR', 'STRING')}) "
+                     "ORDER BY id", **args)
+    assert [tuple(r) for r in duck] == spark
+    assert [r[1] for r in spark] == [True, False, True, True, True, False, True, True, True, True, True, None, None]

@@ -125,16 +125,15 @@ COMMANDS = {
 }
 
 
-def test_the_command_lines_json_on_spark_is_duckdbs(sample_warehouses, monkeypatch, capsys) -> None:  # noqa: ANN001
-    """Each command run in-process as `group-etl ... --format json` on both engines (a
-    Spark JVM per command would cost seconds each): the same stdout. The cohorts are
-    saved on each engine by `cohorts add`, which writes."""
+def command_line(environs: dict[str, dict[str, str]], monkeypatch, capsys):  # noqa: ANN001, ANN201
+    """`group_etl(engine, *args)`: the command run in-process on that engine's warehouse
+    (a Spark JVM per command would cost seconds each), its stdout; it must succeed."""
 
     def group_etl(engine: str, *args: str) -> str:
         with monkeypatch.context() as patch:
             for name in ("GROUP_ETL_ENGINE", "GROUP_ETL_WAREHOUSE_URL", "GROUP_ETL_SPARK_WAREHOUSE"):
                 patch.delenv(name, raising=False)
-            for name, value in sample_warehouses[engine].items():
+            for name, value in environs[engine].items():
                 patch.setenv(name, value)
             patch.setattr("sys.argv", ["group-etl", *args])
             try:
@@ -142,6 +141,14 @@ def test_the_command_lines_json_on_spark_is_duckdbs(sample_warehouses, monkeypat
             except SystemExit as exit_:
                 assert exit_.code in (0, None), (engine, args, capsys.readouterr())
         return capsys.readouterr().out
+
+    return group_etl
+
+
+def test_the_command_lines_json_on_spark_is_duckdbs(sample_warehouses, monkeypatch, capsys) -> None:  # noqa: ANN001
+    """Each command run in-process as `group-etl ... --format json` on both engines: the
+    same stdout. The cohorts are saved on each engine by `cohorts add`, which writes."""
+    group_etl = command_line(sample_warehouses, monkeypatch, capsys)
 
     outputs: dict[str, dict[str, object]] = {}
     for engine in ("duckdb", "spark"):
@@ -186,3 +193,106 @@ def test_etl_connect_reads_the_spark_tables(sample_warehouses) -> None:  # noqa:
     for spark_frame, duck_frame in zip(frames["spark"], frames["duckdb"], strict=True):
         pd.testing.assert_frame_equal(spark_frame, duck_frame)
     assert len(frames["duckdb"][0]) == 12
+
+
+SHOWN = ["groups", "show", "--key", "company_id", "--id", "c003"]
+DAYS = ["--from", str(FIRST), "--to", str(LAST)]
+READS = {  # commands first tried on Spark here, as `--format json` and as the tables a person reads
+    "groups show": SHOWN,
+    "groups show, a page": [*SHOWN, "--limit", "3"],
+    "groups show, before": [*SHOWN, "--limit", "4", "--before", f"{LAST}T12:00:00Z"],
+    "groups show, before an id": [*SHOWN, "--limit", "4", "--before", f"{LAST}T09:31:05Z", "--before-id", "zzz"],
+    "groups show, as of": [*SHOWN, "--limit", "5", "--as-of", f"{FIRST}T12:00:00Z"],
+    "lifecycle": ["report", "lifecycle", "--by", "company_id", *DAYS],
+    "insights units": ["report", "insights", "--event", "Purchase", *DAYS, "--by", "company_id",
+                       "--list-units", str(LAST)],
+    "insights units, contains": ["report", "insights", "--event", "Page Viewed", *DAYS, "--list-units", str(FIRST),
+                                 "--where-group", 'company_id.plan contains "pr"'],
+    "funnel dropped": ["report", "funnel", "--steps", "Search", "--steps", "Purchase", *DAYS, "--window", "1d",
+                       "--list-units", "2"],
+    "funnel converted by groups": ["report", "funnel", "--steps", "Search", "--steps", "Purchase", "--by",
+                                   "company_id", *DAYS, "--window", "1d", "--list-units", "2", "--converted"],
+    "retention units": ["report", "retention", "--born", "Sign Up", "--return", "Page Viewed", *DAYS,
+                        "--list-units", f"{FIRST}:1"],
+    "retention units by groups": ["report", "retention", "--born", "Sign Up", "--return", "Page Viewed", *DAYS,
+                                  "--by", "company_id", "--list-units", f"{FIRST}:0",
+                                  "--where", 'group.plan contains "e"'],
+    "insights, contains": ["report", "insights", "--event", "Purchase", *DAYS, "--by", "company_id",
+                           "--where", 'group.plan contains "pr"'],
+}
+
+
+def test_groups_show_lifecycle_and_list_units_on_spark_are_duckdbs(sample_warehouses, monkeypatch, capsys) -> None:  # noqa: ANN001
+    group_etl = command_line(sample_warehouses, monkeypatch, capsys)
+    outputs = {}
+    for engine in ("duckdb", "spark"):
+        answers = {}
+        for name, args in READS.items():
+            answers[name] = json.loads(group_etl(engine, *args, "--format", "json"))
+            answers[f"{name} (table)"] = group_etl(engine, *args)
+        cursor = answers["groups show, a page"]["next_cursor"]
+        answers["groups show, next page"] = json.loads(group_etl(engine, *SHOWN, "--limit", "3", "--cursor", cursor,
+                                                                 "--format", "json"))
+        outputs[engine] = answers
+    for name in outputs["duckdb"]:
+        assert outputs["spark"][name] == outputs["duckdb"][name], name
+    duck = outputs["duckdb"]  # and they say something
+    shown = duck["groups show"]
+    assert shown["profile"] and shown["health"] and len(shown["events"]) > 10
+    assert [e["event_id"] for e in duck["groups show, a page"]["events"] + duck["groups show, next page"]["events"]] \
+        == [e["event_id"] for e in shown["events"][:6]]
+    assert all(e["time"] <= f"{LAST}T09:31:05+00:00" for e in duck["groups show, before an id"]["events"])
+    assert len(duck["lifecycle"]["rows"]) == 2 and sum(duck["lifecycle"]["rows"][0][s] for s in ("new", "returning")) > 5
+    assert all(len(duck[name]["units"]) > 1 for name in READS if "units" in name or "funnel" in name)
+    assert duck["insights units, contains"]["units"] != duck["retention units"]["units"]
+    assert duck["insights, contains"]["rows"]
+
+
+def test_serve_on_spark_answers_as_on_duckdb(sample_warehouses) -> None:  # noqa: ANN001
+    """`group-etl serve`'s application opened from the settings (GROUP_ETL_ENGINE=spark
+    opens the Spark tables), over HTTP: the Engage API and the group pages answer as
+    they do on DuckDB, byte for byte but the Engage session id."""
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from etl.api.app import create_app
+    from etl.api.settings import ServeSettings
+    from etl.model.keys import list_keys
+    from etl.store.spark import SparkWarehouse
+
+    auth = {"Authorization": "Basic " + base64.b64encode(b"svc:pw").decode()}
+    where = 'properties["plan"] == "enterprise" or "pr" in properties["plan"]'
+    answers = {}
+    for engine, environ in sample_warehouses.items():
+        app = create_app(load_settings(environ=environ), ServeSettings("127.0.0.1", 8000, "svc", "pw", ""))
+        assert isinstance(app.state.warehouse, SparkWarehouse) == (engine == "spark")
+        [key] = list_keys(app.state.warehouse)
+        with TestClient(app) as client:
+            def get(url: str, **params: object) -> tuple[int, str]:
+                response = client.get(url, params=params or None, headers=auth)  # noqa: B023 - used in this loop
+                return response.status_code, response.text
+
+            pages = {url: get(url) for url in (
+                "/groups", "/groups?q=c00", "/groups?where=plan%20contains%20%22pr%22", "/groups/company_id/c003",
+                "/groups/company_id/c003?as_of=2026-10-01", "/groups/company_id/nope")}
+            status, first = get("/api/2.0/engage", data_group_id=key.data_group_id, where=where, page_size=2)
+            first = json.loads(first)
+            status_next, following = get("/api/2.0/engage", data_group_id=key.data_group_id, where=where,
+                                         page_size=2, page=1, session_id=first.pop("session_id"))
+            following = json.loads(following)
+            following.pop("session_id")
+            users = {}
+            for where_users in ('"c003" in properties["company_id"]', '"0001@" in properties["$email"]'):
+                users[where_users] = json.loads(get("/api/2.0/engage", where=where_users,
+                                                    output_properties='["company_id"]')[1])
+                users[where_users].pop("session_id")
+        answers[engine] = {"pages": pages, "engage": (status, first, status_next, following), "users": users}
+    assert answers["spark"] == answers["duckdb"]
+    duck = answers["duckdb"]
+    assert [status for status, _ in duck["pages"].values()] == [200, 200, 200, 200, 200, 404]
+    assert "c003" in duck["pages"]["/groups?q=c00"][1] and duck["pages"]["/groups/company_id/c003"][1].count("<tr") > 10
+    assert duck["engage"][0] == duck["engage"][2] == 200
+    assert duck["engage"][1]["total"] > 2 and len(duck["engage"][3]["results"]) == 2
+    assert duck["users"]['"c003" in properties["company_id"]']["total"] > 2  # list members
+    assert [u["$distinct_id"] for u in duck["users"]['"0001@" in properties["$email"]']["results"]] == ["u0001"]

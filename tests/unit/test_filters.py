@@ -381,3 +381,14 @@ def test_a_refused_reference_raises_from_column_for() -> None:
     with pytest.raises(EtlError, match=r"^user\.tier: not here$"):
         SqlCompiler("duckdb", {}).compile(parse('plan == "a" or user.tier == "g"'),
                                           lambda ref: "e.properties" if ref.scope is None else column_for(ref))
+
+
+@pytest.mark.parametrize("text", ['plan contains "ro"', '"ro" in plan'])
+def test_contains_on_spark_is_instr(text: str) -> None:
+    """Spark SQL has no strpos (a report with `contains` failed there): the dialect's
+    `contains` fragment is instr, each engine's own (tests/spark/test_spark_reports.py
+    compares the answers with DuckDB's)."""
+    spark, params = compile_for("spark", text)
+    assert "strpos(" not in spark and "instr(" in spark
+    assert params == {"f0": "plan", "f1": "ro"}
+    assert "strpos(" in compile_for("duckdb", text)[0] and "strpos(" in compile_for("postgresql", text)[0]
