@@ -227,9 +227,12 @@ def _aws_from_connection() -> None:
 
 
 def day_of(data_interval_start: datetime, settings: Settings) -> date:
-    """Day D of a run: its data interval's start, as a calendar day in the project time zone."""
+    """Day D of a run: its data interval's start, as a calendar day in the project time zone.
+    The standard library's own date, not Airflow's pendulum one: it reaches every engine
+    as a value, and Spark's row check accepts only the standard types."""
     start = data_interval_start if data_interval_start.tzinfo else data_interval_start.replace(tzinfo=UTC)
-    return start.astimezone(settings.tz).date()
+    local = start.astimezone(settings.tz)
+    return date(local.year, local.month, local.day)
 
 
 def run_task(name: str, data_interval_start: datetime | None) -> dict:

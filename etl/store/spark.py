@@ -212,17 +212,6 @@ def partition_folder(column: str, value: date) -> str:
     return f"{column}={value.isoformat()}"
 
 
-def _plain(value: object) -> object:
-    """A value as Spark's row check accepts it: a date or time of a subclass (Airflow's
-    pendulum) as the standard library's own."""
-    if isinstance(value, datetime) and type(value) is not datetime:
-        return datetime.fromtimestamp(value.timestamp(), UTC) if value.tzinfo else datetime(
-            *value.timetuple()[:6], value.microsecond)
-    if isinstance(value, date) and not isinstance(value, datetime) and type(value) is not date:
-        return date(value.year, value.month, value.day)
-    return value
-
-
 def _folder_of(table: str, value: date | None) -> str | None:
     """A written partition's folder inside its table's (None: the table is one folder)."""
     column = declaration(table).partition
@@ -312,7 +301,7 @@ class SparkConnection:
             parts.append(self._arrived(rows, columns, where))
         elif values:
             types = dict(schema)
-            parts.append(self.spark.createDataFrame([tuple(_plain(v[c]) for c in columns) for v in values],
+            parts.append(self.spark.createDataFrame([tuple(v[c] for c in columns) for v in values],
                                                     ", ".join(f"`{c}` {types[c]}" for c in columns)))
         content = None
         for part in parts:

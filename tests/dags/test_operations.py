@@ -106,6 +106,7 @@ def test_the_first_scheduled_day_is_the_start_date_in_the_project_time_zone(airf
     assert first.data_interval.start == datetime(2026, 3, 1, tzinfo=ZoneInfo(timezone))
     assert first.data_interval.end == datetime(2026, 3, 2, tzinfo=ZoneInfo(timezone))
     assert day_of(first.data_interval.start, load_settings()) == date(2026, 3, 1)
+    assert type(day_of(first.data_interval.start, load_settings())) is date  # not pendulum's: Spark refuses it
 
 
 def test_the_pool_follows_the_warehouse_of_the_airflow_connection(airflow_db, monkeypatch) -> None:  # noqa: ANN001, F811

@@ -27,20 +27,3 @@ def test_the_text_type_is_spark_s_and_a_trailing_semicolon_goes() -> None:
 def test_a_partition_s_folder_is_named_as_spark_writes_it() -> None:
     assert partition_folder("event_date", D1) == "event_date=2026-10-01"
 
-
-def test_a_date_or_time_of_a_subclass_is_given_to_spark_as_the_standard_one() -> None:
-    """Airflow hands a task pendulum's dates; Spark's row check accepts only the standard types."""
-    from datetime import UTC, datetime
-
-    from etl.store.spark import _plain
-
-    class Pendulumish(date):
-        pass
-
-    class Instant(datetime):
-        pass
-
-    assert type(_plain(Pendulumish(2026, 3, 2))) is date and _plain(Pendulumish(2026, 3, 2)) == date(2026, 3, 2)
-    moment = _plain(Instant(2026, 3, 2, 1, 2, 3, 4, tzinfo=UTC))
-    assert type(moment) is datetime and moment == datetime(2026, 3, 2, 1, 2, 3, 4, tzinfo=UTC)
-    assert _plain("x") == "x" and _plain(D1) is D1
