@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
 from etl.store.sql import render_sql
-from etl.store.tables import EVERY_ROW, VIEWS, declaration
+from etl.store.tables import EVERY_ROW, VIEWS, declaration, replaced_partitions
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -275,21 +275,16 @@ class SparkConnection:
 
         if self.warehouse.read_only:
             raise EtlError("the Spark warehouse is open read-only: nothing was written")
-        declared = declaration(name)
         params = dict(params or {})
-        column = declared.partition if declared.strategy == "partitions" else None
-        dates: set[date] = set()
-        if column is not None:
-            if partitions is None:
-                raise EtlError(f"a write of {name} names the {column} partitions it replaces")
-            dates = set(partitions)
-            if not dates:
-                return
-            params["replaced_partitions"] = sorted(dates)
-            scope = f"{column} IN :replaced_partitions"
-        else:
-            scope = "true"
-        named: set[date | None] = set(dates) if column is not None else {None}
+        column = declaration(name).partition
+        replaced = replaced_partitions(name, partitions)
+        if replaced == []:
+            return
+        dates: set[date] = set(replaced or ())
+        if replaced is not None:
+            params["replaced_partitions"] = replaced
+        scope = "true" if replaced is None else f"{column} IN :replaced_partitions"
+        named: set[date | None] = set(dates) if replaced is not None else {None}
         schema = table_columns()[name]
         parts = []
         if replacing != EVERY_ROW:  # the rows it does not replace are kept

@@ -18,8 +18,11 @@ that match it are replaced by the write's rows; `replacing=None` replaces nothin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from etl.errors import EtlError
 
 Strategy = Literal["partitions", "table"]
 
@@ -81,3 +84,15 @@ def declaration(name: str) -> Table:
         return TABLES[name]
     except KeyError:
         raise KeyError(f"no warehouse table {name!r} is declared in etl.store.tables") from None
+
+
+def replaced_partitions(name: str, partitions: Sequence | None) -> list | None:
+    """The partition values a write of `name` replaces, sorted (bound as
+    `:replaced_partitions`); None for a `table` write. A `partitions` write must name
+    them: an empty list replaces nothing."""
+    declared = declaration(name)
+    if declared.strategy != "partitions":
+        return None
+    if partitions is None:
+        raise EtlError(f"a write of {name} names the {declared.partition} partitions it replaces")
+    return sorted(set(partitions))

@@ -34,7 +34,7 @@ from etl.store.dialects import Dialect
 from etl.store.engines.common import first_line, quote_ident, safe_url, transient_error
 from etl.store.migrations import latest_version, pending
 from etl.store.sql import sql_clause, strip_comments
-from etl.store.tables import EVERY_ROW, declaration
+from etl.store.tables import EVERY_ROW, declaration, replaced_partitions
 
 if TYPE_CHECKING:  # Arrow (and numpy, which it imports) only where rows are loaded: issue 21
     import pyarrow as pa
@@ -292,13 +292,12 @@ class Warehouse:
         declared = declaration(name)
         params = dict(params or {})
         conditions = []
-        if declared.strategy == "partitions":
-            if partitions is None:
-                raise EtlError(f"a write of {name} names the {declared.partition} partitions it replaces")
-            if not partitions:
-                return
+        replaced = replaced_partitions(name, partitions)
+        if replaced == []:
+            return
+        if replaced is not None:
             conditions.append(f"{quote_ident(str(declared.partition))} IN :replaced_partitions")
-            params["replaced_partitions"] = list(partitions)
+            params["replaced_partitions"] = replaced
         if replacing is not None:  # (SQLAlchemy would take a `:name` in a comment for a parameter)
             conditions.append(f"({strip_comments(replacing)})")
             delete = f"DELETE FROM {quote_ident(name)} WHERE {' AND '.join(conditions)}"  # noqa: S608 - ours
